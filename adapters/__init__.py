@@ -1,0 +1,1 @@
+"""How video and data come in: Frigate, ONVIF, RTSP and bus DVR adapters."""

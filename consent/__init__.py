@@ -1,0 +1,1 @@
+"""Who agreed to share what: clients, consents, signage, and the share gate."""

@@ -1,0 +1,1 @@
+"""Where events go out: one plugin per program (COP-BH, DETRO)."""

@@ -1,0 +1,1 @@
+"""How long video lives: policies, sweeps, legal holds, evidence export."""
