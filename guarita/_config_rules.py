@@ -1,0 +1,103 @@
+"""Checks on the configuration that span several fields.
+
+Each ``verify_*`` function inspects an already-typed config and yields one ``RuleViolation``
+per problem (path and message); it does no I/O. The loader turns each violation into a
+``file:line:col key.path: message`` line.
+
+Covers: PB-05, BH-07, DT-02.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from guarita.config import GuaritaConfig, ProgramName, _SecretHolder
+
+__all__ = ["RULES", "RuleViolation", "is_loopback_host"]
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class RuleViolation:
+    """A cross-field problem at ``path`` in the file."""
+
+    path: Path
+    message: str
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for `localhost` and loopback IP addresses (127.0.0.0/8, ::1)."""
+    if host.lower() in {"localhost", "localhost.localdomain"}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def verify_uplinks_use_tls(config: GuaritaConfig) -> Iterator[RuleViolation]:
+    """An uplink leaves the machine, so it must use TLS unless its host is loopback."""
+    for name, program in config.programs.items():
+        if program.uplink.tls is None and not is_loopback_host(program.uplink.host):
+            yield RuleViolation(
+                ("programs", name.value, "uplink"),
+                f"uplink to {program.uplink.host} has no `tls` section; TLS is required for any "
+                "host that is not a loopback address (add `tls: {ca_file: ...}`)",
+            )
+
+
+def _secret_holders(config: GuaritaConfig) -> Iterator[tuple[Path, _SecretHolder]]:
+    yield ("frigate",), config.frigate
+    yield ("frigate", "mqtt"), config.frigate.mqtt
+    for name, program in config.programs.items():
+        yield ("programs", name.value, "uplink"), program.uplink
+
+
+def verify_one_secret_source(config: GuaritaConfig) -> Iterator[RuleViolation]:
+    """A password comes from `password_file` or `password_env`, not both."""
+    for path, holder in _secret_holders(config):
+        if holder.password_file is not None and holder.password_env is not None:
+            yield RuleViolation((*path, "password_env"), "give either password_file or password_env, not both")
+
+
+def verify_client_cert_pairs(config: GuaritaConfig) -> Iterator[RuleViolation]:
+    """A client certificate needs its key, and a key its certificate."""
+    tls_sections: list[tuple[Path, object]] = [(("frigate", "mqtt", "tls"), config.frigate.mqtt.tls)]
+    tls_sections += [(("programs", n.value, "uplink", "tls"), p.uplink.tls) for n, p in config.programs.items()]
+    for path, tls in tls_sections:
+        cert = getattr(tls, "cert_file", None)
+        key = getattr(tls, "key_file", None)
+        if (cert is None) != (key is None):
+            missing = "key_file" if key is None else "cert_file"
+            yield RuleViolation(path, f"cert_file and key_file go together; {missing} is missing")
+
+
+def verify_camera_programs(config: GuaritaConfig) -> Iterator[RuleViolation]:
+    """Each camera's programs are configured, and carry what the program needs."""
+    for camera, settings in config.cameras.items():
+        for index, program in enumerate(settings.programs):
+            if program not in config.programs:
+                yield RuleViolation(
+                    ("cameras", camera, "programs", index),
+                    f"program {program.value!r} is not configured under `programs`",
+                )
+        if len(set(settings.programs)) != len(settings.programs):
+            yield RuleViolation(("cameras", camera, "programs"), "a program is listed twice")
+        if ProgramName.COP_BH in settings.programs and settings.location is None:
+            yield RuleViolation(
+                ("cameras", camera),
+                "a cop_bh camera needs `location: {lat: ..., lon: ...}` so COP-BH knows where it looks",
+            )
+        if ProgramName.DETRO in settings.programs and settings.vehicle is None:
+            yield RuleViolation(("cameras", camera), "a detro camera needs `vehicle:` (the vehicle order number)")
+
+
+RULES: tuple[Callable[[GuaritaConfig], Iterator[RuleViolation]], ...] = (
+    verify_uplinks_use_tls,
+    verify_one_secret_source,
+    verify_client_cert_pairs,
+    verify_camera_programs,
+)

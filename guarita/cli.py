@@ -1,0 +1,156 @@
+"""The ``guarita`` command line.
+
+``guarita run | check-config | demo``; every command takes ``-c FILE`` (or
+``$GUARITA_CONFIG``). Exit status: 0 success, 1 refused (bad config, failed check),
+2 usage error.
+
+Covers: PB-01, PB-05.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from guarita import __version__
+from guarita.config import GuaritaConfig
+from guarita.config_loader import load_config, resolve_config_path
+from guarita.errors import ConfigError, GuaritaError
+
+__all__ = ["main"]
+
+log = logging.getLogger(__name__)
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _setup_logging(verbose: bool, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def _load(args: argparse.Namespace) -> GuaritaConfig:
+    return load_config(resolve_config_path(args.config, os.environ))
+
+
+def summarize(config: GuaritaConfig, path: Path) -> str:
+    """The short summary ``check-config`` prints for a valid file."""
+    lines = [f"{path}: valid", f"provider: {config.provider.id} ({config.provider.name}, {config.provider.kind.value})"]
+    for program, settings in config.programs.items():
+        uplink = settings.uplink
+        tls = "TLS" if uplink.tls is not None else "plain (loopback)"
+        state = "enabled" if settings.enabled else "disabled"
+        count = sum(1 for c in config.cameras.values() if program in c.programs)
+        lines.append(
+            f"program {program.value}: {state}, {uplink.host}:{uplink.port} {tls}, "
+            f"topics {config.topic_root(program)}/{config.provider.id}/..., {count} cameras"
+        )
+    private = [name for name, c in config.cameras.items() if not c.programs]
+    lines.append(f"cameras: {len(config.cameras)} ({len(private)} never leave: {', '.join(private) or 'none'})")
+    lines.append(f"data_dir: {config.storage.data_dir}")
+    return "\n".join(lines)
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    path = resolve_config_path(args.config, os.environ)
+    config = load_config(path)
+    print(summarize(config, path))
+    if args.online:
+        from guarita.frigate_check import check_frigate_mqtt_qos
+
+        warnings = asyncio.run(check_frigate_mqtt_qos(config))
+        for warning in warnings:
+            print(f"warning: {warning}")
+    return 0
+
+
+async def _run_until_signal(config: GuaritaConfig) -> None:
+    from guarita.runtime import Runtime
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runtime = Runtime(config)
+    await runtime.run(stop)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    config = _load(args)
+    asyncio.run(_run_until_signal(config))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from guarita.demo import run_demo
+
+    return asyncio.run(run_demo(duration_s=args.duration, keep_dir=args.keep))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="guarita", description="Frigate → COP-BH / DETRO bridge")
+    parser.add_argument("--version", action="version", version=f"guarita {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--log-format", choices=["text", "json"], default=os.environ.get("GUARITA_LOG_FORMAT", "text")
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", help="config file (default: $GUARITA_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", parents=[common], help="forward Frigate events until SIGTERM")
+    run.set_defaults(func=_cmd_run)
+    check = sub.add_parser("check-config", parents=[common], help="validate the config file")
+    check.add_argument("--online", action="store_true", help="also ask Frigate for its MQTT settings")
+    check.set_defaults(func=_cmd_check_config)
+    demo = sub.add_parser("demo", help="run everything locally with sample cameras and two centres")
+    demo.add_argument("--duration", type=float, default=30.0, help="seconds to run (default 30)")
+    demo.add_argument("--keep", action="store_true", help="keep the demo's temporary directory")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``guarita`` console script."""
+    args = _parser().parse_args(argv)
+    _setup_logging(args.verbose, args.log_format)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    except GuaritaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+

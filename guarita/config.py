@@ -1,0 +1,259 @@
+"""Guarita's configuration: one YAML file, typed by pydantic models that forbid unknown keys.
+
+Every field carries a description (docs/configuration.md is written from them). Checks that
+span several fields are the ``verify_*`` functions in ``guarita._config_rules``; loading,
+secret resolution and line-numbered errors are in ``guarita.config_loader``.
+
+Covers: PB-01, PB-05, BH-07, DT-02, DT-08.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationInfo
+
+__all__ = [
+    "CAMERA_NAME_PATTERN",
+    "CameraConfig",
+    "FrigateConfig",
+    "FrigateMqttConfig",
+    "ForwardConfig",
+    "GuaritaConfig",
+    "Location",
+    "MqttProtocol",
+    "OutboxConfig",
+    "ProgramConfig",
+    "ProgramName",
+    "ProviderConfig",
+    "ProviderKind",
+    "StorageConfig",
+    "TlsConfig",
+    "UplinkConfig",
+    "WebConfig",
+]
+
+CAMERA_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]+$")
+_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+def _anchor_to_file(value: Path, info: ValidationInfo) -> Path:
+    """Relative paths are relative to the config file, as Frigate users expect."""
+    base = (info.context or {}).get("base_dir")
+    if base is not None and not value.is_absolute():
+        return Path(base) / value
+    return value
+
+
+ConfigPath = Annotated[Path, AfterValidator(_anchor_to_file)]
+
+
+class _Model(BaseModel):
+    """Base for every config section: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProviderKind(StrEnum):
+    """Who runs this Guarita."""
+
+    SECURITY_COMPANY = "security_company"
+    BUS_OPERATOR = "bus_operator"
+
+
+class ProgramName(StrEnum):
+    """The public programs Guarita can forward to."""
+
+    COP_BH = "cop_bh"
+    DETRO = "detro"
+
+
+class MqttProtocol(StrEnum):
+    """MQTT protocol version spoken on a link."""
+
+    V5 = "5"
+    V311 = "3.1.1"
+
+
+class ProviderConfig(_Model):
+    """The company running this Guarita: every uplink topic carries its id."""
+
+    id: str = Field(pattern=_ID_PATTERN, description="Short lowercase id used in topics, e.g. `acme`.")
+    name: str = Field(min_length=1, description="Display name, e.g. `ACME Segurança`.")
+    kind: ProviderKind = Field(description="`security_company` (BH + Segura) or `bus_operator` (DETRO/RJ).")
+
+
+class StorageConfig(_Model):
+    """Where Guarita keeps its database, outbox and quarantine."""
+
+    data_dir: ConfigPath = Field(description="Directory for the SQLite store (`guarita.db`); created if missing.")
+
+
+class TlsConfig(_Model):
+    """TLS settings for an MQTT link."""
+
+    ca_file: ConfigPath | None = Field(
+        default=None, description="CA bundle (PEM) that signed the broker's certificate; system CAs when absent."
+    )
+    cert_file: ConfigPath | None = Field(default=None, description="Client certificate (PEM) for certificate auth.")
+    key_file: ConfigPath | None = Field(default=None, description="Private key (PEM) of `cert_file`.")
+
+
+class _SecretHolder(_Model):
+    """A section with a password given as `password_file` or `password_env`, never inline."""
+
+    password_file: ConfigPath | None = Field(default=None, description="File whose content (trimmed) is the password.")
+    password_env: str | None = Field(default=None, description="Environment variable holding the password.")
+    _password: SecretStr | None = PrivateAttr(default=None)
+
+    @property
+    def password(self) -> SecretStr | None:
+        """The resolved password (set by the loader), or None when none is configured."""
+        return self._password
+
+
+class FrigateMqttConfig(_SecretHolder):
+    """Frigate's MQTT broker, where Guarita subscribes to `<prefix>/events` and `<prefix>/reviews`."""
+
+    host: str = Field(default="127.0.0.1", description="Broker host Frigate publishes to.")
+    port: int = Field(default=1883, ge=1, le=65535, description="Broker port.")
+    topic_prefix: str = Field(default="frigate", min_length=1, description="Frigate's `mqtt.topic_prefix`.")
+    client_id: str | None = Field(
+        default=None,
+        description="Fixed client id of Guarita's persistent session; default `guarita-<provider id>`.",
+    )
+    username: str | None = Field(default=None, description="Broker username.")
+    tls: TlsConfig | None = Field(default=None, description="TLS to the Frigate-side broker (optional on a LAN).")
+    protocol: MqttProtocol = Field(default=MqttProtocol.V5, description="`5` (default) or `3.1.1`.")
+    session_expiry_s: int = Field(
+        default=7 * 24 * 3600,
+        ge=60,
+        description="MQTT 5 session expiry: how long the broker keeps Guarita's queued events while it is down.",
+    )
+    receive_maximum: int = Field(
+        default=1000, ge=1, le=65535, description="MQTT 5 Receive Maximum: unacknowledged events in flight to Guarita."
+    )
+
+
+class FrigateConfig(_SecretHolder):
+    """The Frigate instance Guarita sits beside."""
+
+    url: str = Field(default="http://127.0.0.1:5000", description="Frigate's base URL (port 5000, or 8971 with login).")
+    username: str | None = Field(default=None, description="Frigate user for the authenticated port 8971.")
+    verify_tls: bool = Field(
+        default=True, description="Set false only to accept Frigate's self-signed certificate on port 8971."
+    )
+    mqtt: FrigateMqttConfig = Field(default_factory=FrigateMqttConfig, description="Frigate's MQTT broker.")
+
+
+class UplinkConfig(_SecretHolder):
+    """A program's MQTT broker (COP-BH or DETRO), reached over TLS."""
+
+    host: str = Field(description="Broker host.")
+    port: int = Field(default=8883, ge=1, le=65535, description="Broker port (8883 is MQTT over TLS).")
+    username: str | None = Field(default=None, description="Username given by the centre.")
+    tls: TlsConfig | None = Field(
+        default=None, description="TLS settings; required unless the host is a loopback address."
+    )
+    protocol: MqttProtocol = Field(default=MqttProtocol.V5, description="`5` (default) or `3.1.1` for older brokers.")
+    client_id: str | None = Field(default=None, description="Client id; default `guarita-<provider>-<program>`.")
+    keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keepalive in seconds.")
+    inflight: int = Field(
+        default=256, ge=1, le=65535, description="QoS 1 messages published and awaiting PUBACK at once."
+    )
+
+
+class ProgramConfig(_Model):
+    """One program (COP-BH or DETRO): its uplink and topic root."""
+
+    enabled: bool = Field(default=True, description="Set false to stop forwarding to this program.")
+    uplink: UplinkConfig = Field(description="The program's MQTT broker.")
+    topic_root: str | None = Field(
+        default=None, description="Topic root; default `copbh/v1` for cop_bh, `detro/v1` for detro."
+    )
+
+
+def _check_camera_name(name: str) -> str:
+    if not CAMERA_NAME_PATTERN.match(name):
+        raise ValueError(f"camera name {name!r} must match Frigate's rule ^[a-zA-Z0-9_-]+$")
+    return name
+
+
+CameraName = Annotated[str, AfterValidator(_check_camera_name)]
+
+
+class Location(_Model):
+    """Where a camera stands (WGS 84)."""
+
+    lat: float = Field(ge=-90, le=90, description="Latitude in degrees.")
+    lon: float = Field(ge=-180, le=180, description="Longitude in degrees.")
+
+
+class CameraConfig(_Model):
+    """A Frigate camera and the programs it belongs to."""
+
+    programs: list[ProgramName] = Field(
+        default_factory=list, description="Programs this camera belongs to; empty means it never leaves."
+    )
+    location: Location | None = Field(default=None, description="Position; required for cop_bh cameras.")
+    heading: float | None = Field(default=None, ge=0, lt=360, description="Compass heading in degrees (0 = north).")
+    vehicle: str | None = Field(default=None, min_length=1, description="Vehicle order number; required for detro.")
+
+
+class ForwardConfig(_Model):
+    """How Frigate events are forwarded."""
+
+    update_interval: float = Field(
+        default=5.0, ge=0, description="At most one `update` per event per this many seconds; `new`/`end` always go."
+    )
+    max_payload_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="Frigate payloads larger than this are quarantined."
+    )
+
+
+class OutboxConfig(_Model):
+    """The durable store-and-forward queue in front of each uplink."""
+
+    quota_mb: float = Field(default=512, gt=0, description="Disk quota for undelivered messages, all uplinks together.")
+    warn_ratio: float = Field(default=0.8, gt=0, lt=1, description="Alarm when the outbox reaches this share of quota.")
+    delivered_keep_s: int = Field(
+        default=3600, ge=0, description="Delivered ids are remembered this long to refuse duplicates."
+    )
+
+
+class WebConfig(_Model):
+    """The health/metrics HTTP server."""
+
+    host: str = Field(default="127.0.0.1", description="Listen address.")
+    port: int = Field(default=8765, ge=0, le=65535, description="Listen port (0 = any free port).")
+
+
+class GuaritaConfig(_Model):
+    """The whole Guarita configuration file."""
+
+    provider: ProviderConfig = Field(description="Who runs this Guarita.")
+    storage: StorageConfig = Field(description="Where data lives.")
+    frigate: FrigateConfig = Field(default_factory=FrigateConfig, description="The Frigate beside Guarita.")
+    programs: dict[ProgramName, ProgramConfig] = Field(default_factory=dict, description="Programs to forward to.")
+    cameras: dict[CameraName, CameraConfig] = Field(default_factory=dict, description="Cameras, by Frigate name.")
+    forward: ForwardConfig = Field(default_factory=ForwardConfig, description="Event forwarding.")
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig, description="Durable outbox.")
+    web: WebConfig = Field(default_factory=WebConfig, description="Health and metrics server.")
+
+    def topic_root(self, program: ProgramName) -> str:
+        """The configured topic root of ``program``, or its default."""
+        configured = self.programs[program].topic_root
+        if configured:
+            return configured.rstrip("/")
+        return "copbh/v1" if program is ProgramName.COP_BH else "detro/v1"
+
+    def frigate_client_id(self) -> str:
+        """Client id of the persistent Frigate-side session."""
+        return self.frigate.mqtt.client_id or f"guarita-{self.provider.id}"
+
+    def uplink_client_id(self, program: ProgramName) -> str:
+        """Client id used on a program's uplink."""
+        return self.programs[program].uplink.client_id or f"guarita-{self.provider.id}-{program.value}"

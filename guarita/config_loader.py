@@ -1,0 +1,202 @@
+"""Read the YAML file into a ``GuaritaConfig``, or explain every mistake with its line.
+
+Errors print as ``FILE:LINE:COL key.path: message``; LINE is the bad key's own line, 1-based.
+Secrets named by ``*_file``/``*_env`` keys and the TLS files are read here, at load time,
+and never logged.
+
+Covers: PB-01, BH-07.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from guarita._config_rules import RULES
+from guarita._yaml_marks import MarkedDocument, load_marked
+from guarita.config import GuaritaConfig, TlsConfig, _SecretHolder
+from guarita.errors import ConfigError, ConfigProblem
+
+__all__ = ["CONFIG_ENV", "format_key_path", "load_config", "resolve_config_path"]
+
+CONFIG_ENV = "GUARITA_CONFIG"
+
+Loc = tuple[str | int, ...]
+
+
+def resolve_config_path(given: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path:
+    """The config file to use: ``-c`` if given, else ``$GUARITA_CONFIG``.
+
+    Raises:
+        ConfigError: neither names a file.
+    """
+    chosen = given or environ.get(CONFIG_ENV)
+    if not chosen:
+        raise ConfigError([ConfigProblem("(none)", 1, 1, "-c", f"no config file: pass -c FILE or set {CONFIG_ENV}")])
+    return Path(chosen)
+
+
+def format_key_path(loc: Loc) -> str:
+    """``("cameras", "x", "programs", 0)`` → ``cameras.x.programs[0]``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top)"
+
+
+def _data_loc(data: Any, loc: Loc) -> Loc:
+    """Keep the parts of a pydantic ``loc`` that are real keys or indexes in the data.
+
+    Pydantic inserts validator names (``function-after[...]``) and ``[key]`` markers; the
+    last part is kept even when absent (a missing or unknown key).
+    """
+    kept: list[str | int] = []
+    node = data
+    for position, part in enumerate(loc):
+        last = position == len(loc) - 1
+        if isinstance(node, dict):
+            match = next((k for k in node if str(k) == str(part)), None)
+            if match is not None:
+                kept.append(str(match))
+                node = node[match]
+                continue
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            kept.append(part)
+            node = node[part]
+            continue
+        if last and part != "[key]":
+            kept.append(part)
+    return tuple(kept)
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    """The model class that owns the key at ``loc`` (for "did you mean" hints)."""
+    current: Any = GuaritaConfig
+    for part in loc[:-1]:
+        origin = typing.get_origin(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return None
+            current = field.annotation
+        elif origin is dict:
+            current = typing.get_args(current)[1]
+        elif origin is list:
+            current = typing.get_args(current)[0]
+        else:
+            return None
+        while typing.get_origin(current) in (typing.Union, types.UnionType):
+            options = [a for a in typing.get_args(current) if a is not type(None)]
+            current = options[0]
+        if typing.get_origin(current) is typing.Annotated:
+            current = typing.get_args(current)[0]
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return current
+    return None
+
+
+def _message(error: Any, loc: Loc) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        model = _model_at(loc)
+        allowed = sorted(model.model_fields) if model else []
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else (f"; allowed: {', '.join(allowed)}" if allowed else "")
+        return f"unknown key{hint}"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _problems_from_validation(doc: MarkedDocument, exc: ValidationError, file: str) -> Iterator[ConfigProblem]:
+    for error in exc.errors():
+        loc = _data_loc(doc.data, tuple(error["loc"]))
+        mark = doc.mark_for(loc)
+        yield ConfigProblem(file, mark.line, mark.column, format_key_path(loc), _message(error, loc))
+
+
+def _read_secret(holder: _SecretHolder, environ: Mapping[str, str]) -> str | None:
+    if holder.password_file is not None:
+        try:
+            return holder.password_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"cannot read password file {holder.password_file}: {exc.strerror}") from exc
+    if holder.password_env is not None:
+        value = environ.get(holder.password_env)
+        if value is None:
+            raise ValueError(f"environment variable {holder.password_env} is not set")
+        return value
+    return None
+
+
+def _resolve_files(config: GuaritaConfig, environ: Mapping[str, str]) -> Iterator[tuple[Loc, str]]:
+    """Read secrets into the models and check TLS files exist; yield (path, message) failures."""
+    holders: list[tuple[Loc, _SecretHolder]] = [(("frigate",), config.frigate), (("frigate", "mqtt"), config.frigate.mqtt)]
+    holders += [(("programs", n.value, "uplink"), p.uplink) for n, p in config.programs.items()]
+    for loc, holder in holders:
+        key = "password_file" if holder.password_file is not None else "password_env"
+        try:
+            value = _read_secret(holder, environ)
+        except ValueError as exc:
+            yield (*loc, key), str(exc)
+            continue
+        holder._password = SecretStr(value) if value is not None else None
+    tls_sections: list[tuple[Loc, TlsConfig | None]] = [(("frigate", "mqtt", "tls"), config.frigate.mqtt.tls)]
+    tls_sections += [(("programs", n.value, "uplink", "tls"), p.uplink.tls) for n, p in config.programs.items()]
+    for loc, tls in tls_sections:
+        if tls is None:
+            continue
+        for key in ("ca_file", "cert_file", "key_file"):
+            path = getattr(tls, key)
+            if path is not None and not path.is_file():
+                yield (*loc, key), f"file not found: {path}"
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> GuaritaConfig:
+    """Load and check the configuration file at ``path``.
+
+    Args:
+        path: the YAML file.
+        environ: where ``*_env`` secrets are read; ``os.environ`` when None.
+
+    Raises:
+        ConfigError: with one ``ConfigProblem`` per mistake found.
+    """
+    environ = os.environ if environ is None else environ
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigProblem(file, 1, 1, "(file)", f"cannot read: {exc.strerror}")]) from exc
+    try:
+        doc = load_marked(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise ConfigError([ConfigProblem(file, line, col, "(yaml)", str(exc.problem or exc))]) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError([ConfigProblem(file, 1, 1, "(yaml)", str(exc))]) from exc
+    if not isinstance(doc.data, dict):
+        raise ConfigError([ConfigProblem(file, 1, 1, "(top)", "the file must be a YAML mapping of sections")])
+    try:
+        config = GuaritaConfig.model_validate(doc.data, context={"base_dir": path.resolve().parent})
+    except ValidationError as exc:
+        raise ConfigError(list(_problems_from_validation(doc, exc, file))) from exc
+    failures: list[tuple[Loc, str]] = [(v.path, v.message) for rule in RULES for v in rule(config)]
+    failures += list(_resolve_files(config, environ))
+    if failures:
+        problems = []
+        for loc, message in failures:
+            mark = doc.mark_for(loc)
+            problems.append(ConfigProblem(file, mark.line, mark.column, format_key_path(loc), message))
+        raise ConfigError(sorted(problems, key=lambda p: (p.line, p.column)))
+    return config

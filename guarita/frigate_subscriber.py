@@ -1,0 +1,89 @@
+"""The Frigate-side MQTT service: a persistent, manually acknowledged subscription.
+
+Guarita keeps a fixed client id and a persistent session (clean start off, with a session
+expiry under MQTT 5) so the broker queues Frigate's QoS 1 messages while Guarita is down.
+Each batch is acknowledged only after the bridge committed it to the outbox. When the outbox
+is full the batch is held (not acknowledged) until the uplinks drain.
+
+Covers: PB-05, DT-02, DT-08, DT-21.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from guarita.bridge import EventBridge
+from guarita.errors import LinkError, OutboxFullError
+from guarita.link_state import Backoff, LinkState, wait_or_stop
+from guarita.mqtt import InboundMessage, LinkSettings, MqttLink
+from guarita.outbox import Outbox
+
+__all__ = ["FrigateSubscriber"]
+
+log = logging.getLogger(__name__)
+
+BATCH_MAX = 1000
+
+
+class FrigateSubscriber:
+    """Runs the Frigate-side link until ``stop`` is set."""
+
+    def __init__(
+        self, settings: LinkSettings, bridge: EventBridge, outbox: Outbox, state: LinkState, backoff: Backoff
+    ) -> None:
+        self._settings = settings
+        self._bridge = bridge
+        self._outbox = outbox
+        self.state = state
+        self._backoff = backoff
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Connect, consume, reconnect with backoff; never ends on a link failure."""
+        while not stop.is_set():
+            link = MqttLink(self._settings, manual_ack=True)
+            try:
+                await link.connect()
+                await link.subscribe([(topic, 1) for topic in self._bridge.topics])
+            except LinkError as exc:
+                await link.close()
+                self.state.mark_down(str(exc))
+                await wait_or_stop(stop, self._backoff.next_delay())
+                continue
+            self.state.mark_up(self._settings.name)
+            self._backoff.reset()
+            try:
+                await self._consume(link, stop)
+            finally:
+                await link.close()
+            if not stop.is_set():
+                self.state.mark_down(link.close_reason)
+                await wait_or_stop(stop, self._backoff.next_delay())
+
+    async def _consume(self, link: MqttLink, stop: asyncio.Event) -> None:
+        held: list[InboundMessage] = []
+        while not stop.is_set() and not link.closed.is_set():
+            if not held:
+                await link.wait_messages(0.25)
+                held = link.take_messages(BATCH_MAX)
+                if not held:
+                    continue
+            try:
+                self._bridge.process(held)
+            except OutboxFullError:
+                # Not acknowledged: the broker keeps these (and what follows) for us.
+                self._outbox.space_freed.clear()
+                await _wait_any(self._outbox.space_freed, stop, 1.0)
+                continue
+            for message in held:
+                link.ack(message)
+            held = []
+
+
+async def _wait_any(event: asyncio.Event, stop: asyncio.Event, timeout_s: float) -> None:
+    waiters = {asyncio.ensure_future(event.wait()), asyncio.ensure_future(stop.wait())}
+    try:
+        await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

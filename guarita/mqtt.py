@@ -1,0 +1,359 @@
+"""MQTT links bridged into asyncio; the only module that imports paho.
+
+A ``MqttLink`` is one connection's lifetime: connect, subscribe/publish, then it ends (the
+broker went away, or ``close()``). Reconnecting is the caller's loop, so a new link starts
+from a known state (the outbox decides what to resend; the broker's persistent session
+decides what Frigate messages come again).
+
+paho runs its network thread (``loop_start``); every callback does nothing but hand the
+event to the asyncio loop through ``_Handoff``, which wakes the loop once per burst rather
+than once per message. Messages received with ``manual_ack`` are acknowledged only when the
+caller says so (after its commit), so a crash between receipt and commit loses nothing.
+
+Covers: PB-05, PB-09, DT-02, DT-08.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from guarita.errors import LinkError, LinkTimeout
+
+__all__ = ["InboundMessage", "LinkSettings", "LinkTls", "MqttLink", "Will"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LinkTls:
+    """TLS material for a link; the CA verifies the broker, cert/key authenticate us."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    def context(self) -> ssl.SSLContext:
+        """A client context that verifies the broker's certificate and host name."""
+        ctx = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+        if self.cert_file is not None:
+            ctx.load_cert_chain(str(self.cert_file), str(self.key_file) if self.key_file else None)
+        return ctx
+
+
+@dataclass(frozen=True)
+class Will:
+    """The Last Will the broker publishes if the link dies without a clean disconnect."""
+
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = True
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    """Everything needed to open one MQTT connection."""
+
+    host: str
+    port: int
+    client_id: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: LinkTls | None = None
+    mqtt5: bool = True
+    keepalive_s: int = 30
+    clean_start: bool = True
+    session_expiry_s: int | None = None
+    receive_maximum: int | None = None
+    will: Will | None = None
+    max_inflight: int = 256
+    connect_timeout_s: float = 10.0
+
+    @property
+    def name(self) -> str:
+        """``host:port`` for log lines (never credentials)."""
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A message received on a link; ``mid`` is what ``MqttLink.ack`` needs."""
+
+    topic: str
+    payload: bytes
+    qos: int
+    mid: int
+    retain: bool
+
+
+class _Handoff(Generic[T]):
+    """Carries items from paho's thread to the loop, waking the loop once per burst."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, consumer: Callable[[list[T]], None]) -> None:
+        self._loop = loop
+        self._consumer = consumer
+        self._items: deque[T] = deque()
+        self._lock = threading.Lock()
+        self._scheduled = False
+
+    def put(self, item: T) -> None:
+        with self._lock:
+            self._items.append(item)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        try:
+            self._loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # the loop closed while paho was still delivering
+            pass
+
+    def _drain(self) -> None:
+        with self._lock:
+            items = list(self._items)
+            self._items.clear()
+            self._scheduled = False
+        self._consumer(items)
+
+
+def _rc_text(reason: ReasonCode | int | Any) -> str:
+    return str(getattr(reason, "getName", lambda: reason)())
+
+
+class MqttLink:
+    """One MQTT connection, usable from asyncio; see the module docstring."""
+
+    def __init__(self, settings: LinkSettings, *, manual_ack: bool = False) -> None:
+        self.settings = settings
+        self._loop = asyncio.get_running_loop()
+        self._connected: asyncio.Future[None] = self._loop.create_future()
+        self.closed = asyncio.Event()
+        self.close_reason = ""
+        self._publishes: dict[int, asyncio.Future[None]] = {}
+        self._subscribes: dict[int, asyncio.Future[list[int]]] = {}
+        self._inbox: deque[InboundMessage] = deque()
+        self._inbox_ready = asyncio.Event()
+        self._events: _Handoff[tuple[str, Any]] = _Handoff(self._loop, self._on_events)
+        self._client = self._make_client(manual_ack)
+
+    # ---- construction -------------------------------------------------------------
+    def _make_client(self, manual_ack: bool) -> paho.Client:
+        s = self.settings
+        protocol = paho.MQTTv5 if s.mqtt5 else paho.MQTTv311
+        kwargs: dict[str, Any] = {}
+        if not s.mqtt5:
+            kwargs["clean_session"] = s.clean_start
+        client = paho.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=s.client_id,
+            protocol=protocol,
+            reconnect_on_failure=False,
+            manual_ack=manual_ack,
+            **kwargs,
+        )
+        client.max_inflight_messages_set(s.max_inflight)
+        client.max_queued_messages_set(0)
+        if s.username is not None:
+            client.username_pw_set(s.username, s.password)
+        if s.tls is not None:
+            client.tls_set_context(s.tls.context())
+        if s.will is not None:
+            client.will_set(s.will.topic, s.will.payload, qos=s.will.qos, retain=s.will.retain)
+        put = self._events.put
+        client.on_connect = lambda _c, _u, _f, rc, _p: put(("connect", rc))
+        client.on_disconnect = lambda _c, _u, _f, rc, _p: put(("disconnect", rc))
+        client.on_publish = lambda _c, _u, mid, rc, _p: put(("puback", (mid, rc)))
+        client.on_subscribe = lambda _c, _u, mid, rcs, _p: put(("suback", (mid, rcs)))
+        client.on_message = lambda _c, _u, m: put(
+            ("message", InboundMessage(m.topic, m.payload, m.qos, m.mid, bool(m.retain)))
+        )
+        return client
+
+    def _connect_properties(self) -> Properties | None:
+        s = self.settings
+        if not s.mqtt5:
+            return None
+        props = Properties(PacketTypes.CONNECT)
+        if s.session_expiry_s is not None:
+            props.SessionExpiryInterval = s.session_expiry_s
+        if s.receive_maximum is not None:
+            props.ReceiveMaximum = s.receive_maximum
+        return props
+
+    # ---- events from paho's thread, run on the loop ---------------------------------
+    def _on_events(self, events: list[tuple[str, Any]]) -> None:
+        new_messages = False
+        for kind, value in events:
+            if kind == "message":
+                self._inbox.append(value)
+                new_messages = True
+            elif kind == "puback":
+                mid, rc = value
+                future = self._publishes.pop(mid, None)
+                if future is not None and not future.done():
+                    if getattr(rc, "is_failure", False):
+                        future.set_exception(LinkError(f"{self.settings.name} refused publish: {_rc_text(rc)}"))
+                    else:
+                        future.set_result(None)
+            elif kind == "suback":
+                mid, codes = value
+                sub = self._subscribes.pop(mid, None)
+                if sub is not None and not sub.done():
+                    sub.set_result([int(getattr(c, "value", c)) for c in codes])
+            elif kind == "connect":
+                self._on_connack(value)
+            elif kind == "disconnect":
+                self._end(f"disconnected: {_rc_text(value)}")
+        if new_messages:
+            self._inbox_ready.set()
+
+    def _on_connack(self, rc: ReasonCode) -> None:
+        if self._connected.done():
+            return
+        if rc.is_failure:
+            self._connected.set_exception(LinkError(f"{self.settings.name} refused the connection: {_rc_text(rc)}"))
+        else:
+            self._connected.set_result(None)
+
+    def _end(self, reason: str) -> None:
+        if self.closed.is_set():
+            return
+        self.close_reason = reason
+        self.closed.set()
+        self._inbox_ready.set()
+        error = LinkError(f"{self.settings.name} {reason}")
+        for pending in (*self._publishes.values(), *self._subscribes.values()):
+            if not pending.done():
+                pending.set_exception(error)
+        self._publishes.clear()
+        self._subscribes.clear()
+        if not self._connected.done():
+            self._connected.set_exception(error)
+
+    # ---- public API -------------------------------------------------------------------
+    async def connect(self) -> None:
+        """Open the connection and wait for a successful CONNACK.
+
+        Raises:
+            LinkError: refused (bad credentials, TLS, ACL) or unreachable.
+            LinkTimeout: no CONNACK within ``connect_timeout_s``.
+        """
+        s = self.settings
+        try:
+            await asyncio.wait_for(
+                self._loop.run_in_executor(
+                    None,
+                    lambda: self._client.connect(
+                        s.host,
+                        s.port,
+                        keepalive=s.keepalive_s,
+                        clean_start=s.clean_start if s.mqtt5 else paho.MQTT_CLEAN_START_FIRST_ONLY,
+                        properties=self._connect_properties(),
+                    ),
+                ),
+                s.connect_timeout_s,
+            )
+        except TimeoutError as exc:
+            self._end("connect timed out")
+            raise LinkTimeout(f"{s.name}: no answer within {s.connect_timeout_s:g} s") from exc
+        except ssl.SSLError as exc:
+            self._end("TLS failed")
+            raise LinkError(f"{s.name}: TLS handshake failed ({exc.reason or exc}); check the CA file") from exc
+        except OSError as exc:
+            self._end("unreachable")
+            raise LinkError(f"{s.name}: cannot connect ({exc.strerror or exc})") from exc
+        self._client.loop_start()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._connected), s.connect_timeout_s)
+        except TimeoutError as exc:
+            await self.close()
+            raise LinkTimeout(f"{s.name}: no CONNACK within {s.connect_timeout_s:g} s") from exc
+        except LinkError:
+            await self.close()
+            raise
+
+    async def subscribe(self, topics: list[tuple[str, int]], timeout_s: float = 10.0) -> list[int]:
+        """Subscribe and wait for the SUBACK; returns the granted QoS (or reason) per topic."""
+        rc, mid = self._client.subscribe(topics)
+        if rc != paho.MQTT_ERR_SUCCESS or mid is None:
+            raise LinkError(f"{self.settings.name}: subscribe failed ({paho.error_string(rc)})")
+        future: asyncio.Future[list[int]] = self._loop.create_future()
+        self._subscribes[mid] = future
+        try:
+            granted = await asyncio.wait_for(future, timeout_s)
+        except TimeoutError as exc:
+            raise LinkTimeout(f"{self.settings.name}: no SUBACK within {timeout_s:g} s") from exc
+        finally:
+            self._subscribes.pop(mid, None)
+        refused = [topic for (topic, _), code in zip(topics, granted, strict=False) if code >= 0x80]
+        if refused:
+            raise LinkError(f"{self.settings.name}: broker refused subscription to {', '.join(refused)}")
+        return granted
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> asyncio.Future[None]:
+        """Queue a publish; the future resolves on PUBACK (QoS 1) or once written (QoS 0).
+
+        Raises:
+            LinkError: the link is already closed.
+        """
+        if self.closed.is_set():
+            raise LinkError(f"{self.settings.name} is closed ({self.close_reason})")
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        future: asyncio.Future[None] = self._loop.create_future()
+        if info.rc != paho.MQTT_ERR_SUCCESS and info.rc != paho.MQTT_ERR_NO_CONN:
+            future.set_exception(LinkError(f"{self.settings.name}: publish failed ({paho.error_string(info.rc)})"))
+        else:
+            self._publishes[info.mid] = future
+        return future
+
+    def ack(self, message: InboundMessage) -> None:
+        """Acknowledge a message received with ``manual_ack`` (after it is safely stored)."""
+        if message.qos > 0 and not self.closed.is_set():
+            self._client.ack(message.mid, message.qos)
+
+    def take_messages(self, limit: int) -> list[InboundMessage]:
+        """Up to ``limit`` received messages, oldest first, without waiting."""
+        batch: list[InboundMessage] = []
+        while self._inbox and len(batch) < limit:
+            batch.append(self._inbox.popleft())
+        if not self._inbox and not self.closed.is_set():
+            self._inbox_ready.clear()
+        return batch
+
+    async def wait_messages(self, timeout_s: float) -> None:
+        """Return when messages are waiting, the link closed, or ``timeout_s`` passed."""
+        if self._inbox or self.closed.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._inbox_ready.wait(), timeout_s)
+        except TimeoutError:
+            pass
+
+    @property
+    def in_flight(self) -> int:
+        """Publishes awaiting their PUBACK."""
+        return len(self._publishes)
+
+    async def close(self) -> None:
+        """Disconnect cleanly (no Last Will) and stop paho's thread."""
+        try:
+            self._client.disconnect()
+        except Exception:  # noqa: BLE001 - a socket already gone is fine when closing
+            log.debug("disconnect on %s failed", self.settings.name, exc_info=True)
+        await self._loop.run_in_executor(None, self._client.loop_stop)
+        self._end(self.close_reason or "closed")

@@ -1,0 +1,228 @@
+"""The durable store-and-forward queue in front of every uplink.
+
+A message enters in the same transaction as the state that produced it, and leaves only
+when its uplink's broker sent the PUBACK (``mark_delivered``). Each message carries an
+idempotency key: a message whose key the outbox already holds (pending, or delivered within
+``delivered_keep_s``) is refused, so a Frigate message redelivered after a crash is not sent
+twice. Messages of one uplink leave in insertion order, which keeps each camera's order.
+
+The outbox has a disk quota. Past ``warn_ratio`` it raises an alarm (log once, metric,
+status); at the quota it refuses new messages with ``OutboxFullError`` and the caller stops
+acknowledging Frigate, so the Frigate-side broker holds the backlog: nothing is dropped.
+
+Covers: PB-05, DT-02, DT-08, DT-21.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from guarita.errors import OutboxFullError
+from guarita.store import Store
+
+__all__ = ["Outbox", "OutboxMessage", "PendingMessage", "QuotaLevel"]
+
+log = logging.getLogger(__name__)
+
+# Per-row bookkeeping (index entries, row header, key) counted against the quota.
+ROW_OVERHEAD_BYTES = 160
+
+
+class QuotaLevel(StrEnum):
+    """How full the outbox is."""
+
+    OK = "ok"
+    WARN = "warn"
+    FULL = "full"
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A message to queue for an uplink."""
+
+    uplink: str
+    idem_key: str
+    order_key: str
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = False
+
+    @property
+    def cost(self) -> int:
+        """Bytes this message counts against the quota."""
+        return len(self.payload) + len(self.topic) + len(self.idem_key) + ROW_OVERHEAD_BYTES
+
+
+@dataclass(frozen=True)
+class PendingMessage:
+    """A queued, undelivered message as read back from the store."""
+
+    id: int
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    created_at: float
+    cost: int
+
+
+class Outbox:
+    """Durable queue per uplink; see the module docstring."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        quota_bytes: int,
+        warn_ratio: float,
+        delivered_keep_s: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self._store = store
+        self._quota = quota_bytes
+        self._warn_at = int(quota_bytes * warn_ratio)
+        self._keep_s = delivered_keep_s
+        self._clock = clock
+        self._depth: dict[str, int] = {}
+        self._bytes = 0
+        self._new: dict[str, asyncio.Event] = {}
+        self.space_freed = asyncio.Event()
+        self.level = QuotaLevel.OK
+        self._load_counts()
+
+    def _load_counts(self) -> None:
+        rows = self._store.db.execute(
+            "SELECT uplink, COUNT(*), COALESCE(SUM(LENGTH(payload) + LENGTH(topic) + LENGTH(idem_key)), 0) "
+            "FROM outbox WHERE delivered_at IS NULL GROUP BY uplink"
+        ).fetchall()
+        for uplink, count, size in rows:
+            self._depth[uplink] = int(count)
+            self._bytes += int(size) + int(count) * ROW_OVERHEAD_BYTES
+        self._update_level()
+
+    # ---- producers ----------------------------------------------------------------
+    def holds(self, db: sqlite3.Connection, uplink: str, idem_key: str) -> bool:
+        """True if a message with this key is queued or was delivered recently."""
+        row = db.execute("SELECT 1 FROM outbox WHERE uplink = ? AND idem_key = ?", (uplink, idem_key)).fetchone()
+        return row is not None
+
+    def insert(self, db: sqlite3.Connection, messages: Sequence[OutboxMessage]) -> None:
+        """Insert ``messages`` inside the caller's open transaction.
+
+        Call ``committed(messages)`` after the transaction commits.
+
+        Raises:
+            OutboxFullError: the messages would pass the quota (nothing is inserted).
+        """
+        cost = sum(m.cost for m in messages)
+        if self._bytes + cost > self._quota:
+            self._set_level(QuotaLevel.FULL)
+            raise OutboxFullError(
+                f"outbox quota of {self._quota / 1e6:.1f} MB reached ({self._bytes / 1e6:.1f} MB pending); "
+                "holding new events at the Frigate broker until the uplinks drain"
+            )
+        now = self._clock()
+        db.executemany(
+            "INSERT INTO outbox (uplink, idem_key, order_key, topic, payload, qos, retain, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(m.uplink, m.idem_key, m.order_key, m.topic, m.payload, m.qos, int(m.retain), now) for m in messages],
+        )
+
+    def committed(self, messages: Iterable[OutboxMessage]) -> None:
+        """Account for messages whose insert transaction committed, and wake their publishers."""
+        for message in messages:
+            self._depth[message.uplink] = self._depth.get(message.uplink, 0) + 1
+            self._bytes += message.cost
+            self._event(message.uplink).set()
+        self._update_level()
+
+    # ---- consumers -------------------------------------------------------------------
+    def pending(self, uplink: str, after_id: int, limit: int) -> list[PendingMessage]:
+        """Undelivered messages of ``uplink`` with id > ``after_id``, oldest first."""
+        rows = self._store.db.execute(
+            "SELECT id, topic, payload, qos, retain, created_at, LENGTH(idem_key) FROM outbox "
+            "WHERE uplink = ? AND delivered_at IS NULL AND id > ? ORDER BY id LIMIT ?",
+            (uplink, after_id, limit),
+        ).fetchall()
+        return [
+            PendingMessage(
+                id=r[0],
+                topic=r[1],
+                payload=bytes(r[2]),
+                qos=r[3],
+                retain=bool(r[4]),
+                created_at=r[5],
+                cost=len(r[2]) + len(r[1]) + r[6] + ROW_OVERHEAD_BYTES,
+            )
+            for r in rows
+        ]
+
+    def mark_delivered(self, uplink: str, messages: Sequence[PendingMessage]) -> None:
+        """Record PUBACKed messages as delivered (one transaction)."""
+        if not messages:
+            return
+        now = self._clock()
+        with self._store.transaction() as db:
+            db.executemany(
+                "UPDATE outbox SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL",
+                [(now, m.id) for m in messages],
+            )
+        self._depth[uplink] = max(0, self._depth.get(uplink, 0) - len(messages))
+        self._bytes = max(0, self._bytes - sum(m.cost for m in messages))
+        self._update_level()
+        self.space_freed.set()
+
+    def wake_event(self, uplink: str) -> asyncio.Event:
+        """The event set whenever new messages for ``uplink`` commit (its publisher clears it)."""
+        return self._event(uplink)
+
+    def prune_delivered(self) -> int:
+        """Forget delivered messages older than ``delivered_keep_s``; returns how many."""
+        cutoff = self._clock() - self._keep_s
+        with self._store.transaction() as db:
+            cursor = db.execute("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?", (cutoff,))
+        return cursor.rowcount
+
+    # ---- observation -----------------------------------------------------------------
+    def depth(self, uplink: str) -> int:
+        """Undelivered messages of ``uplink``."""
+        return self._depth.get(uplink, 0)
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes counted against the quota, all uplinks together."""
+        return self._bytes
+
+    @property
+    def quota_bytes(self) -> int:
+        """The configured quota."""
+        return self._quota
+
+    def _event(self, uplink: str) -> asyncio.Event:
+        return self._new.setdefault(uplink, asyncio.Event())
+
+    def _update_level(self) -> None:
+        if self._bytes >= self._quota:
+            self._set_level(QuotaLevel.FULL)
+        elif self._bytes >= self._warn_at:
+            self._set_level(QuotaLevel.WARN)
+        else:
+            self._set_level(QuotaLevel.OK)
+
+    def _set_level(self, level: QuotaLevel) -> None:
+        if level is self.level:
+            return
+        previous, self.level = self.level, level
+        used = f"{self._bytes / 1e6:.1f} of {self._quota / 1e6:.1f} MB"
+        if level is QuotaLevel.FULL:
+            log.error("outbox full (%s): new events wait at the Frigate broker until the uplinks drain", used)
+        elif level is QuotaLevel.WARN:
+            log.warning("outbox nearly full (%s): an uplink has been down for a while", used)
+        else:
+            log.info("outbox back under its warning level (%s), was %s", used, previous.value)

@@ -1,0 +1,200 @@
+"""``guarita run``: every service under one stop signal, in one ``TaskGroup``.
+
+Services: the Frigate-side subscriber, one publisher per enabled program, the health and
+metrics server, housekeeping, and the Frigate configuration check. A link or Frigate
+being unreachable is logged and retried; it never ends the process.
+
+Covers: PB-01, PB-05, DT-02, DT-08, DT-21.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from guarita.bridge import EventBridge
+from guarita.config import GuaritaConfig, MqttProtocol, ProgramName
+from guarita.consent.share_gate import EmptyRegistry, RegistryView
+from guarita.frigate_subscriber import FrigateSubscriber
+from guarita.link_state import Backoff, LinkState, wait_or_stop
+from guarita.metrics import Metrics
+from guarita.mqtt import LinkSettings, LinkTls, Will
+from guarita.outbox import Outbox, QuotaLevel
+from guarita.plugins import plugins_for
+from guarita.quarantine import Quarantine
+from guarita.store import Store
+from guarita.uplink import UplinkPublisher
+from guarita.web import make_web_app, serve_web
+
+__all__ = ["Runtime", "frigate_link_settings", "uplink_link_settings", "utc_now"]
+
+log = logging.getLogger(__name__)
+
+HOUSEKEEPING_S = 60.0
+EVENT_STATE_KEEP_S = 24 * 3600.0
+
+
+def utc_now() -> datetime:
+    """The wall clock, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def _tls(section: Any) -> LinkTls | None:
+    if section is None:
+        return None
+    return LinkTls(section.ca_file, section.cert_file, section.key_file)
+
+
+def frigate_link_settings(config: GuaritaConfig) -> LinkSettings:
+    """The persistent, manually acknowledged session on Frigate's broker."""
+    mqtt = config.frigate.mqtt
+    password = mqtt.password.get_secret_value() if mqtt.password else None
+    return LinkSettings(
+        host=mqtt.host,
+        port=mqtt.port,
+        client_id=config.frigate_client_id(),
+        username=mqtt.username,
+        password=password,
+        tls=_tls(mqtt.tls),
+        mqtt5=mqtt.protocol is MqttProtocol.V5,
+        clean_start=False,
+        session_expiry_s=mqtt.session_expiry_s,
+        receive_maximum=mqtt.receive_maximum,
+    )
+
+
+def status_topic(config: GuaritaConfig, program: ProgramName) -> str:
+    """``<root>/<provider>/status`` of a program."""
+    return f"{config.topic_root(program)}/{config.provider.id}/status"
+
+
+def uplink_link_settings(config: GuaritaConfig, program: ProgramName) -> LinkSettings:
+    """A program's uplink: TLS, credentials, Last Will ``offline``."""
+    uplink = config.programs[program].uplink
+    password = uplink.password.get_secret_value() if uplink.password else None
+    return LinkSettings(
+        host=uplink.host,
+        port=uplink.port,
+        client_id=config.uplink_client_id(program),
+        username=uplink.username,
+        password=password,
+        tls=_tls(uplink.tls),
+        mqtt5=uplink.protocol is MqttProtocol.V5,
+        keepalive_s=uplink.keepalive_s,
+        clean_start=True,
+        will=Will(status_topic(config, program), b"offline"),
+        max_inflight=uplink.inflight,
+    )
+
+
+class Runtime:
+    """Everything ``guarita run`` starts; built from a loaded config."""
+
+    def __init__(
+        self,
+        config: GuaritaConfig,
+        *,
+        registry: RegistryView | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        reconnect_max_s: float = 30.0,
+    ) -> None:
+        self.config = config
+        self.metrics = Metrics()
+        self.store = Store.open(config.storage.data_dir)
+        self.outbox = Outbox(
+            self.store,
+            quota_bytes=int(config.outbox.quota_mb * 1_000_000),
+            warn_ratio=config.outbox.warn_ratio,
+            delivered_keep_s=config.outbox.delivered_keep_s,
+            clock=lambda: clock().timestamp(),
+        )
+        self.quarantine = Quarantine(self.metrics)
+        self.bridge = EventBridge(
+            config,
+            self.store,
+            self.outbox,
+            self.quarantine,
+            registry or EmptyRegistry(),
+            plugins_for(config),
+            self.metrics,
+            clock,
+        )
+        self.warnings: list[str] = []
+        self.frigate = FrigateSubscriber(
+            frigate_link_settings(config),
+            self.bridge,
+            self.outbox,
+            LinkState("frigate", self.metrics),
+            Backoff(max_s=reconnect_max_s),
+        )
+        self.uplinks = [
+            UplinkPublisher(
+                program.value,
+                uplink_link_settings(config, program),
+                status_topic(config, program),
+                self.outbox,
+                self.metrics,
+                LinkState(f"uplink {program.value}", self.metrics),
+                Backoff(max_s=reconnect_max_s),
+                clock=lambda: clock().timestamp(),
+            )
+            for program, settings in config.programs.items()
+            if settings.enabled
+        ]
+        self.metrics.outbox_depth.source = lambda: {(u.name,): float(self.outbox.depth(u.name)) for u in self.uplinks}
+        self.metrics.outbox_bytes.source = lambda: {(): float(self.outbox.pending_bytes)}
+        self.metrics.outbox_quota_ratio.source = lambda: {(): self.outbox.pending_bytes / self.outbox.quota_bytes}
+        self.web_port: asyncio.Future[int] | None = None
+
+    def health(self) -> dict[str, Any]:
+        """The /healthz report."""
+        links = {"frigate": {"up": self.frigate.state.up, "detail": self.frigate.state.detail}}
+        for uplink in self.uplinks:
+            links[f"uplink:{uplink.name}"] = {"up": uplink.state.up, "detail": uplink.state.detail}
+        degraded = not all(link["up"] for link in links.values()) or self.outbox.level is not QuotaLevel.OK
+        return {
+            "status": "degraded" if degraded or self.warnings else "ok",
+            "provider": self.config.provider.id,
+            "links": links,
+            "frigate_available": self.bridge.frigate_available,
+            "outbox": {
+                "depth": {u.name: self.outbox.depth(u.name) for u in self.uplinks},
+                "bytes": self.outbox.pending_bytes,
+                "quota_bytes": self.outbox.quota_bytes,
+                "level": self.outbox.level.value,
+            },
+            "quarantined": int(sum(self.metrics.quarantined.values.values())),
+            "warnings": list(self.warnings),
+        }
+
+    async def _housekeeping(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await wait_or_stop(stop, HOUSEKEEPING_S)
+            pruned = self.outbox.prune_delivered()
+            self.bridge.prune_state(EVENT_STATE_KEEP_S)
+            log.debug("housekeeping: forgot %d delivered outbox rows", pruned)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run every service until ``stop`` is set, then close the store."""
+        loop = asyncio.get_running_loop()
+        self.web_port = loop.create_future()
+        log.info(
+            "guarita running for %s: %d cameras, uplinks: %s",
+            self.config.provider.id,
+            len(self.config.cameras),
+            ", ".join(u.name for u in self.uplinks) or "none",
+        )
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.frigate.run(stop))
+                for uplink in self.uplinks:
+                    group.create_task(uplink.run(stop))
+                web = self.config.web
+                group.create_task(serve_web(make_web_app(self.health, self.metrics), web.host, web.port, stop, self.web_port))
+                group.create_task(self._housekeeping(stop))
+        finally:
+            self.store.close()
+            log.info("guarita stopped; outbox kept %d undelivered messages", sum(self.outbox.depth(u.name) for u in self.uplinks))

@@ -1,0 +1,160 @@
+"""The one SQLite database in ``data_dir``: WAL journal, numbered migrations.
+
+One ``Store`` (one connection) per process. Calls run on the event loop thread: every
+statement is a short indexed read or a batched write (one commit per batch, WAL), measured
+in microseconds, so an executor hop would cost more than it saves.
+
+``synchronous=FULL`` makes every commit durable against power loss, not only process
+crashes; callers batch their writes so the hot path pays one fsync per batch.
+
+Covers: PB-01, DT-21.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from guarita.errors import StoreError
+
+__all__ = ["DB_FILE", "MIGRATIONS", "Store"]
+
+log = logging.getLogger(__name__)
+
+DB_FILE = "guarita.db"
+
+# Each entry migrates from version N (its index) to N + 1. Append only; never edit a
+# released migration.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        uplink TEXT NOT NULL,
+        idem_key TEXT NOT NULL,
+        order_key TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        qos INTEGER NOT NULL,
+        retain INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        delivered_at REAL,
+        UNIQUE (uplink, idem_key)
+    );
+    CREATE INDEX outbox_pending ON outbox (uplink, id) WHERE delivered_at IS NULL;
+    CREATE INDEX outbox_delivered ON outbox (delivered_at) WHERE delivered_at IS NOT NULL;
+    CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY,
+        received_at REAL NOT NULL,
+        topic TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        payload_sha256 TEXT NOT NULL,
+        payload_size INTEGER NOT NULL,
+        payload BLOB
+    );
+    CREATE TABLE event_forwarding (
+        uplink TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        last_forwarded_frame_time REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (uplink, event_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE counters (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
+)
+
+
+class Store:
+    """The process's connection to ``data_dir/guarita.db``."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self.db = connection
+        self.path = path
+
+    @classmethod
+    def open(cls, data_dir: Path) -> Store:
+        """Open (creating and migrating as needed) the store in ``data_dir``.
+
+        Raises:
+            StoreError: the directory or database cannot be used.
+        """
+        path = data_dir / DB_FILE
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA busy_timeout=5000")
+            db.execute("PRAGMA foreign_keys=ON")
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+        store = cls(db, path)
+        store._migrate()
+        return store
+
+    def _migrate(self) -> None:
+        (version,) = self.db.execute("PRAGMA user_version").fetchone()
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path} is at schema version {version}, newer than this Guarita "
+                f"({len(MIGRATIONS)}); upgrade Guarita or restore an older backup"
+            )
+        for number in range(version, len(MIGRATIONS)):
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                for statement in _statements(MIGRATIONS[number]):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {number + 1}")
+                self.db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self.db.execute("ROLLBACK")
+                raise StoreError(f"migration {number + 1} of {self.path} failed: {exc}") from exc
+            log.info("store %s migrated to schema version %d", self.path, number + 1)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on error)."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to {self.path}: {exc}") from exc
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self.db.execute("ROLLBACK")
+            raise StoreError(f"cannot commit to {self.path}: {exc}") from exc
+
+    def bump_counter(self, name: str, by: int = 1) -> None:
+        """Add to a persistent counter (inside the caller's transaction if any)."""
+        self.db.execute(
+            "INSERT INTO counters (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+            (name, by),
+        )
+
+    def counter(self, name: str) -> int:
+        """A persistent counter's value (0 if never bumped)."""
+        row = self.db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the WAL)."""
+        self.db.close()
+
+
+def _statements(script: str) -> Iterator[str]:
+    for statement in script.split(";"):
+        if statement.strip():
+            yield statement
