@@ -48,12 +48,35 @@ class LinkTls:
     cert_file: Path | None = None
     key_file: Path | None = None
 
-    def context(self) -> ssl.SSLContext:
+    def context(self) -> _TrackingContext:
         """A client context that verifies the broker's certificate and host name."""
-        ctx = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+        ctx = _TrackingContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = True
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        if self.ca_file is not None:
+            ctx.load_verify_locations(cafile=str(self.ca_file))
+        else:
+            ctx.load_default_certs()
         if self.cert_file is not None:
             ctx.load_cert_chain(str(self.cert_file), str(self.key_file) if self.key_file else None)
         return ctx
+
+
+class _TrackingContext(ssl.SSLContext):
+    """Remembers the sockets it wraps: paho leaks the socket when a TLS handshake fails."""
+
+    opened: list[ssl.SSLSocket]
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:  # type: ignore[override]
+        wrapped = super().wrap_socket(*args, **kwargs)
+        if not hasattr(self, "opened"):
+            self.opened = []
+        self.opened.append(wrapped)
+        return wrapped
+
+    def close_all(self) -> None:
+        for sock in getattr(self, "opened", []):
+            sock.close()
 
 
 @dataclass(frozen=True)
@@ -170,8 +193,9 @@ class MqttLink:
         client.max_queued_messages_set(0)
         if s.username is not None:
             client.username_pw_set(s.username, s.password)
-        if s.tls is not None:
-            client.tls_set_context(s.tls.context())
+        self._tls_context = s.tls.context() if s.tls is not None else None
+        if self._tls_context is not None:
+            client.tls_set_context(self._tls_context)
         if s.will is not None:
             client.will_set(s.will.topic, s.will.payload, qos=s.will.qos, retain=s.will.retain)
         put = self._events.put
@@ -237,13 +261,13 @@ class MqttLink:
         self.closed.set()
         self._inbox_ready.set()
         error = LinkError(f"{self.settings.name} {reason}")
-        for pending in (*self._publishes.values(), *self._subscribes.values()):
+        for pending in (*self._publishes.values(), *self._subscribes.values(), self._connected):
             if not pending.done():
                 pending.set_exception(error)
+                # Awaiting callers still get the error; nobody awaiting is not a bug here.
+                pending.exception()
         self._publishes.clear()
         self._subscribes.clear()
-        if not self._connected.done():
-            self._connected.set_exception(error)
 
     # ---- public API -------------------------------------------------------------------
     async def connect(self) -> None:
@@ -273,9 +297,16 @@ class MqttLink:
             raise LinkTimeout(f"{s.name}: no answer within {s.connect_timeout_s:g} s") from exc
         except ssl.SSLError as exc:
             self._end("TLS failed")
-            raise LinkError(f"{s.name}: TLS handshake failed ({exc.reason or exc}); check the CA file") from exc
+            self._close_failed_sockets()
+            why = getattr(exc, "verify_message", None) or exc.reason or str(exc)
+            raise LinkError(
+                f"{s.name}: TLS handshake failed: certificate verify failed ({why}); check tls.ca_file"
+                if isinstance(exc, ssl.SSLCertVerificationError)
+                else f"{s.name}: TLS handshake failed ({why})"
+            ) from exc
         except OSError as exc:
             self._end("unreachable")
+            self._close_failed_sockets()
             raise LinkError(f"{s.name}: cannot connect ({exc.strerror or exc})") from exc
         self._client.loop_start()
         try:
@@ -286,6 +317,10 @@ class MqttLink:
         except LinkError:
             await self.close()
             raise
+
+    def _close_failed_sockets(self) -> None:
+        if self._tls_context is not None:
+            self._tls_context.close_all()
 
     async def subscribe(self, topics: list[tuple[str, int]], timeout_s: float = 10.0) -> list[int]:
         """Subscribe and wait for the SUBACK; returns the granted QoS (or reason) per topic."""
@@ -356,4 +391,8 @@ class MqttLink:
         except Exception:  # noqa: BLE001 - a socket already gone is fine when closing
             log.debug("disconnect on %s failed", self.settings.name, exc_info=True)
         await self._loop.run_in_executor(None, self._client.loop_stop)
+        # paho closes its sockets only in __del__, which a reference cycle may run after
+        # the sockets' own finalizers (ResourceWarning); close them now that its thread ended.
+        self._client._reset_sockets()
+        self._close_failed_sockets()
         self._end(self.close_reason or "closed")

@@ -210,6 +210,7 @@ def tracked_object_lifecycle(
     minor = standin_minor(version)
     if updates < 0:
         raise ValueError(f"updates must be >= 0, got {updates}")
+    start = round(start, 6)
     width, height = frame_size
     object_id = event_id or new_event_id(start, rng)
     track = _Track(

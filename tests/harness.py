@@ -1,0 +1,217 @@
+"""Test harness: a receiving centre on an uplink broker, configs, and `guarita run` as a process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from guarita.mqtt import InboundMessage, LinkSettings, LinkTls, MqttLink
+from guarita.standin.frigate_events import tracked_object_lifecycle
+from guarita.standin.mosquitto import MosquittoBroker, free_port
+from guarita.standin.tls import TestPki
+
+
+@dataclass
+class Received:
+    topic: str
+    payload: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.payload)
+
+
+@dataclass
+class Receiver:
+    """A centre: subscribes to everything on an uplink broker as user `receiver`.
+
+    Persistent session (clean start off), so messages published while it reconnects after
+    a broker restart are queued for it, as a real centre's subscriber would configure.
+    """
+
+    broker: MosquittoBroker
+    pki: TestPki
+    topic: str = "#"
+    client_id: str = field(default_factory=lambda: f"receiver-{secrets.token_hex(4)}")
+    messages: list[Received] = field(default_factory=list)
+    _task: asyncio.Task[None] | None = None
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def _settings(self) -> LinkSettings:
+        return LinkSettings(
+            host="127.0.0.1",
+            port=self.broker.port,
+            client_id=self.client_id,
+            username="receiver",
+            password=self.broker.users["receiver"],
+            tls=LinkTls(ca_file=self.pki.ca_cert),
+            clean_start=False,
+            session_expiry_s=3600,
+            receive_maximum=65535,
+            connect_timeout_s=3,
+        )
+
+    async def __aenter__(self) -> Receiver:
+        first = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(self._run(first))
+        await asyncio.wait_for(first, 10)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self, first: asyncio.Future[None]) -> None:
+        while not self._stop.is_set():
+            link = MqttLink(self._settings())
+            try:
+                await link.connect()
+                await link.subscribe([(self.topic, 1)])
+            except Exception:
+                await link.close()
+                await asyncio.sleep(0.2)
+                continue
+            if not first.done():
+                first.set_result(None)
+            while not self._stop.is_set() and not link.closed.is_set():
+                await link.wait_messages(0.1)
+                batch: list[InboundMessage] = link.take_messages(10_000)
+                for message in batch:
+                    self.messages.append(Received(message.topic, message.payload))
+                    link.ack(message)
+            await link.close()
+
+    def events(self, topic_part: str = "/events") -> list[dict[str, Any]]:
+        return [m.json for m in self.messages if topic_part in m.topic]
+
+    def on(self, topic: str) -> list[bytes]:
+        return [m.payload for m in self.messages if m.topic == topic]
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout}s; received {len(self.messages)} messages")
+            await asyncio.sleep(0.05)
+
+
+def write_config(
+    path: Path,
+    *,
+    frigate_broker: MosquittoBroker,
+    uplink_broker: MosquittoBroker,
+    pki: TestPki,
+    cameras: dict[str, Any],
+    programs: Sequence[str] = ("cop_bh", "detro"),
+    update_interval: float = 5.0,
+    web_port: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """A Guarita config pointing at the test brokers (uplinks over TLS as `acme`)."""
+    secret = path.parent / "uplink.pass"
+    secret.write_text(uplink_broker.users["acme"] + "\n")
+    uplink = {
+        "host": "127.0.0.1",
+        "port": uplink_broker.port,
+        "username": "acme",
+        "password_file": str(secret),
+        "tls": {"ca_file": str(pki.ca_cert)},
+    }
+    data: dict[str, Any] = {
+        "provider": {"id": "acme", "name": "ACME Segurança", "kind": "security_company"},
+        "storage": {"data_dir": str(path.parent / "data")},
+        "frigate": {"mqtt": {"host": "127.0.0.1", "port": frigate_broker.port}},
+        "programs": {name: {"uplink": dict(uplink)} for name in programs},
+        "cameras": cameras,
+        "forward": {"update_interval": update_interval},
+        "web": {"host": "127.0.0.1", "port": web_port if web_port is not None else free_port()},
+    }
+    data.update(extra or {})
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def lifecycles(cameras: Sequence[str], count: int, *, updates: int = 2, seed: int = 7, version: str = "0.17") -> list[dict[str, Any]]:
+    """`count` tracked objects round-robin over `cameras`, interleaved the way Frigate emits them."""
+    rng = random.Random(seed)
+    start = 1_782_824_400.0
+    per_object = [
+        tracked_object_lifecycle(cameras[i % len(cameras)], "person", start + i, updates=updates, rng=rng, version=version)
+        for i in range(count)
+    ]
+    # Interleave: objects overlap in time, but each object's messages stay in order.
+    messages: list[dict[str, Any]] = []
+    for step in range(updates + 2):
+        messages += [obj[step] for obj in per_object]
+    return messages
+
+
+class GuaritaProcess:
+    """`guarita run -c FILE` as a real process."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.web_port = yaml.safe_load(config.read_text())["web"]["port"]
+        self.log = config.parent / f"guarita-{secrets.token_hex(3)}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> GuaritaProcess:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "guarita.cli", "run", "-c", str(self.config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        return self
+
+    def health(self) -> dict[str, Any] | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/healthz", timeout=1) as answer:
+                return json.loads(answer.read())  # type: ignore[no-any-return]
+        except OSError:
+            return None
+        except urllib.error.HTTPError as exc:  # 503 still carries the report
+            return json.loads(exc.read())  # type: ignore[no-any-return]
+
+    def wait_healthy(self, timeout: float = 20.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None and self.process.poll() is None, self.output()
+            report = self.health()
+            if report and all(link["up"] for link in report["links"].values()):
+                return report
+            time.sleep(0.1)
+        raise AssertionError(f"guarita not healthy in {timeout}s: {self.health()}\n{self.output()}")
+
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+
+    def wait(self, timeout: float = 10.0) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
