@@ -12,102 +12,24 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from guarita.mqtt import InboundMessage, LinkSettings, LinkTls, MqttLink
+from guarita.standin.centre import Centre
 from guarita.standin.frigate_events import tracked_object_lifecycle
 from guarita.standin.mosquitto import MosquittoBroker, free_port
 from guarita.standin.tls import TestPki
 
 
-@dataclass
-class Received:
-    topic: str
-    payload: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.payload)
-
-
-@dataclass
-class Receiver:
-    """A centre: subscribes to everything on an uplink broker as user `receiver`.
-
-    Persistent session (clean start off), so messages published while it reconnects after
-    a broker restart are queued for it, as a real centre's subscriber would configure.
-    """
-
-    broker: MosquittoBroker
-    pki: TestPki
-    topic: str = "#"
-    client_id: str = field(default_factory=lambda: f"receiver-{secrets.token_hex(4)}")
-    messages: list[Received] = field(default_factory=list)
-    _task: asyncio.Task[None] | None = None
-    _stop: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def _settings(self) -> LinkSettings:
-        return LinkSettings(
-            host="127.0.0.1",
-            port=self.broker.port,
-            client_id=self.client_id,
-            username="receiver",
-            password=self.broker.users["receiver"],
-            tls=LinkTls(ca_file=self.pki.ca_cert),
-            clean_start=False,
-            session_expiry_s=3600,
-            receive_maximum=65535,
-            connect_timeout_s=3,
-        )
-
-    async def __aenter__(self) -> Receiver:
-        first = asyncio.get_running_loop().create_future()
-        self._task = asyncio.create_task(self._run(first))
-        await asyncio.wait_for(first, 10)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._task is not None:
-            await self._task
-
-    async def _run(self, first: asyncio.Future[None]) -> None:
-        while not self._stop.is_set():
-            link = MqttLink(self._settings())
-            try:
-                await link.connect()
-                await link.subscribe([(self.topic, 1)])
-            except Exception:
-                await link.close()
-                await asyncio.sleep(0.2)
-                continue
-            if not first.done():
-                first.set_result(None)
-            while not self._stop.is_set() and not link.closed.is_set():
-                await link.wait_messages(0.1)
-                batch: list[InboundMessage] = link.take_messages(10_000)
-                for message in batch:
-                    self.messages.append(Received(message.topic, message.payload))
-                    link.ack(message)
-            await link.close()
-
-    def events(self, topic_part: str = "/events") -> list[dict[str, Any]]:
-        return [m.json for m in self.messages if topic_part in m.topic]
-
-    def on(self, topic: str) -> list[bytes]:
-        return [m.payload for m in self.messages if m.topic == topic]
-
-    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout}s; received {len(self.messages)} messages")
-            await asyncio.sleep(0.05)
+def Receiver(broker: MosquittoBroker, pki: TestPki, topic: str = "#") -> Centre:
+    """A centre on a test uplink broker, logged in as `receiver`."""
+    return Centre(
+        "127.0.0.1", broker.port, username="receiver", password=broker.users["receiver"],
+        ca_file=pki.ca_cert, topic=topic,
+    )
 
 
 def write_config(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import socket
 import subprocess
 import time
@@ -52,6 +53,14 @@ _LOGGER = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
 _SHARED_BROKER_PORT = 1883  # the machine's shared broker (and MQTT's default): never ours
+
+
+def _tool(name: str) -> str:
+    """Find a Mosquitto tool; Debian puts the broker in /usr/sbin, off a normal user's PATH."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
+    return found or name
+
+
 _MOSQUITTO = "mosquitto"
 _MOSQUITTO_PASSWD = "mosquitto_passwd"
 _START_TIMEOUT_S = 10.0
@@ -393,7 +402,7 @@ class MosquittoBroker:
         with (self._workdir / "mosquitto.stderr").open("ab") as output:
             try:
                 self._process = subprocess.Popen(
-                    [_MOSQUITTO, "-c", str(self.config_path)],
+                    [_tool(_MOSQUITTO), "-c", str(self.config_path)],
                     stdin=subprocess.DEVNULL,
                     stdout=output,
                     stderr=subprocess.STDOUT,
@@ -503,7 +512,7 @@ class MosquittoBroker:
         path.unlink(missing_ok=True)
         for index, (username, password) in enumerate(self._users.items()):
             create = ["-c"] if index == 0 else []
-            args = [_MOSQUITTO_PASSWD, *create, "-b", str(path), username, password]
+            args = [_tool(_MOSQUITTO_PASSWD), *create, "-b", str(path), username, password]
             try:
                 result = subprocess.run(
                     args, capture_output=True, text=True, check=False, timeout=30.0

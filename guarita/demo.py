@@ -1,0 +1,222 @@
+"""``guarita demo``: the whole bridge on one machine, with sample cameras and two centres.
+
+Starts private Mosquitto brokers on free loopback ports (Frigate's, and one TLS broker per
+centre), a Frigate stand-in publishing tracked objects for five cameras, Guarita itself with
+SQLite in a temporary directory, and two receiving centres (stand-ins for COP-BH and DETRO).
+It prints what each centre receives as it arrives, and at the end what was held back and why.
+
+The consent registry of the demo is fixed sample data (the registry itself arrives with the
+consent issue): ``street_front`` has its client's consent, a public-facing attestation and a
+sign; ``street_corner`` has consent but no sign, so the share gate holds it back.
+
+Covers: PB-01, PB-05, BH-03, BH-04, BH-07, DT-02.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from guarita.config import ProgramName
+from guarita.config_loader import load_config
+from guarita.consent.share_gate import CameraShareState, ConsentRecord, StaticRegistry, decide
+from guarita.runtime import Runtime
+from guarita.standin.centre import Centre, Received
+from guarita.standin.frigate_events import tracked_object_lifecycle
+from guarita.standin.frigate_mqtt import FrigateMqttStandin
+from guarita.standin.mosquitto import BrokerFleet, MosquittoBroker, free_port
+from guarita.standin.tls import make_test_pki
+
+__all__ = ["DEMO_CAMERAS", "run_demo"]
+
+DEMO_CAMERAS: dict[str, dict[str, Any]] = {
+    "street_front": {"programs": ["cop_bh"], "location": {"lat": -19.9245, "lon": -43.9352}, "heading": 180},
+    "street_corner": {"programs": ["cop_bh"], "location": {"lat": -19.9251, "lon": -43.9360}, "heading": 90},
+    "backyard": {"programs": []},
+    "bus_10234_interior": {"programs": ["detro"], "vehicle": "10234"},
+    "bus_10234_front": {"programs": ["detro"], "vehicle": "10234"},
+}
+LABELS = {"street_front": "car", "street_corner": "person", "backyard": "person"}
+
+CENTRE_ACL = "user acme\ntopic write {root}/acme/#\n\nuser centre\ntopic read #\n"
+
+
+def demo_registry() -> StaticRegistry:
+    """The demo's fixed consent data (see the module docstring)."""
+    consent = ConsentRecord(frozenset({ProgramName.COP_BH}), granted_at=datetime(2026, 11, 1, tzinfo=UTC))
+    return StaticRegistry(
+        accredited=True,
+        cameras={
+            "street_front": CameraShareState("condo-aurora", consent, public_facing=True, signage_plate="BHS-000123"),
+            "street_corner": CameraShareState("padaria-sol", consent, public_facing=True, signage_plate=None),
+        },
+    )
+
+
+def _write_config(workdir: Path, frigate: MosquittoBroker, centres: dict[str, MosquittoBroker], ca: Path) -> Path:
+    programs = {}
+    for program, broker in centres.items():
+        secret = workdir / f"{program}.pass"
+        secret.write_text(broker.users["acme"])
+        programs[program] = {
+            "uplink": {
+                "host": "127.0.0.1",
+                "port": broker.port,
+                "username": "acme",
+                "password_file": str(secret),
+                "tls": {"ca_file": str(ca)},
+            }
+        }
+    config = {
+        "provider": {"id": "acme", "name": "ACME Segurança (demo)", "kind": "security_company"},
+        "storage": {"data_dir": str(workdir / "data")},
+        "frigate": {"mqtt": {"host": "127.0.0.1", "port": frigate.port}},
+        "programs": programs,
+        "cameras": DEMO_CAMERAS,
+        "forward": {"update_interval": 2},
+        "web": {"host": "127.0.0.1", "port": free_port()},
+    }
+    path = workdir / "guarita.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    return path
+
+
+async def _frigate_activity(frigate: FrigateMqttStandin, published: Counter[str], stop: asyncio.Event) -> None:
+    """Tracked objects on random cameras, each a new → updates → end lifecycle, paced in time."""
+    rng = random.Random(958)
+    cameras = list(DEMO_CAMERAS)
+    while not stop.is_set():
+        camera = rng.choice(cameras)
+        label = LABELS.get(camera, "person")
+        messages = tracked_object_lifecycle(camera, label, time.time(), updates=rng.randint(1, 3), rng=rng)
+        for message in messages:  # a started object is always finished, as Frigate would
+            await frigate.publish_event(message)
+            published[camera] += 1
+            await asyncio.sleep(rng.uniform(0.05, 0.3))
+
+
+def _printer(name: str, out: TextIO) -> Any:
+    def show(message: Received) -> None:
+        if "/events" not in message.topic:
+            print(f"  [{name}] {message.topic} = {message.payload.decode()}", file=out, flush=True)
+            return
+        event = message.json
+        where = event.get("vehicle") or event.get("location")
+        print(
+            f"  [{name}] {event['camera']:<19} {event['type']:<6} #{event['seq']} {event['label']} "
+            f"score {event['score']:.2f} {where}",
+            file=out,
+            flush=True,
+        )
+
+    return show
+
+
+def _summary(runtime: Runtime, published: Counter[str], centres: dict[str, Centre], out: TextIO) -> None:
+    now = datetime.now(UTC)
+    received = {name: Counter(e["camera"] for e in centre.events()) for name, centre in centres.items()}
+    print("\nSummary (messages: Frigate published / each centre received)", file=out)
+    print(f"  {'camera':<19} {'frigate':>7} {'COP-BH':>7} {'DETRO':>7}  held back because", file=out)
+    config = runtime.config
+    for camera, settings in config.cameras.items():
+        reasons = []
+        if not settings.programs:
+            reasons.append("in no program: never leaves this site")
+        for program in settings.programs:
+            decision = decide(settings, camera, program, True, now, demo_registry())
+            if not decision.shared:
+                reasons.append(f"{program.value}: " + ", ".join(r.value for r in decision.reasons))
+        print(
+            f"  {camera:<19} {published[camera]:>7} {received['cop_bh'][camera]:>7} "
+            f"{received['detro'][camera]:>7}  {'; '.join(reasons)}",
+            file=out,
+        )
+    throttled = int(runtime.metrics.skipped.get("throttled"))
+    print(f"  updates throttled to one per {config.forward.update_interval:g} s per event: {throttled}", file=out)
+    health = runtime.health()
+    print(f"  outbox depth {health['outbox']['depth']}, quarantined {health['quarantined']}", file=out)
+
+
+async def run_demo(duration_s: float = 30.0, keep_dir: bool = False, out: TextIO = sys.stdout) -> int:
+    """Run the demo for ``duration_s`` seconds (or until Ctrl-C); returns the exit status."""
+    workdir = Path(tempfile.mkdtemp(prefix="guarita-demo-"))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        print(f"guarita demo: working in {workdir}", file=out, flush=True)
+        pki = make_test_pki(workdir / "pki")
+        with BrokerFleet(workdir / "brokers") as fleet:
+            frigate_broker = fleet.start(MosquittoBroker(fleet.workdir("frigate")))
+            centre_brokers = {
+                program: fleet.start(
+                    MosquittoBroker(
+                        fleet.workdir(program),
+                        tls=pki,
+                        users={"acme": secrets.token_urlsafe(12), "centre": secrets.token_urlsafe(12)},
+                        acl=CENTRE_ACL.format(root="copbh/v1" if program == "cop_bh" else "detro/v1"),
+                    )
+                )
+                for program in ("cop_bh", "detro")
+            }
+            config = load_config(_write_config(workdir, frigate_broker, centre_brokers, pki.ca_cert))
+            runtime = Runtime(config, registry=demo_registry(), reconnect_max_s=2)
+            print(
+                f"brokers: Frigate 127.0.0.1:{frigate_broker.port}, COP-BH 127.0.0.1:{centre_brokers['cop_bh'].port} "
+                f"(TLS), DETRO 127.0.0.1:{centre_brokers['detro'].port} (TLS)",
+                file=out,
+            )
+            names = {"cop_bh": "COP-BH", "detro": "DETRO"}
+            centres = {
+                program: Centre(
+                    "127.0.0.1",
+                    broker.port,
+                    username="centre",
+                    password=broker.users["centre"],
+                    ca_file=pki.ca_cert,
+                    on_message=_printer(names[program], out),
+                )
+                for program, broker in centre_brokers.items()
+            }
+            published: Counter[str] = Counter()
+            async with contextlib.AsyncExitStack() as stack:
+                for centre in centres.values():
+                    await stack.enter_async_context(centre)
+                guarita_stop = asyncio.Event()
+                guarita = asyncio.create_task(runtime.run(guarita_stop))
+                frigate = await stack.enter_async_context(FrigateMqttStandin("127.0.0.1", frigate_broker.port))
+                print(f"running for {duration_s:g} s (Ctrl-C ends it); what each centre receives:", file=out, flush=True)
+                activity = asyncio.create_task(_frigate_activity(frigate, published, stop))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), duration_s)
+                stop.set()
+                await activity
+                deadline = time.monotonic() + 5  # let the last messages reach the centres
+                while any(runtime.outbox.depth(p) for p in centres) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(0.3)
+                guarita_stop.set()
+                await guarita
+            _summary(runtime, published, centres, out)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        if keep_dir:
+            print(f"kept {workdir}", file=out)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The README's two commands: `scripts/quickstart.sh demo` and `scripts/quickstart.sh test`.
+# Installs what is missing on a fresh Debian machine (ffmpeg, mosquitto, a venv with
+# Guarita and its test dependencies), then runs the demo or the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want=()
+command -v ffmpeg >/dev/null 2>&1 || want+=(ffmpeg)
+[ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || want+=(mosquitto)
+command -v mosquitto_pub >/dev/null 2>&1 || want+=(mosquitto-clients)
+command -v openssl >/dev/null 2>&1 || want+=(openssl)
+if [ ${#want[@]} -gt 0 ]; then
+  echo "quickstart: installing ${want[*]}" >&2
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${want[@]}" >/dev/null
+fi
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "quickstart: creating .venv" >&2
+  "$python" -m venv .venv
+fi
+stamp=.venv/.guarita-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "quickstart: installing guarita and its test dependencies into .venv" >&2
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+  touch "$stamp"
+fi
+
+command=${1:-}
+shift || true
+case "$command" in
+  demo) exec .venv/bin/guarita demo "$@" ;;
+  test) exec .venv/bin/python -m pytest --cov --cov-report=term "$@" ;;
+  *) echo "usage: scripts/quickstart.sh demo|test [args...]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,27 @@
+"""`guarita demo`: events flow to both centres; the private and unsigned cameras are held back."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from guarita.demo import run_demo
+
+
+# covers PB-01, PB-05, BH-03, BH-04, BH-07, DT-02
+@pytest.mark.slow
+async def test_demo_shows_both_centres_and_what_was_held_back() -> None:
+    out = io.StringIO()
+    assert await run_demo(duration_s=6, out=out) == 0
+    text = out.getvalue()
+    assert "[COP-BH] copbh/v1/acme/status = online" in text
+    assert "[DETRO] detro/v1/acme/status = online" in text
+    rows = {m.group(1): m.groups()[1:] for m in re.finditer(r"^  (\w+)\s+(\d+)\s+(\d+)\s+(\d+)  (.*)$", text, re.M)}
+    published, copbh, detro, why = rows["backyard"]
+    assert copbh == detro == "0" and "never leaves" in why
+    assert rows["street_corner"][1] == "0" and "no_signage" in rows["street_corner"][3]
+    assert not re.search(r"\[(COP-BH|DETRO)\] (backyard|street_corner)", text), "held-back cameras never reach a centre"
+    assert int(rows["street_front"][1]) + int(rows["bus_10234_front"][2]) + int(rows["bus_10234_interior"][2]) > 0
+    assert "outbox depth {'cop_bh': 0, 'detro': 0}" in text
