@@ -6,6 +6,10 @@ belongs to, throttle ``update``s, number each forwarded message (``seq`` per eve
 program), and queue it in the outbox. The caller acknowledges the batch to the broker
 only after this commit returns, so nothing received is ever lost.
 
+A message that cannot be handled for any reason is quarantined with that reason rather
+than raised: a poison message left unacknowledged would come back after every restart and
+stop the bridge for good.
+
 Covers: PB-05, BH-07, BH-09, BH-11, DT-02, DT-08.
 """
 
@@ -32,16 +36,28 @@ __all__ = ["EventBridge"]
 
 log = logging.getLogger(__name__)
 
+_IN_CHUNK = 500  # SQLite parameters per IN (...) query
+
+StateKey = tuple[str, str]  # (uplink, Frigate event id)
+
 
 @dataclass
-class _Tally:
-    """Metric increments of a batch, applied only once the batch commits."""
+class _Batch:
+    """What one batch produced; applied to memory and metrics only once it commits."""
 
+    staged: list[OutboxMessage] = field(default_factory=list)
+    staged_keys: set[tuple[str, str]] = field(default_factory=set)
+    rejected: list[tuple[InboundMessage, str, str]] = field(default_factory=list)
+    state: dict[StateKey, tuple[int, float]] = field(default_factory=dict)
     increments: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
-    quarantined_kinds: list[tuple[str, str, str]] = field(default_factory=list)
 
     def add(self, metric: str, *labels: str) -> None:
         self.increments.append((metric, labels))
+
+
+def idempotency_key(event: TrackedObjectEvent) -> str:
+    """Identifies one Frigate message: a redelivered copy has the same key."""
+    return f"{event.id}:{event.type.value}:{event.frame_time!r}"
 
 
 class EventBridge:
@@ -72,6 +88,8 @@ class EventBridge:
         self._metrics = metrics
         self._clock = clock
         self._unknown_logged: set[str] = set()
+        # Write-through cache of event_forwarding: this process is the table's only writer.
+        self._state: dict[StateKey, tuple[int, float]] = {}
 
     @property
     def topics(self) -> list[str]:
@@ -87,56 +105,92 @@ class EventBridge:
             StoreError: the store cannot be written.
         """
         now = self._clock()
-        staged: list[OutboxMessage] = []
-        tally = _Tally()
+        work = _Batch()
+        events = [(m, e) for m in batch if (e := self._parse(m, work)) is not None]
         with self._store.transaction() as db:
-            for message in batch:
-                self._handle(db, message, now, staged, tally)
-            if staged:
-                self._outbox.insert(db, staged)
-        self._outbox.committed(staged)
-        self._apply(tally)
+            known = self._known_keys(db, [e for _, e in events])
+            for message, event in events:
+                try:
+                    self._route(db, event, now, known, work)
+                except Exception as exc:  # noqa: BLE001 - see the module docstring
+                    work.rejected.append((message, "unprocessable", f"{type(exc).__name__}: {exc}"))
+            for message, kind, reason in work.rejected:
+                self._quarantine.add(
+                    db, topic=message.topic, payload=message.payload, kind=kind, reason=reason, now=now.timestamp()
+                )
+            if work.state:
+                db.executemany(
+                    "INSERT INTO event_forwarding (uplink, event_id, seq, last_forwarded_frame_time, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (uplink, event_id) DO UPDATE SET seq = excluded.seq, "
+                    "last_forwarded_frame_time = excluded.last_forwarded_frame_time, updated_at = excluded.updated_at",
+                    [(u, e, seq, frame, now.timestamp()) for (u, e), (seq, frame) in work.state.items()],
+                )
+            if work.staged:
+                self._outbox.insert(db, work.staged)
+        self._state.update(work.state)
+        self._outbox.committed(work.staged)
+        self._apply(work)
 
-    # ---- per message -------------------------------------------------------------
-    def _handle(
-        self, db: sqlite3.Connection, message: InboundMessage, now: datetime, staged: list[OutboxMessage], tally: _Tally
-    ) -> None:
-        tally.add("received", message.topic)
+    # ---- parsing (no database) -----------------------------------------------------
+    def _parse(self, message: InboundMessage, work: _Batch) -> TrackedObjectEvent | None:
+        work.add("received", message.topic)
         if message.topic == self.available_topic:
             self.frigate_available = message.payload.decode("utf-8", "replace")
-            return
-        if len(message.payload) > self._config.forward.max_payload_bytes:
-            limit = self._config.forward.max_payload_bytes
-            self._reject(db, message, now, tally, "oversize", f"{len(message.payload)} bytes > limit of {limit}")
-            return
+            return None
+        limit = self._config.forward.max_payload_bytes
+        if len(message.payload) > limit:
+            work.rejected.append((message, "oversize", f"{len(message.payload)} bytes > limit of {limit}"))
+            return None
         try:
             if message.topic == self.reviews_topic:
                 parse_review(message.payload)
-                return
-            event = parse_event(message.payload)
+                return None
+            return parse_event(message.payload)
         except MalformedPayload as exc:
-            self._reject(db, message, now, tally, exc.kind, exc.reason)
-            return
+            work.rejected.append((message, exc.kind, exc.reason))
+        return None
+
+    def _known_keys(self, db: sqlite3.Connection, events: list[TrackedObjectEvent]) -> set[tuple[str, str]]:
+        """(uplink, key) pairs already in the outbox, fetched for the whole batch at once."""
+        keys = list({idempotency_key(e) for e in events})
+        known: set[tuple[str, str]] = set()
+        for start in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[start : start + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = db.execute(f"SELECT uplink, idem_key FROM outbox WHERE idem_key IN ({marks})", chunk)
+            known.update((row[0], row[1]) for row in rows)
+        return known
+
+    # ---- routing (inside the transaction) -----------------------------------------
+    def _route(
+        self,
+        db: sqlite3.Connection,
+        event: TrackedObjectEvent,
+        now: datetime,
+        known: set[tuple[str, str]],
+        work: _Batch,
+    ) -> None:
         camera = self._config.cameras.get(event.camera)
         if camera is None:
-            tally.add("skipped", "unknown_camera")
+            work.add("skipped", "unknown_camera")
             if event.camera not in self._unknown_logged:
                 self._unknown_logged.add(event.camera)
                 log.info("events of camera %r are not forwarded: it is not in the config", event.camera)
             return
         if not camera.programs:
-            tally.add("skipped", "no_program")
+            work.add("skipped", "no_program")
             return
         for program in camera.programs:
-            self._forward(db, event, camera, program, now, staged, tally)
+            self._forward(db, event, camera, program, now, known, work)
 
-    def _reject(
-        self, db: sqlite3.Connection, message: InboundMessage, now: datetime, tally: _Tally, kind: str, reason: str
-    ) -> None:
-        self._quarantine.add(
-            db, topic=message.topic, payload=message.payload, kind=kind, reason=reason, now=now.timestamp()
-        )
-        tally.quarantined_kinds.append((message.topic, kind, reason))
+    def _previous(self, db: sqlite3.Connection, key: StateKey, work: _Batch) -> tuple[int, float | None]:
+        found = work.state.get(key) or self._state.get(key)
+        if found is not None:
+            return found
+        row = db.execute(
+            "SELECT seq, last_forwarded_frame_time FROM event_forwarding WHERE uplink = ? AND event_id = ?", key
+        ).fetchone()
+        return (int(row[0]), float(row[1])) if row else (0, None)
 
     def _forward(
         self,
@@ -145,8 +199,8 @@ class EventBridge:
         camera: CameraConfig,
         program: ProgramName,
         now: datetime,
-        staged: list[OutboxMessage],
-        tally: _Tally,
+        known: set[tuple[str, str]],
+        work: _Batch,
     ) -> None:
         plugin = self._plugins.get(program)
         settings = self._config.programs.get(program)
@@ -154,53 +208,44 @@ class EventBridge:
         decision = decide(camera, event.camera, program, enabled, now, self._registry)
         if not decision.shared or plugin is None:
             for reason in decision.reasons:
-                tally.add("blocked", program.value, reason.value)
+                work.add("blocked", program.value, reason.value)
             return
         uplink = program.value
-        idem_key = f"{event.id}:{event.type.value}:{event.frame_time!r}"
-        if any(m.uplink == uplink and m.idem_key == idem_key for m in staged) or self._outbox.holds(
-            db, uplink, idem_key
-        ):
-            tally.add("skipped", "duplicate")
+        key = (uplink, idempotency_key(event))
+        if key in known or key in work.staged_keys:
+            work.add("skipped", "duplicate")
             return
-        row = db.execute(
-            "SELECT seq, last_forwarded_frame_time FROM event_forwarding WHERE uplink = ? AND event_id = ?",
-            (uplink, event.id),
-        ).fetchone()
-        seq, last_frame = (row[0], row[1]) if row else (0, None)
+        seq, last_frame = self._previous(db, (uplink, event.id), work)
         interval = self._config.forward.update_interval
         if event.type is EventType.UPDATE and last_frame is not None and event.frame_time - last_frame < interval:
-            tally.add("skipped", "throttled")
+            work.add("skipped", "throttled")
             return
-        seq += 1
-        db.execute(
-            "INSERT INTO event_forwarding (uplink, event_id, seq, last_forwarded_frame_time, updated_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (uplink, event_id) DO UPDATE SET seq = excluded.seq, "
-            "last_forwarded_frame_time = excluded.last_forwarded_frame_time, updated_at = excluded.updated_at",
-            (uplink, event.id, seq, event.frame_time, now.timestamp()),
-        )
-        payload = plugin.event_payload(event, seq, camera)
-        staged.append(
+        payload = plugin.event_payload(event, seq + 1, camera)
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+        work.state[(uplink, event.id)] = (seq + 1, event.frame_time)
+        work.staged_keys.add(key)
+        work.staged.append(
             OutboxMessage(
                 uplink=uplink,
-                idem_key=idem_key,
+                idem_key=key[1],
                 order_key=event.camera,
                 topic=plugin.event_topic(event.camera, camera),
-                payload=json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(),
+                payload=body,
             )
         )
-        tally.add("forwarded", program.value)
+        work.add("forwarded", program.value)
 
-    def _apply(self, tally: _Tally) -> None:
+    def _apply(self, work: _Batch) -> None:
         m = self._metrics
         counters = {"received": m.received, "forwarded": m.forwarded, "blocked": m.blocked, "skipped": m.skipped}
-        for name, labels in tally.increments:
+        for name, labels in work.increments:
             counters[name].inc(*labels)
-        for topic, kind, reason in tally.quarantined_kinds:
-            self._quarantine.note(topic, kind, reason)
+        for message, kind, reason in work.rejected:
+            self._quarantine.note(message.topic, kind, reason)
 
     def prune_state(self, older_than_s: float) -> None:
         """Forget per-event numbering of events not seen for ``older_than_s``."""
         cutoff = self._clock().timestamp() - older_than_s
         with self._store.transaction() as db:
             db.execute("DELETE FROM event_forwarding WHERE updated_at < ?", (cutoff,))
+        self._state.clear()  # reloaded from the table on demand

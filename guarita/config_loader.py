@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -28,6 +29,7 @@ from guarita.errors import ConfigError, ConfigProblem
 __all__ = ["CONFIG_ENV", "format_key_path", "load_config", "resolve_config_path"]
 
 CONFIG_ENV = "GUARITA_CONFIG"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 Loc = tuple[str | int, ...]
 
@@ -131,6 +133,8 @@ def _read_secret(holder: _SecretHolder, environ: Mapping[str, str]) -> str | Non
         except OSError as exc:
             raise ValueError(f"cannot read password file {holder.password_file}: {exc.strerror}") from exc
     if holder.password_env is not None:
+        if not _ENV_NAME.match(holder.password_env):
+            raise ValueError("password_env must name an environment variable (letters, digits, _), not hold the password")
         value = environ.get(holder.password_env)
         if value is None:
             raise ValueError(f"environment variable {holder.password_env} is not set")
@@ -161,6 +165,25 @@ def _resolve_files(config: GuaritaConfig, environ: Mapping[str, str]) -> Iterato
                 yield (*loc, key), f"file not found: {path}"
 
 
+def _read_text(path: Path, file: str) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([ConfigProblem(file, 1, 1, "(file)", f"cannot read: {exc.strerror}")]) from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        good = data[: exc.start].decode("utf-8")
+        line, col = _line_col(good, len(good))
+        message = f"the file is not UTF-8 (byte 0x{data[exc.start]:02x}); save it as UTF-8"
+        raise ConfigError([ConfigProblem(file, line, col, "(file)", message)]) from exc
+
+
+def _line_col(text: str, position: int) -> tuple[int, int]:
+    before = text[:position]
+    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
+
+
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> GuaritaConfig:
     """Load and check the configuration file at ``path``.
 
@@ -173,30 +196,32 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Guarita
     """
     environ = os.environ if environ is None else environ
     file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([ConfigProblem(file, 1, 1, "(file)", f"cannot read: {exc.strerror}")]) from exc
+    text = _read_text(path, file)
     try:
         doc = load_marked(text)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        where = exc.problem_mark or exc.context_mark
+        line, col = (where.line + 1, where.column + 1) if where else (1, 1)
         raise ConfigError([ConfigProblem(file, line, col, "(yaml)", str(exc.problem or exc))]) from exc
+    except yaml.reader.ReaderError as exc:
+        line, col = _line_col(text, exc.position)
+        message = f"character {exc.character!r} is not allowed in YAML (a control character?)"
+        raise ConfigError([ConfigProblem(file, line, col, "(yaml)", message)]) from exc
     except yaml.YAMLError as exc:
-        raise ConfigError([ConfigProblem(file, 1, 1, "(yaml)", str(exc))]) from exc
+        raise ConfigError([ConfigProblem(file, 1, 1, "(yaml)", " ".join(str(exc).split()))]) from exc
     if not isinstance(doc.data, dict):
         raise ConfigError([ConfigProblem(file, 1, 1, "(top)", "the file must be a YAML mapping of sections")])
     try:
         config = GuaritaConfig.model_validate(doc.data, context={"base_dir": path.resolve().parent})
     except ValidationError as exc:
-        raise ConfigError(list(_problems_from_validation(doc, exc, file))) from exc
+        found = sorted(_problems_from_validation(doc, exc, file), key=lambda p: (p.line, p.column))
+        raise ConfigError(found) from exc
     failures: list[tuple[Loc, str]] = [(v.path, v.message) for rule in RULES for v in rule(config)]
     failures += list(_resolve_files(config, environ))
     if failures:
         problems = []
         for loc, message in failures:
-            mark = doc.mark_for(loc)
-            problems.append(ConfigProblem(file, mark.line, mark.column, format_key_path(loc), message))
+            at = doc.mark_for(loc)
+            problems.append(ConfigProblem(file, at.line, at.column, format_key_path(loc), message))
         raise ConfigError(sorted(problems, key=lambda p: (p.line, p.column)))
     return config

@@ -53,7 +53,12 @@ def _sub_label_name(value: object) -> object:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
+
+
+# Epoch seconds between 2000-01-01 and 2100-01-01: anything else is a corrupt clock or payload.
+Timestamp = Annotated[float, Field(ge=946_684_800, le=4_102_444_800)]
+Score = Annotated[float, Field(ge=0, le=1)]
 
 
 class _TrackedObject(_Strict):
@@ -61,11 +66,11 @@ class _TrackedObject(_Strict):
     camera: str = Field(min_length=1, max_length=128)
     label: str = Field(min_length=1, max_length=128)
     sub_label: Annotated[str | None, BeforeValidator(_sub_label_name)] = None
-    score: float
-    top_score: float
-    start_time: float
-    end_time: float | None = None
-    frame_time: float
+    score: Score
+    top_score: Score
+    start_time: Timestamp
+    end_time: Timestamp | None = None
+    frame_time: Timestamp
     entered_zones: list[str] = Field(default_factory=list)
     has_clip: StrictBool
     has_snapshot: StrictBool
@@ -142,8 +147,8 @@ def parse_event(payload: bytes) -> TrackedObjectEvent:
 class _ReviewSegment(_Strict):
     id: str = Field(min_length=1)
     camera: str = Field(min_length=1)
-    start_time: float
-    end_time: float | None = None
+    start_time: Timestamp
+    end_time: Timestamp | None = None
     severity: Literal["alert", "detection"]
 
 

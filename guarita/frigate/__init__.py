@@ -13,39 +13,38 @@ Errors come from :mod:`guarita.errors` (``FrigateUnavailable``, ``FrigateAuthErr
 Covers: PB-01, PB-09.
 """
 
+from guarita.frigate._base import EventSort, Playback, RetainMode, Severity
 from guarita.frigate._client import FrigateClient, Timestamp
-from guarita.frigate._models import (
+from guarita.frigate._config import (
     CameraConfig,
-    CameraStats,
     DaysSetting,
-    DetectorStats,
     DetectSettings,
-    Event,
-    EventAttribute,
-    EventData,
-    EventSort,
-    Export,
     FrigateConfig,
-    FrigateStats,
     LegacyEventRetain,
     LegacyRecordEvents,
     MqttSettings,
-    Playback,
+    RecordSettings,
+    RetainSettings,
+    ReviewRetention,
+    SnapshotRetain,
+    SnapshotSettings,
+    ZoneSettings,
+)
+from guarita.frigate._models import (
+    CameraStats,
+    DetectorStats,
+    Event,
+    EventAttribute,
+    EventData,
+    Export,
+    FrigateStats,
     RecordingsDay,
     RecordingSegment,
     RecordingsHour,
-    RecordSettings,
-    RetainMode,
-    RetainSettings,
     ReviewData,
     ReviewItem,
-    ReviewRetention,
     ServiceStats,
-    Severity,
-    SnapshotRetain,
-    SnapshotSettings,
     StorageStats,
-    ZoneSettings,
 )
 from guarita.frigate._version import FrigateVersion
 

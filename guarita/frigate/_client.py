@@ -17,17 +17,15 @@ from pydantic import TypeAdapter, ValidationError
 
 from guarita.errors import FrigateError, FrigateHttpError
 from guarita.frigate._http import FrigateHttp
+from guarita.frigate._base import EventSort, Playback, Severity
+from guarita.frigate._config import FrigateConfig
 from guarita.frigate._models import (
     Event,
-    EventSort,
     Export,
-    FrigateConfig,
     FrigateStats,
-    Playback,
     RecordingSegment,
     RecordingsDay,
     ReviewItem,
-    Severity,
 )
 from guarita.frigate._version import FrigateVersion
 
@@ -302,7 +300,7 @@ class FrigateClient:
         return self._parse(Export.model_validate, data, f"/api/exports/{export_id}")
 
     async def wait_export(
-        self, export_id: str, *, poll_s: float = 1.0, timeout_s: float = 600.0
+        self, export_id: str, poll_s: float = 1.0, timeout_s: float = 600.0
     ) -> Export:
         """Poll an export until ``in_progress`` turns false.
 

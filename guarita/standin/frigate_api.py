@@ -20,16 +20,12 @@ and ``before`` (Frigate silently uses stale defaults); ``latest.jpg`` ignores ``
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import math
-import random
-import secrets
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import UTC, datetime, timezone, tzinfo
 from email.utils import formatdate
 from pathlib import Path
@@ -40,18 +36,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from aiohttp import web
 
 from guarita.standin._frigate_config import StandinMqtt, config_body, stats_body
-from guarita.standin._frigate_jwt import decode_hs256, encode_hs256
 from guarita.standin.frigate_cameras import StandinCamera, StandinCameras, default_demo_cameras
-from guarita.standin.frigate_events import (
-    JsonObject,
-    event_detail,
-    event_row,
-    random_suffix,
-    review_lifecycle,
-    review_row,
-    standin_minor,
-    tracked_object_lifecycle,
-)
+from guarita.standin.frigate_events import JsonObject, event_detail
+from guarita.standin.frigate_state import FrigateStandin, StandinActivity
 
 __all__ = [
     "FRIGATE_STANDIN",
@@ -66,7 +53,6 @@ __all__ = [
 ]
 
 TOKEN_COOKIE = "frigate_token"
-SESSION_LENGTH_S = 86400
 _ALIVE = "Frigate is running. Alive and healthy!"
 _NGINX_401 = (
     "<html>\r\n<head><title>401 Authorization Required</title></head>\r\n<body>\r\n"
@@ -80,279 +66,7 @@ _JPEG = base64.b64decode(
     "AQAAAAAAAAAAAAAAAAAAAAUQAQAAAAAAAAAAAAAAAAAAAAARAQAAAAAAAAAAAAAAAAAAAAD/wAARCAAkAEADASIA"
     "AhEAAxEA/9oADAMBAAIRAxEAPwCZAVk0AAAAAAAAAAAAAAAAAAAAAB//2Q=="
 )
-_CHUNK = 32 * 1024
 _MODEL_HASH = hashlib.md5(b"guarita-standin-model", usedforsecurity=False).hexdigest()
-
-
-@dataclass(frozen=True)
-class StandinActivity:
-    """MQTT payloads of one simulated object, already recorded in the stand-in's API.
-
-    Attributes:
-        events: ``<prefix>/events`` messages (new, updates, end).
-        reviews: ``<prefix>/reviews`` messages (new, updates, end).
-    """
-
-    events: tuple[JsonObject, ...]
-    reviews: tuple[JsonObject, ...]
-
-
-class FrigateStandin:
-    """State of one stand-in Frigate: cameras, event and review rows, exports, users.
-
-    Reach it from a running app with ``app[FRIGATE_STANDIN]``.
-    """
-
-    def __init__(
-        self,
-        cameras: StandinCameras,
-        *,
-        version: str,
-        users: Mapping[str, str] | None,
-        user_cameras: Mapping[str, Collection[str]] | None,
-        jwt_secret: str | None,
-        mqtt: StandinMqtt,
-        clip_file: Path | None,
-        export_delay_s: float,
-        clock: Callable[[], datetime],
-        seed: int,
-    ) -> None:
-        self.cameras = cameras
-        self.version = version
-        self.minor = standin_minor(version)
-        self.users = dict(users) if users is not None else None
-        self.user_cameras = {user: frozenset(names) for user, names in (user_cameras or {}).items()}
-        self.mqtt = mqtt
-        self.clip_file = clip_file
-        self.export_delay_s = export_delay_s
-        self.fail_exports = False
-        """When True, exports vanish instead of finishing (as when Frigate's ffmpeg fails)."""
-        self.logins = 0
-        """Successful ``POST /api/login`` calls so far."""
-        self.events: dict[str, JsonObject] = {}
-        self.reviews: dict[str, JsonObject] = {}
-        self.exports: dict[str, JsonObject] = {}
-        self._jwt_secret = jwt_secret or secrets.token_hex(32)
-        self._clock = clock
-        self._rng = random.Random(seed)
-        self._timers: list[asyncio.TimerHandle] = []
-        self._clip: bytes | None = None
-        self.started = self.now()
-
-    def now(self) -> float:
-        """The stand-in's clock as epoch seconds."""
-        return self._clock().timestamp()
-
-    def camera(self, name: str) -> StandinCamera:
-        """The camera called ``name``; raises ValueError when unknown."""
-        camera = self.cameras.get(name)
-        if camera is None:
-            raise ValueError(f"the stand-in has no camera {name!r}")
-        return camera
-
-    # --- activity --------------------------------------------------------------------------
-
-    def add_event_lifecycle(self, messages: Sequence[JsonObject]) -> None:
-        """Record ``<prefix>/events`` messages; the row reflects the last message's ``after``."""
-        for message in messages:
-            obj = message["after"]
-            camera = self.camera(obj["camera"])
-            old = self.events.get(obj["id"])
-            self.events[obj["id"]] = event_row(
-                obj,
-                frame_size=camera.frame_size,
-                version=self.version,
-                retain_indefinitely=bool(old and old["retain_indefinitely"]),
-            )
-
-    def add_review_lifecycle(self, messages: Sequence[JsonObject]) -> None:
-        """Record ``<prefix>/reviews`` messages as review rows."""
-        for message in messages:
-            segment = message["after"]
-            self.camera(segment["camera"])
-            self.reviews[segment["id"]] = review_row(segment)
-
-    def add_tracked_object(
-        self,
-        camera: str,
-        label: str,
-        start: float,
-        *,
-        rng: random.Random,
-        updates: int = 2,
-        sub_label: str | None = None,
-        zones: Sequence[str] | None = None,
-        license_plate: str | None = None,
-    ) -> StandinActivity:
-        """Simulate one object on ``camera``: record its rows and return its MQTT payloads.
-
-        ``zones`` defaults to the camera's first zone, if any.
-        """
-        cam = self.camera(camera)
-        events = tracked_object_lifecycle(
-            camera, label, start, updates=updates, rng=rng, version=self.version,
-            sub_label=sub_label, zones=cam.zones[:1] if zones is None else zones,
-            license_plate=license_plate, frame_size=cam.frame_size, fps=cam.detect_fps,
-            record_enabled=cam.record_enabled,
-        )
-        reviews = review_lifecycle(events, rng=rng)
-        self.add_event_lifecycle(events)
-        self.add_review_lifecycle(reviews)
-        return StandinActivity(events=tuple(events), reviews=tuple(reviews))
-
-    # --- auth -------------------------------------------------------------------------------
-
-    def issue_token(self, user: str) -> tuple[str, int]:
-        """A session JWT for ``user`` and its expiry (epoch seconds)."""
-        now = int(self.now())
-        expires = now + SESSION_LENGTH_S
-        claims = {"sub": user, "role": "admin", "exp": expires, "iat": now}
-        return encode_hs256(claims, self._jwt_secret), expires
-
-    def authenticate(self, request: web.Request) -> str | None:
-        """The user of a request (Bearer header first, then cookie, as Frigate), or None."""
-        header = request.headers.get("Authorization", "")
-        token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else None
-        if token is None:
-            token = request.cookies.get(TOKEN_COOKIE)
-        if not token:
-            return None
-        claims = decode_hs256(token, self._jwt_secret, now=self.now())
-        if claims is None or self.users is None or claims["sub"] not in self.users:
-            return None
-        return str(claims["sub"])
-
-    def revoke_sessions(self) -> None:
-        """Invalidate every issued token (as a restart with a new JWT secret would)."""
-        self._jwt_secret = secrets.token_hex(32)
-
-    # --- media ------------------------------------------------------------------------------
-
-    def has_recordings(self, camera: StandinCamera, start: float, end: float) -> bool:
-        """Whether ``camera`` has recorded footage overlapping ``[start, end]``."""
-        now = self.now()
-        oldest = now - camera.retention_days * 86400
-        return camera.record_enabled and end > start and end > oldest and start < now
-
-    def clip_chunks(self) -> Iterator[bytes]:
-        """The clip body: the given file, else a fixed 192 KiB body starting like an MP4."""
-        if self.clip_file is not None:
-            with self.clip_file.open("rb") as source:
-                while chunk := source.read(_CHUNK):
-                    yield chunk
-            return
-        if self._clip is None:
-            block = b"guarita-standin-clip"
-            blocks = [b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"]
-            for _ in range(6144):
-                block = hashlib.sha256(block).digest()
-                blocks.append(block)
-            self._clip = b"".join(blocks)
-        for offset in range(0, len(self._clip), _CHUNK):
-            yield self._clip[offset : offset + _CHUNK]
-
-    def segments(self, camera: StandinCamera, after: float, before: float) -> list[JsonObject]:
-        """Plausible 10 s recording rows of ``camera`` overlapping ``[after, before]``."""
-        if not camera.record_enabled or before < after:
-            return []
-        now = self.now()
-        oldest = math.floor((now - camera.retention_days * 86400) / 10) * 10
-        busy = self._busy_spans(camera.name)
-        rows: list[JsonObject] = []
-        start = max(math.floor(after / 10) * 10 - 10, oldest)
-        while start <= before and start + 10 <= now:
-            rng = random.Random(f"{camera.name}:{start}")
-            duration = rng.choice((10.0, 10.005))
-            end = start + duration
-            if end >= after:
-                active = any(s < end and e > start for s, e in busy)
-                objects = rng.randint(10, 60) if active else 0
-                motion = rng.randint(200, 800) if active else rng.choice((0, 0, rng.randint(20, 300)))
-                rows.append({
-                    "id": f"{float(start)}-{random_suffix(rng)}", "start_time": float(start),
-                    "end_time": end, "segment_size": round(rng.uniform(1.2, 2.4), 2),
-                    "motion": motion, "objects": objects, "duration": duration,
-                })
-            start += 10
-        return rows
-
-    def summary(self, camera: StandinCamera, tz: tzinfo) -> list[JsonObject]:
-        """``recordings/summary`` rows: days newest first, hours newest first."""
-        if not camera.record_enabled:
-            return []
-        now = self.now()
-        oldest = now - camera.retention_days * 86400
-        clip_starts = [row["start_time"] for row in self.events.values()
-                       if row["camera"] == camera.name and row["has_clip"]]
-        days: dict[str, dict[str, JsonObject]] = {}
-        hour = math.floor(oldest / 3600) * 3600
-        while hour < now:
-            lo, hi = max(hour, oldest), min(hour + 3600, now)
-            duration = int(max(0, math.floor(hi / 10) * 10 - math.ceil(lo / 10) * 10))
-            if duration > 0:
-                local = datetime.fromtimestamp(hour, tz)
-                rng = random.Random(f"{camera.name}:{hour}")
-                events = sum(1 for t in clip_starts if hour <= t < hour + 3600)
-                entry = days.setdefault(local.strftime("%Y-%m-%d"), {}).setdefault(
-                    local.strftime("%H"),
-                    {"hour": local.strftime("%H"), "events": 0, "motion": 0, "objects": 0,
-                     "duration": 0},
-                )
-                entry["events"] += events
-                entry["motion"] += rng.randint(1000, 20000) * duration // 3600
-                entry["objects"] += rng.randint(100, 1500) if events else 0
-                entry["duration"] += duration
-            hour += 3600
-        return [
-            {"events": sum(h["events"] for h in hours.values()),
-             "hours": list(reversed(hours.values())), "day": day}
-            for day, hours in reversed(days.items())
-        ]
-
-    def _busy_spans(self, camera: str) -> list[tuple[float, float]]:
-        now = self.now()
-        return [(row["start_time"], row["end_time"] or now)
-                for row in self.events.values() if row["camera"] == camera]
-
-    # --- exports ----------------------------------------------------------------------------
-
-    def start_export(self, camera: StandinCamera, start: int, end: int, name: str | None) -> str:
-        """Create an in-progress export that finishes (or vanishes) after ``export_delay_s``."""
-        suffix = random_suffix(self._rng)
-        export_id = f"{camera.name}_{suffix}"
-
-        def stamp(ts: int, fmt: str) -> str:
-            return datetime.fromtimestamp(ts, UTC).strftime(fmt)
-
-        self.exports[export_id] = {
-            "id": export_id,
-            "camera": camera.name,
-            "name": name or (f"{camera.name.replace('_', ' ')} "
-                             f"{stamp(start, '%Y-%m-%d %H:%M:%S')} {stamp(end, '%Y-%m-%d %H:%M:%S')}"),
-            "date": start,
-            "video_path": (f"/media/frigate/exports/{camera.name}_{stamp(start, '%Y%m%d_%H%M%S')}-"
-                           f"{stamp(end, '%Y%m%d_%H%M%S')}_{suffix}.mp4"),
-            "thumb_path": f"/media/frigate/clips/export/{export_id}.webp",
-            "in_progress": True,
-        }
-        loop = asyncio.get_running_loop()
-        self._timers.append(loop.call_later(self.export_delay_s, self._finish_export, export_id))
-        return export_id
-
-    def _finish_export(self, export_id: str) -> None:
-        row = self.exports.get(export_id)
-        if row is None:
-            return
-        if self.fail_exports:
-            del self.exports[export_id]
-        else:
-            row["in_progress"] = False
-
-    def cancel_timers(self) -> None:
-        """Cancel pending export completions (called on app cleanup)."""
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
 
 
 FRIGATE_STANDIN = web.AppKey("frigate_standin", FrigateStandin)
@@ -436,6 +150,15 @@ async def _stream(request: web.Request, chunks: Iterator[bytes]) -> web.StreamRe
     return response
 
 
+def _user(request: web.Request, standin: FrigateStandin) -> str | None:
+    """The logged-in user: Bearer header first, then the cookie (Frigate's order)."""
+    header = request.headers.get("Authorization", "")
+    token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else None
+    if token is None:
+        token = request.cookies.get(TOKEN_COOKIE)
+    return standin.user_for(token) if token else None
+
+
 # --- middleware ---------------------------------------------------------------------------
 
 
@@ -449,7 +172,7 @@ async def _frigate_gate(
         return web.json_response({"success": False, "message": "Missing CSRF header"}, status=401)
     standin = _standin(request)
     if standin.users is not None and request.path != "/api/login":
-        user = standin.authenticate(request)
+        user = _user(request, standin)
         if user is None:
             return web.Response(status=401, text=_NGINX_401, content_type="text/html")
         request[_USER] = user
