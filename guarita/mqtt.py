@@ -39,6 +39,8 @@ __all__ = ["InboundMessage", "LinkSettings", "LinkTls", "MqttLink", "Will"]
 
 log = logging.getLogger(__name__)
 
+_READ_BURST = 256
+
 
 @dataclass(frozen=True)
 class LinkTls:
@@ -143,6 +145,7 @@ class MqttLink:
         self._inbox: deque[InboundMessage] = deque()
         self._inbox_ready = asyncio.Event()
         self._misc_task: asyncio.Task[None] | None = None
+        self._packets_seen = 0
         self._socket: Any = None
         self._client = self._make_client(manual_ack)
 
@@ -192,10 +195,12 @@ class MqttLink:
 
     # ---- paho callbacks (all run on the loop, from loop_read/loop_write) -----------
     def _on_message(self, message: InboundMessage) -> None:
+        self._packets_seen += 1
         self._inbox.append(message)
         self._inbox_ready.set()
 
     def _on_puback(self, mid: int, rc: ReasonCode | int) -> None:
+        self._packets_seen += 1
         future = self._publishes.pop(mid, None)
         if future is None or future.done():
             return
@@ -232,7 +237,14 @@ class MqttLink:
 
     def _on_readable(self) -> None:
         sock = self._socket
-        self._client.loop_read(max_packets=10_000)
+        # paho's loop_read handles one packet when no QoS 2 flow is open, whatever
+        # max_packets says; read on while packets keep coming so one wake-up of the
+        # loop takes a whole burst (and the consumer commits it as one batch).
+        for _ in range(_READ_BURST):
+            before = self._packets_seen
+            self._client.loop_read()
+            if self._packets_seen == before or self._socket is not sock:
+                break
         # TLS may hold decrypted bytes that no longer show on the file descriptor.
         if sock is not None and self._socket is sock and isinstance(sock, ssl.SSLSocket) and sock.pending():
             self._loop.call_soon(self._on_readable)

@@ -41,7 +41,7 @@ MIGRATIONS: tuple[str, ...] = (
         retain INTEGER NOT NULL,
         created_at REAL NOT NULL,
         delivered_at REAL,
-        UNIQUE (uplink, idem_key)
+        UNIQUE (idem_key, uplink)
     );
     CREATE INDEX outbox_pending ON outbox (uplink, id) WHERE delivered_at IS NULL;
     CREATE INDEX outbox_delivered ON outbox (delivered_at) WHERE delivered_at IS NOT NULL;
