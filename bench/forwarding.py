@@ -254,7 +254,7 @@ def main() -> int:
         pki = make_test_pki(workdir / "pki")
         users = {"acme": secrets.token_urlsafe(12), "receiver": secrets.token_urlsafe(12)}
         uplink_b = fleet.start(MosquittoBroker(fleet.workdir("uplink-b"), tls=pki, users=users, acl=ACL, persistence=False))
-        source_b = fleet.start(MosquittoBroker(fleet.workdir("frigate-b"), max_inflight_messages=1000))
+        source_b = fleet.start(MosquittoBroker(fleet.workdir("frigate-b")))
         config, web_port = guarita_config(workdir, source_b, uplink_b, pki)
         process = subprocess.Popen(
             [sys.executable, "-m", "guarita.cli", "run", "-c", str(config)],

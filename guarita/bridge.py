@@ -109,6 +109,7 @@ class EventBridge:
         events = [(m, e) for m in batch if (e := self._parse(m, work)) is not None]
         with self._store.transaction() as db:
             known = self._known_keys(db, [e for _, e in events])
+            self._load_states(db, [e.id for _, e in events])
             for message, event in events:
                 try:
                     self._route(db, event, now, known, work)
@@ -161,6 +162,20 @@ class EventBridge:
             known.update((row[0], row[1]) for row in rows)
         return known
 
+    def _load_states(self, db: sqlite3.Connection, event_ids: list[str]) -> None:
+        """Bring the numbering of this batch's events into the cache with one query per chunk."""
+        missing = list({i for i in event_ids if not any((p.value, i) in self._state for p in self._plugins)})
+        for start in range(0, len(missing), _IN_CHUNK):
+            chunk = missing[start : start + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = db.execute(
+                f"SELECT uplink, event_id, seq, last_forwarded_frame_time FROM event_forwarding "
+                f"WHERE event_id IN ({marks})",
+                chunk,
+            )
+            for uplink, event_id, seq, frame in rows:
+                self._state[(uplink, event_id)] = (int(seq), float(frame))
+
     # ---- routing (inside the transaction) -----------------------------------------
     def _route(
         self,
@@ -183,14 +198,9 @@ class EventBridge:
         for program in camera.programs:
             self._forward(db, event, camera, program, now, known, work)
 
-    def _previous(self, db: sqlite3.Connection, key: StateKey, work: _Batch) -> tuple[int, float | None]:
-        found = work.state.get(key) or self._state.get(key)
-        if found is not None:
-            return found
-        row = db.execute(
-            "SELECT seq, last_forwarded_frame_time FROM event_forwarding WHERE uplink = ? AND event_id = ?", key
-        ).fetchone()
-        return (int(row[0]), float(row[1])) if row else (0, None)
+    def _previous(self, key: StateKey, work: _Batch) -> tuple[int, float | None]:
+        """(seq, frame time) last forwarded for this event and uplink; ``_load_states`` ran."""
+        return work.state.get(key) or self._state.get(key) or (0, None)
 
     def _forward(
         self,
@@ -215,7 +225,7 @@ class EventBridge:
         if key in known or key in work.staged_keys:
             work.add("skipped", "duplicate")
             return
-        seq, last_frame = self._previous(db, (uplink, event.id), work)
+        seq, last_frame = self._previous((uplink, event.id), work)
         interval = self._config.forward.update_interval
         if event.type is EventType.UPDATE and last_frame is not None and event.frame_time - last_frame < interval:
             work.add("skipped", "throttled")

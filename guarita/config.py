@@ -127,14 +127,20 @@ class FrigateMqttConfig(_SecretHolder):
     )
     username: str | None = Field(default=None, description="Broker username.")
     tls: TlsConfig | None = Field(default=None, description="TLS to the Frigate-side broker (optional on a LAN).")
-    protocol: MqttProtocol = Field(default=MqttProtocol.V5, description="`5` (default) or `3.1.1`.")
+    protocol: MqttProtocol = Field(
+        default=MqttProtocol.V311,
+        description="`3.1.1` (default, as Frigate speaks; the persistent session never expires) or `5`.",
+    )
     session_expiry_s: int = Field(
         default=7 * 24 * 3600,
         ge=60,
-        description="MQTT 5 session expiry: how long the broker keeps Guarita's queued events while it is down.",
+        description="MQTT 5 only: how long the broker keeps Guarita's session and queued events while it is down.",
     )
     receive_maximum: int = Field(
-        default=1000, ge=1, le=65535, description="MQTT 5 Receive Maximum: unacknowledged events in flight to Guarita."
+        default=1000,
+        ge=1,
+        le=65535,
+        description="MQTT 5 only: unacknowledged events in flight to Guarita (3.1.1: the broker's max_inflight_messages).",
     )
 
 

@@ -23,7 +23,7 @@ __all__ = ["FrigateSubscriber"]
 
 log = logging.getLogger(__name__)
 
-BATCH_MAX = 1000
+BATCH_MAX = 500
 
 
 class FrigateSubscriber:
@@ -78,6 +78,9 @@ class FrigateSubscriber:
             for message in held:
                 link.ack(message)
             held = []
+            # Let the uplinks and the sockets run between batches: with a backlog waiting,
+            # nothing else in this loop would await, and the uplinks would starve.
+            await asyncio.sleep(0)
 
 
 async def _wait_any(event: asyncio.Event, stop: asyncio.Event, timeout_s: float) -> None:

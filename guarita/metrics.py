@@ -125,6 +125,9 @@ class Metrics:
             "guarita_events_quarantined_total", "Malformed Frigate messages quarantined.", ("kind",)
         )
         self.delivered = Counter("guarita_messages_delivered_total", "Messages acknowledged by an uplink.", ("uplink",))
+        self.refused = Counter(
+            "guarita_messages_refused_total", "Publishes an uplink refused (the link is reopened).", ("uplink",)
+        )
         self.outbox_depth = Gauge("guarita_outbox_depth", "Undelivered messages per uplink.", ("uplink",))
         self.outbox_bytes = Gauge("guarita_outbox_bytes", "Bytes the outbox counts against its quota.")
         self.outbox_quota_ratio = Gauge("guarita_outbox_quota_ratio", "Share of the outbox quota in use (alarm ≥ warn).")
@@ -146,6 +149,7 @@ class Metrics:
             self.skipped,
             self.quarantined,
             self.delivered,
+            self.refused,
             self.outbox_depth,
             self.outbox_bytes,
             self.outbox_quota_ratio,

@@ -127,6 +127,70 @@ class InboundMessage:
     retain: bool
 
 
+class _BufferedSocket:
+    """Wraps paho's socket so its many small reads and writes become few syscalls.
+
+    paho reads a packet's fixed header a byte at a time (three or four syscalls per
+    message, each a TLS record read on an uplink) and sends every packet on its own (one
+    TLS record per 4-byte PUBACK). This reads up to 64 KiB per syscall and serves paho from
+    memory, and collects what paho sends until ``flush`` after each ``loop_write``. Only
+    what paho calls once connected is provided.
+    """
+
+    def __init__(self, sock: Any) -> None:
+        self.raw = sock
+        self._data = b""
+        self._pos = 0
+        self._out = bytearray()
+
+    def recv(self, size: int) -> bytes:
+        if self._pos >= len(self._data):
+            self._data = self.raw.recv(65536)  # BlockingIOError / SSLWantReadError pass to paho
+            self._pos = 0
+            if not self._data:
+                return b""
+        chunk = self._data[self._pos : self._pos + size]
+        self._pos += len(chunk)
+        return chunk
+
+    def buffered(self) -> int:
+        """Bytes read from the socket that paho has not consumed yet (plus TLS's own)."""
+        tls = self.raw.pending() if isinstance(self.raw, ssl.SSLSocket) else 0
+        return len(self._data) - self._pos + tls
+
+    def send(self, data: bytes) -> int:
+        self._out += data
+        return len(data)
+
+    def flush(self) -> bool:
+        """Write what paho sent; False while the socket cannot take it all yet.
+
+        Raises:
+            OSError: the connection is broken.
+        """
+        while self._out:
+            try:
+                written = self.raw.send(self._out)
+            except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                return False
+            del self._out[:written]
+        return True
+
+    def close(self) -> None:
+        # paho closes right after queuing DISCONNECT: send it (and anything before it) first.
+        try:
+            self.flush()
+        except OSError:
+            pass
+        self.raw.close()
+
+    def fileno(self) -> int:
+        return int(self.raw.fileno())
+
+    def setblocking(self, flag: bool) -> None:
+        self.raw.setblocking(flag)
+
+
 def _rc_text(reason: ReasonCode | int | Any) -> str:
     return str(getattr(reason, "getName", lambda: reason)())
 
@@ -146,6 +210,7 @@ class MqttLink:
         self._inbox_ready = asyncio.Event()
         self._misc_task: asyncio.Task[None] | None = None
         self._packets_seen = 0
+        self._reader: _BufferedSocket | None = None
         self._socket: Any = None
         self._client = self._make_client(manual_ack)
 
@@ -220,10 +285,14 @@ class MqttLink:
         if sock is None:
             raise LinkError(f"{self.settings.name}: connection closed during connect")
         self._socket = sock
+        # Private attribute: paho has no hook to wrap its socket after connecting.
+        self._reader = _BufferedSocket(sock)
+        self._client._sock = self._reader
         self._loop.add_reader(sock, self._on_readable)
         client = self._client
-        client.on_socket_register_write = lambda _c, _u, s: self._loop.add_writer(s, self._on_writable)
-        client.on_socket_unregister_write = lambda _c, _u, s: self._loop.remove_writer(s)
+        client.on_socket_register_write = lambda _c, _u, _s: self._loop.add_writer(sock, self._on_writable)
+        # Our buffer may still hold bytes when paho has none left: _on_writable decides.
+        client.on_socket_unregister_write = lambda _c, _u, _s: None
         client.on_socket_close = lambda _c, _u, s: self._detach()
         if client.want_write():
             self._loop.add_writer(sock, self._on_writable)
@@ -245,12 +314,23 @@ class MqttLink:
             self._client.loop_read()
             if self._packets_seen == before or self._socket is not sock:
                 break
-        # TLS may hold decrypted bytes that no longer show on the file descriptor.
-        if sock is not None and self._socket is sock and isinstance(sock, ssl.SSLSocket) and sock.pending():
+        # Bytes already read (by us, or decrypted by TLS) no longer show on the descriptor.
+        if sock is not None and self._socket is sock and self._reader is not None and self._reader.buffered():
             self._loop.call_soon(self._on_readable)
 
     def _on_writable(self) -> None:
+        sock, reader = self._socket, self._reader
         self._client.loop_write()
+        if sock is None or reader is None or self._socket is not sock:
+            return
+        try:
+            done = reader.flush()
+        except OSError as exc:
+            self._detach()
+            self._end(f"connection lost while writing ({exc.strerror or exc})")
+            return
+        if done and not self._client.want_write():
+            self._loop.remove_writer(sock)
 
     async def _misc(self) -> None:
         while not self.closed.is_set():

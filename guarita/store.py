@@ -61,7 +61,7 @@ MIGRATIONS: tuple[str, ...] = (
         seq INTEGER NOT NULL,
         last_forwarded_frame_time REAL NOT NULL,
         updated_at REAL NOT NULL,
-        PRIMARY KEY (uplink, event_id)
+        PRIMARY KEY (event_id, uplink)
     ) WITHOUT ROWID;
     CREATE TABLE counters (
         name TEXT PRIMARY KEY,

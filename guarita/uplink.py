@@ -97,17 +97,26 @@ class UplinkPublisher:
 
         while not stop.is_set() and not link.closed.is_set():
             wake.clear()
+            # Collect acknowledgements before filling the window, or a full window that was
+            # just acknowledged would sit idle until the next wake-up.
+            for message_id in [i for i, (_, f) in inflight.items() if f.done()]:
+                message, future = inflight.pop(message_id)
+                error = future.exception()
+                if error is None:
+                    acked.append(message)
+                elif not link.closed.is_set():
+                    # Refused by the broker (e.g. not authorised): resend everything from
+                    # this message on a new connection, so order holds and nothing is skipped.
+                    log.error("uplink %s refused a message on %s: %s", self.name, message.topic, error)
+                    self._metrics.refused.inc(self.name)
+                    await link.close()
             room = window - len(inflight)
-            if room > 0:
+            if room > 0 and not link.closed.is_set():
                 for message in self._outbox.pending(self.name, cursor, room):
                     future = link.publish(message.topic, message.payload, message.qos, message.retain)
                     future.add_done_callback(on_done)
                     inflight[message.id] = (message, future)
                     cursor = message.id
-            for message_id in [i for i, (_, f) in inflight.items() if f.done()]:
-                message, future = inflight.pop(message_id)
-                if future.exception() is None:
-                    acked.append(message)
             if acked and (len(acked) >= window or time.monotonic() - last_flush >= FLUSH_S):
                 self._flush(acked)
                 last_flush = time.monotonic()
