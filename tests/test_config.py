@@ -84,7 +84,7 @@ def test_minimal_file_loads_with_documented_defaults(tmp_path: Path) -> None:
     assert config.frigate.password is None
     assert (config.frigate.mqtt.host, config.frigate.mqtt.port) == ("127.0.0.1", 1883)
     assert config.frigate.mqtt.topic_prefix == "frigate"
-    assert config.frigate.mqtt.protocol is MqttProtocol.V5
+    assert config.frigate.mqtt.protocol is MqttProtocol.V311  # Frigate speaks 3.1.1; a clean-session-off session never expires
     assert config.frigate.mqtt.tls is None
     assert config.frigate.mqtt.password is None
     assert config.frigate_client_id() == "guarita-acme"
