@@ -80,12 +80,21 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(path)
     print(summarize(config, path))
     if args.online:
-        from guarita.frigate_check import check_frigate_mqtt_qos
-
-        warnings = asyncio.run(check_frigate_mqtt_qos(config))
+        warnings = asyncio.run(_online_warnings(config))
         for warning in warnings:
             print(f"warning: {warning}")
+        if not warnings:
+            print(f"frigate at {config.frigate.url}: MQTT settings fit Guarita")
     return 0
+
+
+async def _online_warnings(config: GuaritaConfig) -> list[str]:
+    import aiohttp
+
+    from guarita.frigate_check import check_frigate_mqtt
+
+    async with aiohttp.ClientSession() as session:
+        return await check_frigate_mqtt(config, session)
 
 
 async def _run_until_signal(config: GuaritaConfig) -> None:

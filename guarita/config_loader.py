@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import ssl
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -159,10 +160,29 @@ def _resolve_files(config: GuaritaConfig, environ: Mapping[str, str]) -> Iterato
     for loc, tls in tls_sections:
         if tls is None:
             continue
+        missing = False
         for key in ("ca_file", "cert_file", "key_file"):
             path = getattr(tls, key)
             if path is not None and not path.is_file():
+                missing = True
                 yield (*loc, key), f"file not found: {path}"
+        if not missing:
+            yield from _check_tls_material(loc, tls)
+
+
+def _check_tls_material(loc: Loc, tls: TlsConfig) -> Iterator[tuple[Loc, str]]:
+    """Load the CA and client certificate as a link would, so a bad PEM fails here."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if tls.ca_file is not None:
+        try:
+            context.load_verify_locations(cafile=str(tls.ca_file))
+        except (ssl.SSLError, OSError) as exc:
+            yield (*loc, "ca_file"), f"not a usable PEM CA certificate: {tls.ca_file} ({exc})"
+    if tls.cert_file is not None and tls.key_file is not None:
+        try:
+            context.load_cert_chain(str(tls.cert_file), str(tls.key_file))
+        except (ssl.SSLError, OSError) as exc:
+            yield (*loc, "cert_file"), f"certificate and key do not load as a PEM pair ({exc})"
 
 
 def _read_text(path: Path, file: str) -> str:

@@ -41,7 +41,12 @@ class FrigateSubscriber:
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, consume, reconnect with backoff; never ends on a link failure."""
         while not stop.is_set():
-            link = MqttLink(self._settings, manual_ack=True)
+            try:
+                link = MqttLink(self._settings, manual_ack=True)
+            except LinkError as exc:
+                self.state.mark_down(str(exc))
+                await wait_or_stop(stop, self._backoff.next_delay())
+                continue
             try:
                 await link.connect()
                 await link.subscribe([(topic, 1) for topic in self._bridge.topics])

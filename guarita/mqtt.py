@@ -233,7 +233,10 @@ class MqttLink:
         client.max_queued_messages_set(0)
         if s.username is not None:
             client.username_pw_set(s.username, s.password)
-        self._tls_context = s.tls.context() if s.tls is not None else None
+        try:
+            self._tls_context = s.tls.context() if s.tls is not None else None
+        except (ssl.SSLError, OSError) as exc:
+            raise LinkError(f"{s.name}: cannot load the TLS files ({exc})") from exc
         if self._tls_context is not None:
             client.tls_set_context(self._tls_context)
         if s.will is not None:

@@ -18,6 +18,7 @@ from typing import Any
 from guarita.bridge import EventBridge
 from guarita.config import GuaritaConfig, MqttProtocol, ProgramName
 from guarita.consent.share_gate import EmptyRegistry, RegistryView
+from guarita.frigate_check import run_frigate_checks
 from guarita.frigate_subscriber import FrigateSubscriber
 from guarita.link_state import Backoff, LinkState, wait_or_stop
 from guarita.metrics import Metrics
@@ -100,8 +101,10 @@ class Runtime:
         registry: RegistryView | None = None,
         clock: Callable[[], datetime] = utc_now,
         reconnect_max_s: float = 30.0,
+        check_frigate: bool = True,
     ) -> None:
         self.config = config
+        self._check_frigate = check_frigate
         self.metrics = Metrics()
         self.store = Store.open(config.storage.data_dir)
         self.outbox = Outbox(
@@ -195,6 +198,8 @@ class Runtime:
                 web = self.config.web
                 group.create_task(serve_web(make_web_app(self.health, self.metrics), web.host, web.port, stop, self.web_port))
                 group.create_task(self._housekeeping(stop))
+                if self._check_frigate:
+                    group.create_task(run_frigate_checks(self.config, self.warnings, stop))
         finally:
             self.store.close()
             log.info("guarita stopped; outbox kept %d undelivered messages", sum(self.outbox.depth(u.name) for u in self.uplinks))

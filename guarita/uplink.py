@@ -57,7 +57,12 @@ class UplinkPublisher:
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, drain, reconnect with backoff; never ends on a link failure."""
         while not stop.is_set():
-            link = MqttLink(self._settings)
+            try:
+                link = MqttLink(self._settings)
+            except LinkError as exc:  # e.g. TLS files replaced by unreadable ones since start-up
+                self.state.mark_down(str(exc))
+                await wait_or_stop(stop, self._backoff.next_delay())
+                continue
             try:
                 await link.connect()
                 await asyncio.wait_for(link.publish(self._status_topic, b"online", 1, True), STATUS_TIMEOUT_S)

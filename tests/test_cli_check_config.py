@@ -22,6 +22,7 @@ import guarita
 from guarita.cli import main, summarize
 from guarita.config_loader import load_config
 
+ROOT = Path(__file__).resolve().parents[1]
 SECRET = "s3cr3t-Pa55-do-not-leak"
 
 VALID = """\
@@ -89,7 +90,8 @@ def write(directory: Path, text: str, name: str = "guarita.yaml") -> Path:
     (directory / "secrets").mkdir(exist_ok=True)
     (directory / "secrets/copbh.password").write_text(f"{SECRET}\n", encoding="utf-8")
     (directory / "tls").mkdir(exist_ok=True)
-    (directory / "tls/ca.pem").write_text("placeholder\n", encoding="utf-8")
+    # A real CA certificate: check-config loads it (the example's public CA, no key kept).
+    (directory / "tls/ca.pem").write_bytes((ROOT / "examples/tls/copbh-ca.pem").read_bytes())
     path = directory / name
     path.write_text(text, encoding="utf-8")
     return path

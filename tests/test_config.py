@@ -28,6 +28,7 @@ from guarita.config_loader import (
     load_config,
     resolve_config_path,
 )
+from guarita.standin.tls import TestPki
 from guarita.errors import ConfigError, ConfigProblem, GuaritaError
 from guarita._yaml_marks import Mark, load_marked
 
@@ -52,6 +53,11 @@ def touch(path: Path, text: str = "placeholder\n") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def real_pem(path: Path, source: Path) -> Path:
+    """A real PEM file at ``path`` (the loader loads CA certificates and key pairs)."""
+    return touch(path, source.read_text(encoding="utf-8"))
 
 
 def problems_of(path: Path, environ: dict[str, str] | None = None) -> list[str]:
@@ -124,9 +130,11 @@ def test_programs_get_default_topic_roots_and_client_ids(tmp_path: Path) -> None
 
 
 # covers PB-01, PB-05, DT-02
-def test_full_file_with_tls_and_overrides_loads(tmp_path: Path) -> None:
-    for name in ("tls/copbh-ca.pem", "tls/detro-ca.pem", "tls/detro.pem", "tls/detro.key", "tls/frigate-ca.pem"):
-        touch(tmp_path / name)
+def test_full_file_with_tls_and_overrides_loads(tmp_path: Path, pki: TestPki) -> None:
+    for name in ("tls/copbh-ca.pem", "tls/detro-ca.pem", "tls/frigate-ca.pem"):
+        real_pem(tmp_path / name, pki.ca_cert)
+    real_pem(tmp_path / "tls/detro.pem", pki.client_cert)
+    real_pem(tmp_path / "tls/detro.key", pki.client_key)
     path = write_config(
         tmp_path,
         """\
@@ -951,10 +959,12 @@ def test_missing_secrets_are_reported_at_their_keys(tmp_path: Path) -> None:
 
 
 # covers PB-01
-def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_paths_are_relative_to_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pki: TestPki
+) -> None:
     config_dir = tmp_path / "etc" / "guarita"
     touch(config_dir / "secrets/copbh.password", f"{SECRET}\n")
-    touch(config_dir / "tls/ca.pem")
+    real_pem(config_dir / "tls/ca.pem", pki.ca_cert)
     path = write_config(
         config_dir,
         """\
@@ -982,8 +992,8 @@ def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path, monkeypa
 
 
 # covers PB-01
-def test_absolute_paths_are_kept(tmp_path: Path) -> None:
-    ca = touch(tmp_path / "pki" / "ca.pem")
+def test_absolute_paths_are_kept(tmp_path: Path, pki: TestPki) -> None:
+    ca = real_pem(tmp_path / "pki" / "ca.pem", pki.ca_cert)
     (tmp_path / "conf").mkdir()
     path = write_config(
         tmp_path / "conf",
@@ -1067,3 +1077,30 @@ def test_did_you_mean_hint_finds_the_owning_model() -> None:
     assert _model_at(("cameras", "x", "programs", 0, "y")) is None
     assert _model_at(("storage", "data_dir", "x", "y")) is None
     assert _model_at(("frigate", "mqtt", "tls", "ca_file", "x", "y")) is None
+
+
+# covers PB-05, DT-02
+def test_tls_files_that_are_not_pem_are_refused_at_their_line(tmp_path: Path, pki: TestPki) -> None:
+    touch(tmp_path / "ca.pem", "PLACEHOLDER, not a certificate\n")
+    real_pem(tmp_path / "c.pem", pki.client_cert)
+    real_pem(tmp_path / "c.key", pki.ca_key)  # a key, but not the certificate's
+    path = write_config(
+        tmp_path,
+        """\
+        programs:
+          detro:
+            uplink:
+              host: detro.example.net
+              tls:
+                ca_file: ca.pem
+                cert_file: c.pem
+                key_file: c.key
+        """,
+    )
+    problems = problems_of(path)
+    assert [p.split(": ", 1)[0].split(" ")[-1] for p in problems] == [
+        "programs.detro.uplink.tls.ca_file",
+        "programs.detro.uplink.tls.cert_file",
+    ]
+    assert "not a usable PEM CA certificate" in problems[0]
+    assert "do not load as a PEM pair" in problems[1]

@@ -256,9 +256,20 @@ def test_example_placeholders_are_not_real_secrets() -> None:  # covers BH-07
     assert files
     for path in files:
         text = path.read_text(encoding="utf-8")
-        assert "PLACEHOLDER" in text, f"{path} should say it is a placeholder"
-        assert "-----BEGIN" not in text, f"{path} looks like real PEM material"
+        assert "PRIVATE KEY" not in text, f"{path} holds a private key"
+        if path.suffix == ".pem":  # public CA certificates only, made for the example
+            assert text.count("-----BEGIN CERTIFICATE-----") == 1, path
+            assert "not a real centre" in _pem_subject(path), path
+        else:
+            assert "PLACEHOLDER" in text, f"{path} should say it is a placeholder"
     assert "placeholder" in (ROOT / "examples" / "README.md").read_text(encoding="utf-8").lower()
+
+
+def _pem_subject(path: Path) -> str:
+    result = subprocess.run(
+        ["openssl", "x509", "-noout", "-subject", "-in", str(path)], capture_output=True, text=True, check=True
+    )
+    return result.stdout
 
 
 # ---- (c) check-config on the example -----------------------------------------------------------

@@ -294,3 +294,24 @@ async def test_clean_stop_says_offline_and_healthz_and_metrics_answer(tmp_path: 
             assert 'guarita_link_up{link="uplink detro"} 1' in metrics
             assert 'guarita_delivery_latency_seconds_count{uplink="detro"} 1' in metrics
         await centre.wait_until(lambda: centre.on("detro/v1/acme/status")[-1:] == [b"offline"])
+
+
+# covers PB-05, DT-08
+async def test_tls_files_broken_after_start_keep_the_process_alive(tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broker: MosquittoBroker, pki: TestPki) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(pki.ca_cert.read_bytes())
+    config = config_for(tmp_path, frigate_broker, uplink_broker, pki, programs=["detro"], cameras={
+        "bus_10234_front": {"programs": ["detro"], "vehicle": "10234"}})
+    config.write_text(config.read_text().replace(str(pki.ca_cert), str(ca)))
+    runtime = Runtime(load_config(config), reconnect_max_s=0.5)
+    ca.write_text("this is not a certificate\n")  # replaced after check-config passed
+    stop = asyncio.Event()
+    task = asyncio.create_task(runtime.run(stop))
+    try:
+        await wait_for(lambda: "cannot load the TLS files" in runtime.uplinks[0].state.detail)
+        assert not task.done()
+        ca.write_bytes(pki.ca_cert.read_bytes())  # the technician fixes it: the uplink recovers
+        await wait_for(lambda: runtime.uplinks[0].state.up)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
