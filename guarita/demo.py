@@ -35,6 +35,8 @@ from guarita.config_loader import load_config
 from guarita.consent.share_gate import CameraShareState, ConsentRecord, StaticRegistry, decide
 from guarita.runtime import Runtime
 from guarita.standin.centre import Centre, Received
+from guarita.standin.frigate_api import StandinMqtt, make_frigate_app, serve_frigate
+from guarita.standin.frigate_cameras import StandinCamera, StandinCameras
 from guarita.standin.frigate_events import tracked_object_lifecycle
 from guarita.standin.frigate_mqtt import FrigateMqttStandin
 from guarita.standin.mosquitto import BrokerFleet, MosquittoBroker, free_port
@@ -66,7 +68,9 @@ def demo_registry() -> StaticRegistry:
     )
 
 
-def _write_config(workdir: Path, frigate: MosquittoBroker, centres: dict[str, MosquittoBroker], ca: Path) -> Path:
+def _write_config(
+    workdir: Path, frigate: MosquittoBroker, frigate_api_port: int, centres: dict[str, MosquittoBroker], ca: Path
+) -> Path:
     programs = {}
     for program, broker in centres.items():
         secret = workdir / f"{program}.pass"
@@ -83,7 +87,7 @@ def _write_config(workdir: Path, frigate: MosquittoBroker, centres: dict[str, Mo
     config = {
         "provider": {"id": "acme", "name": "ACME Segurança (demo)", "kind": "security_company"},
         "storage": {"data_dir": str(workdir / "data")},
-        "frigate": {"mqtt": {"host": "127.0.0.1", "port": frigate.port}},
+        "frigate": {"url": f"http://127.0.0.1:{frigate_api_port}", "mqtt": {"host": "127.0.0.1", "port": frigate.port}},
         "programs": programs,
         "cameras": DEMO_CAMERAS,
         "forward": {"update_interval": 2},
@@ -161,56 +165,49 @@ async def run_demo(duration_s: float = 30.0, keep_dir: bool = False, out: TextIO
         print(f"guarita demo: working in {workdir}", file=out, flush=True)
         pki = make_test_pki(workdir / "pki")
         with BrokerFleet(workdir / "brokers") as fleet:
-            frigate_broker = fleet.start(MosquittoBroker(fleet.workdir("frigate")))
-            centre_brokers = {
-                program: fleet.start(
-                    MosquittoBroker(
-                        fleet.workdir(program),
-                        tls=pki,
-                        users={"acme": secrets.token_urlsafe(12), "centre": secrets.token_urlsafe(12)},
-                        acl=CENTRE_ACL.format(root="copbh/v1" if program == "cop_bh" else "detro/v1"),
-                    )
-                )
-                for program in ("cop_bh", "detro")
-            }
-            config = load_config(_write_config(workdir, frigate_broker, centre_brokers, pki.ca_cert))
-            runtime = Runtime(config, registry=demo_registry(), reconnect_max_s=2)
-            print(
-                f"brokers: Frigate 127.0.0.1:{frigate_broker.port}, COP-BH 127.0.0.1:{centre_brokers['cop_bh'].port} "
-                f"(TLS), DETRO 127.0.0.1:{centre_brokers['detro'].port} (TLS)",
-                file=out,
-            )
-            names = {"cop_bh": "COP-BH", "detro": "DETRO"}
-            centres = {
-                program: Centre(
-                    "127.0.0.1",
-                    broker.port,
-                    username="centre",
-                    password=broker.users["centre"],
-                    ca_file=pki.ca_cert,
-                    on_message=_printer(names[program], out),
-                )
-                for program, broker in centre_brokers.items()
-            }
-            published: Counter[str] = Counter()
             async with contextlib.AsyncExitStack() as stack:
-                for centre in centres.values():
-                    await stack.enter_async_context(centre)
-                guarita_stop = asyncio.Event()
-                guarita = asyncio.create_task(runtime.run(guarita_stop))
-                frigate = await stack.enter_async_context(FrigateMqttStandin("127.0.0.1", frigate_broker.port))
-                print(f"running for {duration_s:g} s (Ctrl-C ends it); what each centre receives:", file=out, flush=True)
-                activity = asyncio.create_task(_frigate_activity(frigate, published, stop))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), duration_s)
-                stop.set()
-                await activity
-                deadline = time.monotonic() + 5  # let the last messages reach the centres
-                while any(runtime.outbox.depth(p) for p in centres) and time.monotonic() < deadline:
-                    await asyncio.sleep(0.05)
-                await asyncio.sleep(0.3)
-                guarita_stop.set()
-                await guarita
+                frigate_broker = fleet.start(MosquittoBroker(fleet.workdir("frigate")))
+                centre_brokers = {
+                    program: fleet.start(
+                        MosquittoBroker(
+                            fleet.workdir(program),
+                            tls=pki,
+                            users={"acme": secrets.token_urlsafe(12), "centre": secrets.token_urlsafe(12)},
+                            acl=CENTRE_ACL.format(root="copbh/v1" if program == "cop_bh" else "detro/v1"),
+                        )
+                    )
+                    for program in ("cop_bh", "detro")
+                }
+                frigate_api = make_frigate_app(
+                    StandinCameras(cameras=tuple(StandinCamera(name=name) for name in DEMO_CAMERAS)),
+                    mqtt=StandinMqtt(host="127.0.0.1", port=frigate_broker.port, qos=1),
+                )
+                api_runner, api_port = await serve_frigate(frigate_api)
+                stack.push_async_callback(api_runner.cleanup)
+                config_path = _write_config(workdir, frigate_broker, api_port, centre_brokers, pki.ca_cert)
+                runtime = Runtime(load_config(config_path), registry=demo_registry(), reconnect_max_s=2)
+                print(
+                    f"Frigate stand-in: API http://127.0.0.1:{api_port}/api/version, MQTT 127.0.0.1:"
+                    f"{frigate_broker.port}; COP-BH 127.0.0.1:{centre_brokers['cop_bh'].port} (TLS), "
+                    f"DETRO 127.0.0.1:{centre_brokers['detro'].port} (TLS)",
+                    file=out,
+                )
+                names = {"cop_bh": "COP-BH", "detro": "DETRO"}
+                centres = {
+                    program: await stack.enter_async_context(
+                        Centre(
+                            "127.0.0.1",
+                            broker.port,
+                            username="centre",
+                            password=broker.users["centre"],
+                            ca_file=pki.ca_cert,
+                            on_message=_printer(names[program], out),
+                        )
+                    )
+                    for program, broker in centre_brokers.items()
+                }
+                published: Counter[str] = Counter()
+                await _run_traffic(runtime, frigate_broker, centres, published, stop, duration_s, out)
             _summary(runtime, published, centres, out)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -220,3 +217,30 @@ async def run_demo(duration_s: float = 30.0, keep_dir: bool = False, out: TextIO
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+async def _run_traffic(
+    runtime: Runtime,
+    frigate_broker: MosquittoBroker,
+    centres: dict[str, Centre],
+    published: Counter[str],
+    stop: asyncio.Event,
+    duration_s: float,
+    out: TextIO,
+) -> None:
+    """Guarita and the Frigate stand-in's traffic, until ``duration_s`` or Ctrl-C; then drain."""
+    guarita_stop = asyncio.Event()
+    guarita = asyncio.create_task(runtime.run(guarita_stop))
+    async with FrigateMqttStandin("127.0.0.1", frigate_broker.port) as frigate:
+        print(f"running for {duration_s:g} s (Ctrl-C ends it); what each centre receives:", file=out, flush=True)
+        activity = asyncio.create_task(_frigate_activity(frigate, published, stop))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), duration_s)
+        stop.set()
+        await activity
+    deadline = time.monotonic() + 5  # let the last messages reach the centres
+    while any(runtime.outbox.depth(p) for p in centres) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    guarita_stop.set()
+    await guarita
