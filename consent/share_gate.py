@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from guarita.config import CameraConfig, ProgramName
+from guarita.errors import GuaritaError
 
 __all__ = [
     "CameraShareState",
@@ -76,7 +77,7 @@ class ShareDecision:
     reasons: tuple[ShareReason, ...]
 
 
-class RegistryUnavailable(Exception):
+class RegistryUnavailable(GuaritaError):
     """The registry could not be read; the gate then shares nothing."""
 
 

@@ -132,6 +132,15 @@ class EventBridge:
         self._outbox.committed(work.staged)
         self._apply(work)
 
+    def reject(self, message: InboundMessage, kind: str, reason: str) -> None:
+        """Quarantine one message outright (committed), e.g. one larger than the outbox quota."""
+        now = self._clock()
+        with self._store.transaction() as db:
+            self._quarantine.add(
+                db, topic=message.topic, payload=message.payload, kind=kind, reason=reason, now=now.timestamp()
+            )
+        self._quarantine.note(message.topic, kind, reason)
+
     # ---- parsing (no database) -----------------------------------------------------
     def _parse(self, message: InboundMessage, work: _Batch) -> TrackedObjectEvent | None:
         work.add("received", message.topic)

@@ -65,6 +65,23 @@ class FrigateSubscriber:
                 self.state.mark_down(link.close_reason)
                 await wait_or_stop(stop, self._backoff.next_delay())
 
+    def _process_what_fits(self, held: list[InboundMessage]) -> int:
+        """Commit the longest prefix of ``held`` the outbox has room for; returns its length.
+
+        A batch is all-or-nothing, so when the whole batch does not fit, halves are tried
+        (only under quota pressure). A single message that does not fit even an empty outbox
+        would wait forever: it is quarantined instead.
+        """
+        for size in (len(held), *_halves(len(held))):
+            try:
+                self._bridge.process(held[:size])
+                return size
+            except OutboxFullError as exc:
+                if size == 1 and self._outbox.pending_bytes == 0:
+                    self._bridge.reject(held[0], "over_quota", str(exc))
+                    return 1
+        return 0
+
     async def _consume(self, link: MqttLink, stop: asyncio.Event) -> None:
         held: list[InboundMessage] = []
         while not stop.is_set() and not link.closed.is_set():
@@ -73,19 +90,26 @@ class FrigateSubscriber:
                 held = link.take_messages(BATCH_MAX)
                 if not held:
                     continue
-            try:
-                self._bridge.process(held)
-            except OutboxFullError:
+            taken = self._process_what_fits(held)
+            if taken == 0:
                 # Not acknowledged: the broker keeps these (and what follows) for us.
                 self._outbox.space_freed.clear()
                 await _wait_any(self._outbox.space_freed, stop, 1.0)
                 continue
-            for message in held:
+            for message in held[:taken]:
                 link.ack(message)
-            held = []
+            held = held[taken:]
             # Let the uplinks and the sockets run between batches: with a backlog waiting,
             # nothing else in this loop would await, and the uplinks would starve.
             await asyncio.sleep(0)
+
+
+def _halves(count: int) -> list[int]:
+    sizes = []
+    while count > 1:
+        count //= 2
+        sizes.append(count)
+    return sizes
 
 
 async def _wait_any(event: asyncio.Event, stop: asyncio.Event, timeout_s: float) -> None:

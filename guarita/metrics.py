@@ -29,6 +29,12 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
+def _help(name: str, text: str, kind: str) -> list[str]:
+    """# HELP and # TYPE lines; HELP text escapes backslash and line feed (not quotes)."""
+    escaped = text.replace("\\", "\\\\").replace("\n", "\\n")
+    return [f"# HELP {name} {escaped}", f"# TYPE {name} {kind}"]
+
+
 def _number(value: float) -> str:
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
@@ -51,7 +57,7 @@ class Counter:
         return self.values.get(labels, 0)
 
     def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
+        lines = _help(self.name, self.help, "counter")
         lines += [f"{self.name}{_label_text(self.labelnames, k)} {_number(v)}" for k, v in sorted(self.values.items())]
         return lines
 
@@ -71,7 +77,7 @@ class Gauge:
 
     def render(self) -> list[str]:
         current = self.source() if self.source is not None else self.values
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} gauge"]
+        lines = _help(self.name, self.help, "gauge")
         lines += [f"{self.name}{_label_text(self.labelnames, k)} {_number(v)}" for k, v in sorted(current.items())]
         return lines
 
@@ -93,7 +99,7 @@ class Histogram:
         self.sums[labels] = self.sums.get(labels, 0.0) + value
 
     def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
+        lines = _help(self.name, self.help, "histogram")
         for labels, counts in sorted(self.counts.items()):
             running = 0
             for bound, count in zip((*self.buckets, math.inf), counts, strict=True):

@@ -168,13 +168,16 @@ class Outbox:
         if not messages:
             return
         now = self._clock()
+        marked: list[PendingMessage] = []
         with self._store.transaction() as db:
-            db.executemany(
-                "UPDATE outbox SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL",
-                [(now, m.id) for m in messages],
-            )
-        self._depth[uplink] = max(0, self._depth.get(uplink, 0) - len(messages))
-        self._bytes = max(0, self._bytes - sum(m.cost for m in messages))
+            for message in messages:
+                cursor = db.execute(
+                    "UPDATE outbox SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL", (now, message.id)
+                )
+                if cursor.rowcount:
+                    marked.append(message)
+        self._depth[uplink] = max(0, self._depth.get(uplink, 0) - len(marked))
+        self._bytes = max(0, self._bytes - sum(m.cost for m in marked))
         self._update_level()
         self.space_freed.set()
 

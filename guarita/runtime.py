@@ -149,8 +149,13 @@ class Runtime:
         ]
         self.metrics.outbox_depth.source = lambda: {(u.name,): float(self.outbox.depth(u.name)) for u in self.uplinks}
         self.metrics.outbox_bytes.source = lambda: {(): float(self.outbox.pending_bytes)}
-        self.metrics.outbox_quota_ratio.source = lambda: {(): self.outbox.pending_bytes / self.outbox.quota_bytes}
+        self.metrics.outbox_quota_ratio.source = self._quota_ratio
         self.web_port: asyncio.Future[int] | None = None
+
+    def _quota_ratio(self) -> dict[tuple[str, ...], float]:
+        ratio = self.outbox.pending_bytes / self.outbox.quota_bytes
+        # While the outbox refuses messages it is full, whatever the bytes say.
+        return {(): max(ratio, 1.0) if self.outbox.level is QuotaLevel.FULL else ratio}
 
     def health(self) -> dict[str, Any]:
         """The /healthz report."""

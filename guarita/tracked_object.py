@@ -18,6 +18,8 @@ from typing import Annotated, Literal
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from guarita.errors import GuaritaError
+
 __all__ = [
     "EventType",
     "MalformedPayload",
@@ -36,7 +38,7 @@ class EventType(StrEnum):
     END = "end"
 
 
-class MalformedPayload(ValueError):
+class MalformedPayload(GuaritaError, ValueError):
     """A Frigate payload that cannot be used; ``kind`` groups reasons for counting."""
 
     def __init__(self, kind: str, reason: str) -> None:
@@ -164,6 +166,8 @@ def _describe(exc: ValidationError) -> tuple[str, str]:
         return "not_an_object", "payload is not a JSON object"
     if kind == "missing":
         return "missing_field", f"missing field {where}"
+    if kind == "literal_error" and where == "type":
+        return "unknown_type", f"unknown review type {first.get('input')!r}"
     extra = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return "wrong_type", f"{where}: {first['msg']}{extra}"
 

@@ -109,11 +109,6 @@ def test_label_values_are_escaped() -> None:
 
 
 # covers PB-05
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Counter/Gauge/Histogram.render put `help` on the # HELP line unescaped; the text "
-    "format requires \\\\ and \\n there, so a help text with a line feed breaks the exposition",
-)
 def test_help_text_is_escaped() -> None:
     counter = Counter("c_total", "first line\nsecond \\ line")
     assert counter.render()[0] == "# HELP c_total first line\\nsecond \\\\ line"

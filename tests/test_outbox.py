@@ -211,12 +211,6 @@ def test_mark_delivered_updates_counts_and_rows(store: Store, clock: FakeClock) 
 
 
 # covers PB-05, DT-21
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Outbox.mark_delivered decrements depth and bytes by len(messages) even when the UPDATE "
-    "(guarded by `delivered_at IS NULL`) changed no row, so marking an already delivered message "
-    "again makes the in-memory counts drift from the table",
-)
 def test_marking_a_message_delivered_twice_counts_it_once(store: Store, clock: FakeClock) -> None:
     outbox = make_outbox(store, clock)
     put(store, outbox, msg("detro", 1), msg("detro", 2))
@@ -427,12 +421,6 @@ async def test_backpressure_holds_events_at_the_frigate_broker_and_loses_none(
 
 
 # covers PB-05, DT-08, DT-21
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: FrigateSubscriber retries a refused batch whole; EventBridge.process inserts a batch "
-    "all-or-nothing, so a batch whose cost exceeds the whole quota is refused even by an empty outbox "
-    "and the bridge stalls for good (nothing more is acknowledged or forwarded)",
-)
 async def test_a_quota_smaller_than_one_batch_does_not_wedge_the_bridge(
     tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broker: MosquittoBroker, pki: TestPki
 ) -> None:
@@ -459,12 +447,6 @@ async def test_a_quota_smaller_than_one_batch_does_not_wedge_the_bridge(
 
 
 # covers PB-05, DT-21
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: when the outbox refuses a batch its level is FULL (log, /healthz) but "
-    "guarita_outbox_quota_ratio is pending_bytes/quota, which stays below 1 (it can read 0.2 while "
-    "everything is refused): no metric shows the outbox is full",
-)
 def test_a_full_outbox_shows_in_the_metrics(tmp_path: Path) -> None:
     config = _bridge_config(tmp_path, quota_mb=0.002)  # ~4 messages
     runtime = Runtime(config)

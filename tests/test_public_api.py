@@ -37,12 +37,13 @@ def all_modules() -> list[str]:
 
 
 MODULES = all_modules()
-# Packages that do not define __all__ yet (STYLE.md §2 says every package must).
-MISSING_ALL = {"guarita.adapters", "guarita.consent", "guarita.retention", "guarita.standin"}
 
 
 def load(name: str) -> ModuleType:
     return importlib.import_module(name)
+
+
+# Packages that do not define __all__ yet (STYLE.md §2 says every package must).
 
 
 # covers PB-01
@@ -54,12 +55,10 @@ def test_the_distribution_ships_every_top_level_folder() -> None:
 
 
 # covers PB-01
-@pytest.mark.parametrize("name", MODULES)
+@pytest.mark.parametrize("name", [m for m in MODULES if hasattr(load(m), "__all__")])
 def test_every_name_in_all_exists_once(name: str) -> None:
     module = load(name)
-    exported = getattr(module, "__all__", None)
-    if exported is None:
-        pytest.skip(f"{name} defines no __all__")
+    exported = module.__all__
     assert isinstance(exported, list | tuple)
     assert len(exported) == len(set(exported)), f"duplicates in {name}.__all__"
     for attribute in exported:
@@ -68,18 +67,7 @@ def test_every_name_in_all_exists_once(name: str) -> None:
 
 
 # covers PB-01
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            p,
-            marks=pytest.mark.xfail(strict=True, reason=f"BUG (STYLE §2): package {p} defines no __all__"),
-        )
-        if p in MISSING_ALL
-        else p
-        for p in distribution_packages()
-    ],
-)
+@pytest.mark.parametrize("name", distribution_packages())
 def test_every_package_defines_all(name: str) -> None:
     assert hasattr(load(name), "__all__")
 
@@ -139,11 +127,6 @@ def test_every_guarita_error_derives_from_the_root() -> None:
 
 
 # covers PB-01, BH-07
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (STYLE §5, one root): guarita.consent.share_gate.RegistryUnavailable derives from Exception "
-    "and guarita.tracked_object.MalformedPayload from ValueError, not from GuaritaError",
-)
 def test_every_exported_exception_derives_from_guarita_error() -> None:
     root = load("guarita.errors").GuaritaError
     strays = [

@@ -1,15 +1,21 @@
-"""The share gate: every reason alone and together, consent timing, DETRO, fail closed.
+"""Who may see what: the share gate, and provider isolation on an uplink (BH-09).
 
-``decide`` is pure, so these tests need no broker and no store. Branch coverage of
-``consent/share_gate.py`` is meant to stay at 100%.
+``decide`` is pure, so its tests need no broker and no store; branch coverage of
+``consent/share_gate.py`` is meant to stay at 100%. The last test runs two Guaritas against
+real brokers: a company's data travels only under its own provider id, which the centre's ACL
+uses so that a company reaches (and its collaborators see) only its own tree.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from harness import Receiver, lifecycles, write_config
 
 from guarita.config import CameraConfig, ProgramName
 from guarita.consent.share_gate import (
@@ -23,6 +29,11 @@ from guarita.consent.share_gate import (
     StaticRegistry,
     decide,
 )
+from guarita.config_loader import load_config
+from guarita.runtime import Runtime
+from guarita.standin.frigate_mqtt import FrigateMqttStandin
+from guarita.standin.mosquitto import MosquittoBroker
+from guarita.standin.tls import TestPki
 
 NOW = datetime(2026, 6, 30, 13, 0, tzinfo=UTC)
 COP, DETRO = ProgramName.COP_BH, ProgramName.DETRO
@@ -280,3 +291,53 @@ def test_records_and_decisions_are_frozen() -> None:
     with pytest.raises(AttributeError):
         CONSENT.revoked_at = NOW  # type: ignore[misc]
     assert issubclass(RegistryUnavailable, Exception)
+
+
+# ---- provider isolation on the uplink ------------------------------------------------------
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+# covers BH-09, BH-07, PB-05
+async def test_a_company_reaches_only_its_own_tree_on_the_uplink(
+    tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broker: MosquittoBroker, pki: TestPki
+) -> None:
+    cameras = {"bus_10234_front": {"programs": ["detro"], "vehicle": "10234"}}
+    configs = {}
+    for provider in ("acme", "other"):
+        folder = tmp_path / provider
+        folder.mkdir()
+        configs[provider] = write_config(
+            folder / "guarita.yaml", frigate_broker=frigate_broker, uplink_broker=uplink_broker, pki=pki,
+            cameras=cameras, programs=["detro"],
+            extra={"provider": {"id": provider, "name": provider.upper(), "kind": "bus_operator"}},
+        )  # both log in as `acme`: the ACL lets that account write only under detro/v1/acme/#
+    runtimes = {p: Runtime(load_config(c), reconnect_max_s=0.3) for p, c in configs.items()}
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(r.run(stop)) for r in runtimes.values()]
+    acme, other = runtimes["acme"], runtimes["other"]
+    try:
+        async with Receiver(uplink_broker, pki) as centre:
+            await wait_for(lambda: acme.uplinks[0].state.up and acme.frigate.state.up and other.frigate.state.up)
+            async with FrigateMqttStandin("127.0.0.1", frigate_broker.port) as frigate:
+                await frigate.publish_many(f"{frigate.prefix}/events", lifecycles(list(cameras), 3, updates=0))
+            await centre.wait_until(lambda: len(centre.events()) == 6)
+            await wait_for(lambda: other.outbox.depth("detro") == 6)
+            await asyncio.sleep(0.5)
+            topics = {m.topic for m in centre.messages}
+            assert topics == {"detro/v1/acme/status", "detro/v1/acme/vehicles/10234/events"}
+            assert {e["provider"] for e in centre.events()} == {"acme"}
+            assert not other.uplinks[0].state.up, "the broker refused `other`'s status message"
+            assert "not authori" in other.uplinks[0].state.detail.lower()
+            assert other.outbox.depth("detro") == 6, "refused messages are kept, never dropped"
+            assert acme.outbox.depth("detro") == 0
+    finally:
+        stop.set()
+        for task in tasks:
+            await asyncio.wait_for(task, 10)

@@ -316,12 +316,6 @@ def test_malformed_reviews() -> None:
 
 
 # covers PB-05
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: parse_review types `type` as a Literal, so an unknown review type fails with pydantic's "
-    "literal_error and is quarantined as kind 'wrong_type', while parse_event (whose docstring parse_review "
-    "refers to) reports an unknown type as 'unknown_type'",
-)
 def test_unknown_review_type_is_counted_as_unknown_type() -> None:
     message = contract("mqtt-reviews-new.json")
     message["type"] = "teleport"
