@@ -69,7 +69,7 @@ class _TrackingContext(ssl.SSLContext):
 
     opened: list[ssl.SSLSocket]
 
-    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:  # type: ignore[override]
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
         wrapped = super().wrap_socket(*args, **kwargs)
         if not hasattr(self, "opened"):
             self.opened = []
@@ -246,7 +246,7 @@ class MqttLink:
         client.on_publish = lambda _c, _u, mid, rc, _p: self._on_puback(mid, rc)
         client.on_subscribe = lambda _c, _u, mid, rcs, _p: self._on_suback(mid, rcs)
         client.on_message = lambda _c, _u, m: self._on_message(
-            InboundMessage(m.topic, m.payload, m.qos, m.mid, bool(m.retain))
+            InboundMessage(m.topic, bytes(m.payload), m.qos, m.mid, bool(m.retain))
         )
         return client
 
@@ -254,7 +254,7 @@ class MqttLink:
         s = self.settings
         if not s.mqtt5:
             return None
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         if s.session_expiry_s is not None:
             props.SessionExpiryInterval = s.session_expiry_s
         if s.receive_maximum is not None:
@@ -290,7 +290,7 @@ class MqttLink:
         self._socket = sock
         # Private attribute: paho has no hook to wrap its socket after connecting.
         self._reader = _BufferedSocket(sock)
-        self._client._sock = self._reader
+        self._client._sock = self._reader  # type: ignore[assignment]
         self._loop.add_reader(sock, self._on_readable)
         client = self._client
         client.on_socket_register_write = lambda _c, _u, _s: self._loop.add_writer(sock, self._on_writable)
@@ -358,7 +358,8 @@ class MqttLink:
         self.closed.set()
         self._inbox_ready.set()
         error = LinkError(f"{self.settings.name} {reason}")
-        for pending in (*self._publishes.values(), *self._subscribes.values(), self._connected):
+        waiting: list[asyncio.Future[Any]] = [*self._publishes.values(), *self._subscribes.values(), self._connected]
+        for pending in waiting:
             if not pending.done():
                 pending.set_exception(error)
                 # Awaiting callers still get the error; nobody awaiting is not a bug here.

@@ -16,7 +16,10 @@ __all__ = ["ProgramPlugin"]
 class ProgramPlugin(Protocol):
     """One program's view of an event; a new program is one module implementing this."""
 
-    program: ProgramName
+    @property
+    def program(self) -> ProgramName:
+        """The program this plugin serves."""
+        ...
 
     def event_topic(self, camera_name: str, camera: CameraConfig) -> str:
         """The uplink topic for this camera's events."""

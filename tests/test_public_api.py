@@ -43,9 +43,6 @@ def load(name: str) -> ModuleType:
     return importlib.import_module(name)
 
 
-# Packages that do not define __all__ yet (STYLE.md §2 says every package must).
-
-
 # covers PB-01
 def test_the_distribution_ships_every_top_level_folder() -> None:
     assert set(distribution_packages()) >= {

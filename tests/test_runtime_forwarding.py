@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from harness import Receiver, lifecycles, write_config
 
 from guarita.config import ProgramName
@@ -315,3 +316,46 @@ async def test_tls_files_broken_after_start_keep_the_process_alive(tmp_path: Pat
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+
+
+# covers PB-05, DT-02, BH-09
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
+async def test_uplink_with_client_certificate_and_either_protocol(tmp_path: Path, brokers: Any, frigate_broker: MosquittoBroker, pki: TestPki, protocol: str) -> None:
+    from guarita.standin.mosquitto import MosquittoBroker as Broker
+
+    acme = pki.issue_client_cert("acme")
+    receiver = pki.issue_client_cert("receiver")
+    acl = "user acme\ntopic write detro/v1/acme/#\n\nuser receiver\ntopic read #\n"
+    centre_broker = brokers.start(
+        Broker(brokers.workdir(f"cert-{protocol}"), tls=pki, require_client_cert=True, identity_as_username=True, acl=acl)
+    )
+    config = tmp_path / "guarita.yaml"
+    config.write_text(yaml.safe_dump({
+        "provider": {"id": "acme", "name": "ACME", "kind": "bus_operator"},
+        "storage": {"data_dir": str(tmp_path / "data")},
+        "frigate": {"mqtt": {"host": "127.0.0.1", "port": frigate_broker.port}},
+        "programs": {"detro": {"uplink": {
+            "host": "127.0.0.1", "port": centre_broker.port, "protocol": protocol,
+            "tls": {"ca_file": str(pki.ca_cert), "cert_file": str(acme.cert), "key_file": str(acme.key)},
+        }}},
+        "cameras": {"bus_10234_front": {"programs": ["detro"], "vehicle": "10234"}},
+        "web": {"port": 0},
+    }))
+    from guarita.mqtt import LinkSettings, LinkTls, MqttLink
+
+    listener = MqttLink(LinkSettings(
+        "127.0.0.1", centre_broker.port, "centre", tls=LinkTls(pki.ca_cert, receiver.cert, receiver.key)))
+    await listener.connect()
+    await listener.subscribe([("#", 1)])
+    try:
+        async with running(config):
+            async with FrigateMqttStandin("127.0.0.1", frigate_broker.port) as frigate:
+                await frigate.publish_event(on_camera(contract("mqtt-events-new.json"), "bus_10234_front"))
+            deadline = asyncio.get_running_loop().time() + 10
+            got: list[str] = []
+            while "detro/v1/acme/vehicles/10234/events" not in got:
+                assert asyncio.get_running_loop().time() < deadline, got
+                await listener.wait_messages(0.2)
+                got += [m.topic for m in listener.take_messages(100)]
+    finally:
+        await listener.close()
