@@ -57,7 +57,8 @@ def write_config(
     data: dict[str, Any] = {
         "provider": {"id": "acme", "name": "ACME Segurança", "kind": "security_company"},
         "storage": {"data_dir": str(path.parent / "data")},
-        "frigate": {"mqtt": {"host": "127.0.0.1", "port": frigate_broker.port}},
+        # No Frigate API here: a free port, so nothing else on the machine answers the check.
+        "frigate": {"url": f"http://127.0.0.1:{free_port()}", "mqtt": {"host": "127.0.0.1", "port": frigate_broker.port}},
         "programs": {name: {"uplink": dict(uplink)} for name in programs},
         "cameras": cameras,
         "forward": {"update_interval": update_interval},

@@ -361,7 +361,7 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None
 
 @asynccontextmanager
 async def running(config_path: Path) -> AsyncIterator[Runtime]:
-    runtime = Runtime(load_config(config_path), reconnect_max_s=0.3)
+    runtime = Runtime(load_config(config_path), reconnect_max_s=0.3, check_frigate=False)
     stop = asyncio.Event()
     task = asyncio.create_task(runtime.run(stop))
     try:
@@ -432,7 +432,7 @@ async def test_a_quota_smaller_than_one_batch_does_not_wedge_the_bridge(
         uplink_broker.stop()
         async with FrigateMqttStandin("127.0.0.1", frigate_broker.port) as frigate:
             await frigate.publish_many(f"{frigate.prefix}/events", messages)  # queued for Guarita
-        runtime = Runtime(load_config(config), reconnect_max_s=0.3)
+        runtime = Runtime(load_config(config), reconnect_max_s=0.3, check_frigate=False)
         stop = asyncio.Event()
         task = asyncio.create_task(runtime.run(stop))
         try:
@@ -449,7 +449,7 @@ async def test_a_quota_smaller_than_one_batch_does_not_wedge_the_bridge(
 # covers PB-05, DT-21
 def test_a_full_outbox_shows_in_the_metrics(tmp_path: Path) -> None:
     config = _bridge_config(tmp_path, quota_mb=0.002)  # ~4 messages
-    runtime = Runtime(config)
+    runtime = Runtime(config, check_frigate=False)
     try:
         batch = [
             _inbound(m, i)

@@ -45,7 +45,8 @@ def shared_street() -> StaticRegistry:
 
 @asynccontextmanager
 async def running(config_path: Path, registry: RegistryView | None = None) -> AsyncIterator[Runtime]:
-    runtime = Runtime(load_config(config_path), registry=registry, reconnect_max_s=0.5)
+    # No Frigate HTTP API in these tests: its check (tested in test_frigate_check.py) stays off.
+    runtime = Runtime(load_config(config_path), registry=registry, reconnect_max_s=0.5, check_frigate=False)
     stop = asyncio.Event()
     task = asyncio.create_task(runtime.run(stop))
     try:
@@ -253,7 +254,7 @@ async def test_uplink_with_a_wrong_ca_is_refused_and_nothing_leaves(tmp_path: Pa
     config = config_for(tmp_path, frigate_broker, uplink_broker, pki, programs=["detro"], cameras={
         "bus_10234_front": {"programs": ["detro"], "vehicle": "10234"}})
     config.write_text(config.read_text().replace(str(pki.ca_cert), str(other.cert)))
-    runtime = Runtime(load_config(config), reconnect_max_s=0.5)
+    runtime = Runtime(load_config(config), reconnect_max_s=0.5, check_frigate=False)
     stop = asyncio.Event()
     task = asyncio.create_task(runtime.run(stop))
     try:
@@ -282,6 +283,8 @@ async def test_clean_stop_says_offline_and_healthz_and_metrics_answer(tmp_path: 
             async with FrigateMqttStandin("127.0.0.1", frigate_broker.port) as frigate:
                 await frigate.publish_event(on_camera(contract("mqtt-events-new.json"), "bus_10234_front"))
             await centre.wait_until(lambda: len(centre.events()) == 1)
+            # The centre can have the message before Guarita's batched delivered-mark.
+            await wait_for(lambda: runtime.metrics.delivered.get("detro") == 1)
             assert runtime.web_port is not None
             port = await runtime.web_port
             async with aiohttp.ClientSession() as session:
@@ -304,7 +307,7 @@ async def test_tls_files_broken_after_start_keep_the_process_alive(tmp_path: Pat
     config = config_for(tmp_path, frigate_broker, uplink_broker, pki, programs=["detro"], cameras={
         "bus_10234_front": {"programs": ["detro"], "vehicle": "10234"}})
     config.write_text(config.read_text().replace(str(pki.ca_cert), str(ca)))
-    runtime = Runtime(load_config(config), reconnect_max_s=0.5)
+    runtime = Runtime(load_config(config), reconnect_max_s=0.5, check_frigate=False)
     ca.write_text("this is not a certificate\n")  # replaced after check-config passed
     stop = asyncio.Event()
     task = asyncio.create_task(runtime.run(stop))
