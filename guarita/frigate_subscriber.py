@@ -14,8 +14,8 @@ import asyncio
 import logging
 
 from guarita.bridge import EventBridge
-from guarita.errors import LinkError, OutboxFullError
-from guarita.link_state import Backoff, LinkState, wait_or_stop
+from guarita.errors import OutboxFullError
+from guarita.link_state import Backoff, LinkState, keep_link
 from guarita.mqtt import InboundMessage, LinkSettings, MqttLink
 from guarita.outbox import Outbox
 
@@ -40,30 +40,16 @@ class FrigateSubscriber:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, consume, reconnect with backoff; never ends on a link failure."""
-        while not stop.is_set():
-            try:
-                link = MqttLink(self._settings, manual_ack=True)
-            except LinkError as exc:
-                self.state.mark_down(str(exc))
-                await wait_or_stop(stop, self._backoff.next_delay())
-                continue
-            try:
-                await link.connect()
-                await link.subscribe([(topic, 1) for topic in self._bridge.topics])
-            except LinkError as exc:
-                await link.close()
-                self.state.mark_down(str(exc))
-                await wait_or_stop(stop, self._backoff.next_delay())
-                continue
-            self.state.mark_up(self._settings.name)
-            self._backoff.reset()
-            try:
-                await self._consume(link, stop)
-            finally:
-                await link.close()
-            if not stop.is_set():
-                self.state.mark_down(link.close_reason)
-                await wait_or_stop(stop, self._backoff.next_delay())
+        topics = [(topic, 1) for topic in self._bridge.topics]
+        await keep_link(
+            stop,
+            self._settings,
+            self.state,
+            self._backoff,
+            prepare=lambda link: link.subscribe(topics),
+            serve=lambda link: self._consume(link, stop),
+            manual_ack=True,
+        )
 
     def _process_what_fits(self, held: list[InboundMessage]) -> int:
         """Commit the longest prefix of ``held`` the outbox has room for; returns its length.

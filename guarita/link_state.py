@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from guarita.errors import LinkError
 from guarita.metrics import Metrics
+from guarita.mqtt import LinkSettings, MqttLink
 
-__all__ = ["Backoff", "LinkState", "wait_or_stop"]
+__all__ = ["Backoff", "LinkState", "keep_link", "wait_or_stop"]
 
 log = logging.getLogger(__name__)
 
@@ -67,3 +70,45 @@ async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
     except TimeoutError:
         pass
+
+
+async def keep_link(
+    stop: asyncio.Event,
+    settings: LinkSettings,
+    state: LinkState,
+    backoff: Backoff,
+    *,
+    prepare: Callable[[MqttLink], Awaitable[object]],
+    serve: Callable[[MqttLink], Awaitable[None]],
+    manual_ack: bool = False,
+) -> None:
+    """Keep one MQTT link up until ``stop``: connect, ``prepare``, ``serve``, retry with backoff.
+
+    ``prepare`` runs once per connection (subscribe, announce ``online``); a ``LinkError`` or
+    ``TimeoutError`` there counts as a failed connection. ``serve`` returns when the link
+    closes or ``stop`` is set. A link failure never ends this loop.
+    """
+    while not stop.is_set():
+        try:
+            link = MqttLink(settings, manual_ack=manual_ack)
+        except LinkError as exc:  # e.g. TLS files replaced by unreadable ones since start-up
+            state.mark_down(str(exc))
+            await wait_or_stop(stop, backoff.next_delay())
+            continue
+        try:
+            await link.connect()
+            await prepare(link)
+        except (LinkError, TimeoutError) as exc:
+            await link.close()
+            state.mark_down(str(exc) or "the broker did not answer in time")
+            await wait_or_stop(stop, backoff.next_delay())
+            continue
+        state.mark_up(settings.name)
+        backoff.reset()
+        try:
+            await serve(link)
+        finally:
+            await link.close()
+        if not stop.is_set():
+            state.mark_down(link.close_reason)
+            await wait_or_stop(stop, backoff.next_delay())

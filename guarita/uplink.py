@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 
 from guarita.errors import LinkError
-from guarita.link_state import Backoff, LinkState, wait_or_stop
+from guarita.link_state import Backoff, LinkState, keep_link
 from guarita.metrics import Metrics
 from guarita.mqtt import LinkSettings, MqttLink
 from guarita.outbox import Outbox, PendingMessage
@@ -56,32 +56,22 @@ class UplinkPublisher:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, drain, reconnect with backoff; never ends on a link failure."""
-        while not stop.is_set():
-            try:
-                link = MqttLink(self._settings)
-            except LinkError as exc:  # e.g. TLS files replaced by unreadable ones since start-up
-                self.state.mark_down(str(exc))
-                await wait_or_stop(stop, self._backoff.next_delay())
-                continue
-            try:
-                await link.connect()
-                await asyncio.wait_for(link.publish(self._status_topic, b"online", 1, True), STATUS_TIMEOUT_S)
-            except (LinkError, TimeoutError) as exc:
-                await link.close()
-                self.state.mark_down(str(exc) or "no PUBACK for the status message")
-                await wait_or_stop(stop, self._backoff.next_delay())
-                continue
-            self.state.mark_up(self._settings.name)
-            self._backoff.reset()
-            try:
-                await self._pump(link, stop)
-                if stop.is_set():
-                    await self._say_offline(link)
-            finally:
-                await link.close()
-            if not stop.is_set():
-                self.state.mark_down(link.close_reason)
-                await wait_or_stop(stop, self._backoff.next_delay())
+        await keep_link(
+            stop,
+            self._settings,
+            self.state,
+            self._backoff,
+            prepare=self._say_online,
+            serve=lambda link: self._serve(link, stop),
+        )
+
+    async def _say_online(self, link: MqttLink) -> None:
+        await asyncio.wait_for(link.publish(self._status_topic, b"online", 1, True), STATUS_TIMEOUT_S)
+
+    async def _serve(self, link: MqttLink, stop: asyncio.Event) -> None:
+        await self._pump(link, stop)
+        if stop.is_set():
+            await self._say_offline(link)
 
     async def _say_offline(self, link: MqttLink) -> None:
         try:

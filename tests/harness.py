@@ -12,12 +12,16 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from guarita.config_loader import load_config
+from guarita.consent.share_gate import RegistryView
+from guarita.runtime import Runtime
 from guarita.standin.centre import Centre
 from guarita.standin.frigate_events import tracked_object_lifecycle
 from guarita.standin.mosquitto import MosquittoBroker, free_port
@@ -138,3 +142,31 @@ class GuaritaProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(5)
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Poll ``predicate`` until it holds; fail the test after ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+@asynccontextmanager
+async def running(
+    config_path: Path, registry: RegistryView | None = None, *, reconnect_max_s: float = 0.5
+) -> AsyncIterator[Runtime]:
+    """`guarita run` in this process until the block ends; waits for every link to be up.
+
+    No Frigate HTTP API in these tests: its check (tested in test_frigate_check.py) stays off.
+    """
+    runtime = Runtime(load_config(config_path), registry=registry, reconnect_max_s=reconnect_max_s, check_frigate=False)
+    stop = asyncio.Event()
+    task = asyncio.create_task(runtime.run(stop))
+    try:
+        await wait_for(lambda: all(link["up"] for link in runtime.health()["links"].values()), 15)
+        yield runtime
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)

@@ -12,14 +12,13 @@ import logging
 import random
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Receiver, lifecycles, write_config
+from harness import Receiver, lifecycles, running, wait_for, write_config
 
 from guarita.bridge import EventBridge
 from guarita.config import GuaritaConfig
@@ -351,25 +350,6 @@ def bus_config(tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broker: M
     )
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
-@asynccontextmanager
-async def running(config_path: Path) -> AsyncIterator[Runtime]:
-    runtime = Runtime(load_config(config_path), reconnect_max_s=0.3, check_frigate=False)
-    stop = asyncio.Event()
-    task = asyncio.create_task(runtime.run(stop))
-    try:
-        await wait_for(lambda: all(link["up"] for link in runtime.health()["links"].values()))
-        yield runtime
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
 
 
 def _metric(text: str, name: str) -> float:

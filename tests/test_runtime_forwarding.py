@@ -6,19 +6,17 @@ import asyncio
 import copy
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from harness import Receiver, lifecycles, write_config
+from harness import Receiver, lifecycles, running, wait_for, write_config
 
 from guarita.config import ProgramName
 from guarita.config_loader import load_config
-from guarita.consent.share_gate import CameraShareState, ConsentRecord, RegistryView, StaticRegistry
+from guarita.consent.share_gate import CameraShareState, ConsentRecord, StaticRegistry
 from guarita.runtime import Runtime
 from guarita.standin.frigate_events import tracked_object_lifecycle
 from guarita.standin.frigate_mqtt import FrigateMqttStandin
@@ -41,32 +39,6 @@ def shared_street() -> StaticRegistry:
         accredited=True,
         cameras={"street_front": CameraShareState("client-1", consent, public_facing=True, signage_plate="BH-0001")},
     )
-
-
-@asynccontextmanager
-async def running(config_path: Path, registry: RegistryView | None = None) -> AsyncIterator[Runtime]:
-    # No Frigate HTTP API in these tests: its check (tested in test_frigate_check.py) stays off.
-    runtime = Runtime(load_config(config_path), registry=registry, reconnect_max_s=0.5, check_frigate=False)
-    stop = asyncio.Event()
-    task = asyncio.create_task(runtime.run(stop))
-    try:
-        await wait_for(lambda: runtime.health()["status"] != "degraded" or _all_up(runtime), 15)
-        yield runtime
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
-
-
-def _all_up(runtime: Runtime) -> bool:
-    return all(link["up"] for link in runtime.health()["links"].values())
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 def config_for(tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broker: MosquittoBroker, pki: TestPki, **kw: Any) -> Path:

@@ -9,13 +9,12 @@ uses so that a company reaches (and its collaborators see) only its own tree.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from harness import Receiver, lifecycles, write_config
+from harness import Receiver, lifecycles, wait_for, write_config
 
 from guarita.config import CameraConfig, ProgramName
 from guarita.consent.share_gate import (
@@ -294,14 +293,6 @@ def test_records_and_decisions_are_frozen() -> None:
 
 
 # ---- provider isolation on the uplink ------------------------------------------------------
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 # covers BH-09, BH-07, PB-05
