@@ -10,6 +10,7 @@ Covers: PB-01, PB-05, BH-07, DT-02, DT-08.
 from __future__ import annotations
 
 import re
+import datetime as dt
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, 
 
 __all__ = [
     "CAMERA_NAME_PATTERN",
+    "AccreditationConfig",
     "CameraConfig",
     "FrigateConfig",
     "FrigateMqttConfig",
@@ -78,12 +80,24 @@ class MqttProtocol(StrEnum):
     V311 = "3.1.1"
 
 
+class AccreditationConfig(_Model):
+    """The provider's accreditation under the public call (BH + Segura)."""
+
+    reference: str = Field(
+        default="Edital de Chamamento 002/2020 SMSP", min_length=1, description="The public call accredited under."
+    )
+    date: dt.date = Field(description="Date of the accreditation (YYYY-MM-DD).")
+
+
 class ProviderConfig(_Model):
     """The company running this Guarita: every uplink topic carries its id."""
 
     id: str = Field(pattern=_ID_PATTERN, description="Short lowercase id used in topics, e.g. `acme`.")
     name: str = Field(min_length=1, description="Display name, e.g. `ACME Segurança`.")
     kind: ProviderKind = Field(description="`security_company` (BH + Segura) or `bus_operator` (DETRO/RJ).")
+    accreditation: AccreditationConfig | None = Field(
+        default=None, description="Accreditation under the public call; without it nothing is shared with COP-BH."
+    )
 
 
 class StorageConfig(_Model):
@@ -210,6 +224,11 @@ class CameraConfig(_Model):
     location: Location | None = Field(default=None, description="Position; required for cop_bh cameras.")
     heading: float | None = Field(default=None, ge=0, lt=360, description="Compass heading in degrees (0 = north).")
     vehicle: str | None = Field(default=None, min_length=1, description="Vehicle order number; required for detro.")
+    stream: str | None = Field(
+        default=None,
+        pattern=r"^[a-zA-Z0-9_-]+$",
+        description="go2rtc stream the catalogue names for live view (default: the camera's name); no credentials.",
+    )
 
 
 class ForwardConfig(_Model):

@@ -15,9 +15,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from guarita import audit
 from guarita.bridge import EventBridge
+from guarita.catalogue import Catalogue
 from guarita.config import GuaritaConfig, MqttProtocol, ProgramName
-from guarita.consent.share_gate import EmptyRegistry, RegistryView
+from guarita.consent.registry import LiveRegistry, Registry
+from guarita.consent.share_gate import RegistryView
+from guarita.errors import OutboxFullError, StoreError
 from guarita.frigate_check import run_frigate_checks
 from guarita.frigate_subscriber import FrigateSubscriber
 from guarita.link_state import Backoff, LinkState, wait_or_stop
@@ -35,6 +39,7 @@ __all__ = ["Runtime", "frigate_link_settings", "uplink_link_settings", "utc_now"
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_S = 60.0
+REGISTRY_POLL_S = 0.25  # a registry change made by the CLI takes effect within this
 EVENT_STATE_KEEP_S = 24 * 3600.0
 
 
@@ -115,12 +120,21 @@ class Runtime:
             clock=lambda: clock().timestamp(),
         )
         self.quarantine = Quarantine(self.metrics)
+        self.registry = Registry(
+            self.store, config.storage.data_dir, accredited=config.provider.accreditation is not None, clock=clock
+        )
+        self.live_registry = LiveRegistry(self.registry) if registry is None else None
+        view: RegistryView = registry or self.live_registry  # type: ignore[assignment]
+        if self.live_registry is not None:
+            self.live_registry.refresh()
+        self.catalogue = Catalogue(config, view, self.store, self.outbox, clock)
+        self._clock = clock
         self.bridge = EventBridge(
             config,
             self.store,
             self.outbox,
             self.quarantine,
-            registry or EmptyRegistry(),
+            view,
             plugins_for(config),
             self.metrics,
             clock,
@@ -178,6 +192,21 @@ class Runtime:
             "warnings": list(self.warnings),
         }
 
+    async def _watch_registry(self, stop: asyncio.Event) -> None:
+        """Apply registry changes (and consent expiries) to the gate and the catalogue."""
+        failing = False
+        while not stop.is_set():
+            if self.live_registry is not None:
+                self.live_registry.refresh()
+            try:
+                self.catalogue.sync()
+                failing = False
+            except (OutboxFullError, StoreError) as exc:
+                if not failing:
+                    log.error("catalogue update held back: %s; retrying", exc)
+                failing = True
+            await wait_or_stop(stop, REGISTRY_POLL_S)
+
     async def _housekeeping(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await wait_or_stop(stop, HOUSEKEEPING_S)
@@ -195,8 +224,22 @@ class Runtime:
             len(self.config.cameras),
             ", ".join(u.name for u in self.uplinks) or "none",
         )
+        with self.store.transaction() as db:
+            audit.append(
+                db,
+                at=self._clock().timestamp(),
+                actor="guarita",
+                action="config.load",
+                subject=self.config.provider.id,
+                details={
+                    "cameras": sorted(self.config.cameras),
+                    "programs": sorted(p.value for p in self.config.programs),
+                    "accredited": self.config.provider.accreditation is not None,
+                },
+            )
         try:
             async with asyncio.TaskGroup() as group:
+                group.create_task(self._watch_registry(stop))
                 group.create_task(self.frigate.run(stop))
                 for uplink in self.uplinks:
                     group.create_task(uplink.run(stop))

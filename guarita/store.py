@@ -68,6 +68,66 @@ MIGRATIONS: tuple[str, ...] = (
         value INTEGER NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 2: the consent registry (append-only: a change is a new row) and the audit chain.
+    """
+    CREATE TABLE registry_clients (
+        seq INTEGER PRIMARY KEY,
+        client_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        contact TEXT,
+        document_hmac TEXT,
+        recorded_at REAL NOT NULL,
+        recorded_by TEXT NOT NULL
+    );
+    CREATE INDEX registry_clients_id ON registry_clients (client_id, seq);
+    CREATE TABLE registry_consents (
+        seq INTEGER PRIMARY KEY,
+        camera TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('grant', 'revoke')),
+        client_id TEXT,
+        programs TEXT,
+        evidence_sha256 TEXT,
+        expires_at REAL,
+        reason TEXT,
+        recorded_at REAL NOT NULL,
+        recorded_by TEXT NOT NULL
+    );
+    CREATE INDEX registry_consents_camera ON registry_consents (camera, seq);
+    CREATE TABLE registry_attestations (
+        seq INTEGER PRIMARY KEY,
+        camera TEXT NOT NULL,
+        public_facing INTEGER NOT NULL,
+        evidence_sha256 TEXT NOT NULL,
+        recorded_at REAL NOT NULL,
+        recorded_by TEXT NOT NULL
+    );
+    CREATE INDEX registry_attestations_camera ON registry_attestations (camera, seq);
+    CREATE TABLE registry_signage (
+        seq INTEGER PRIMARY KEY,
+        camera TEXT NOT NULL,
+        plate TEXT NOT NULL,
+        photo_sha256 TEXT NOT NULL,
+        installed_on TEXT NOT NULL,
+        recorded_at REAL NOT NULL,
+        recorded_by TEXT NOT NULL
+    );
+    CREATE INDEX registry_signage_camera ON registry_signage (camera, seq);
+    CREATE TABLE catalogue_state (
+        camera TEXT PRIMARY KEY,
+        payload_sha256 TEXT NOT NULL,
+        published_at REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        details TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    """,
 )
 
 

@@ -87,6 +87,7 @@ PINNED = {
     "guarita.mqtt": ["InboundMessage", "LinkSettings", "LinkTls", "MqttLink", "Will"],
     "guarita.outbox": ["Outbox", "OutboxMessage", "PendingMessage", "QuotaLevel"],
     "guarita.config": [
+        "AccreditationConfig",
         "CAMERA_NAME_PATTERN",
         "CameraConfig",
         "ForwardConfig",
