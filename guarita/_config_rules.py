@@ -95,9 +95,17 @@ def verify_camera_programs(config: GuaritaConfig) -> Iterator[RuleViolation]:
             yield RuleViolation(("cameras", camera), "a detro camera needs `vehicle:` (the vehicle order number)")
 
 
+def verify_agencies_only_for_cop_bh(config: GuaritaConfig) -> Iterator[RuleViolation]:
+    """Agencies are COP-BH's partner institutions; DETRO has none."""
+    for name, program in config.programs.items():
+        if name is not ProgramName.COP_BH and program.agencies:
+            yield RuleViolation(("programs", name.value, "agencies"), "only cop_bh has agencies")
+
+
 RULES: tuple[Callable[[GuaritaConfig], Iterator[RuleViolation]], ...] = (
     verify_uplinks_use_tls,
     verify_one_secret_source,
     verify_client_cert_pairs,
     verify_camera_programs,
+    verify_agencies_only_for_cop_bh,
 )

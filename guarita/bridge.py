@@ -243,15 +243,12 @@ class EventBridge:
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
         work.state[(uplink, event.id)] = (seq + 1, event.frame_time)
         work.staged_keys.add(key)
-        work.staged.append(
-            OutboxMessage(
-                uplink=uplink,
-                idem_key=key[1],
-                order_key=event.camera,
-                topic=plugin.event_topic(event.camera, camera),
-                payload=body,
+        for index, topic in enumerate(plugin.event_topics(event.camera, camera)):
+            # Copies (an agency's subtree) get their own key; the first is the one checked.
+            idem_key = key[1] if index == 0 else f"{key[1]}@{topic}"
+            work.staged.append(
+                OutboxMessage(uplink=uplink, idem_key=idem_key, order_key=event.camera, topic=topic, payload=body)
             )
-        )
         work.add("forwarded", program.value)
 
     def _apply(self, work: _Batch) -> None:

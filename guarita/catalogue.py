@@ -1,13 +1,14 @@
 """The camera catalogue: each camera shared with COP-BH, published retained.
 
 ``copbh/v1/<provider>/cameras/<camera>`` carries the camera's entry (retained) while the
-share gate says it is shared; when it stops being shared the retained message is cleared
-with an empty payload. ``sync`` runs whenever the registry changes and a few times a second
+share gate says it is shared, with a copy under ``copbh/v1/agency/<agency>/<provider>/
+cameras/<camera>`` for each agency whose area covers the camera; when it stops being
+shared every topic it was published on is cleared with an empty payload. ``sync`` runs whenever the registry changes and a few times a second
 (a consent can expire with no write at all), and goes through the durable outbox, so a
 withdrawal follows the camera's last event in order. A camera that was never shared is
 never named on the uplink, not even by a clear (BH-07).
 
-Covers: BH-03, BH-04, BH-07, BH-11, PB-03.
+Covers: BH-03, BH-04, BH-05, BH-07, BH-11, PB-03.
 """
 
 from __future__ import annotations
@@ -48,12 +49,17 @@ class Catalogue:
         program = config.programs.get(ProgramName.COP_BH)
         self._enabled = program is not None and program.enabled
         self._root = config.topic_root(ProgramName.COP_BH) if program is not None else ""
-        rows = store.db.execute("SELECT camera, payload_sha256 FROM catalogue_state").fetchall()
-        self._published: dict[str, str] = {camera: digest for camera, digest in rows}
+        rows = store.db.execute("SELECT camera, payload_sha256, topics FROM catalogue_state").fetchall()
+        # camera → (entry digest, topics it is retained on)
+        self._published: dict[str, tuple[str, tuple[str, ...]]] = {
+            camera: (digest, tuple(json.loads(topics))) for camera, digest, topics in rows
+        }
 
-    def topic(self, camera: str) -> str:
-        """The retained topic of a camera's entry."""
-        return f"{self._root}/{self._config.provider.id}/cameras/{camera}"
+    def topics(self, camera: str) -> tuple[str, ...]:
+        """The retained topics of a camera's entry: the provider's own, then each agency's."""
+        own = f"{self._config.provider.id}/cameras/{camera}"
+        agencies = self._config.camera_agencies(camera)
+        return (f"{self._root}/{own}", *(f"{self._root}/agency/{agency}/{own}" for agency in agencies))
 
     def entry(self, camera: str, settings: CameraConfig) -> dict[str, Any]:
         """The catalogue entry of a shared camera (no credentials, no personal data)."""
@@ -67,61 +73,73 @@ class Catalogue:
             "heading": settings.heading,
             "sign_plate": state.signage_plate,
             "consent_since": iso_utc(state.consent.granted_at.timestamp()) if state.consent else None,
-            "agencies": [],
+            "agencies": list(self._config.camera_agencies(camera)),
             "live_stream": {"frigate_camera": camera, "go2rtc_stream": settings.stream or camera},
         }
 
     def sync(self) -> int:
         """Publish what changed since the last sync; returns how many messages were queued."""
         now = self._clock()
-        changes: list[tuple[str, bytes, str | None]] = []  # (camera, payload, digest or None = withdrawn)
+        messages: list[OutboxMessage] = []
+        published: dict[str, tuple[str, tuple[str, ...]] | None] = {}  # None = withdrawn
+        stamp = now.timestamp()
         for camera, settings in self._config.cameras.items():
             if ProgramName.COP_BH not in settings.programs:
                 continue
+            before = self._published.get(camera)
             decision = decide(settings, camera, ProgramName.COP_BH, self._enabled, now, self._registry)
             if decision.shared:
                 body = json.dumps(self.entry(camera, settings), sort_keys=True, separators=(",", ":")).encode()
                 digest = hashlib.sha256(body).hexdigest()
-                if self._published.get(camera) != digest:
-                    changes.append((camera, body, digest))
-            elif camera in self._published:
-                changes.append((camera, b"", None))
-        if changes:
-            self._commit(changes, now)
-        return len(changes)
+                topics = self.topics(camera)
+                if before == (digest, topics):
+                    continue
+                stale = [t for t in (before[1] if before else ()) if t not in topics]
+                messages += [self._message(camera, topic, body, digest, stamp) for topic in topics]
+                messages += [self._message(camera, topic, b"", None, stamp) for topic in stale]
+                published[camera] = (digest, topics)
+            elif before is not None:
+                messages += [self._message(camera, topic, b"", None, stamp) for topic in before[1]]
+                published[camera] = None
+        if published:
+            self._commit(messages, published, stamp)
+        return len(messages)
 
-    def _commit(self, changes: list[tuple[str, bytes, str | None]], now: datetime) -> None:
-        stamp = now.timestamp()
-        messages = [
-            OutboxMessage(
-                uplink=UPLINK,
-                idem_key=f"catalogue:{camera}:{digest or 'withdrawn'}:{stamp!r}",
-                order_key=camera,
-                topic=self.topic(camera),
-                payload=body,
-                retain=True,
-            )
-            for camera, body, digest in changes
-        ]
+    @staticmethod
+    def _message(camera: str, topic: str, body: bytes, digest: str | None, stamp: float) -> OutboxMessage:
+        return OutboxMessage(
+            uplink=UPLINK,
+            idem_key=f"catalogue:{topic}:{digest or 'withdrawn'}:{stamp!r}",
+            order_key=camera,
+            topic=topic,
+            payload=body,
+            retain=True,
+        )
+
+    def _commit(
+        self, messages: list[OutboxMessage], published: dict[str, tuple[str, tuple[str, ...]] | None], stamp: float
+    ) -> None:
         with self._store.transaction() as db:
             self._outbox.insert(db, messages)
-            for camera, _, digest in changes:
-                if digest is None:
+            for camera, state in published.items():
+                if state is None:
                     db.execute("DELETE FROM catalogue_state WHERE camera = ?", (camera,))
                 else:
                     db.execute(
-                        "INSERT INTO catalogue_state (camera, payload_sha256, published_at) VALUES (?, ?, ?) "
-                        "ON CONFLICT (camera) DO UPDATE SET payload_sha256 = excluded.payload_sha256, "
+                        "INSERT INTO catalogue_state (camera, payload_sha256, topics, published_at) "
+                        "VALUES (?, ?, ?, ?) ON CONFLICT (camera) DO UPDATE SET "
+                        "payload_sha256 = excluded.payload_sha256, topics = excluded.topics, "
                         "published_at = excluded.published_at",
-                        (camera, digest, stamp),
+                        (camera, state[0], json.dumps(state[1]), stamp),
                     )
-                action = "catalogue.withdraw" if digest is None else "catalogue.publish"
-                audit.append(db, at=stamp, actor="guarita", action=action, subject=camera, details={"sha256": digest})
+                action = "catalogue.withdraw" if state is None else "catalogue.publish"
+                details = {"sha256": None if state is None else state[0], "topics": [] if state is None else list(state[1])}
+                audit.append(db, at=stamp, actor="guarita", action=action, subject=camera, details=details)
         self._outbox.committed(messages)
-        for camera, _, digest in changes:
-            if digest is None:
+        for camera, state in published.items():
+            if state is None:
                 self._published.pop(camera, None)
                 log.info("catalogue: %s withdrawn from COP-BH", camera)
             else:
-                self._published[camera] = digest
-                log.info("catalogue: %s published to COP-BH", camera)
+                self._published[camera] = state
+                log.info("catalogue: %s published to COP-BH (%d topics)", camera, len(state[1]))

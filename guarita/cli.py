@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from guarita import __version__
+from guarita.cli_registry import add_registry_commands
 from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config, resolve_config_path
 from guarita.errors import ConfigError, GuaritaError
@@ -139,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, default=30.0, help="seconds to run (default 30)")
     demo.add_argument("--keep", action="store_true", help="keep the demo's temporary directory")
     demo.set_defaults(func=_cmd_demo)
+    add_registry_commands(sub, common)
     return parser
 
 

@@ -13,13 +13,14 @@ import re
 import datetime as dt
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationInfo
 
 __all__ = [
     "CAMERA_NAME_PATTERN",
     "AccreditationConfig",
+    "AgencyConfig",
     "CameraConfig",
     "FrigateConfig",
     "FrigateMqttConfig",
@@ -189,6 +190,19 @@ class UplinkConfig(_SecretHolder):
     )
 
 
+AgencyId = Annotated[str, Field(pattern=_ID_PATTERN)]
+
+
+class AgencyConfig(_Model):
+    """An institution at COP-BH and its area of interest (BH-05)."""
+
+    name: str = Field(min_length=1, description="The agency's name, e.g. `Regional Centro-Sul`.")
+    area: str | dict[str, Any] = Field(
+        description="GeoJSON file (Feature, FeatureCollection or geometry; relative to this file) or an inline "
+        "Polygon/MultiPolygon with [longitude, latitude] positions."
+    )
+
+
 class ProgramConfig(_Model):
     """One program (COP-BH or DETRO): its uplink and topic root."""
 
@@ -196,6 +210,11 @@ class ProgramConfig(_Model):
     uplink: UplinkConfig = Field(description="The program's MQTT broker.")
     topic_root: str | None = Field(
         default=None, description="Topic root; default `copbh/v1` for cop_bh, `detro/v1` for detro."
+    )
+    agencies: dict[AgencyId, AgencyConfig] = Field(
+        default_factory=dict,
+        description="cop_bh only: agencies by id, each receiving the cameras inside its area under "
+        "`<root>/agency/<id>/...`.",
     )
 
 
@@ -270,6 +289,12 @@ class GuaritaConfig(_Model):
     forward: ForwardConfig = Field(default_factory=ForwardConfig, description="Event forwarding.")
     outbox: OutboxConfig = Field(default_factory=OutboxConfig, description="Durable outbox.")
     web: WebConfig = Field(default_factory=WebConfig, description="Health and metrics server.")
+    # Filled by the loader from the agencies' areas: camera → agencies whose area covers it.
+    _camera_agencies: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
+
+    def camera_agencies(self, camera: str) -> tuple[str, ...]:
+        """Agencies whose area of interest covers ``camera`` (none without a location)."""
+        return self._camera_agencies.get(camera, ())
 
     def topic_root(self, program: ProgramName) -> str:
         """The configured topic root of ``program``, or its default."""

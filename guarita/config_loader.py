@@ -24,7 +24,8 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from guarita._config_rules import RULES
 from guarita._yaml_marks import MarkedDocument, load_marked
-from guarita.config import GuaritaConfig, TlsConfig, _SecretHolder
+from guarita.config import GuaritaConfig, ProgramName, TlsConfig, _SecretHolder
+from guarita.consent.agencies import AgencyArea, AreaError, agencies_covering, load_area
 from guarita.errors import ConfigError, ConfigProblem
 
 __all__ = ["CONFIG_ENV", "format_key_path", "load_config", "resolve_config_path"]
@@ -170,6 +171,24 @@ def _resolve_files(config: GuaritaConfig, environ: Mapping[str, str]) -> Iterato
             yield from _check_tls_material(loc, tls)
 
 
+def _resolve_agencies(config: GuaritaConfig, base_dir: Path) -> Iterator[tuple[Loc, str]]:
+    """Load every agency's area and note which cameras each covers."""
+    program = config.programs.get(ProgramName.COP_BH)
+    if program is None or not program.agencies:
+        return
+    areas: list[AgencyArea] = []
+    for agency, settings in program.agencies.items():
+        try:
+            areas.append(load_area(agency, settings.area, base_dir))
+        except AreaError as exc:
+            yield ("programs", "cop_bh", "agencies", agency, "area"), str(exc)
+    config._camera_agencies = {
+        camera: agencies_covering(areas, c.location.lat, c.location.lon)
+        for camera, c in config.cameras.items()
+        if c.location is not None and ProgramName.COP_BH in c.programs
+    }
+
+
 def _check_tls_material(loc: Loc, tls: TlsConfig) -> Iterator[tuple[Loc, str]]:
     """Load the CA and client certificate as a link would, so a bad PEM fails here."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -238,6 +257,7 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Guarita
         raise ConfigError(found) from exc
     failures: list[tuple[Loc, str]] = [(v.path, v.message) for rule in RULES for v in rule(config)]
     failures += list(_resolve_files(config, environ))
+    failures += list(_resolve_agencies(config, path.resolve().parent))
     if failures:
         problems = []
         for loc, message in failures:

@@ -115,6 +115,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE catalogue_state (
         camera TEXT PRIMARY KEY,
         payload_sha256 TEXT NOT NULL,
+        topics TEXT NOT NULL,
         published_at REAL NOT NULL
     ) WITHOUT ROWID;
     CREATE TABLE audit_log (

@@ -17,7 +17,7 @@ def plugins_for(config: GuaritaConfig) -> dict[ProgramName, ProgramPlugin]:
     for program in config.programs:
         root = config.topic_root(program)
         if program is ProgramName.COP_BH:
-            made[program] = CopBhPlugin(config.provider.id, root)
+            made[program] = CopBhPlugin(config.provider.id, root, config.camera_agencies)
         else:
             made[program] = DetroPlugin(config.provider.id, root)
     return made

@@ -26,8 +26,8 @@ class DetroPlugin:
     topic_root: str = "detro/v1"
     program: ProgramName = ProgramName.DETRO
 
-    def event_topic(self, camera_name: str, camera: CameraConfig) -> str:
-        return f"{self.topic_root}/{self.provider}/vehicles/{camera.vehicle}/events"
+    def event_topics(self, camera_name: str, camera: CameraConfig) -> list[str]:
+        return [f"{self.topic_root}/{self.provider}/vehicles/{camera.vehicle}/events"]
 
     def event_payload(self, event: TrackedObjectEvent, seq: int, camera: CameraConfig) -> dict[str, Any]:
         payload = base_event_payload(event, seq, self.provider)

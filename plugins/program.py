@@ -21,8 +21,8 @@ class ProgramPlugin(Protocol):
         """The program this plugin serves."""
         ...
 
-    def event_topic(self, camera_name: str, camera: CameraConfig) -> str:
-        """The uplink topic for this camera's events."""
+    def event_topics(self, camera_name: str, camera: CameraConfig) -> list[str]:
+        """The uplink topics for this camera's events (the first is the provider's own)."""
         ...
 
     def event_payload(self, event: TrackedObjectEvent, seq: int, camera: CameraConfig) -> dict[str, Any]:

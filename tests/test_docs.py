@@ -51,7 +51,7 @@ CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "frigate-contract"
 EXAMPLE_ENV = "GUARITA_FRIGATE_MQTT_PASSWORD"
 
 # How a dict-valued field's keys are written in docs and paths.
-PLACEHOLDERS = {"programs": "<program>", "cameras": "<name>"}
+PLACEHOLDERS = {"programs": "<program>", "cameras": "<name>", "agencies": "<agency>"}
 
 # A value that must never be printed.
 SECRET = "s3cret-Value-for-test-docs"
@@ -210,10 +210,12 @@ def _data_paths(data: Any, prefix: tuple[str, ...] = ()) -> Iterator[str]:
     if not isinstance(data, dict):
         return
     for key, value in data.items():
-        top_mapping = len(prefix) == 1 and prefix[0] in PLACEHOLDERS
-        path = (*prefix, PLACEHOLDERS[prefix[0]] if top_mapping else str(key))
+        # Keys of a mapping field (programs, cameras, agencies) become their placeholder.
+        is_entry = bool(prefix) and prefix[-1] in PLACEHOLDERS and (len(prefix) == 1 or prefix[-1] == "agencies")
+        path = (*prefix, PLACEHOLDERS[prefix[-1]] if is_entry else str(key))
         yield ".".join(path)
-        yield from _data_paths(value, path)
+        if path[-1] != "area":  # an inline GeoJSON value, not config keys
+            yield from _data_paths(value, path)
 
 
 def test_example_shows_every_key() -> None:  # covers PB-01
@@ -226,9 +228,11 @@ def test_example_shows_every_key() -> None:  # covers PB-01
     assert not unknown, f"config.example.yaml shows keys the models lack: {unknown}"
     # Each program shows all of its own keys, not just the union of both.
     program_keys = [p.removeprefix("programs.<program>.") for p in ALL_FIELDS if p.startswith("programs.<program>.")]
+    cop_bh_only = ("agencies",)  # verify_agencies_only_for_cop_bh
     for program in ProgramName:
         own = set(_data_paths(data["programs"][program.value]))
-        assert not [k for k in program_keys if k not in own], f"programs.{program.value} lacks some keys"
+        expected = [k for k in program_keys if program is ProgramName.COP_BH or not k.startswith(cop_bh_only)]
+        assert not [k for k in expected if k not in own], f"programs.{program.value} lacks some keys"
 
 
 def test_example_has_the_cameras_the_docs_promise() -> None:
@@ -257,7 +261,9 @@ def test_example_placeholders_are_not_real_secrets() -> None:  # covers BH-07
     for path in files:
         text = path.read_text(encoding="utf-8")
         assert "PRIVATE KEY" not in text, f"{path} holds a private key"
-        if path.suffix == ".pem":  # public CA certificates only, made for the example
+        if path.suffix == ".geojson":  # an example area of interest, not a real boundary
+            assert "not the real boundary" in text, path
+        elif path.suffix == ".pem":  # public CA certificates only, made for the example
             assert text.count("-----BEGIN CERTIFICATE-----") == 1, path
             assert "not a real centre" in _pem_subject(path), path
         else:
@@ -447,8 +453,8 @@ def test_schemas_are_exact_and_documented() -> None:
 # ---- docs/mqtt.md against the code ---------------------------------------------------------------
 def test_mqtt_doc_topics_match_the_plugins() -> None:  # covers PB-05, BH-11, DT-02
     mqtt = MQTT_DOC.read_text(encoding="utf-8")
-    cop_topic = CopBhPlugin("<provider>").event_topic("<camera>", STREET)
-    detro_topic = DetroPlugin("<provider>").event_topic("<camera>", CameraConfig(programs=[], vehicle="<vehicle>"))
+    cop_topic = CopBhPlugin("<provider>").event_topics("<camera>", STREET)[0]
+    detro_topic = DetroPlugin("<provider>").event_topics("<camera>", CameraConfig(programs=[], vehicle="<vehicle>"))[0]
     assert cop_topic == "copbh/v1/<provider>/events/<camera>"
     assert detro_topic == "detro/v1/<provider>/vehicles/<vehicle>/events"
     assert f"`{cop_topic}`" in mqtt and f"`{detro_topic}`" in mqtt

@@ -88,6 +88,7 @@ PINNED = {
     "guarita.outbox": ["Outbox", "OutboxMessage", "PendingMessage", "QuotaLevel"],
     "guarita.config": [
         "AccreditationConfig",
+        "AgencyConfig",
         "CAMERA_NAME_PATTERN",
         "CameraConfig",
         "ForwardConfig",

@@ -84,7 +84,7 @@ async def test_events_reach_each_program_transformed(tmp_path: Path, frigate_bro
             "provider": "acme", "camera": "street_front", "label": "person", "sub_label": None,
             "score": 0.8398, "top_score": 0.793, "start_time": "2026-06-30T13:00:00.512Z", "end_time": None,
             "zones": [], "has_clip": True, "has_snapshot": True,
-            "location": {"lat": -19.9245, "lon": -43.9352, "heading": 180.0},
+            "location": {"lat": -19.9245, "lon": -43.9352, "heading": 180.0}, "agencies": [],
         }
         assert update["zones"] == ["porch"]
         assert end["sub_label"] == "john", "0.17's [name, score] becomes the name"
