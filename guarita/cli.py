@@ -115,6 +115,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_acl_mosquitto(args: argparse.Namespace) -> int:
+    from guarita.acl import mosquitto_acl
+
+    print(mosquitto_acl(_load(args)), end="")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from guarita.demo import run_demo
 
@@ -136,6 +143,10 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", parents=[common], help="validate the config file")
     check.add_argument("--online", action="store_true", help="also ask Frigate for its MQTT settings")
     check.set_defaults(func=_cmd_check_config)
+    acl = sub.add_parser("acl", help="print access-control lists for the centres' brokers")
+    acl_kind = acl.add_subparsers(dest="acl_kind", required=True)
+    acl_mosquitto = acl_kind.add_parser("mosquitto", parents=[common], help="Mosquitto acl_file text")
+    acl_mosquitto.set_defaults(func=_cmd_acl_mosquitto)
     demo = sub.add_parser("demo", help="run everything locally with sample cameras and two centres")
     demo.add_argument("--duration", type=float, default=30.0, help="seconds to run (default 30)")
     demo.add_argument("--keep", action="store_true", help="keep the demo's temporary directory")
