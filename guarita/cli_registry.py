@@ -43,13 +43,13 @@ from guarita.registry_input import (
 )
 from guarita.store import Store
 
-__all__ = ["ProgramStatus", "CameraStatus", "add_registry_commands", "camera_statuses", "guarded", "json_option"]
+__all__ = ["CameraStatus", "ProgramStatus", "add_registry_commands", "camera_statuses"]
 
 Command = Callable[[argparse.Namespace], int]
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
-def guarded(command: Command) -> Command:
+def _guarded(command: Command) -> Command:
     """Translate the store's foreign errors (sqlite3, OSError) so ``main`` prints them, not a traceback."""
 
     @functools.wraps(command)
@@ -62,7 +62,7 @@ def guarded(command: Command) -> Command:
     return run
 
 
-def json_option() -> argparse.ArgumentParser:
+def _json_option() -> argparse.ArgumentParser:
     """A parent parser adding ``--json``."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--json", action="store_true", help="print one JSON document instead of text")
@@ -190,7 +190,9 @@ def _cmd_signage_record(args: argparse.Namespace) -> int:
     camera = known_camera(config, args.camera)
     installed = parse_installed(args.installed, _today()) if args.installed else _today()
     with _registry(config) as registry:
-        digest = registry.record_signage(camera, plate=args.plate, photo=Path(args.photo), by=by, installed_on=installed)
+        digest = registry.record_signage(
+            camera, plate=args.plate, photo=Path(args.photo), by=by, installed_on=installed
+        )
         version = registry.version()
     plate = args.plate.strip()
     _emit(args, f"sign {plate} recorded at {camera}, installed {installed.isoformat()}, photo sha256 {digest}",
@@ -339,8 +341,8 @@ def _cmd_registry_import(args: argparse.Namespace) -> int:
                   ("detail" if o.applied else "reason"): o.message} for o in outcomes],
     })
     if refused:
-        print(f"error: {len(refused)} of {len(outcomes)} rows refused (lines {', '.join(str(o.line) for o in refused)})",
-              file=sys.stderr)
+        where = ", ".join(str(o.line) for o in refused)
+        print(f"error: {len(refused)} of {len(outcomes)} rows refused (lines {where})", file=sys.stderr)
         return 1
     return 0
 
@@ -358,7 +360,7 @@ def _by(parser: argparse.ArgumentParser) -> None:
 
 def add_registry_commands(sub: SubParsers, common: argparse.ArgumentParser) -> None:
     """Add the registry and audit commands to ``guarita``'s subparsers."""
-    leaf = [common, json_option()]
+    leaf = [common, _json_option()]
     clients = _group(sub, "clients", "the provider's clients (who may authorise sharing)")
     add = clients.add_parser("add", parents=leaf, help="add a client, or record new details for it")
     add.add_argument("client_id", metavar="ID", help="lowercase id: letters, digits, '.', '_', '-'")
@@ -367,9 +369,9 @@ def add_registry_commands(sub: SubParsers, common: argparse.ArgumentParser) -> N
                      help="CPF or CNPJ, checked and kept only as a keyed hash; '-' reads it from stdin")
     add.add_argument("--contact", metavar="TEXT", help="how to reach the client")
     _by(add)
-    add.set_defaults(func=guarded(_cmd_clients_add))
+    add.set_defaults(func=_guarded(_cmd_clients_add))
     listing = clients.add_parser("list", parents=leaf, help="list clients as last recorded")
-    listing.set_defaults(func=guarded(_cmd_clients_list))
+    listing.set_defaults(func=_guarded(_cmd_clients_list))
 
     consent = _group(sub, "consent", "a client's authorisation to share a camera")
     grant = consent.add_parser("grant", parents=leaf, help="record a client's consent to share CAMERA")
@@ -381,12 +383,12 @@ def add_registry_commands(sub: SubParsers, common: argparse.ArgumentParser) -> N
                        help="YYYY-MM-DD: valid through that day, Belo Horizonte time; or ISO 8601 with a zone")
     grant.add_argument("--programs", default=ProgramName.COP_BH.value, metavar="cop_bh[,detro]",
                        help="programs consented to (default: cop_bh)")
-    grant.set_defaults(func=guarded(_cmd_consent_grant))
+    grant.set_defaults(func=_guarded(_cmd_consent_grant))
     revoke = consent.add_parser("revoke", parents=leaf, help="record that the client withdrew consent")
     revoke.add_argument("camera", metavar="CAMERA", help="camera with an active consent (even if no longer configured)")
     _by(revoke)
     revoke.add_argument("--reason", required=True, metavar="TEXT", help="why (kept in the registry and audit log)")
-    revoke.set_defaults(func=guarded(_cmd_consent_revoke))
+    revoke.set_defaults(func=_guarded(_cmd_consent_revoke))
 
     cameras = _group(sub, "cameras", "cameras: public-facing attestation and share status")
     attest = cameras.add_parser("attest", parents=leaf, help="record whether CAMERA looks only at public space")
@@ -398,9 +400,9 @@ def add_registry_commands(sub: SubParsers, common: argparse.ArgumentParser) -> N
                         help="it sees private space too (it will not be shared)")
     attest.add_argument("--evidence", required=True, metavar="FILE", help="a snapshot of the view; kept by SHA-256")
     _by(attest)
-    attest.set_defaults(func=guarded(_cmd_cameras_attest))
+    attest.set_defaults(func=_guarded(_cmd_cameras_attest))
     status = cameras.add_parser("status", parents=leaf, help="each camera: shared per program, and why not")
-    status.set_defaults(func=guarded(_cmd_cameras_status))
+    status.set_defaults(func=_guarded(_cmd_cameras_status))
 
     signage = _group(sub, "signage", "the BH + Segura signs at shared cameras")
     record = signage.add_parser("record", parents=leaf, help="record the sign installed at CAMERA")
@@ -409,12 +411,12 @@ def add_registry_commands(sub: SubParsers, common: argparse.ArgumentParser) -> N
     record.add_argument("--photo", required=True, metavar="FILE", help="a photo of the sign; kept by SHA-256")
     _by(record)
     record.add_argument("--installed", metavar="DATE", help="YYYY-MM-DD (default: today, Belo Horizonte time)")
-    record.set_defaults(func=guarded(_cmd_signage_record))
+    record.set_defaults(func=_guarded(_cmd_signage_record))
 
     registry = _group(sub, "registry", "bulk changes to the registry")
     bulk = registry.add_parser("import", parents=leaf, help="apply rows from a CSV or YAML file (see docs/registry.md)")
     bulk.add_argument("file", metavar="FILE", help="FILE.csv, FILE.yaml or FILE.yml; paths inside are relative to it")
     bulk.add_argument("--by", metavar="USER", help="who records rows that have no `by` column")
-    bulk.set_defaults(func=guarded(_cmd_registry_import))
+    bulk.set_defaults(func=_guarded(_cmd_registry_import))
 
     add_audit_commands(sub, leaf)

@@ -5,9 +5,12 @@ centre), a Frigate stand-in publishing tracked objects for five cameras, Guarita
 SQLite in a temporary directory, and two receiving centres (stand-ins for COP-BH and DETRO).
 It prints what each centre receives as it arrives, and at the end what was held back and why.
 
-The consent registry of the demo is fixed sample data (the registry itself arrives with the
-consent issue): ``street_front`` has its client's consent, a public-facing attestation and a
-sign; ``street_corner`` has consent but no sign, so the share gate holds it back.
+The consent registry is the real one. Over the run, an operator (scripted) records what
+the CLI records: ``street_front`` starts held back, gets its client's consent, then the
+public-facing attestation, then its sign, and from that moment its events and its catalogue
+entry reach COP-BH; later the client revokes, and the catalogue entry is withdrawn and its
+events stop. ``street_corner`` gets consent and attestation but no sign, so it stays held
+back throughout; ``backyard`` is in no program and never leaves.
 
 Covers: PB-01, PB-05, BH-03, BH-04, BH-07, DT-02.
 """
@@ -24,15 +27,16 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
 
-from guarita.config import ProgramName
 from guarita.config_loader import load_config
-from guarita.consent.share_gate import CameraShareState, ConsentRecord, StaticRegistry, decide
+from guarita.consent.registry import Registry
+from guarita.consent.share_gate import decide
 from guarita.runtime import Runtime
 from guarita.standin.centre import Centre, Received
 from guarita.standin.frigate_api import StandinMqtt, make_frigate_app, serve_frigate
@@ -56,16 +60,47 @@ LABELS = {"street_front": "car", "street_corner": "person", "backyard": "person"
 CENTRE_ACL = "user acme\ntopic write {root}/acme/#\n\nuser centre\ntopic read #\n"
 
 
-def demo_registry() -> StaticRegistry:
-    """The demo's fixed consent data (see the module docstring)."""
-    consent = ConsentRecord(frozenset({ProgramName.COP_BH}), granted_at=datetime(2026, 11, 1, tzinfo=UTC))
-    return StaticRegistry(
-        accredited=True,
-        cameras={
-            "street_front": CameraShareState("condo-aurora", consent, public_facing=True, signage_plate="BHS-000123"),
-            "street_corner": CameraShareState("padaria-sol", consent, public_facing=True, signage_plate=None),
-        },
-    )
+async def _operator_story(registry: Registry, workdir: Path, duration_s: float, out: TextIO) -> None:
+    """What an operator records with the CLI, spread over the run (see the module docstring)."""
+    evidence = workdir / "evidence"
+    evidence.mkdir()
+    signed_form, snapshot, photo = (evidence / n for n in ("consent.pdf", "snapshot.jpg", "sign.jpg"))
+    for path in (signed_form, snapshot, photo):
+        path.write_bytes(secrets.token_bytes(64))  # stand-ins for the scanned form and photos
+
+    def clients() -> None:
+        registry.add_client("condo-aurora", "Condomínio Aurora", by="operator", document="529.982.247-25")
+        registry.add_client("padaria-sol", "Padaria Sol", by="operator")
+
+    def corner_without_sign() -> None:
+        registry.grant("street_corner", client_id="padaria-sol", evidence=signed_form, by="operator")
+        registry.attest("street_corner", public_facing=True, evidence=snapshot, by="operator")
+
+    def front_consent() -> None:
+        registry.grant("street_front", client_id="condo-aurora", evidence=signed_form, by="operator")
+
+    def front_attest() -> None:
+        registry.attest("street_front", public_facing=True, evidence=snapshot, by="operator")
+
+    def front_sign() -> None:
+        registry.record_signage("street_front", plate="BHS-000123", photo=photo, by="operator")
+
+    def front_revoke() -> None:
+        registry.revoke("street_front", by="operator", reason="client asked to stop sharing")
+
+    steps: list[tuple[float, str, Callable[[], None]]] = [
+        (0.10, "clients condo-aurora and padaria-sol added", clients),
+        (0.15, "street_corner: consent and public-facing attestation (no sign yet)", corner_without_sign),
+        (0.25, "street_front: consent granted by condo-aurora", front_consent),
+        (0.35, "street_front: attested public-facing", front_attest),
+        (0.45, "street_front: sign BHS-000123 recorded", front_sign),
+        (0.80, "street_front: consent revoked by the client", front_revoke),
+    ]
+    started = time.monotonic()
+    for fraction, what, step in steps:
+        await asyncio.sleep(max(0.0, started + fraction * duration_s - time.monotonic()))
+        step()
+        print(f"  [registry] {what}", file=out, flush=True)
 
 
 def _write_config(
@@ -85,7 +120,12 @@ def _write_config(
             }
         }
     config = {
-        "provider": {"id": "acme", "name": "ACME Segurança (demo)", "kind": "security_company"},
+        "provider": {
+            "id": "acme",
+            "name": "ACME Segurança (demo)",
+            "kind": "security_company",
+            "accreditation": {"reference": "Edital de Chamamento 002/2020 SMSP", "date": "2021-03-15"},
+        },
         "storage": {"data_dir": str(workdir / "data")},
         "frigate": {"url": f"http://127.0.0.1:{frigate_api_port}", "mqtt": {"host": "127.0.0.1", "port": frigate.port}},
         "programs": programs,
@@ -99,21 +139,31 @@ def _write_config(
 
 
 async def _frigate_activity(frigate: FrigateMqttStandin, published: Counter[str], stop: asyncio.Event) -> None:
-    """Tracked objects on random cameras, each a new → updates → end lifecycle, paced in time."""
-    rng = random.Random(958)
-    cameras = list(DEMO_CAMERAS)
-    while not stop.is_set():
-        camera = rng.choice(cameras)
+    """Every camera sees tracked objects in turn: new → updates → end, paced in time."""
+
+    async def camera_activity(camera: str, rng: random.Random) -> None:
         label = LABELS.get(camera, "person")
-        messages = tracked_object_lifecycle(camera, label, time.time(), updates=rng.randint(1, 3), rng=rng)
-        for message in messages:  # a started object is always finished, as Frigate would
-            await frigate.publish_event(message)
-            published[camera] += 1
-            await asyncio.sleep(rng.uniform(0.05, 0.3))
+        await asyncio.sleep(rng.uniform(0, 1.0))
+        while not stop.is_set():
+            messages = tracked_object_lifecycle(camera, label, time.time(), updates=rng.randint(1, 3), rng=rng)
+            for message in messages:  # a started object is always finished, as Frigate would
+                await frigate.publish_event(message)
+                published[camera] += 1
+                await asyncio.sleep(rng.uniform(0.1, 0.4))
+            await asyncio.sleep(rng.uniform(0.3, 1.5))
+
+    async with asyncio.TaskGroup() as group:
+        for index, camera in enumerate(DEMO_CAMERAS):
+            group.create_task(camera_activity(camera, random.Random(958 + index)))
 
 
 def _printer(name: str, out: TextIO) -> Any:
     def show(message: Received) -> None:
+        if "/cameras/" in message.topic:
+            camera = message.topic.rsplit("/", 1)[-1]
+            state = f"published (sign {message.json['sign_plate']})" if message.payload else "withdrawn"
+            print(f"  [{name}] catalogue: {camera} {state}", file=out, flush=True)
+            return
         if "/events" not in message.topic:
             print(f"  [{name}] {message.topic} = {message.payload.decode()}", file=out, flush=True)
             return
@@ -140,7 +190,7 @@ def _summary(runtime: Runtime, published: Counter[str], centres: dict[str, Centr
         if not settings.programs:
             reasons.append("in no program: never leaves this site")
         for program in settings.programs:
-            decision = decide(settings, camera, program, True, now, demo_registry())
+            decision = decide(settings, camera, program, True, now, runtime.catalogue_registry)
             if not decision.shared:
                 reasons.append(f"{program.value}: " + ", ".join(r.value for r in decision.reasons))
         print(
@@ -185,7 +235,7 @@ async def run_demo(duration_s: float = 30.0, keep_dir: bool = False, out: TextIO
                 api_runner, api_port = await serve_frigate(frigate_api)
                 stack.push_async_callback(api_runner.cleanup)
                 config_path = _write_config(workdir, frigate_broker, api_port, centre_brokers, pki.ca_cert)
-                runtime = Runtime(load_config(config_path), registry=demo_registry(), reconnect_max_s=2)
+                runtime = Runtime(load_config(config_path), reconnect_max_s=2)
                 print(
                     f"Frigate stand-in: API http://127.0.0.1:{api_port}/api/version, MQTT 127.0.0.1:"
                     f"{frigate_broker.port}; COP-BH 127.0.0.1:{centre_brokers['cop_bh'].port} (TLS), "
@@ -234,9 +284,13 @@ async def _run_traffic(
     async with FrigateMqttStandin("127.0.0.1", frigate_broker.port) as frigate:
         print(f"running for {duration_s:g} s (Ctrl-C ends it); what each centre receives:", file=out, flush=True)
         activity = asyncio.create_task(_frigate_activity(frigate, published, stop))
+        story = asyncio.create_task(_operator_story(runtime.registry, runtime.config.storage.data_dir, duration_s, out))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), duration_s)
         stop.set()
+        story.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await story
         await activity
     deadline = time.monotonic() + 5  # let the last messages reach the centres
     while any(runtime.outbox.depth(p) for p in centres) and time.monotonic() < deadline:

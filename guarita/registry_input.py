@@ -343,14 +343,15 @@ def _apply(
     given = set(values) - {"kind", "by"}
     missing = sorted(REQUIRED[kind] - given)
     if missing:
-        raise RegistryRefusal(f"a {kind} row needs {', '.join(missing)}")
+        raise RegistryRefusal(f"{kind} rows need {', '.join(missing)}")
     extra = sorted(given - REQUIRED[kind] - OPTIONAL[kind])
     if extra:
-        raise RegistryRefusal(f"{', '.join(extra)}: not used by a {kind} row (leave the cell empty)")
+        raise RegistryRefusal(f"{', '.join(extra)}: not used by {kind} rows (leave the cell empty)")
     by = operator(values.get("by") or default_by)
     if kind is RowKind.CLIENT:
         client = values["client"]
-        registry.add_client(client, values["name"], by=by, document=values.get("document"), contact=values.get("contact"))
+        document, contact = values.get("document"), values.get("contact")
+        registry.add_client(client, values["name"], by=by, document=document, contact=contact)
         return f"client {client} recorded" + (" (document as keyed hash)" if "document" in values else "")
     camera = values["camera"]
     if kind is RowKind.REVOKE:

@@ -125,6 +125,7 @@ class Runtime:
         )
         self.live_registry = LiveRegistry(self.registry) if registry is None else None
         view: RegistryView = registry or self.live_registry  # type: ignore[assignment]
+        self.catalogue_registry = view
         if self.live_registry is not None:
             self.live_registry.refresh()
         self.catalogue = Catalogue(config, view, self.store, self.outbox, clock)

@@ -23,5 +23,23 @@ async def test_demo_shows_both_centres_and_what_was_held_back() -> None:
     assert copbh == detro == "0" and "never leaves" in why
     assert rows["street_corner"][1] == "0" and "no_signage" in rows["street_corner"][3]
     assert not re.search(r"\[(COP-BH|DETRO)\] (backyard|street_corner)", text), "held-back cameras never reach a centre"
-    assert int(rows["street_front"][1]) + int(rows["bus_10234_front"][2]) + int(rows["bus_10234_interior"][2]) > 0
+    assert int(rows["bus_10234_front"][2]) + int(rows["bus_10234_interior"][2]) > 0
     assert "outbox depth {'cop_bh': 0, 'detro': 0}" in text
+
+
+# covers BH-03, BH-04, PB-03
+@pytest.mark.slow
+async def test_demo_shows_a_camera_shared_when_its_sign_is_recorded_and_withdrawn_on_revocation() -> None:
+    out = io.StringIO()
+    assert await run_demo(duration_s=8, out=out) == 0
+    lines = out.getvalue().splitlines()
+
+    def at(fragment: str) -> int:
+        return next(i for i, line in enumerate(lines) if fragment in line)
+
+    sign, published = at("[registry] street_front: sign"), at("catalogue: street_front published")
+    revoked, withdrawn = at("[registry] street_front: consent revoked"), at("catalogue: street_front withdrawn")
+    assert at("[registry] street_front: consent granted") < sign < published < revoked < withdrawn
+    shared_events = [i for i, line in enumerate(lines) if line.startswith("  [COP-BH] street_front ")]
+    assert all(published < i < withdrawn for i in shared_events), "events only while shared"
+    assert "street_front             " in out.getvalue() and "cop_bh: consent_revoked" in out.getvalue()
