@@ -355,7 +355,8 @@ def _group(sub: SubParsers, name: str, help_text: str) -> SubParsers:
 
 def _by(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--by", required=True, metavar="USER",
-                        help="who records this (a person's name or login; kept in the audit log)")
+                        help="who records this: required, a person's name or login (not taken from the OS "
+                             "account), kept with the record and in the audit log")
 
 
 def add_registry_commands(sub: SubParsers, common: argparse.ArgumentParser) -> None:

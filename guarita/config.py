@@ -21,6 +21,8 @@ __all__ = [
     "CAMERA_NAME_PATTERN",
     "AccreditationConfig",
     "AgencyConfig",
+    "ApiRole",
+    "ApiToken",
     "CameraConfig",
     "FrigateConfig",
     "FrigateMqttConfig",
@@ -271,11 +273,36 @@ class OutboxConfig(_Model):
     )
 
 
+class ApiRole(StrEnum):
+    """What a REST API token may do."""
+
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    AUDITOR = "auditor"
+    VIEWER = "viewer"
+
+
+class ApiToken(_Model):
+    """A bearer token of the REST API, kept only as its SHA-256."""
+
+    role: ApiRole = Field(
+        description="`admin` (all), `operator` (registry writes), `auditor` (read registry and audit), "
+        "`viewer` (read status)."
+    )
+    sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 (hex) of the token: `printf %s \"$TOKEN\" | sha256sum`. The token itself is never stored.",
+    )
+
+
 class WebConfig(_Model):
-    """The health/metrics HTTP server."""
+    """The HTTP server: health, metrics and the REST API."""
 
     host: str = Field(default="127.0.0.1", description="Listen address.")
     port: int = Field(default=8765, ge=0, le=65535, description="Listen port (0 = any free port).")
+    tokens: dict[Annotated[str, Field(pattern=_ID_PATTERN)], ApiToken] = Field(
+        default_factory=dict, description="REST API bearer tokens by name (who holds them); none = API closed."
+    )
 
 
 class GuaritaConfig(_Model):

@@ -89,6 +89,8 @@ PINNED = {
     "guarita.config": [
         "AccreditationConfig",
         "AgencyConfig",
+        "ApiRole",
+        "ApiToken",
         "CAMERA_NAME_PATTERN",
         "CameraConfig",
         "ForwardConfig",
