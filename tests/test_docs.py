@@ -196,7 +196,7 @@ def test_config_doc_covers_env_errors_secrets_and_frigate_qos() -> None:  # cove
 
 
 # ---- (b) config.example.yaml -----------------------------------------------------------------
-_COMMENTED_KEY = re.compile(r"^(\s*)# ?(\s*[a-z_][a-z0-9_]*:(?:\s.*)?)$")
+_COMMENTED_KEY = re.compile(r"^(\s*)# ?(\s*[a-z_][a-z0-9_-]*:(?:\s.*)?)$")
 
 
 def _uncommented_example() -> Any:
