@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import re
 import secrets
 import shutil
@@ -29,6 +30,7 @@ from guarita import audit
 from guarita.config import ProgramName
 from guarita.consent.share_gate import CameraShareState, ConsentRecord, RegistryUnavailable
 from guarita.errors import GuaritaError, StoreError
+from guarita.local_time import local_zone
 from guarita.store import Store
 
 __all__ = [
@@ -91,7 +93,7 @@ def normalise_document(document: str) -> str:
         RegistryRefusal: not a valid CPF or CNPJ.
     """
     digits = re.sub(r"[.\-/\s]", "", document)
-    if not digits.isdigit() or len(digits) not in (11, 14) or len(set(digits)) == 1:
+    if not (digits.isascii() and digits.isdigit()) or len(digits) not in (11, 14) or len(set(digits)) == 1:
         raise RegistryRefusal("the document must be a CPF (11 digits) or a CNPJ (14 digits)")
     if len(digits) == 11:
         first = _check_digits(digits[:9], list(range(10, 1, -1)))
@@ -122,9 +124,21 @@ class Registry:
     def _document_key(self) -> bytes:
         path = self._data_dir / "keys" / "document-hmac.key"
         if not path.exists():
+            in_use = self._store.db.execute(
+                "SELECT 1 FROM registry_clients WHERE document_hmac IS NOT NULL LIMIT 1"
+            ).fetchone()
+            if in_use:
+                raise RegistryRefusal(
+                    f"the document key {path} is missing but documents were hashed with it: restore it "
+                    "from the backup of this data_dir (a new key would make every stored document unmatchable)"
+                )
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            path.write_bytes(secrets.token_bytes(32))
-            path.chmod(0o600)
+            try:
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                return path.read_bytes()  # another process made it first
+            with os.fdopen(descriptor, "wb") as key_file:
+                key_file.write(secrets.token_bytes(32))
         return path.read_bytes()
 
     def _keep_evidence(self, source: Path) -> str:
@@ -142,14 +156,19 @@ class Registry:
         return digest
 
     def _write(self, action: str, subject: str, by: str, details: dict[str, Any], sql: str, row: tuple[Any, ...]) -> None:
+        self._write_all(by, [(action, subject, details, sql, row)])
+
+    def _write_all(self, by: str, changes: list[tuple[str, str, dict[str, Any], str, tuple[Any, ...]]]) -> None:
+        """Record changes (each with its audit entry) in one transaction: all or none."""
         now = self._clock().timestamp()
         try:
             with self._store.transaction() as db:
-                db.execute(sql, row)
-                audit.append(db, at=now, actor=by, action=action, subject=subject, details=details)
+                for action, subject, details, sql, row in changes:
+                    db.execute(sql, row)
+                    audit.append(db, at=now, actor=by, action=action, subject=subject, details=details)
                 self._store.bump_counter(REGISTRY_VERSION)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot record {action} for {subject}: {exc}") from exc
+            raise StoreError(f"cannot record {changes[0][0]} for {changes[0][1]}: {exc}") from exc
 
     def _client_exists(self, client_id: str) -> bool:
         row = self._store.db.execute("SELECT 1 FROM registry_clients WHERE client_id = ?", (client_id,)).fetchone()
@@ -161,7 +180,35 @@ class Registry:
         ).fetchone()
         return row if row is not None and row[0] == "grant" else None
 
+    def owner(self, camera: str) -> str | None:
+        """The client a camera belongs to, as last recorded."""
+        row = self._store.db.execute(
+            "SELECT client_id FROM registry_ownership WHERE camera = ? ORDER BY seq DESC LIMIT 1", (camera,)
+        ).fetchone()
+        return str(row[0]) if row else None
+
     # ---- writes -----------------------------------------------------------------------
+    def assign(self, camera: str, *, client_id: str, by: str) -> None:
+        """Record which client ``camera`` belongs to (a consent counts only from its owner).
+
+        Raises:
+            RegistryRefusal: unknown client.
+        """
+        if not self._client_exists(client_id):
+            raise RegistryRefusal(f"no client {client_id!r}: add it first with `guarita clients add`")
+        self._write_all(by, [self._ownership_change(camera, client_id, self.owner(camera), by)])
+
+    def _ownership_change(
+        self, camera: str, client_id: str, previous: str | None, by: str
+    ) -> tuple[str, str, dict[str, Any], str, tuple[Any, ...]]:
+        return (
+            "camera.assign",
+            camera,
+            {"client": client_id, "previous": previous},
+            "INSERT INTO registry_ownership (camera, client_id, recorded_at, recorded_by) VALUES (?, ?, ?, ?)",
+            (camera, client_id, self._clock().timestamp(), by),
+        )
+
     def add_client(
         self, client_id: str, name: str, *, by: str, document: str | None = None, contact: str | None = None
     ) -> None:
@@ -177,12 +224,25 @@ class Registry:
         keyed = None
         if document is not None:
             keyed = hmac.new(self._document_key(), normalise_document(document).encode(), "sha256").hexdigest()
+        previous = self._store.db.execute(
+            "SELECT contact, document_hmac FROM registry_clients WHERE client_id = ? ORDER BY seq DESC LIMIT 1",
+            (client_id,),
+        ).fetchone()
+        if previous is not None:  # a change is a new row: what is not given again is kept
+            contact = contact if contact is not None else previous[0]
+            keyed = keyed if keyed is not None else previous[1]
         now = self._clock().timestamp()
         self._write(
             "client.add",
             client_id,
             by,
-            {"name": name, "contact_given": contact is not None, "document_hmac": keyed},
+            # Personal data stays out of the audit log: only that it was given, and its hashes.
+            {
+                "name_sha256": hashlib.sha256(name.strip().encode()).hexdigest(),
+                "contact_given": contact is not None,
+                "document_hmac": keyed,
+                "update": previous is not None,
+            },
             "INSERT INTO registry_clients (client_id, name, contact, document_hmac, recorded_at, recorded_by) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (client_id, name.strip(), contact, keyed, now, by),
@@ -205,6 +265,12 @@ class Registry:
         """
         if not self._client_exists(client_id):
             raise RegistryRefusal(f"no client {client_id!r}: add it first with `guarita clients add`")
+        owner = self.owner(camera)
+        if owner is not None and owner != client_id:
+            raise RegistryRefusal(
+                f"camera {camera!r} belongs to client {owner!r}: only its owner can consent "
+                "(record a new owner with `guarita cameras assign` first)"
+            )
         if not programs:
             raise RegistryRefusal("a consent names at least one program")
         now = self._clock()
@@ -213,15 +279,18 @@ class Registry:
         digest = self._keep_evidence(evidence)
         names = sorted(p.value for p in programs)
         expiry = expires_at.timestamp() if expires_at else None
-        self._write(
+        changes: list[tuple[str, str, dict[str, Any], str, tuple[Any, ...]]] = []
+        if owner is None:  # the first consent names the camera's owner
+            changes.append(self._ownership_change(camera, client_id, None, by))
+        changes.append((
             "consent.grant",
             camera,
-            by,
             {"client": client_id, "programs": names, "evidence_sha256": digest, "expires_at": expiry},
             "INSERT INTO registry_consents (camera, action, client_id, programs, evidence_sha256, expires_at, "
             "recorded_at, recorded_by) VALUES (?, 'grant', ?, ?, ?, ?, ?, ?)",
             (camera, client_id, json.dumps(names), digest, expiry, now.timestamp(), by),
-        )
+        ))
+        self._write_all(by, changes)
         return digest
 
     def revoke(self, camera: str, *, by: str, reason: str) -> None:
@@ -264,7 +333,7 @@ class Registry:
         if not plate.strip():
             raise RegistryRefusal("the sign's plate code is missing")
         digest = self._keep_evidence(photo)
-        installed = (installed_on or self._clock().date()).isoformat()
+        installed = (installed_on or self._clock().astimezone(local_zone()).date()).isoformat()
         self._write(
             "signage.record",
             camera,
@@ -297,10 +366,10 @@ class Registry:
         latest = "SELECT * FROM {t} WHERE seq IN (SELECT MAX(seq) FROM {t} GROUP BY camera)"
         for row in db.execute(
             "SELECT camera, action, client_id, programs, expires_at, recorded_at FROM registry_consents ORDER BY seq"
-        ):
+        ):  # replayed in order: the last grant, and whether a revoke followed it
             camera, action, client_id, programs, expires_at, recorded_at = row
             entry = cameras.setdefault(camera, {})
-            entry["client_id"] = client_id
+            entry["consent_client"] = client_id
             if action == "grant":
                 entry["consent"] = ConsentRecord(
                     frozenset(ProgramName(p) for p in json.loads(programs)),
@@ -310,6 +379,13 @@ class Registry:
             elif "consent" in entry:
                 granted: ConsentRecord = entry["consent"]
                 entry["consent"] = ConsentRecord(granted.programs, granted.granted_at, granted.expires_at, _at(recorded_at))
+        owners = {row[1]: row[2] for row in db.execute(latest.format(t="registry_ownership"))}
+        for camera in set(cameras) | set(owners):
+            entry = cameras.setdefault(camera, {})
+            owner = owners.get(camera)
+            entry["client_id"] = owner
+            if owner is None or entry.pop("consent_client", owner) != owner:
+                entry.pop("consent", None)  # consent from a previous owner no longer counts
         for row in db.execute(latest.format(t="registry_attestations")):
             cameras.setdefault(row[1], {})["public_facing"] = bool(row[2])
         for row in db.execute(latest.format(t="registry_signage")):

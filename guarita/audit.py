@@ -62,6 +62,7 @@ def append(
     db: sqlite3.Connection, *, at: float, actor: str, action: str, subject: str, details: Mapping[str, Any]
 ) -> AuditEntry:
     """Append an entry inside the caller's open transaction (so it commits with the change)."""
+    at = float(at)  # the REAL column gives back a float: hash what verify will read
     last = db.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (int(last[0]) + 1, str(last[1])) if last else (1, GENESIS)
     text = json.dumps(dict(details), sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -83,9 +84,12 @@ class Catalogue:
         messages: list[OutboxMessage] = []
         published: dict[str, tuple[str, tuple[str, ...]] | None] = {}  # None = withdrawn
         stamp = now.timestamp()
-        for camera, settings in self._config.cameras.items():
-            if ProgramName.COP_BH not in settings.programs:
-                continue
+        configured = {n: c for n, c in self._config.cameras.items() if ProgramName.COP_BH in c.programs}
+        # A camera published earlier and since removed from cop_bh (or from the config) is withdrawn.
+        for camera in [c for c in self._published if c not in configured]:
+            messages += [self._message(camera, topic, b"", None, stamp) for topic in self._published[camera][1]]
+            published[camera] = None
+        for camera, settings in configured.items():
             before = self._published.get(camera)
             decision = decide(settings, camera, ProgramName.COP_BH, self._enabled, now, self._registry)
             if decision.shared:
@@ -109,7 +113,8 @@ class Catalogue:
     def _message(camera: str, topic: str, body: bytes, digest: str | None, stamp: float) -> OutboxMessage:
         return OutboxMessage(
             uplink=UPLINK,
-            idem_key=f"catalogue:{topic}:{digest or 'withdrawn'}:{stamp!r}",
+            # Catalogue messages never come back from Frigate: a fresh key per message is enough.
+            idem_key=f"catalogue:{topic}:{digest or 'withdrawn'}:{stamp!r}:{secrets.token_hex(8)}",
             order_key=camera,
             topic=topic,
             payload=body,

@@ -184,6 +184,18 @@ def _cmd_cameras_attest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cameras_assign(args: argparse.Namespace) -> int:
+    by = operator(args.by)
+    config = _config(args)
+    camera = known_camera(config, args.camera)
+    with _registry(config) as registry:
+        registry.assign(camera, client_id=args.client, by=by)
+        version = registry.version()
+    _emit(args, f"{camera} belongs to client {args.client}",
+          {"camera": camera, "client": args.client, "registry_version": version})
+    return 0
+
+
 def _cmd_signage_record(args: argparse.Namespace) -> int:
     by = operator(args.by)
     config = _config(args)
@@ -402,6 +414,11 @@ def add_registry_commands(sub: SubParsers, common: argparse.ArgumentParser) -> N
     attest.add_argument("--evidence", required=True, metavar="FILE", help="a snapshot of the view; kept by SHA-256")
     _by(attest)
     attest.set_defaults(func=_guarded(_cmd_cameras_attest))
+    assign = cameras.add_parser("assign", parents=leaf, help="record which client CAMERA belongs to")
+    assign.add_argument("camera", metavar="CAMERA", help="a camera of the config")
+    assign.add_argument("--client", required=True, metavar="ID", help="the owner; only its consent counts")
+    _by(assign)
+    assign.set_defaults(func=_guarded(_cmd_cameras_assign))
     status = cameras.add_parser("status", parents=leaf, help="each camera: shared per program, and why not")
     status.set_defaults(func=_guarded(_cmd_cameras_status))
 

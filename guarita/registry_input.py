@@ -38,6 +38,7 @@ from guarita._yaml_marks import load_marked
 from guarita.config import GuaritaConfig, ProgramName
 from guarita.consent.registry import Registry, RegistryRefusal
 from guarita.errors import GuaritaError
+from guarita.local_time import local_zone
 
 __all__ = [
     "FIELDS",
@@ -92,12 +93,7 @@ _FALSE = {"false", "no", "nao", "não", "0"}
 
 def bh_zone() -> dt.tzinfo:
     """Belo Horizonte's time zone (America/Sao_Paulo; UTC-3 if the system has no tz data)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        return ZoneInfo("America/Sao_Paulo")
-    except ZoneInfoNotFoundError:  # Brazil has kept UTC-3 all year since 2019
-        return dt.timezone(dt.timedelta(hours=-3), "-03")
+    return local_zone()
 
 
 # ---- values ----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from guarita import audit
+from guarita.api import make_api_app
 from guarita.bridge import EventBridge
 from guarita.catalogue import Catalogue
 from guarita.config import GuaritaConfig, MqttProtocol, ProgramName
@@ -245,7 +246,9 @@ class Runtime:
                 for uplink in self.uplinks:
                     group.create_task(uplink.run(stop))
                 web = self.config.web
-                group.create_task(serve_web(make_web_app(self.health, self.metrics), web.host, web.port, stop, self.web_port))
+                api = make_api_app(self.config, self.registry, self.store, self._clock)
+                app = make_web_app(self.health, self.metrics, api)
+                group.create_task(serve_web(app, web.host, web.port, stop, self.web_port))
                 group.create_task(self._housekeeping(stop))
                 if self._check_frigate:
                     group.create_task(run_frigate_checks(self.config, self.warnings, stop))

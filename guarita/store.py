@@ -80,6 +80,14 @@ MIGRATIONS: tuple[str, ...] = (
         recorded_by TEXT NOT NULL
     );
     CREATE INDEX registry_clients_id ON registry_clients (client_id, seq);
+    CREATE TABLE registry_ownership (
+        seq INTEGER PRIMARY KEY,
+        camera TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        recorded_at REAL NOT NULL,
+        recorded_by TEXT NOT NULL
+    );
+    CREATE INDEX registry_ownership_camera ON registry_ownership (camera, seq);
     CREATE TABLE registry_consents (
         seq INTEGER PRIMARY KEY,
         camera TEXT NOT NULL,

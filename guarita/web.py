@@ -1,4 +1,6 @@
-"""The health and metrics server: ``/healthz`` (JSON) and ``/metrics`` (Prometheus).
+"""The HTTP server: ``/healthz`` (JSON), ``/metrics`` (Prometheus) and the REST API.
+
+The REST API (``guarita.api``) is a sub-application mounted under ``/api/v1``.
 
 Covers: PB-05.
 """
@@ -12,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from guarita._api_openapi import API_PREFIX
 from guarita.metrics import Metrics
 
 __all__ = ["HEALTH", "METRICS", "make_web_app", "serve_web"]
@@ -31,13 +34,17 @@ async def _metrics(request: web.Request) -> web.Response:
     return web.Response(text=request.app[METRICS].render(), content_type="text/plain", charset="utf-8")
 
 
-def make_web_app(health: Callable[[], dict[str, Any]], metrics: Metrics) -> web.Application:
-    """The aiohttp app; ``health`` builds the /healthz report on each request."""
+def make_web_app(
+    health: Callable[[], dict[str, Any]], metrics: Metrics, api: web.Application | None = None
+) -> web.Application:
+    """The aiohttp app; ``health`` builds the /healthz report on each request; ``api`` goes under /api/v1."""
     app = web.Application()
     app[HEALTH] = health
     app[METRICS] = metrics
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
+    if api is not None:
+        app.add_subapp(API_PREFIX, api)
     return app
 
 

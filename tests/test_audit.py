@@ -152,12 +152,6 @@ def test_only_the_first_of_several_breaks_is_reported(store: Store, intruder: sq
 
 
 # covers BH-07, PB-03
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: audit.append hashes repr(at) of the value it was given, but the REAL column "
-    "returns a float: an int time (1782824400) is hashed as '1782824400' and verified as "
-    "'1782824400.0', so an untouched entry is reported as edited",
-)
 def test_an_entry_at_a_whole_second_given_as_int_verifies(tmp_path: Path) -> None:
     opened = Store.open(tmp_path / "data")
     try:
@@ -182,12 +176,14 @@ def test_registry_changes_are_audited_without_the_raw_document(tmp_path: Path) -
         registry.record_signage("street_front", plate="BH-0001", photo=evidence, by="ana")
         registry.revoke("street_front", by="ana", reason="client asked")
         actions = [r[0] for r in opened.db.execute("SELECT action FROM audit_log ORDER BY seq")]
-        assert actions == ["client.add", "consent.grant", "camera.attest", "signage.record", "consent.revoke"]
-        assert audit.verify(opened.db) == (5, None)
+        assert [a for a in actions if a != "camera.assign"] == [
+            "client.add", "consent.grant", "camera.attest", "signage.record", "consent.revoke"
+        ]
+        assert audit.verify(opened.db) == (len(actions), None)
         everything = "\n".join(
             "|".join(str(v) for v in r) for r in opened.db.execute("SELECT * FROM audit_log").fetchall()
         )
-        for raw in (CPF, CPF_DIGITS, "99999-0000", "PDF signed"):
+        for raw in (CPF, CPF_DIGITS, "99999-0000", "síndico", "Flores", "PDF signed"):
             assert raw not in everything
         (details,) = opened.db.execute("SELECT details FROM audit_log WHERE action = 'client.add'").fetchone()
         assert '"document_hmac":"' in details, "the document appears only as its keyed hash"

@@ -217,13 +217,6 @@ def test_a_restart_does_not_republish_unchanged_entries(world: World) -> None:
 
 
 # covers BH-03, BH-07, PB-03
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Catalogue.sync skips every camera not listed with cop_bh in the current config "
-    "(`continue` before the withdrawal check), so a camera published before its cop_bh program "
-    "was removed from the config, or before it was removed from the config, keeps its retained "
-    "entry on COP-BH forever",
-)
 @pytest.mark.parametrize("change", ["cop_bh_removed_from_programs", "camera_removed_from_config"])
 def test_a_camera_dropped_from_cop_bh_in_the_config_is_withdrawn(world: World, change: str) -> None:
     world.share()
@@ -240,13 +233,6 @@ def test_a_camera_dropped_from_cop_bh_in_the_config_is_withdrawn(world: World, c
 
 
 # covers BH-03, PB-03
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the catalogue's idempotency key is topic + digest + clock stamp, so publish, "
-    "withdraw and publish the same entry within one clock reading repeats a key; the outbox's "
-    "UNIQUE constraint then raises sqlite3.IntegrityError out of sync() (not a StoreError, so "
-    "Runtime._watch_registry does not catch it and `guarita run` stops)",
-)
 def test_a_camera_shared_again_within_one_clock_reading_is_published_again(world: World) -> None:
     def sync_now() -> int:  # the clock is not advanced: everything below is one clock reading
         world.live.refresh()

@@ -274,7 +274,8 @@ def test_guarita_config_names_the_file_and_clients_list(cli: Cli, config: Path, 
     assert main(["clients", "list", "--json"]) == 0
     (client,) = json.loads(capsys.readouterr().out)
     assert client["client"] == "loja" and client["name"] == "Loja Nova" and client["recorded_by"] == "bia"
-    assert client["contact"] is None and client["has_document"] is False
+    assert client["contact"] == "(31) 3333-0000", "what an update does not give again is kept"
+    assert client["has_document"] is False
 
 
 # ---- personal data and evidence --------------------------------------------------------
@@ -458,12 +459,12 @@ def tamper(config: Path, *statements: str) -> None:
 # covers BH-07, BH-09, PB-03
 def test_audit_verify_intact_then_an_edited_row(cli: Cli, config: Path) -> None:
     refused(cli("audit", "verify"), "no database at")
-    share_fully(cli)
+    share_fully(cli)  # client, owner (named by the first consent), consent, attestation, sign
     intact = cli("audit", "verify")
-    assert intact.code == 0 and intact.out.startswith("4 entries, chain intact, head ")
+    assert intact.code == 0 and intact.out.startswith("5 entries, chain intact, head ")
     document = cli("audit", "verify", "--json").json()
-    assert document["entries"] == 4 and document["intact"] is True and len(document["head"]) == 64
-    assert intact.out == f"4 entries, chain intact, head {document['head']}\n"
+    assert document["entries"] == 5 and document["intact"] is True and len(document["head"]) == 64
+    assert intact.out == f"5 entries, chain intact, head {document['head']}\n"
 
     tamper(config, "UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
     broken = cli("audit", "verify")
@@ -489,8 +490,8 @@ def test_audit_verify_head_detects_a_cut_chain(cli: Cli, config: Path) -> None:
     share_fully(cli)
     head = cli("audit", "verify", "--json").json()["head"]
     assert cli("audit", "verify", "--head", head).code == 0
-    tamper(config, "DELETE FROM audit_log WHERE seq = 4")
-    assert cli("audit", "verify").out.startswith("3 entries, chain intact")
+    tamper(config, "DELETE FROM audit_log WHERE seq = 5")
+    assert cli("audit", "verify").out.startswith("4 entries, chain intact")
     refused(cli("audit", "verify", "--head", head), f"head {head} is no longer in the chain")
 
 
@@ -511,3 +512,18 @@ def test_the_commands_run_as_a_real_process(config: Path) -> None:
     status = run("cameras", "status", "--json")
     assert status.returncode == 0
     assert json.loads(status.stdout)["cameras"][1]["programs"]["cop_bh"]["shared"] is False
+
+
+# covers BH-03, BH-13, PB-07
+def test_only_the_owner_consents_and_a_new_owner_needs_new_consent(cli: Cli) -> None:
+    share_fully(cli)  # padaria consented first, so padaria owns street_front
+    assert reasons(cli) == []
+    assert cli("clients", "add", "condo", "--name", "Condomínio", "--by", "ana").code == 0
+    refused(cli("consent", "grant", "street_front", "--client", "condo", "--evidence", "form.pdf", "--by", "ana"),
+            "belongs to client 'padaria'")
+    moved = cli("cameras", "assign", "street_front", "--client", "condo", "--by", "ana", "--json")
+    assert moved.code == 0 and moved.json()["client"] == "condo"
+    assert reasons(cli) == ["no_consent"], "padaria's consent does not count for condo's camera"
+    assert cli("consent", "grant", "street_front", "--client", "condo", "--evidence", "form.pdf", "--by", "ana").code == 0
+    assert reasons(cli) == []
+    refused(cli("cameras", "assign", "street_front", "--client", "nobody", "--by", "ana"), "no client 'nobody'")
