@@ -359,8 +359,19 @@ class Registry:
         return [ClientRecord(r[0], r[1], r[2], r[3] is not None, _at(r[4]), r[5]) for r in rows]
 
     def snapshot(self) -> RegistrySnapshot:
-        """The whole registry state, for the share gate and the catalogue."""
+        """The whole registry state at one instant, for the share gate and the catalogue.
+
+        All reads run in one deferred read transaction: a write committed meanwhile (by the
+        CLI, in another process) is either wholly in the snapshot or wholly out of it.
+        """
         db = self._store.db
+        db.execute("BEGIN")
+        try:
+            return self._snapshot(db)
+        finally:
+            db.execute("COMMIT")
+
+    def _snapshot(self, db: sqlite3.Connection) -> RegistrySnapshot:
         version = self.version()
         cameras: dict[str, dict[str, Any]] = {}
         latest = "SELECT * FROM {t} WHERE seq IN (SELECT MAX(seq) FROM {t} GROUP BY camera)"

@@ -224,8 +224,10 @@ def evidence_file(request: web.Request, data: bytes | None, sha256: str | None, 
         RegistryRefusal: no evidence with that hash is kept.
     """
     data_dir = request.app[API_CONFIG].storage.data_dir
-    if (data is None) == (sha256 is None):
-        raise invalid(field, f"give {field} or evidence_sha256" + (", not both" if data is not None else ""))
+    if data is None and sha256 is None:
+        raise invalid(field, f"give {field} or evidence_sha256")
+    if data is not None and sha256 is not None:
+        raise invalid("evidence_sha256", f"give {field} or evidence_sha256, not both")
     if sha256 is not None:
         kept = data_dir / "evidence" / sha256[:2] / sha256
         if not kept.is_file():

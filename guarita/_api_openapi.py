@@ -76,7 +76,7 @@ def _error_statuses(operation: ApiOperation) -> list[int]:
         statuses.append(401)
         if set(operation.roles) != set(ApiRole):
             statuses.append(403)
-    if operation.request is not None:
+    if operation.request is not None or operation.query:
         statuses.append(400)
     if operation.camera:
         statuses.append(404)

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from guarita.config import ProgramName
+from guarita.config import CameraConfig, ProgramName
 from guarita.consent.registry import LiveRegistry, Registry, RegistryRefusal, normalise_document
-from guarita.consent.share_gate import CameraShareState
+from guarita.consent.share_gate import CameraShareState, decide
 from guarita.store import DB_FILE, Store
 
 NOW = datetime(2026, 6, 30, 13, 0, tzinfo=UTC)
@@ -169,14 +169,6 @@ def test_an_unknown_client_is_refused(setup: Setup) -> None:
         setup.registry.grant("street_front", client_id="ghost", evidence=setup.evidence, by="ana")
 
 
-ASSIGN_BEFORE_CHECKS = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Registry.grant records the camera's owner (assign: a registry_ownership row, a "
-    "camera.assign audit entry, a version bump, in its own transaction) before it checks the "
-    "programs, the expiry and the evidence, so a refused first grant still changes the registry",
-)
-
-
 # covers PB-03, BH-03
 @pytest.mark.parametrize(
     ("call", "match"),
@@ -187,13 +179,13 @@ ASSIGN_BEFORE_CHECKS = pytest.mark.xfail(
         pytest.param(lambda s: s.registry.grant("street_front", client_id="ghost", evidence=s.evidence, by="ana"),
                      "no client", id="unknown-client"),
         pytest.param(lambda s: s.registry.grant("street_front", client_id="condo-1", evidence=s.evidence, by="ana",
-                                                programs=frozenset()), "program", id="no-programs", marks=ASSIGN_BEFORE_CHECKS),
+                                                programs=frozenset()), "program", id="no-programs"),
         pytest.param(lambda s: s.registry.grant("street_front", client_id="condo-1", evidence=s.evidence, by="ana",
                                                 expires_at=NOW - timedelta(days=1)), "not in the future",
-                     id="past-expiry", marks=ASSIGN_BEFORE_CHECKS),
+                     id="past-expiry"),
         pytest.param(lambda s: s.registry.grant("street_front", client_id="condo-1",
                                                 evidence=s.evidence.with_name("missing.pdf"), by="ana"),
-                     "cannot read", id="missing-consent-evidence", marks=ASSIGN_BEFORE_CHECKS),
+                     "cannot read", id="missing-consent-evidence"),
         pytest.param(lambda s: s.registry.revoke("street_front", by="ana", reason="x"), "no active consent", id="revoke-nothing"),
         pytest.param(lambda s: s.registry.attest("street_front", public_facing=True,
                                                  evidence=s.evidence.with_name("missing.jpg"), by="ana"),
@@ -377,3 +369,39 @@ def test_the_live_view_reloads_only_when_the_version_moves(setup: Setup) -> None
     assert live.camera_state("street_front").signage_plate == "BH-0001"
     assert live.provider_accredited()
     assert live.refresh() is False
+
+
+# covers BH-02, BH-03, PB-03
+def test_a_snapshot_is_the_registry_at_one_instant(setup: Setup) -> None:
+    """A snapshot taken while the CLI writes must not mix states from before and after.
+
+    The camera is never shareable at any instant: first not public-facing, then revoked, then
+    public-facing but still revoked. The CLI's two writes land between the snapshot's read of
+    the consents and its read of the attestations (the statement trace of the reading
+    connection says when).
+    """
+    reg = setup.registry
+    reg.add_client("condo-1", "Condomínio Flores", by="ana")
+    reg.grant("street_front", client_id="condo-1", evidence=setup.evidence, by="ana")
+    reg.attest("street_front", public_facing=False, evidence=setup.evidence, by="ana")
+    reg.record_signage("street_front", plate="BH-0001", photo=setup.photo, by="ana")
+    cli_store = Store.open(setup.data_dir)
+    cli = Registry(cli_store, setup.data_dir, accredited=True, clock=setup.clock)
+    written: list[str] = []
+
+    def between_statements(sql: str) -> None:
+        if "registry_attestations" in sql and not written:
+            cli.revoke("street_front", by="ana", reason="client asked")
+            cli.attest("street_front", public_facing=True, evidence=setup.evidence, by="ana")
+            written.append(sql)
+
+    setup.store.db.set_trace_callback(between_statements)
+    try:
+        snapshot = reg.snapshot()
+    finally:
+        setup.store.db.set_trace_callback(None)
+        cli_store.close()
+    assert written, "the CLI wrote while the snapshot was read"
+    camera = CameraConfig.model_validate({"programs": ["cop_bh"], "location": {"lat": -19.9, "lon": -43.9}})
+    decision = decide(camera, "street_front", ProgramName.COP_BH, True, NOW, snapshot)
+    assert not decision.shared, f"a state that never existed: {snapshot.camera_state('street_front')}"
