@@ -161,9 +161,7 @@ async def json_errors(
     """The router's own refusals (no such route, method not allowed) as JSON too."""
     try:
         return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
+    except web.HTTPError as exc:
         response = ApiProblem(exc.status, exc.reason).response()
         if "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]

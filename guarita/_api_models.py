@@ -24,6 +24,8 @@ from guarita.consent.registry import RegistryRefusal, normalise_document
 from guarita.registry_input import parse_expiry
 
 __all__ = [
+    "AssignBody",
+    "AssignDone",
     "AttestationBody",
     "AttestationDone",
     "AuditBreakModel",
@@ -126,6 +128,12 @@ class ClientBody(_Request):
         description="CPF or CNPJ (punctuation ignored); stored only as a keyed hash, never returned.",
     )
     contact: Annotated[str, Field(max_length=200)] | None = Field(default=None, description="How to reach the client.")
+
+
+class AssignBody(_Request):
+    """``POST /cameras/{camera}/assign``: which client the camera belongs to."""
+
+    client: str = Field(pattern=_CLIENT_ID, description="The owner; only its consent counts.")
 
 
 class ConsentBody(_Request):
@@ -258,6 +266,14 @@ class ClientDone(_Response):
     registry_version: int = Field(description="Registry version after the change.")
 
 
+class AssignDone(_Response):
+    """The owner was recorded."""
+
+    camera: str = Field(description="Camera.")
+    client: str = Field(description="Its owner.")
+    registry_version: int = Field(description="Registry version after the change.")
+
+
 class ConsentDone(_Response):
     """The consent was recorded."""
 
@@ -313,9 +329,11 @@ class AuditVerifyReport(_Response):
     problem: str | None = Field(description="What is wrong, or null.")
 
 
-REQUEST_MODELS: tuple[type[BaseModel], ...] = (ClientBody, ConsentBody, RevokeBody, AttestationBody, SignageBody)
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    ClientBody, AssignBody, ConsentBody, RevokeBody, AttestationBody, SignageBody,
+)
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
-    ErrorBody, ValidationErrorBody, CamerasReport, ClientsReport, ClientDone, ConsentDone, RevokeDone,
+    ErrorBody, ValidationErrorBody, CamerasReport, ClientsReport, ClientDone, AssignDone, ConsentDone, RevokeDone,
     AttestationDone, SignageDone, AuditVerifyReport,
 )
 

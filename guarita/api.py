@@ -51,6 +51,8 @@ from guarita._api_http import (
     read_body,
 )
 from guarita._api_models import (
+    AssignBody,
+    AssignDone,
     AttestationBody,
     AttestationDone,
     AuditBreakModel,
@@ -71,7 +73,7 @@ from guarita._api_models import (
     SignageDone,
 )
 from guarita._api_openapi import API_PREFIX, ApiOperation, QueryParam, openapi_document
-from guarita.cli_registry import camera_statuses
+from guarita.consent.status import camera_statuses
 from guarita.config import ApiRole, GuaritaConfig
 from guarita.consent.registry import Registry, RegistryRefusal
 from guarita.registry_input import bh_zone, parse_expiry, parse_installed
@@ -175,6 +177,14 @@ async def _post_client(request: web.Request, caller: Caller) -> web.Response:
     return json_answer(done, 200 if existed else 201)
 
 
+async def _post_assign(request: web.Request, caller: Caller) -> web.Response:
+    camera = configured_camera(request)
+    body = await read_body(request, AssignBody)
+    registry = request.app[API_REGISTRY]
+    registry.assign(camera, client_id=body.client, by=caller.name)
+    return json_answer(AssignDone(camera=camera, client=body.client, registry_version=registry.version()), 201)
+
+
 async def _post_consent(request: web.Request, caller: Caller) -> web.Response:
     camera = configured_camera(request)
     body = await read_body(request, ConsentBody)
@@ -251,6 +261,9 @@ _ROUTES: tuple[tuple[ApiOperation, Handler], ...] = (
     (ApiOperation("POST", "/clients", "addClient", "Record a client",
                   "`guarita clients add`. 201 when new, 200 when its details were recorded again.",
                   _WRITERS, {200: ClientDone, 201: ClientDone}, ClientBody, writes=True), _post_client),
+    (ApiOperation("POST", "/cameras/{camera}/assign", "assignCamera", "Record which client owns a camera",
+                  "`guarita cameras assign`. Only the owner's consent counts; the first consent names the owner.",
+                  _WRITERS, {201: AssignDone}, AssignBody, writes=True), _post_assign),
     (ApiOperation("POST", "/cameras/{camera}/consent", "grantConsent", "Record a client's consent",
                   "`guarita consent grant`. Send the evidence's bytes (`evidence_base64`) or the SHA-256 of "
                   "evidence already kept (`evidence_sha256`).",

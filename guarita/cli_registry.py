@@ -20,7 +20,6 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TypeAlias
@@ -28,8 +27,8 @@ from typing import TypeAlias
 from guarita.cli_audit import add_audit_commands
 from guarita.config import GuaritaConfig, ProgramName
 from guarita.config_loader import load_config, resolve_config_path
-from guarita.consent.registry import Registry, RegistryRefusal, RegistrySnapshot
-from guarita.consent.share_gate import decide
+from guarita.consent.registry import Registry, RegistrySnapshot
+from guarita.consent.status import CameraStatus, camera_statuses
 from guarita.errors import StoreError
 from guarita.registry_input import (
     apply_import,
@@ -43,7 +42,7 @@ from guarita.registry_input import (
 )
 from guarita.store import Store
 
-__all__ = ["CameraStatus", "ProgramStatus", "add_registry_commands", "camera_statuses"]
+__all__ = ["add_registry_commands"]
 
 Command = Callable[[argparse.Namespace], int]
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -214,57 +213,6 @@ def _cmd_signage_record(args: argparse.Namespace) -> int:
 
 
 # ---- status ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ProgramStatus:
-    """The share gate's answer for one camera and program."""
-
-    program: ProgramName
-    shared: bool
-    reasons: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class CameraStatus:
-    """What ``cameras status`` shows for one configured camera."""
-
-    camera: str
-    programs: tuple[ProgramStatus, ...]
-    client: str | None
-    consent_programs: tuple[str, ...]
-    consent_since: datetime | None
-    consent_expires: datetime | None
-    consent_revoked: datetime | None
-    public_facing: bool
-    sign_plate: str | None
-
-
-def camera_statuses(config: GuaritaConfig, snapshot: RegistrySnapshot, now: datetime) -> list[CameraStatus]:
-    """Every configured camera with the gate's decision for each of its programs at ``now``."""
-    statuses = []
-    for name, camera in sorted(config.cameras.items()):
-        state = snapshot.camera_state(name)
-        decisions = []
-        for program in camera.programs:
-            enabled = program in config.programs and config.programs[program].enabled
-            decision = decide(camera, name, program, enabled, now, snapshot)
-            decisions.append(ProgramStatus(program, decision.shared, tuple(r.value for r in decision.reasons)))
-        consent = state.consent
-        statuses.append(
-            CameraStatus(
-                camera=name,
-                programs=tuple(decisions),
-                client=state.client_id,
-                consent_programs=tuple(sorted(p.value for p in consent.programs)) if consent else (),
-                consent_since=consent.granted_at if consent else None,
-                consent_expires=consent.expires_at if consent else None,
-                consent_revoked=consent.revoked_at if consent else None,
-                public_facing=state.public_facing,
-                sign_plate=state.signage_plate,
-            )
-        )
-    return statuses
-
-
 def _status_lines(config: GuaritaConfig, statuses: list[CameraStatus], strays: list[str]) -> list[str]:
     accreditation = config.provider.accreditation
     lines = [
