@@ -10,7 +10,7 @@ import pytest
 from guarita.demo import run_demo
 
 
-# covers PB-01, PB-05, BH-03, BH-04, BH-07, DT-02
+# covers PB-01, PB-05, BH-03, BH-04, BH-07, BH-10, DT-02
 @pytest.mark.slow
 async def test_demo_shows_both_centres_and_what_was_held_back() -> None:
     out = io.StringIO()

@@ -61,7 +61,7 @@ def on_camera(message: dict[str, Any], camera: str) -> dict[str, Any]:
     return changed
 
 
-# covers PB-05, BH-11, DT-02, DT-05, BH-07
+# covers PB-05, BH-11, DT-02, DT-05, BH-07, BH-10
 async def test_events_reach_each_program_transformed(tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broker: MosquittoBroker, pki: TestPki) -> None:
     config = config_for(tmp_path, frigate_broker, uplink_broker, pki, update_interval=0)
     async with Receiver(uplink_broker, pki) as centre, running(config, shared_street()) as runtime:

@@ -80,7 +80,7 @@ def test_a_camera_with_everything_in_order_is_shared() -> None:
     assert gate() == ShareDecision(shared=True, reasons=())
 
 
-# covers BH-01, BH-02, BH-03, BH-04, PB-03
+# covers BH-01, BH-02, BH-03, BH-04, BH-10, PB-03
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
