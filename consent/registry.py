@@ -28,7 +28,7 @@ from typing import Any
 
 from guarita import audit
 from guarita.config import ProgramName
-from guarita.consent.share_gate import CameraShareState, ConsentRecord, RegistryUnavailable
+from guarita.consent.share_gate import CameraShareState, ConsentRecord, RegistryUnavailable, StaticRegistry
 from guarita.errors import GuaritaError, StoreError
 from guarita.local_time import local_zone
 from guarita.store import Store
@@ -66,18 +66,10 @@ class ClientRecord:
 
 
 @dataclass(frozen=True)
-class RegistrySnapshot:
+class RegistrySnapshot(StaticRegistry):
     """The registry's state at one version; a ``RegistryView`` for the share gate."""
 
-    version: int
-    accredited: bool
-    cameras: dict[str, CameraShareState]
-
-    def provider_accredited(self) -> bool:
-        return self.accredited
-
-    def camera_state(self, camera: str) -> CameraShareState:
-        return self.cameras.get(camera, CameraShareState())
+    version: int = 0
 
 
 def _check_digits(digits: str, weights: list[int]) -> int:
@@ -402,7 +394,7 @@ class Registry:
         for row in db.execute(latest.format(t="registry_signage")):
             cameras.setdefault(row[1], {})["signage_plate"] = row[2]
         states = {camera: CameraShareState(**fields) for camera, fields in cameras.items()}
-        return RegistrySnapshot(version, self._accredited, states)
+        return RegistrySnapshot(accredited=self._accredited, cameras=states, version=version)
 
 
 class LiveRegistry:

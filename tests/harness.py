@@ -14,6 +14,7 @@ import time
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,19 @@ class GuaritaProcess:
             self.process.wait(5)
 
 
+class FakeClock:
+    """Aware UTC time that moves only when the test says so."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
 async def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
     """Poll ``predicate`` until it holds; fail the test after ``timeout`` seconds."""
     deadline = asyncio.get_running_loop().time() + timeout
@@ -155,13 +169,20 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None
 
 @asynccontextmanager
 async def running(
-    config_path: Path, registry: RegistryView | None = None, *, reconnect_max_s: float = 0.5
+    config_path: Path,
+    registry: RegistryView | None = None,
+    *,
+    reconnect_max_s: float = 0.5,
+    clock: Callable[[], datetime] | None = None,
 ) -> AsyncIterator[Runtime]:
     """`guarita run` in this process until the block ends; waits for every link to be up.
 
     No Frigate HTTP API in these tests: its check (tested in test_frigate_check.py) stays off.
     """
-    runtime = Runtime(load_config(config_path), registry=registry, reconnect_max_s=reconnect_max_s, check_frigate=False)
+    runtime = Runtime(
+        load_config(config_path), registry=registry, reconnect_max_s=reconnect_max_s, check_frigate=False,
+        **({"clock": clock} if clock is not None else {}),
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(runtime.run(stop))
     try:

@@ -21,8 +21,8 @@ import random
 import secrets
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 import yaml
-from harness import Receiver, running, wait_for, write_config
+from harness import FakeClock, Receiver, running, wait_for, write_config
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -46,7 +46,7 @@ from guarita.mqtt import InboundMessage, LinkSettings, LinkTls, MqttLink
 from guarita.outbox import Outbox
 from guarita.plugins import plugins_for
 from guarita.quarantine import Quarantine
-from guarita.runtime import Runtime, utc_now
+from guarita.runtime import utc_now
 from guarita.standin.centre import Centre, Received
 from guarita.standin.frigate_events import tracked_object_lifecycle
 from guarita.standin.frigate_mqtt import FrigateMqttStandin
@@ -73,19 +73,6 @@ def catalogue_topic(camera: str) -> str:
 
 def event_topic(camera: str) -> str:
     return f"copbh/v1/acme/events/{camera}"
-
-
-class FakeClock:
-    """Aware UTC time that moves only when the test says so."""
-
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @dataclass
@@ -175,20 +162,6 @@ async def late_subscriber(broker: MosquittoBroker, pki: TestPki, topic: str, unt
         return got + link.take_messages(100)
     finally:
         await link.close()
-
-
-@asynccontextmanager
-async def running_at(config_path: Path, clock: FakeClock) -> AsyncIterator[Runtime]:
-    """`harness.running`, with the runtime's clock injected."""
-    runtime = Runtime(load_config(config_path), clock=clock, reconnect_max_s=0.5, check_frigate=False)
-    stop = asyncio.Event()
-    task = asyncio.create_task(runtime.run(stop))
-    try:
-        await wait_for(lambda: all(link["up"] for link in runtime.health()["links"].values()), 15)
-        yield runtime
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
 
 
 # ---- end to end with real Mosquitto ---------------------------------------------------------
@@ -288,14 +261,14 @@ async def test_an_expired_consent_clears_the_catalogue_and_stops_events(
     tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broker: MosquittoBroker, pki: TestPki
 ) -> None:
     config = config_for(tmp_path, frigate_broker, uplink_broker, pki)
-    clock = FakeClock()
+    clock = FakeClock(NOW)
     files = evidence_files(tmp_path / "evidence")
     with cli_store(tmp_path / "data") as store:
         cli = Registry(store, tmp_path / "data", accredited=True, clock=clock)
         cli.add_client("house-7", "Maria (homeowner)", by="ana")
         share(cli, "street_side", files, client="house-7")
         share(cli, "street_front", files, client="house-7", expires_at=NOW + timedelta(hours=1))
-        async with Receiver(uplink_broker, pki) as centre, running_at(config, clock) as runtime:
+        async with Receiver(uplink_broker, pki) as centre, running(config, clock=clock) as runtime:
             await centre.wait_until(
                 lambda: bool(centre.on(catalogue_topic("street_front")) and centre.on(catalogue_topic("street_side")))
             )
@@ -554,7 +527,7 @@ def test_no_sequence_of_registry_operations_lets_an_unshared_camera_out(
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         files = evidence_files(root / "evidence")
-        clock = FakeClock()
+        clock = FakeClock(NOW)
         store = Store.open(root / "data")
         store.db.execute("PRAGMA synchronous=OFF")  # durability is not under test here; speed is welcome
         try:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness import FakeClock
 
 from guarita.config import CameraConfig, ProgramName
 from guarita.consent.registry import LiveRegistry, Registry, RegistryRefusal, normalise_document
@@ -24,25 +25,12 @@ CPF = "529.982.247-25"
 CPF_DIGITS = "52998224725"
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
 @dataclass
 class Setup:
     registry: Registry
     store: Store
     data_dir: Path
-    clock: Clock
+    clock: FakeClock
     evidence: Path
     photo: Path
 
@@ -54,7 +42,7 @@ class Setup:
 def setup(tmp_path: Path) -> Iterator[Setup]:
     data = tmp_path / "data"
     store = Store.open(data)
-    clock = Clock()
+    clock = FakeClock(NOW)
     evidence = tmp_path / "authorisation.pdf"
     evidence.write_bytes(b"%PDF-1.7 signed authorisation of the client")
     photo = tmp_path / "sign.jpg"
