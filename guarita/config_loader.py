@@ -25,7 +25,6 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from guarita._config_rules import RULES
 from guarita._yaml_marks import MarkedDocument, load_marked
 from guarita.config import GuaritaConfig, ProgramName, TlsConfig, _SecretHolder
-from guarita.consent.agencies import AgencyArea, AreaError, agencies_covering, load_area
 from guarita.errors import ConfigError, ConfigProblem
 
 __all__ = ["CONFIG_ENV", "format_key_path", "load_config", "resolve_config_path"]
@@ -176,6 +175,9 @@ def _resolve_agencies(config: GuaritaConfig, base_dir: Path) -> Iterator[tuple[L
     program = config.programs.get(ProgramName.COP_BH)
     if program is None or not program.agencies:
         return
+    # shapely (and numpy) load only when there are areas to read: ~15 MiB of RSS otherwise.
+    from guarita.consent.agencies import AgencyArea, AreaError, agencies_covering, load_area
+
     areas: list[AgencyArea] = []
     for agency, settings in program.agencies.items():
         try:

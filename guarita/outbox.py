@@ -168,14 +168,18 @@ class Outbox:
         if not messages:
             return
         now = self._clock()
-        marked: list[PendingMessage] = []
+        updated: set[int] = set()
         with self._store.transaction() as db:
-            for message in messages:
-                cursor = db.execute(
-                    "UPDATE outbox SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL", (now, message.id)
-                )
-                if cursor.rowcount:
-                    marked.append(message)
+            for start in range(0, len(messages), 500):
+                chunk = [m.id for m in messages[start : start + 500]]
+                marks = ",".join("?" * len(chunk))
+                # RETURNING names the rows really changed: one marked twice counts once.
+                rows = db.execute(
+                    f"UPDATE outbox SET delivered_at = ? WHERE id IN ({marks}) AND delivered_at IS NULL RETURNING id",
+                    [now, *chunk],
+                ).fetchall()
+                updated.update(int(row[0]) for row in rows)
+        marked = [m for m in messages if m.id in updated]
         self._depth[uplink] = max(0, self._depth.get(uplink, 0) - len(marked))
         self._bytes = max(0, self._bytes - sum(m.cost for m in marked))
         self._update_level()
