@@ -5,8 +5,9 @@ reason that applies; a camera is shared with COP-BH only when none does. DETRO c
 mandatory by regulation (Portaria 958/2009) and are not gated by consent, but still need
 their vehicle binding. If the registry cannot be read, nothing is shared (fail closed).
 
-Until the consent registry lands, ``guarita run`` uses ``EmptyRegistry``: no camera has a
-client or consent, so nothing reaches COP-BH.
+``guarita run`` reads the registry through ``consent.registry.LiveRegistry``.
+``StaticRegistry`` is a fixed view (tests, snapshots); ``EmptyRegistry`` is one with nothing
+in it, through which nothing reaches COP-BH.
 
 Covers: BH-02, BH-03, BH-04, BH-07, BH-09, PB-03.
 """
