@@ -76,8 +76,9 @@ from guarita._api_openapi import API_PREFIX, ApiOperation, QueryParam, openapi_d
 from guarita.consent.status import camera_statuses
 from guarita.config import ApiRole, GuaritaConfig
 from guarita.consent.registry import Registry, RegistryRefusal
-from guarita.registry_input import bh_zone, parse_expiry, parse_installed
+from guarita.registry_input import parse_expiry, parse_installed
 from guarita.store import Store
+from guarita.local_time import local_zone
 
 __all__ = [
     "API_CLOCK",
@@ -226,7 +227,7 @@ async def _post_attestation(request: web.Request, caller: Caller) -> web.Respons
 async def _post_signage(request: web.Request, caller: Caller) -> web.Response:
     camera = configured_camera(request)
     body = await read_body(request, SignageBody)
-    today: date = request.app[API_CLOCK]().astimezone(bh_zone()).date()
+    today: date = request.app[API_CLOCK]().astimezone(local_zone()).date()
     installed = today
     if body.installed is not None:
         try:

@@ -108,7 +108,7 @@ class EventBridge:
         work = _Batch()
         events = [(m, e) for m in batch if (e := self._parse(m, work)) is not None]
         with self._store.transaction() as db:
-            known = self._known_keys(db, [e for _, e in events])
+            known = self._outbox.known(db, (idempotency_key(e) for _, e in events))
             self._load_states(db, [e.id for _, e in events])
             for message, event in events:
                 try:
@@ -159,17 +159,6 @@ class EventBridge:
         except MalformedPayload as exc:
             work.rejected.append((message, exc.kind, exc.reason))
         return None
-
-    def _known_keys(self, db: sqlite3.Connection, events: list[TrackedObjectEvent]) -> set[tuple[str, str]]:
-        """(uplink, key) pairs already in the outbox, fetched for the whole batch at once."""
-        keys = list({idempotency_key(e) for e in events})
-        known: set[tuple[str, str]] = set()
-        for start in range(0, len(keys), _IN_CHUNK):
-            chunk = keys[start : start + _IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = db.execute(f"SELECT uplink, idem_key FROM outbox WHERE idem_key IN ({marks})", chunk)
-            known.update((row[0], row[1]) for row in rows)
-        return known
 
     def _load_states(self, db: sqlite3.Connection, event_ids: list[str]) -> None:
         """Bring the numbering of this batch's events into the cache with one query per chunk."""

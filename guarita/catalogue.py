@@ -17,13 +17,13 @@ import hashlib
 import json
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from guarita import audit
 from guarita.config import CameraConfig, GuaritaConfig, ProgramName
-from guarita.consent.share_gate import RegistryView, decide
+from guarita.consent.share_gate import CameraShareState, RegistryView, decide
 from guarita.outbox import Outbox, OutboxMessage
 from guarita.plugins._event_payload import iso_utc
 from guarita.store import Store
@@ -55,6 +55,9 @@ class Catalogue:
         self._published: dict[str, tuple[str, tuple[str, ...]]] = {
             camera: (digest, tuple(json.loads(topics))) for camera, digest, topics in rows
         }
+        # An entry depends only on the (static) config and the camera's registry state, so it
+        # is encoded again only when that state changes, not on every sync.
+        self._encoded: dict[str, tuple[CameraShareState, bytes, str]] = {}
 
     def topics(self, camera: str) -> tuple[str, ...]:
         """The retained topics of a camera's entry: the provider's own, then each agency's."""
@@ -62,9 +65,8 @@ class Catalogue:
         agencies = self._config.camera_agencies(camera)
         return (f"{self._root}/{own}", *(f"{self._root}/agency/{agency}/{own}" for agency in agencies))
 
-    def entry(self, camera: str, settings: CameraConfig) -> dict[str, Any]:
+    def entry(self, camera: str, settings: CameraConfig, state: CameraShareState) -> dict[str, Any]:
         """The catalogue entry of a shared camera (no credentials, no personal data)."""
-        state = self._registry.camera_state(camera)
         location = settings.location
         return {
             "schema": CAMERA_SCHEMA,
@@ -87,27 +89,40 @@ class Catalogue:
         configured = {n: c for n, c in self._config.cameras.items() if ProgramName.COP_BH in c.programs}
         # A camera published earlier and since removed from cop_bh (or from the config) is withdrawn.
         for camera in [c for c in self._published if c not in configured]:
-            messages += [self._message(camera, topic, b"", None, stamp) for topic in self._published[camera][1]]
+            messages += self._clears(camera, self._published[camera][1], stamp)
             published[camera] = None
         for camera, settings in configured.items():
             before = self._published.get(camera)
             decision = decide(settings, camera, ProgramName.COP_BH, self._enabled, now, self._registry)
             if decision.shared:
-                body = json.dumps(self.entry(camera, settings), sort_keys=True, separators=(",", ":")).encode()
-                digest = hashlib.sha256(body).hexdigest()
+                body, digest = self._encode(camera, settings)
                 topics = self.topics(camera)
                 if before == (digest, topics):
                     continue
                 stale = [t for t in (before[1] if before else ()) if t not in topics]
                 messages += [self._message(camera, topic, body, digest, stamp) for topic in topics]
-                messages += [self._message(camera, topic, b"", None, stamp) for topic in stale]
+                messages += self._clears(camera, stale, stamp)
                 published[camera] = (digest, topics)
             elif before is not None:
-                messages += [self._message(camera, topic, b"", None, stamp) for topic in before[1]]
+                messages += self._clears(camera, before[1], stamp)
                 published[camera] = None
         if published:
             self._commit(messages, published, stamp)
         return len(messages)
+
+    def _encode(self, camera: str, settings: CameraConfig) -> tuple[bytes, str]:
+        state = self._registry.camera_state(camera)
+        cached = self._encoded.get(camera)
+        if cached is not None and cached[0] == state:
+            return cached[1], cached[2]
+        body = json.dumps(self.entry(camera, settings, state), sort_keys=True, separators=(",", ":")).encode()
+        digest = hashlib.sha256(body).hexdigest()
+        self._encoded[camera] = (state, body, digest)
+        return body, digest
+
+    def _clears(self, camera: str, topics: Iterable[str], stamp: float) -> list[OutboxMessage]:
+        """Empty retained payloads that clear ``camera``'s entry from ``topics``."""
+        return [self._message(camera, topic, b"", None, stamp) for topic in topics]
 
     @staticmethod
     def _message(camera: str, topic: str, body: bytes, digest: str | None, stamp: float) -> OutboxMessage:

@@ -32,7 +32,6 @@ from guarita.consent.status import CameraStatus, camera_statuses
 from guarita.errors import StoreError
 from guarita.registry_input import (
     apply_import,
-    bh_zone,
     known_camera,
     operator,
     parse_expiry,
@@ -41,6 +40,7 @@ from guarita.registry_input import (
     read_import_file,
 )
 from guarita.store import Store
+from guarita.local_time import local_zone
 
 __all__ = ["add_registry_commands"]
 
@@ -88,7 +88,7 @@ def _now() -> datetime:
 
 
 def _today() -> date:
-    return datetime.now(bh_zone()).date()
+    return datetime.now(local_zone()).date()
 
 
 def _iso(moment: datetime | None) -> str | None:

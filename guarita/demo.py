@@ -190,7 +190,7 @@ def _summary(runtime: Runtime, published: Counter[str], centres: dict[str, Centr
         if not settings.programs:
             reasons.append("in no program: never leaves this site")
         for program in settings.programs:
-            decision = decide(settings, camera, program, True, now, runtime.catalogue_registry)
+            decision = decide(settings, camera, program, True, now, runtime.registry_view)
             if not decision.shared:
                 reasons.append(f"{program.value}: " + ", ".join(r.value for r in decision.reasons))
         print(

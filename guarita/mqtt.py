@@ -477,11 +477,6 @@ class MqttLink:
         except TimeoutError:
             pass
 
-    @property
-    def in_flight(self) -> int:
-        """Publishes awaiting their PUBACK."""
-        return len(self._publishes)
-
     async def close(self) -> None:
         """Disconnect cleanly (so the broker does not publish the Last Will)."""
         if self._socket is not None and not self.closed.is_set():

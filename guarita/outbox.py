@@ -29,6 +29,8 @@ __all__ = ["Outbox", "OutboxMessage", "PendingMessage", "QuotaLevel"]
 
 log = logging.getLogger(__name__)
 
+_IN_CHUNK = 500  # SQLite parameters per IN (...) query
+
 # Per-row bookkeeping (index entries, row header, key) counted against the quota.
 ROW_OVERHEAD_BYTES = 160
 
@@ -107,10 +109,20 @@ class Outbox:
         self._update_level()
 
     # ---- producers ----------------------------------------------------------------
+    def known(self, db: sqlite3.Connection, idem_keys: Iterable[str]) -> set[tuple[str, str]]:
+        """(uplink, key) of every message with one of these keys, queued or delivered recently."""
+        keys = list(set(idem_keys))
+        found: set[tuple[str, str]] = set()
+        for start in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[start : start + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = db.execute(f"SELECT uplink, idem_key FROM outbox WHERE idem_key IN ({marks})", chunk)
+            found.update((row[0], row[1]) for row in rows)
+        return found
+
     def holds(self, db: sqlite3.Connection, uplink: str, idem_key: str) -> bool:
         """True if a message with this key is queued or was delivered recently."""
-        row = db.execute("SELECT 1 FROM outbox WHERE uplink = ? AND idem_key = ?", (uplink, idem_key)).fetchone()
-        return row is not None
+        return (uplink, idem_key) in self.known(db, [idem_key])
 
     def insert(self, db: sqlite3.Connection, messages: Sequence[OutboxMessage]) -> None:
         """Insert ``messages`` inside the caller's open transaction.
@@ -170,8 +182,8 @@ class Outbox:
         now = self._clock()
         updated: set[int] = set()
         with self._store.transaction() as db:
-            for start in range(0, len(messages), 500):
-                chunk = [m.id for m in messages[start : start + 500]]
+            for start in range(0, len(messages), _IN_CHUNK):
+                chunk = [m.id for m in messages[start : start + _IN_CHUNK]]
                 marks = ",".join("?" * len(chunk))
                 # RETURNING names the rows really changed: one marked twice counts once.
                 rows = db.execute(

@@ -47,8 +47,3 @@ class Quarantine:
                 "quarantined a message on %s (%s): %s; further %s messages are counted, not logged",
                 topic, kind, reason, kind,
             )
-
-    @staticmethod
-    def count(db: sqlite3.Connection) -> int:
-        """Messages quarantined so far."""
-        return int(db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0])

@@ -48,7 +48,6 @@ __all__ = [
     "RowKind",
     "RowOutcome",
     "apply_import",
-    "bh_zone",
     "known_camera",
     "operator",
     "parse_expiry",
@@ -91,11 +90,6 @@ _TRUE = {"true", "yes", "sim", "1"}
 _FALSE = {"false", "no", "nao", "não", "0"}
 
 
-def bh_zone() -> dt.tzinfo:
-    """Belo Horizonte's time zone (America/Sao_Paulo; UTC-3 if the system has no tz data)."""
-    return local_zone()
-
-
 # ---- values ----------------------------------------------------------------------------
 def parse_expiry(text: str) -> dt.datetime:
     """A consent's expiry: a date (end of that day in BH) or an ISO 8601 time with a zone.
@@ -109,7 +103,7 @@ def parse_expiry(text: str) -> dt.datetime:
     except ValueError:
         pass
     else:
-        return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=bh_zone())
+        return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=local_zone())
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:

@@ -126,7 +126,7 @@ class Runtime:
         )
         self.live_registry = LiveRegistry(self.registry) if registry is None else None
         view: RegistryView = registry or self.live_registry  # type: ignore[assignment]
-        self.catalogue_registry = view
+        self.registry_view = view  # what the share gate reads, for the bridge and the catalogue
         if self.live_registry is not None:
             self.live_registry.refresh()
         self.catalogue = Catalogue(config, view, self.store, self.outbox, clock)
