@@ -38,7 +38,8 @@ from typing import Any
 import yaml
 
 from guarita.mqtt import LinkSettings, MqttLink
-from guarita.standin.mosquitto import BrokerFleet, MosquittoBroker, free_port
+from guarita.standin.broker_fleet import BrokerFleet
+from guarita.standin.mosquitto import MosquittoBroker, free_port
 from guarita.standin.tls import TestPki, make_test_pki
 
 REPO = Path(__file__).resolve().parents[1]

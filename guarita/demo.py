@@ -43,7 +43,8 @@ from guarita.standin.frigate_api import StandinMqtt, make_frigate_app, serve_fri
 from guarita.standin.frigate_cameras import StandinCamera, StandinCameras
 from guarita.standin.frigate_events import tracked_object_lifecycle
 from guarita.standin.frigate_mqtt import FrigateMqttStandin
-from guarita.standin.mosquitto import BrokerFleet, MosquittoBroker, free_port
+from guarita.standin.broker_fleet import BrokerFleet
+from guarita.standin.mosquitto import MosquittoBroker, free_port
 from guarita.standin.tls import make_test_pki
 
 __all__ = ["DEMO_CAMERAS", "run_demo"]

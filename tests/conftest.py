@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from guarita.standin.mosquitto import BrokerFleet, MosquittoBroker
+from guarita.standin.broker_fleet import BrokerFleet
+from guarita.standin.mosquitto import MosquittoBroker
 from guarita.standin.tls import TestPki, make_test_pki
 
 # What the uplink lets each account do: acme publishes only under its own trees.

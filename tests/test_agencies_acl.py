@@ -22,7 +22,8 @@ from guarita.mqtt import LinkSettings, LinkTls, MqttLink
 from guarita.standin.centre import Centre
 from guarita.standin.frigate_events import tracked_object_lifecycle
 from guarita.standin.frigate_mqtt import FrigateMqttStandin
-from guarita.standin.mosquitto import BrokerFleet, MosquittoBroker
+from guarita.standin.broker_fleet import BrokerFleet
+from guarita.standin.mosquitto import MosquittoBroker
 from guarita.standin.tls import TestPki
 
 CENTRO = {"type": "Polygon", "coordinates": [[[-43.95, -19.935], [-43.92, -19.935], [-43.92, -19.91], [-43.95, -19.91], [-43.95, -19.935]]]}

@@ -12,7 +12,8 @@ import pytest
 from harness import GuaritaProcess, Receiver, lifecycles, write_config
 
 from guarita.standin.frigate_mqtt import FrigateMqttStandin
-from guarita.standin.mosquitto import BrokerFleet, MosquittoBroker
+from guarita.standin.broker_fleet import BrokerFleet
+from guarita.standin.mosquitto import MosquittoBroker
 from guarita.standin.tls import TestPki
 
 BUS_CAMERAS = {

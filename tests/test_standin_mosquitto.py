@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from guarita.standin.broker_fleet import BrokerFleet
 from guarita.standin.mosquitto import (
     BrokerError,
-    BrokerFleet,
     MosquittoBridge,
     MosquittoBroker,
     free_port,

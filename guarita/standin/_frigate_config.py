@@ -3,6 +3,8 @@
 Part of a stand-in for Frigate, built from the contract (``api-config-excerpt.json``,
 ``api-stats-excerpt.json``, section 4 "Schema history"), not Frigate. Key order follows the
 contract's excerpts; values are Frigate's defaults unless the camera list says otherwise.
+
+Covers: PB-01, PB-05.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""HS256 JSON Web Tokens for the Frigate stand-in's login (hmac + hashlib, no dependency)."""
+"""HS256 JSON Web Tokens for the Frigate stand-in's login (hmac + hashlib, no dependency).
+
+Covers: PB-01.
+"""
 
 from __future__ import annotations
 

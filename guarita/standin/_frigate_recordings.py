@@ -4,6 +4,8 @@ Part of a stand-in for Frigate built from the contract (``api-recordings.json``,
 ``api-recordings-summary.json``), not Frigate: nothing is recorded, every row is derived
 deterministically from the camera name and the segment's start time, with motion and objects
 where the stand-in has tracked objects.
+
+Covers: PB-01.
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ as Frigate does. Serve it over TLS by giving :func:`serve_frigate` an ``ssl_cont
 
 Deviations, on purpose: ``/api/<camera>/recordings`` rejects a request without both ``after``
 and ``before`` (Frigate silently uses stale defaults); ``latest.jpg`` ignores ``height``.
+
+Covers: PB-01, PB-05.
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ Part of a **stand-in for Frigate** (tests and ``guarita demo``), not Frigate. Ex
         record_enabled: true
         retention_days: 7
         zones: [sidewalk]
+
+Covers: PB-01.
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ Versions: ``"0.17"`` (default) and ``"0.16"`` give the full shape; ``"0.15"`` dr
 ``pending_loitering`` and ``max_severity`` and sends ``sub_label`` as a plain string. Snapshot
 blocks follow the same rule; the 0.14 snapshot keeps ``frame_time, box, area, region, score,
 attributes``. Review payloads always have the 0.17 shape.
+
+Covers: PB-05, BH-11, DT-02.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 Part of a stand-in for Frigate built from the contract, not Frigate. Event and review rows
 come from :mod:`guarita.standin.frigate_events`, so what the stand-in serves over HTTP agrees
 with what a test publishes over MQTT. :mod:`guarita.standin.frigate_api` serves this state.
+
+Covers: PB-01, PB-05.
 """
 
 from __future__ import annotations

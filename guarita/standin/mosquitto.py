@@ -3,10 +3,10 @@
 Tests, the benchmark and ``guarita demo`` start real Mosquitto 2 processes, each in its
 own work directory (``mosquitto.conf``, ``mosquitto.log``, ``persistence/``, ``passwd``,
 ``acl``) and on free 127.0.0.1 ports chosen once, at construction, so that a restart
-comes back on the same ports. :class:`MosquittoBridge` (or
-:meth:`MosquittoBroker.bridge_to`) configures a Mosquitto bridge, the baseline the
-benchmark compares Guarita against. :class:`BrokerFleet` owns several brokers and stops
-all of them, which is what the test fixtures use.
+comes back on the same ports. :meth:`MosquittoBroker.bridge_to`
+(``guarita.standin.mosquitto_bridge``) configures a Mosquitto bridge, the baseline the
+benchmark compares Guarita against; ``guarita.standin.broker_fleet`` owns several brokers
+and stops all of them, which is what the test fixtures use.
 
 The config always sets ``max_queued_messages 0`` (no limit: an offline persistent
 client or bridge loses nothing) and, when persistence is on, keeps the database in the
@@ -32,18 +32,17 @@ import socket
 import subprocess
 import time
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Self
 
 from guarita.errors import GuaritaError
+from guarita.standin.mosquitto_bridge import MosquittoBridge
 from guarita.standin.tls import CertKey, TestPki
 
 __all__ = [
     "LOOPBACK",
     "BrokerError",
-    "BrokerFleet",
     "MosquittoBridge",
     "MosquittoBroker",
     "free_port",
@@ -68,7 +67,6 @@ _STOP_TIMEOUT_S = 10.0
 _POLL_S = 0.02
 _LOG_TAIL_LINES = 40
 _RUNNING = re.compile(r"mosquitto version \S+ running")
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 class BrokerError(GuaritaError):
@@ -95,84 +93,6 @@ def free_port(host: str = LOOPBACK, *, exclude: Collection[int] = ()) -> int:
         if port != _SHARED_BROKER_PORT and port not in exclude:
             return port
     raise BrokerError(f"found no free port on {host}")
-
-
-@dataclass(frozen=True)
-class MosquittoBridge:
-    """One Mosquitto bridge (a ``connection`` section) from the broker to a remote one.
-
-    Attributes:
-        name: Connection name.
-        address: Remote ``host:port``.
-        topics: ``topic`` lines without the keyword, ``pattern direction qos
-            [local_prefix remote_prefix]``; e.g. ``"frigate/# out 1"``.
-        clientid: Client id the bridge uses on the remote broker.
-        username: Remote username, if the remote wants one.
-        password: Remote password.
-        cafile: CA that must have signed the remote's certificate; enables TLS.
-        client_cert: Client certificate for remotes that require one.
-        cleansession: ``False`` keeps the remote session (and its queue) across
-            reconnects, as a durable uplink would.
-        restart_timeout: Seconds between reconnection attempts.
-        notifications: Publish ``$SYS/broker/connection/...`` state messages.
-    """
-
-    name: str
-    address: str
-    topics: tuple[str, ...] = ("frigate/# out 1",)
-    clientid: str | None = None
-    username: str | None = None
-    password: str | None = None
-    cafile: Path | None = None
-    client_cert: CertKey | None = None
-    cleansession: bool = False
-    restart_timeout: int = 1
-    notifications: bool = False
-
-    def __post_init__(self) -> None:
-        """Reject settings Mosquitto would refuse or misread."""
-        if not _TOKEN.fullmatch(self.name):
-            raise ValueError(f"bridge name {self.name!r} must match {_TOKEN.pattern}")
-        if self.clientid is not None and not _TOKEN.fullmatch(self.clientid):
-            raise ValueError(f"bridge clientid {self.clientid!r} must match {_TOKEN.pattern}")
-        if not self.topics or any("\n" in topic or not topic.strip() for topic in self.topics):
-            raise ValueError(f"bridge {self.name}: topics must be non-empty single lines")
-        if self.password is not None and self.username is None:
-            raise ValueError(f"bridge {self.name}: a password needs a username")
-        if self.client_cert is not None and self.cafile is None:
-            raise ValueError(f"bridge {self.name}: a client certificate needs a cafile (TLS)")
-        if self.restart_timeout < 1:
-            raise ValueError(f"bridge {self.name}: restart_timeout must be at least 1")
-
-    @property
-    def remote_clientid(self) -> str:
-        """The client id the remote broker sees (and logs) for this bridge."""
-        return self.clientid or f"bridge-{self.name}"
-
-    def config_lines(self) -> list[str]:
-        """Return the bridge's Mosquitto config lines, ``connection`` first."""
-        lines = [
-            f"connection {self.name}",
-            f"address {self.address}",
-            *(f"topic {topic}" for topic in self.topics),
-            f"remote_clientid {self.remote_clientid}",
-            f"cleansession {str(self.cleansession).lower()}",
-            f"restart_timeout {self.restart_timeout}",
-            f"notifications {str(self.notifications).lower()}",
-            "start_type automatic",
-        ]
-        if self.username is not None:
-            lines.append(f"remote_username {self.username}")
-        if self.password is not None:
-            lines.append(f"remote_password {self.password}")
-        if self.cafile is not None:
-            lines.append(f"bridge_cafile {self.cafile}")
-        if self.client_cert is not None:
-            lines += [
-                f"bridge_certfile {self.client_cert.cert}",
-                f"bridge_keyfile {self.client_cert.key}",
-            ]
-        return lines
 
 
 class MosquittoBroker:
@@ -573,57 +493,3 @@ def _accepts(port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-class BrokerFleet:
-    """Several stand-in brokers under one root directory, all stopped by :meth:`close`."""
-
-    def __init__(self, root: Path) -> None:
-        """Use ``root`` as the parent of every broker's work directory."""
-        self._root = root
-        self._brokers: list[MosquittoBroker] = []
-        self._names: set[str] = set()
-
-    @property
-    def brokers(self) -> tuple[MosquittoBroker, ...]:
-        """Brokers owned so far, in the order they were added."""
-        return tuple(self._brokers)
-
-    def workdir(self, name: str) -> Path:
-        """Reserve and return a work directory for the broker called ``name``.
-
-        Raises:
-            ValueError: ``name`` is already used or not a plain file name.
-        """
-        if not _TOKEN.fullmatch(name) or name in self._names:
-            raise ValueError(f"broker name {name!r} is taken or not a plain name")
-        self._names.add(name)
-        return self._root / name
-
-    def add(self, broker: MosquittoBroker) -> MosquittoBroker:
-        """Own ``broker`` (stop it on close) without starting it."""
-        self._brokers.append(broker)
-        return broker
-
-    def start(self, broker: MosquittoBroker) -> MosquittoBroker:
-        """Own ``broker`` and start it."""
-        self.add(broker).start()
-        return broker
-
-    def close(self) -> None:
-        """Stop every owned broker, the last added first."""
-        for broker in reversed(self._brokers):
-            broker.stop()
-
-    def __enter__(self) -> Self:
-        """Return the fleet."""
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Stop every owned broker."""
-        self.close()
