@@ -4,7 +4,7 @@ Each ``verify_*`` function inspects an already-typed config and yields one ``Rul
 per problem (path and message); it does no I/O. The loader turns each violation into a
 ``file:line:col key.path: message`` line.
 
-Covers: PB-05, BH-07, DT-02.
+Covers: PB-05, BH-07, DT-02, DT-07, DT-14.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ import ipaddress
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from guarita.config import GuaritaConfig, ProgramName, _SecretHolder
+from urllib.parse import urlsplit
 
-__all__ = ["RULES", "RuleViolation", "is_loopback_host"]
+from guarita.config import CameraRole, GuaritaConfig, ProgramName, _SecretHolder
+
+__all__ = ["RULES", "RuleViolation", "is_loopback_host", "secret_holders"]
 
 Path = tuple[str | int, ...]
 
@@ -49,16 +51,21 @@ def verify_uplinks_use_tls(config: GuaritaConfig) -> Iterator[RuleViolation]:
             )
 
 
-def _secret_holders(config: GuaritaConfig) -> Iterator[tuple[Path, _SecretHolder]]:
+def secret_holders(config: GuaritaConfig) -> Iterator[tuple[Path, _SecretHolder]]:
+    """Every section that may carry a password, with its path in the file."""
     yield ("frigate",), config.frigate
     yield ("frigate", "mqtt"), config.frigate.mqtt
     for name, program in config.programs.items():
         yield ("programs", name.value, "uplink"), program.uplink
+    if config.fleet is not None:
+        for vehicle, settings in config.fleet.vehicles.items():
+            if settings.dvr is not None:
+                yield ("fleet", "vehicles", vehicle, "dvr"), settings.dvr
 
 
 def verify_one_secret_source(config: GuaritaConfig) -> Iterator[RuleViolation]:
     """A password comes from `password_file` or `password_env`, not both."""
-    for path, holder in _secret_holders(config):
+    for path, holder in secret_holders(config):
         if holder.password_file is not None and holder.password_env is not None:
             yield RuleViolation((*path, "password_env"), "give either password_file or password_env, not both")
 
@@ -102,10 +109,71 @@ def verify_agencies_only_for_cop_bh(config: GuaritaConfig) -> Iterator[RuleViola
             yield RuleViolation(("programs", name.value, "agencies"), "only cop_bh has agencies")
 
 
+DVR_SCHEMES = ("http", "https", "ftp", "file")
+
+
+def verify_fleet(config: GuaritaConfig) -> Iterator[RuleViolation]:
+    """Each DVR has the cameras DT-07 asks for, a serial of its own (DT-14) and a source we can read."""
+    if config.fleet is None:
+        return
+    serials: dict[str, str] = {}
+    for vehicle, settings in config.fleet.vehicles.items():
+        dvr = settings.dvr
+        if dvr is None:
+            continue
+        path = ("fleet", "vehicles", vehicle, "dvr")
+        roles = set(dvr.cameras.values())
+        if len(dvr.cameras) < 2 or not {CameraRole.INTERIOR, CameraRole.FRONT} <= roles:
+            yield RuleViolation(
+                (*path, "cameras"),
+                "a bus DVR needs at least two cameras, one `interior` and one `front` (Portaria 958/2009, DT-07); "
+                f"got {', '.join(f'{n}: {r.value}' for n, r in sorted(dvr.cameras.items())) or 'none'}",
+            )
+        for number in dvr.folders:
+            if number not in dvr.cameras:
+                yield RuleViolation((*path, "folders", number), f"camera {number} is not listed under `cameras`")
+        if dvr.serial in serials:
+            yield RuleViolation(
+                (*path, "serial"), f"DVR serial {dvr.serial} is already bound to vehicle {serials[dvr.serial]} (DT-14)"
+            )
+        else:
+            serials[dvr.serial] = vehicle
+        yield from _verify_dvr_source((*path, "source"), dvr.source)
+
+
+def _verify_dvr_source(path: Path, source: str) -> Iterator[RuleViolation]:
+    parts = urlsplit(source)
+    if parts.scheme not in DVR_SCHEMES:
+        yield RuleViolation(
+            path, f"unknown DVR source {source!r}: use http://, https://, ftp:// or file:// (a mounted folder)"
+        )
+        return
+    if parts.password is not None:
+        yield RuleViolation(path, "the DVR password must not be in the URL; use password_file or password_env")
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            yield RuleViolation(path, "a file:// source needs an absolute local path, e.g. file:///mnt/sd")
+    elif not parts.hostname:
+        yield RuleViolation(path, f"DVR source {source!r} has no host")
+
+
+def verify_detro_vehicles_in_fleet(config: GuaritaConfig) -> Iterator[RuleViolation]:
+    """With a fleet configured, a bus camera's vehicle is one of the fleet's."""
+    if config.fleet is None or not config.fleet.vehicles:
+        return
+    for camera, settings in config.cameras.items():
+        if settings.vehicle is not None and settings.vehicle not in config.fleet.vehicles:
+            yield RuleViolation(
+                ("cameras", camera, "vehicle"), f"vehicle {settings.vehicle!r} is not listed under fleet.vehicles"
+            )
+
+
 RULES: tuple[Callable[[GuaritaConfig], Iterator[RuleViolation]], ...] = (
     verify_uplinks_use_tls,
     verify_one_secret_source,
     verify_client_cert_pairs,
     verify_camera_programs,
     verify_agencies_only_for_cop_bh,
+    verify_fleet,
+    verify_detro_vehicles_in_fleet,
 )

@@ -20,7 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from guarita import __version__
+from guarita.cli_events import add_events_commands
+from guarita.cli_fleet import add_fleet_commands
 from guarita.cli_registry import add_registry_commands
+from guarita.cli_reports import add_reports_commands
 from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config, resolve_config_path
 from guarita.errors import ConfigError, GuaritaError
@@ -152,6 +155,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep", action="store_true", help="keep the demo's temporary directory")
     demo.set_defaults(func=_cmd_demo)
     add_registry_commands(sub, common)
+    add_fleet_commands(sub, common)
+    add_events_commands(sub, common)
+    add_reports_commands(sub, common)
     return parser
 
 

@@ -4,7 +4,7 @@ Every field carries a description (docs/configuration.md is written from them). 
 span several fields are the ``verify_*`` functions in ``guarita._config_rules``; loading,
 secret resolution and line-numbered errors are in ``guarita.config_loader``.
 
-Covers: PB-01, PB-05, BH-07, DT-02, DT-08.
+Covers: PB-01, PB-05, PB-06, BH-07, DT-02, DT-03, DT-07, DT-08, DT-12, DT-13, DT-14, DT-15.
 """
 
 from __future__ import annotations
@@ -24,6 +24,10 @@ __all__ = [
     "ApiRole",
     "ApiToken",
     "CameraConfig",
+    "CameraRole",
+    "DvrConfig",
+    "FleetConfig",
+    "FleetRegime",
     "FrigateConfig",
     "FrigateMqttConfig",
     "ForwardConfig",
@@ -36,12 +40,18 @@ __all__ = [
     "ProviderConfig",
     "ProviderKind",
     "StorageConfig",
+    "TelemetryConfig",
+    "TelemetryThresholds",
     "TlsConfig",
     "UplinkConfig",
+    "VEHICLE_ID_PATTERN",
+    "VehicleConfig",
     "WebConfig",
 ]
 
 CAMERA_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]+$")
+# Vehicle order numbers become topic levels and archive folder names.
+VEHICLE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
 _ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 
@@ -305,6 +315,138 @@ class WebConfig(_Model):
     )
 
 
+class FleetRegime(StrEnum):
+    """Which rollout table of Portaria 958/2009 applies to the fleet (DT-03)."""
+
+    REGULAR = "regular"
+    CHARTER = "charter"
+
+
+class CameraRole(StrEnum):
+    """What a numbered onboard camera looks at (DT-05, DT-07)."""
+
+    INTERIOR = "interior"
+    FRONT = "front"
+    DOOR = "door"
+    VALIDATOR = "validator"
+    DRIVER = "driver"
+    REAR = "rear"
+    OTHER = "other"
+
+
+DvrFolder = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,63}$")]
+
+
+class DvrConfig(_SecretHolder):
+    """A vehicle's onboard DVR, reached over the garage Wi-Fi or as a mounted card (DT-10, DT-14)."""
+
+    serial: str = Field(min_length=1, description="DVR serial number, bound to this vehicle at the factory (DT-14).")
+    source: str = Field(
+        description="Where its files are: `http(s)://host/path/` (directory listing), `ftp://user@host/path` or "
+        "`file:///mnt/sd` (a mounted SD card or USB disk). Passwords never go in the URL: use `password_file`/"
+        "`password_env`."
+    )
+    cameras: dict[Annotated[int, Field(ge=1, le=64)], CameraRole] = Field(
+        description="Cameras by number (DT-15) and what each looks at; at least `interior` and `front` (DT-07)."
+    )
+    folders: dict[Annotated[int, Field(ge=1, le=64)], DvrFolder] = Field(
+        default_factory=dict, description="DVR folder of each camera number (default: the number itself, e.g. `1`)."
+    )
+    telemetry_folder: DvrFolder | None = Field(
+        default="telemetry",
+        description="DVR folder with sensor data as JSON lines (`yyyymmddhhmmss.jsonl`); null when the DVR has none.",
+    )
+    verify_tls: bool = Field(default=True, description="https only: set false to accept a self-signed DVR certificate.")
+
+    def folder(self, camera: int) -> str:
+        """The DVR folder holding ``camera``'s recordings."""
+        return self.folders.get(camera, str(camera))
+
+
+class VehicleConfig(_Model):
+    """A bus of the fleet, by its order number (número de ordem)."""
+
+    plate: str = Field(min_length=1, description="Licence plate, e.g. `KXY1A23`.")
+    line: str | None = Field(default=None, min_length=1, description="Line it runs (for per-line speed limits).")
+    dvr: DvrConfig | None = Field(
+        default=None, description="Its onboard DVR; a vehicle without one counts as not monitored (DT-03)."
+    )
+
+
+class TelemetryThresholds(_Model):
+    """When a telemetry sample becomes a sensor event (DT-13)."""
+
+    harsh_braking_mps2: float = Field(
+        default=-2.5, lt=0, description="Longitudinal acceleration at or below this is `harsh_braking`."
+    )
+    harsh_acceleration_mps2: float = Field(
+        default=2.5, gt=0, description="Longitudinal acceleration at or above this is `harsh_acceleration`."
+    )
+    sharp_turn_mps2: float = Field(
+        default=3.0, gt=0, description="Lateral acceleration (either side) at or above this is `sharp_turn`."
+    )
+    overspeed_kmh: float = Field(default=80.0, gt=0, description="Speed above this is `overspeed` (all lines).")
+    line_speed_limits_kmh: dict[Annotated[str, Field(min_length=1)], Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict, description="Per-line speed limits in km/h, overriding `overspeed_kmh`."
+    )
+    cooldown_s: float = Field(
+        default=10.0, ge=0, description="An event of the same type and vehicle within this many seconds is the same event."
+    )
+
+
+class TelemetryConfig(_Model):
+    """Onboard sensor data: where it arrives and how it is forwarded (DT-13, DT-21)."""
+
+    topic: str = Field(
+        default="vehicles/{vehicle}/telemetry",
+        min_length=1,
+        description="Topic on Frigate's broker where each onboard unit publishes JSON samples; `{vehicle}` is the "
+        "order number.",
+    )
+    forward_interval_s: float = Field(
+        default=10.0, ge=0, description="At most one position per vehicle per this many seconds goes to DETRO."
+    )
+    thresholds: TelemetryThresholds = Field(default_factory=TelemetryThresholds, description="Event thresholds.")
+
+
+def _check_zone(name: str) -> str:
+    from guarita.local_time import local_zone
+
+    try:
+        local_zone(name)
+    except (KeyError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
+        raise ValueError(f"unknown time zone {name!r}; use an IANA name such as America/Sao_Paulo") from exc
+    return name
+
+
+class FleetConfig(_Model):
+    """A bus operator's fleet: vehicles, their DVRs and the DETRO archive (PB-06)."""
+
+    regime: FleetRegime = Field(
+        default=FleetRegime.REGULAR, description="`regular` (Art. 2) or `charter` (Art. 3, fretamento)."
+    )
+    vehicles: dict[Annotated[str, Field(pattern=VEHICLE_ID_PATTERN)], VehicleConfig] = Field(
+        default_factory=dict, description="Vehicles by order number."
+    )
+    timezone: Annotated[str, AfterValidator(_check_zone)] = Field(
+        default="America/Sao_Paulo", description="Time zone of the DVR clocks that name the files."
+    )
+    archive_days: int = Field(
+        default=7, ge=2, description="Days of DVR footage the archive keeps at least (never below 2: DT-12)."
+    )
+    poll_interval_s: float = Field(
+        default=60.0, ge=1, description="`guarita run` looks for each DVR this often; a DVR that answers is synced."
+    )
+    max_concurrent_syncs: int = Field(default=2, ge=1, le=64, description="Buses synced at once.")
+    bandwidth_mbps: float | None = Field(
+        default=None, gt=0, description="Cap on all DVR downloads together, in megabits per second; none = no cap."
+    )
+    duration_tolerance_s: float = Field(
+        default=5.0, ge=0, le=30, description="Slack on the 1–5 minute segment length (DT-11)."
+    )
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig, description="Onboard sensor data.")
+
+
 class GuaritaConfig(_Model):
     """The whole Guarita configuration file."""
 
@@ -316,6 +458,7 @@ class GuaritaConfig(_Model):
     forward: ForwardConfig = Field(default_factory=ForwardConfig, description="Event forwarding.")
     outbox: OutboxConfig = Field(default_factory=OutboxConfig, description="Durable outbox.")
     web: WebConfig = Field(default_factory=WebConfig, description="Health and metrics server.")
+    fleet: FleetConfig | None = Field(default=None, description="Bus operators: the fleet and its DVRs.")
     # Filled by the loader from the agencies' areas: camera → agencies whose area covers it.
     _camera_agencies: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
 

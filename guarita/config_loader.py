@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from guarita._config_rules import RULES
+from guarita._config_rules import RULES, secret_holders
 from guarita._yaml_marks import MarkedDocument, load_marked
 from guarita.config import GuaritaConfig, ProgramName, TlsConfig, _SecretHolder
 from guarita.errors import ConfigError, ConfigProblem
@@ -145,9 +145,7 @@ def _read_secret(holder: _SecretHolder, environ: Mapping[str, str]) -> str | Non
 
 def _resolve_files(config: GuaritaConfig, environ: Mapping[str, str]) -> Iterator[tuple[Loc, str]]:
     """Read secrets into the models and check TLS files exist; yield (path, message) failures."""
-    holders: list[tuple[Loc, _SecretHolder]] = [(("frigate",), config.frigate), (("frigate", "mqtt"), config.frigate.mqtt)]
-    holders += [(("programs", n.value, "uplink"), p.uplink) for n, p in config.programs.items()]
-    for loc, holder in holders:
+    for loc, holder in secret_holders(config):
         key = "password_file" if holder.password_file is not None else "password_env"
         try:
             value = _read_secret(holder, environ)

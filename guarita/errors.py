@@ -7,10 +7,14 @@
     ├── OutboxFullError        the outbox reached its disk quota
     ├── LinkError              an MQTT link (Frigate side or an uplink) failed
     │   └── LinkTimeout        the broker did not answer in time
-    └── FrigateError           Frigate's HTTP API failed
-        ├── FrigateUnavailable could not reach Frigate at all
-        ├── FrigateAuthError   login refused (401) or forbidden (403)
-        └── FrigateHttpError   any other non-2xx answer; carries status and message
+    ├── FrigateError           Frigate's HTTP API failed
+    │   ├── FrigateUnavailable could not reach Frigate at all
+    │   ├── FrigateAuthError   login refused (401) or forbidden (403)
+    │   └── FrigateHttpError   any other non-2xx answer; carries status and message
+    └── DvrError               a bus DVR source failed
+        ├── DvrUnreachable     the DVR does not answer (the bus is not in the garage)
+        ├── DvrAuthError       the DVR refused the credentials
+        └── DvrTransferError   a listing or a transfer broke off or made no sense
 
 Foreign errors (paho rc, aiohttp, sqlite3, OSError) are translated once, at the module
 that talks to them, with ``raise ... from exc``.
@@ -25,6 +29,10 @@ from dataclasses import dataclass
 __all__ = [
     "ConfigError",
     "ConfigProblem",
+    "DvrAuthError",
+    "DvrError",
+    "DvrTransferError",
+    "DvrUnreachable",
     "FrigateAuthError",
     "FrigateError",
     "FrigateHttpError",
@@ -103,3 +111,19 @@ class FrigateHttpError(FrigateError):
         self.status = status
         self.url = url
         super().__init__(f"Frigate answered {status} for {url}: {message}")
+
+
+class DvrError(GuaritaError):
+    """A bus DVR source failed; the message names the vehicle's source (without credentials)."""
+
+
+class DvrUnreachable(DvrError):
+    """The DVR does not answer: the bus is away, or its Wi-Fi has not joined yet."""
+
+
+class DvrAuthError(DvrError):
+    """The DVR refused the configured credentials."""
+
+
+class DvrTransferError(DvrError):
+    """A listing could not be read or a transfer broke off; what was fetched so far is kept."""

@@ -137,6 +137,98 @@ MIGRATIONS: tuple[str, ...] = (
         hash TEXT NOT NULL
     );
     """,
+    # 3: bus garages: the DVR archive index, its quarantine and sync runs; positions,
+    # sensor events and their handling trail.
+    """
+    CREATE TABLE dvr_segments (
+        vehicle TEXT NOT NULL,
+        camera INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        start_utc REAL NOT NULL,
+        duration_s REAL NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        synced_at REAL NOT NULL,
+        PRIMARY KEY (vehicle, camera, name)
+    ) WITHOUT ROWID;
+    CREATE INDEX dvr_segments_start ON dvr_segments (start_utc);
+    CREATE TABLE dvr_deletions (
+        path TEXT PRIMARY KEY,
+        queued_at REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE dvr_telemetry_files (
+        vehicle TEXT NOT NULL,
+        name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        samples INTEGER NOT NULL,
+        synced_at REAL NOT NULL,
+        PRIMARY KEY (vehicle, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE dvr_quarantine (
+        id INTEGER PRIMARY KEY,
+        vehicle TEXT NOT NULL,
+        folder TEXT NOT NULL,
+        name TEXT NOT NULL,
+        size INTEGER,
+        sha256 TEXT,
+        reason TEXT NOT NULL,
+        path TEXT,
+        quarantined_at REAL NOT NULL,
+        UNIQUE (vehicle, folder, name, size)
+    );
+    CREATE TABLE dvr_syncs (
+        id INTEGER PRIMARY KEY,
+        vehicle TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        status TEXT NOT NULL,
+        files INTEGER NOT NULL DEFAULT 0,
+        bytes INTEGER NOT NULL DEFAULT 0,
+        quarantined INTEGER NOT NULL DEFAULT 0,
+        detail TEXT
+    );
+    CREATE INDEX dvr_syncs_vehicle ON dvr_syncs (vehicle, id);
+    CREATE TABLE vehicle_positions (
+        vehicle TEXT NOT NULL,
+        ts REAL NOT NULL,
+        lat REAL,
+        lon REAL,
+        speed_kmh REAL,
+        heading REAL,
+        odometer_km REAL,
+        rpm REAL,
+        accel_long_mps2 REAL,
+        accel_lat_mps2 REAL,
+        extra TEXT,
+        PRIMARY KEY (vehicle, ts)
+    ) WITHOUT ROWID;
+    CREATE INDEX vehicle_positions_ts ON vehicle_positions (ts);
+    CREATE TABLE vehicle_events (
+        id TEXT PRIMARY KEY,
+        vehicle TEXT NOT NULL,
+        type TEXT NOT NULL,
+        ts REAL NOT NULL,
+        lat REAL,
+        lon REAL,
+        speed_kmh REAL,
+        value REAL,
+        threshold REAL,
+        source TEXT NOT NULL,
+        details TEXT NOT NULL,
+        created_at REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX vehicle_events_ts ON vehicle_events (ts);
+    CREATE INDEX vehicle_events_vehicle ON vehicle_events (vehicle, ts);
+    CREATE TABLE vehicle_event_acks (
+        seq INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL REFERENCES vehicle_events (id),
+        action TEXT NOT NULL,
+        acked_by TEXT NOT NULL,
+        acked_at REAL NOT NULL
+    );
+    CREATE INDEX vehicle_event_acks_event ON vehicle_event_acks (event_id, seq);
+    """,
 )
 
 
