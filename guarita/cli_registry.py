@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TypeAlias
 
+from guarita.cli_cameras import add_cameras_commands
 from guarita.cli_audit import add_audit_commands
 from guarita.config import GuaritaConfig, ProgramName
 from guarita.config_loader import load_config, resolve_config_path
@@ -369,6 +370,7 @@ def add_registry_commands(sub: SubParsers, common: argparse.ArgumentParser) -> N
     assign.set_defaults(func=_guarded(_cmd_cameras_assign))
     status = cameras.add_parser("status", parents=leaf, help="each camera: shared per program, and why not")
     status.set_defaults(func=_guarded(_cmd_cameras_status))
+    add_cameras_commands(cameras, common)
 
     signage = _group(sub, "signage", "the BH + Segura signs at shared cameras")
     record = signage.add_parser("record", parents=leaf, help="record the sign installed at CAMERA")

@@ -239,6 +239,22 @@ def _check_camera_name(name: str) -> str:
 CameraName = Annotated[str, AfterValidator(_check_camera_name)]
 
 
+def _check_mask(polygon: str) -> str:
+    """Frigate's relative polygon format: ``x1,y1,x2,y2,...`` with every value in 0–1."""
+    try:
+        values = [float(part) for part in polygon.split(",")]
+    except ValueError:
+        raise ValueError(f"privacy mask {polygon!r} must be comma-separated numbers x1,y1,x2,y2,...") from None
+    if len(values) < 6 or len(values) % 2:
+        raise ValueError(f"privacy mask {polygon!r} needs at least three x,y points")
+    if any(not 0.0 <= value <= 1.0 for value in values):
+        raise ValueError(f"privacy mask {polygon!r} uses Frigate's relative coordinates: every value in 0–1")
+    return polygon
+
+
+PrivacyMask = Annotated[str, AfterValidator(_check_mask)]
+
+
 class Location(_Model):
     """Where a camera stands (WGS 84)."""
 
@@ -259,6 +275,11 @@ class CameraConfig(_Model):
         default=None,
         pattern=r"^[a-zA-Z0-9_-]+$",
         description="go2rtc stream the catalogue names for live view (default: the camera's name); no credentials.",
+    )
+    privacy_masks: list[PrivacyMask] = Field(
+        default_factory=list,
+        description="Private areas blanked (solid fill) in every image or clip that leaves the provider: polygons "
+        "`x1,y1,x2,y2,...` in Frigate's relative 0–1 coordinates.",
     )
 
 

@@ -51,7 +51,7 @@ CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "frigate-contract"
 EXAMPLE_ENV = "GUARITA_FRIGATE_MQTT_PASSWORD"
 
 # How a dict-valued field's keys are written in docs and paths.
-PLACEHOLDERS = {"programs": "<program>", "cameras": "<name>", "agencies": "<agency>", "tokens": "<token>"}
+PLACEHOLDERS = {"programs": "<program>", "cameras": "<name>", "agencies": "<agency>", "tokens": "<token>", "vehicles": "<vehicle>"}
 
 # A value that must never be printed.
 SECRET = "s3cret-Value-for-test-docs"
@@ -211,10 +211,12 @@ def _data_paths(data: Any, prefix: tuple[str, ...] = ()) -> Iterator[str]:
         return
     for key, value in data.items():
         # Keys of a mapping field (programs, cameras, agencies) become their placeholder.
-        is_entry = bool(prefix) and prefix[-1] in PLACEHOLDERS and (len(prefix) == 1 or prefix[-1] in ("agencies", "tokens"))
+        is_entry = bool(prefix) and prefix[-1] in PLACEHOLDERS and (len(prefix) == 1 or prefix[-1] in ("agencies", "tokens", "vehicles"))
         path = (*prefix, PLACEHOLDERS[prefix[-1]] if is_entry else str(key))
         yield ".".join(path)
-        if path[-1] != "area":  # an inline GeoJSON value, not config keys
+        # Values that are data, not config keys: inline GeoJSON, and mappings of numbers or lines.
+        scalar_mapping = path[-1] in ("area", "folders", "line_speed_limits_kmh") or path[-2:] == ("dvr", "cameras")
+        if not scalar_mapping:
             yield from _data_paths(value, path)
 
 
