@@ -1,11 +1,205 @@
-"""placeholder: filled in by the fleet work."""
+"""``guarita dvr sync | status`` and ``guarita retention sweep``: the DETRO archive from a shell.
+
+``dvr sync VEHICLE`` runs one pass now, with a progress bar on a terminal; its report is
+queued in the outbox, so a running ``guarita run`` sends it to DETRO. ``retention sweep``
+deletes archive footage past ``fleet.archive_days`` (``--dry-run`` only counts; ``--now``
+evaluates the policy at another instant).
+
+Covers: PB-06, DT-06, DT-12, DT-14.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import datetime as dt
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from guarita.adapters.dvr.report import SyncResult, vehicle_status
+from guarita.adapters.dvr.sync import DvrSync
+from guarita.cli_common import SubParsers, cli_config, emit, guarded, json_option
+from guarita.config import FleetConfig, GuaritaConfig
+from guarita.errors import DvrError
+from guarita.local_time import local_zone
+from guarita.outbox import Outbox
+from guarita.retention.archive_sweep import sweep_archive
+from guarita.store import Store
 
 __all__ = ["add_fleet_commands"]
 
 
-def add_fleet_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]", common: argparse.ArgumentParser) -> None:
-    """Register the `dvr` and `retention` commands."""
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _fleet(config: GuaritaConfig) -> FleetConfig:
+    if config.fleet is None:
+        raise DvrError("this config has no `fleet` section: add the vehicles and their DVRs (docs/fleet.md)")
+    return config.fleet
+
+
+@contextmanager
+def _store(config: GuaritaConfig) -> Iterator[Store]:
+    store = Store.open(config.storage.data_dir)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+class _Bar:
+    """A rich progress bar fed by a sync pass."""
+
+    def __init__(self, vehicle: str) -> None:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+        self._progress = Progress(
+            "[bold]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+            transient=False,
+        )
+        self._task = self._progress.add_task(f"DVR {vehicle}", total=None)
+
+    def __enter__(self) -> _Bar:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._progress.stop()
+
+    def planned(self, files: int, size: int) -> None:
+        self._progress.update(self._task, total=size, description=f"{files} files")
+
+    def advanced(self, size: int) -> None:
+        self._progress.advance(self._task, size)
+
+
+def _sync_text(result: SyncResult, document: dict[str, Any], zone: dt.tzinfo) -> str:
+    lines = [
+        f"vehicle {result.vehicle} (DVR {result.dvr_serial}): {result.status}, {result.files} files archived, "
+        f"{result.bytes / 1e6:.1f} MB ({result.transferred / 1e6:.1f} MB transferred), "
+        f"{len(result.quarantined)} quarantined, {result.telemetry_files} telemetry files"
+    ]
+    if result.detail:
+        lines.append(f"  stopped: {result.detail}")
+    lines += _coverage_lines(document["cameras"], zone)
+    lines += [f"  quarantined {q['folder']}/{q['name']}: {q['reason']}" for q in result.quarantined]
+    return "\n".join(lines)
+
+
+def _local(iso: str | None, zone: dt.tzinfo) -> str:
+    if iso is None:
+        return "-"
+    return dt.datetime.fromisoformat(iso).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _coverage_lines(cameras: list[dict[str, Any]], zone: dt.tzinfo) -> list[str]:
+    lines = []
+    for camera in cameras:
+        span = f"{_local(camera['first'], zone)} → {_local(camera['last'], zone)}"
+        lines.append(
+            f"  camera {camera['camera']} ({camera['role']}): {camera['archived_files']} files in the archive, "
+            f"{span}, {len(camera['gaps'])} gaps"
+        )
+        lines += [f"    gap {_local(start, zone)} → {_local(end, zone)}" for start, end in camera["gaps"]]
+    return lines
+
+
+def _cmd_dvr_sync(args: argparse.Namespace) -> int:
+    config = cli_config(args)
+    zone = local_zone(_fleet(config).timezone)
+    with _store(config) as store:
+        outbox = Outbox.for_config(store, config.outbox, lambda: _now().timestamp())
+        syncer = DvrSync.for_config(config, store, outbox, clock=_now)
+        syncer.dvr(args.vehicle)  # an unknown vehicle fails before any progress bar
+        if sys.stderr.isatty() and not args.json:
+            with _Bar(args.vehicle) as bar:
+                result = asyncio.run(syncer.sync(args.vehicle, bar))
+        else:
+            result = asyncio.run(syncer.sync(args.vehicle, None))
+        assert result is not None  # record_empty defaults to on
+    document = _sync_document(config, result)
+    emit(args, _sync_text(result, document, zone), document)
+    return 0 if result.status == "ok" else 3
+
+
+def _sync_document(config: GuaritaConfig, result: SyncResult) -> dict[str, Any]:
+    assert config.fleet is not None
+    dvr = config.fleet.vehicles[result.vehicle].dvr
+    roles = {n: r.value for n, r in dvr.cameras.items()} if dvr else {}
+    return result.as_json(config.provider.id, roles)
+
+
+def _cmd_dvr_status(args: argparse.Namespace) -> int:
+    config = cli_config(args)
+    fleet = _fleet(config)
+    zone = local_zone(fleet.timezone)
+    vehicles = [args.vehicle] if args.vehicle else sorted(fleet.vehicles)
+    if args.vehicle and args.vehicle not in fleet.vehicles:
+        raise DvrError(f"vehicle {args.vehicle!r} is not under fleet.vehicles")
+    with _store(config) as store:
+        documents = [vehicle_status(config, store.db, vehicle) for vehicle in vehicles]
+    lines = []
+    for doc in documents:
+        last = doc["last_sync"]
+        when = "never synced" if last is None else (
+            f"last sync {_local(last['finished_at'] or last['started_at'], zone)} {last['status']}, "
+            f"{last['files']} files"
+        )
+        lines.append(f"vehicle {doc['vehicle']} (DVR {doc['dvr_serial'] or 'none'}): {when}, "
+                     f"{len(doc['quarantined'])} quarantined")
+        lines += _coverage_lines(doc["cameras"], zone)
+    emit(args, "\n".join(lines), documents if not args.vehicle else documents[0])
+    return 0
+
+
+def _instant(text: str | None) -> dt.datetime:
+    if text is None:
+        return _now()
+    moment = dt.datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=local_zone())
+
+
+def _cmd_retention_sweep(args: argparse.Namespace) -> int:
+    config = cli_config(args)
+    fleet = _fleet(config)
+    try:
+        now = _instant(args.now)
+    except ValueError:
+        raise DvrError(f"--now {args.now!r} is not an ISO 8601 date and time") from None
+    with _store(config) as store:
+        report = sweep_archive(store, config.storage.data_dir, now=now, archive_days=fleet.archive_days,
+                               dry_run=args.dry_run, actor=args.by or "guarita")
+    verb = "would delete" if args.dry_run else "deleted"
+    text = (
+        f"DVR archive (keep {fleet.archive_days} days, cutoff {report.as_json()['cutoff']}): {verb} "
+        f"{report.segments} segments ({report.bytes / 1e6:.1f} MB), {report.telemetry_files} telemetry files, "
+        f"{report.positions} positions; {report.held} held"
+    )
+    if report.errors:
+        text += "\n" + "\n".join(f"  error: {e}" for e in report.errors)
+    emit(args, text, {"archive": report.as_json()})
+    return 1 if report.errors else 0
+
+
+def add_fleet_commands(sub: SubParsers, common: argparse.ArgumentParser) -> None:
+    """Register ``dvr`` and ``retention``."""
+    leaf = [common, json_option()]
+    dvr = sub.add_parser("dvr", help="bus DVRs: sync into the DETRO archive, and its status")
+    dvr_sub = dvr.add_subparsers(dest="dvr_command", required=True)
+    sync = dvr_sub.add_parser("sync", parents=leaf, help="one sync pass of VEHICLE's DVR now")
+    sync.add_argument("vehicle", metavar="VEHICLE", help="order number under fleet.vehicles")
+    sync.set_defaults(func=guarded(_cmd_dvr_sync))
+    status = dvr_sub.add_parser("status", parents=leaf, help="last sync, coverage, gaps and quarantine")
+    status.add_argument("vehicle", metavar="VEHICLE", nargs="?", help="one vehicle (default: all)")
+    status.set_defaults(func=guarded(_cmd_dvr_status))
+    retention = sub.add_parser("retention", help="how long footage is kept")
+    retention_sub = retention.add_subparsers(dest="retention_command", required=True)
+    sweep = retention_sub.add_parser("sweep", parents=leaf, help="delete DVR archive footage past fleet.archive_days")
+    sweep.add_argument("--dry-run", action="store_true", help="count what would go; delete nothing")
+    sweep.add_argument("--now", metavar="ISO8601", help="evaluate the policy at this instant (default: now)")
+    sweep.add_argument("--by", metavar="USER", help="who runs the sweep (for the audit log; default guarita)")
+    sweep.set_defaults(func=guarded(_cmd_retention_sweep))
+

@@ -13,24 +13,18 @@ Covers: BH-01, BH-02, BH-03, BH-04, BH-07, BH-13, PB-03, PB-07.
 from __future__ import annotations
 
 import argparse
-import functools
-import json
-import os
-import sqlite3
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TypeAlias
 
 from guarita.cli_cameras import add_cameras_commands
+from guarita.cli_common import SubParsers, cli_config, emit, guarded, json_option
 from guarita.cli_audit import add_audit_commands
 from guarita.config import GuaritaConfig, ProgramName
-from guarita.config_loader import load_config, resolve_config_path
 from guarita.consent.registry import Registry, RegistrySnapshot
 from guarita.consent.status import CameraStatus, camera_statuses
-from guarita.errors import StoreError
 from guarita.registry_input import (
     apply_import,
     known_camera,
@@ -45,32 +39,6 @@ from guarita.local_time import local_zone
 
 __all__ = ["add_registry_commands"]
 
-Command = Callable[[argparse.Namespace], int]
-SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-
-
-def _guarded(command: Command) -> Command:
-    """Translate the store's foreign errors (sqlite3, OSError) so ``main`` prints them, not a traceback."""
-
-    @functools.wraps(command)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"the store could not be used: {exc}") from exc
-
-    return run
-
-
-def _json_option() -> argparse.ArgumentParser:
-    """A parent parser adding ``--json``."""
-    parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--json", action="store_true", help="print one JSON document instead of text")
-    return parent
-
-
-def _config(args: argparse.Namespace) -> GuaritaConfig:
-    return load_config(resolve_config_path(args.config, os.environ))
 
 
 @contextmanager
@@ -96,10 +64,6 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="seconds") if moment is not None else None
 
 
-def _emit(args: argparse.Namespace, text: str, document: object) -> None:
-    print(json.dumps(document, ensure_ascii=False, indent=2) if args.json else text)
-
-
 def _document(given: str | None) -> str | None:
     """``--document -`` reads the number from stdin, keeping it out of shell history."""
     return sys.stdin.readline().strip() if given == "-" else given
@@ -109,19 +73,19 @@ def _document(given: str | None) -> str | None:
 def _cmd_clients_add(args: argparse.Namespace) -> int:
     by = operator(args.by)
     document = _document(args.document)
-    with _registry(_config(args)) as registry:
+    with _registry(cli_config(args)) as registry:
         existed = any(c.client_id == args.client_id for c in registry.clients())
         registry.add_client(args.client_id, args.name, by=by, document=document, contact=args.contact)
         version = registry.version()
     what = "updated" if existed else "added"
     text = f"client {args.client_id} {what}" + (" (document kept only as a keyed hash)" if document else "")
-    _emit(args, text, {"client": args.client_id, "updated": existed, "has_document": document is not None,
+    emit(args, text, {"client": args.client_id, "updated": existed, "has_document": document is not None,
                        "registry_version": version})
     return 0
 
 
 def _cmd_clients_list(args: argparse.Namespace) -> int:
-    with _registry(_config(args)) as registry:
+    with _registry(cli_config(args)) as registry:
         clients = registry.clients()
     rows = [
         {"client": c.client_id, "name": c.name, "contact": c.contact, "has_document": c.has_document,
@@ -133,14 +97,14 @@ def _cmd_clients_list(args: argparse.Namespace) -> int:
         f"recorded {_iso(c.recorded_at)} by {c.recorded_by}"
         for c in clients
     ]
-    _emit(args, "\n".join(lines) or "no clients", rows)
+    emit(args, "\n".join(lines) or "no clients", rows)
     return 0
 
 
 # ---- consent, attestation, signage -----------------------------------------------------
 def _cmd_consent_grant(args: argparse.Namespace) -> int:
     by = operator(args.by)
-    config = _config(args)
+    config = cli_config(args)
     camera = known_camera(config, args.camera)
     programs = parse_programs(args.programs)
     expires = parse_expiry(args.expires) if args.expires else None
@@ -154,7 +118,7 @@ def _cmd_consent_grant(args: argparse.Namespace) -> int:
         f"consent recorded: {camera} for client {args.client} ({', '.join(names)}), "
         f"expires {_iso(expires) or 'never'}, evidence sha256 {digest}"
     )
-    _emit(args, text, {"camera": camera, "client": args.client, "programs": names, "expires_at": _iso(expires),
+    emit(args, text, {"camera": camera, "client": args.client, "programs": names, "expires_at": _iso(expires),
                        "evidence_sha256": digest, "registry_version": version})
     return 0
 
@@ -162,23 +126,23 @@ def _cmd_consent_grant(args: argparse.Namespace) -> int:
 def _cmd_consent_revoke(args: argparse.Namespace) -> int:
     # A camera no longer in the config may still be revoked: a withdrawal is never blocked.
     by = operator(args.by)
-    with _registry(_config(args)) as registry:
+    with _registry(cli_config(args)) as registry:
         registry.revoke(args.camera, by=by, reason=args.reason)
         version = registry.version()
-    _emit(args, f"consent for {args.camera} revoked", {"camera": args.camera, "revoked": True,
+    emit(args, f"consent for {args.camera} revoked", {"camera": args.camera, "revoked": True,
                                                          "registry_version": version})
     return 0
 
 
 def _cmd_cameras_attest(args: argparse.Namespace) -> int:
     by = operator(args.by)
-    config = _config(args)
+    config = cli_config(args)
     camera = known_camera(config, args.camera)
     with _registry(config) as registry:
         digest = registry.attest(camera, public_facing=args.public_facing, evidence=Path(args.evidence), by=by)
         version = registry.version()
     facing = "public-facing" if args.public_facing else "NOT public-facing"
-    _emit(args, f"{camera} attested {facing}, evidence sha256 {digest}",
+    emit(args, f"{camera} attested {facing}, evidence sha256 {digest}",
           {"camera": camera, "public_facing": args.public_facing, "evidence_sha256": digest,
            "registry_version": version})
     return 0
@@ -186,19 +150,19 @@ def _cmd_cameras_attest(args: argparse.Namespace) -> int:
 
 def _cmd_cameras_assign(args: argparse.Namespace) -> int:
     by = operator(args.by)
-    config = _config(args)
+    config = cli_config(args)
     camera = known_camera(config, args.camera)
     with _registry(config) as registry:
         registry.assign(camera, client_id=args.client, by=by)
         version = registry.version()
-    _emit(args, f"{camera} belongs to client {args.client}",
+    emit(args, f"{camera} belongs to client {args.client}",
           {"camera": camera, "client": args.client, "registry_version": version})
     return 0
 
 
 def _cmd_signage_record(args: argparse.Namespace) -> int:
     by = operator(args.by)
-    config = _config(args)
+    config = cli_config(args)
     camera = known_camera(config, args.camera)
     installed = parse_installed(args.installed, _today()) if args.installed else _today()
     with _registry(config) as registry:
@@ -207,7 +171,7 @@ def _cmd_signage_record(args: argparse.Namespace) -> int:
         )
         version = registry.version()
     plate = args.plate.strip()
-    _emit(args, f"sign {plate} recorded at {camera}, installed {installed.isoformat()}, photo sha256 {digest}",
+    emit(args, f"sign {plate} recorded at {camera}, installed {installed.isoformat()}, photo sha256 {digest}",
           {"camera": camera, "plate": plate, "installed_on": installed.isoformat(), "photo_sha256": digest,
            "registry_version": version})
     return 0
@@ -269,20 +233,20 @@ def _status_json(config: GuaritaConfig, snapshot: RegistrySnapshot, now: datetim
 
 
 def _cmd_cameras_status(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = cli_config(args)
     with _registry(config) as registry:
         snapshot = registry.snapshot()
     now = _now()
     statuses = camera_statuses(config, snapshot, now)
     strays = sorted(set(snapshot.cameras) - set(config.cameras))
-    _emit(args, "\n".join(_status_lines(config, statuses, strays)),
+    emit(args, "\n".join(_status_lines(config, statuses, strays)),
           _status_json(config, snapshot, now, statuses, strays))
     return 0
 
 
 # ---- bulk import -----------------------------------------------------------------------
 def _cmd_registry_import(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = cli_config(args)
     path = Path(args.file)
     rows = read_import_file(path)
     with _registry(config) as registry:
@@ -294,7 +258,7 @@ def _cmd_registry_import(args: argparse.Namespace) -> int:
     lines = [summary] + [
         f"  line {o.line}: {'applied' if o.applied else 'REFUSED'}: {o.message}" for o in outcomes
     ]
-    _emit(args, "\n".join(lines), {
+    emit(args, "\n".join(lines), {
         "file": str(path),
         "applied": len(outcomes) - len(refused),
         "refused": len(refused),
@@ -322,7 +286,7 @@ def _by(parser: argparse.ArgumentParser) -> None:
 
 def add_registry_commands(sub: SubParsers, common: argparse.ArgumentParser) -> None:
     """Add the registry and audit commands to ``guarita``'s subparsers."""
-    leaf = [common, _json_option()]
+    leaf = [common, json_option()]
     clients = _group(sub, "clients", "the provider's clients (who may authorise sharing)")
     add = clients.add_parser("add", parents=leaf, help="add a client, or record new details for it")
     add.add_argument("client_id", metavar="ID", help="lowercase id: letters, digits, '.', '_', '-'")
@@ -331,9 +295,9 @@ def add_registry_commands(sub: SubParsers, common: argparse.ArgumentParser) -> N
                      help="CPF or CNPJ, checked and kept only as a keyed hash; '-' reads it from stdin")
     add.add_argument("--contact", metavar="TEXT", help="how to reach the client")
     _by(add)
-    add.set_defaults(func=_guarded(_cmd_clients_add))
+    add.set_defaults(func=guarded(_cmd_clients_add))
     listing = clients.add_parser("list", parents=leaf, help="list clients as last recorded")
-    listing.set_defaults(func=_guarded(_cmd_clients_list))
+    listing.set_defaults(func=guarded(_cmd_clients_list))
 
     consent = _group(sub, "consent", "a client's authorisation to share a camera")
     grant = consent.add_parser("grant", parents=leaf, help="record a client's consent to share CAMERA")
@@ -345,12 +309,12 @@ def add_registry_commands(sub: SubParsers, common: argparse.ArgumentParser) -> N
                        help="YYYY-MM-DD: valid through that day, Belo Horizonte time; or ISO 8601 with a zone")
     grant.add_argument("--programs", default=ProgramName.COP_BH.value, metavar="cop_bh[,detro]",
                        help="programs consented to (default: cop_bh)")
-    grant.set_defaults(func=_guarded(_cmd_consent_grant))
+    grant.set_defaults(func=guarded(_cmd_consent_grant))
     revoke = consent.add_parser("revoke", parents=leaf, help="record that the client withdrew consent")
     revoke.add_argument("camera", metavar="CAMERA", help="camera with an active consent (even if no longer configured)")
     _by(revoke)
     revoke.add_argument("--reason", required=True, metavar="TEXT", help="why (kept in the registry and audit log)")
-    revoke.set_defaults(func=_guarded(_cmd_consent_revoke))
+    revoke.set_defaults(func=guarded(_cmd_consent_revoke))
 
     cameras = _group(sub, "cameras", "cameras: public-facing attestation and share status")
     attest = cameras.add_parser("attest", parents=leaf, help="record whether CAMERA looks only at public space")
@@ -362,14 +326,14 @@ def add_registry_commands(sub: SubParsers, common: argparse.ArgumentParser) -> N
                         help="it sees private space too (it will not be shared)")
     attest.add_argument("--evidence", required=True, metavar="FILE", help="a snapshot of the view; kept by SHA-256")
     _by(attest)
-    attest.set_defaults(func=_guarded(_cmd_cameras_attest))
+    attest.set_defaults(func=guarded(_cmd_cameras_attest))
     assign = cameras.add_parser("assign", parents=leaf, help="record which client CAMERA belongs to")
     assign.add_argument("camera", metavar="CAMERA", help="a camera of the config")
     assign.add_argument("--client", required=True, metavar="ID", help="the owner; only its consent counts")
     _by(assign)
-    assign.set_defaults(func=_guarded(_cmd_cameras_assign))
+    assign.set_defaults(func=guarded(_cmd_cameras_assign))
     status = cameras.add_parser("status", parents=leaf, help="each camera: shared per program, and why not")
-    status.set_defaults(func=_guarded(_cmd_cameras_status))
+    status.set_defaults(func=guarded(_cmd_cameras_status))
     add_cameras_commands(cameras, common)
 
     signage = _group(sub, "signage", "the BH + Segura signs at shared cameras")
@@ -379,12 +343,12 @@ def add_registry_commands(sub: SubParsers, common: argparse.ArgumentParser) -> N
     record.add_argument("--photo", required=True, metavar="FILE", help="a photo of the sign; kept by SHA-256")
     _by(record)
     record.add_argument("--installed", metavar="DATE", help="YYYY-MM-DD (default: today, Belo Horizonte time)")
-    record.set_defaults(func=_guarded(_cmd_signage_record))
+    record.set_defaults(func=guarded(_cmd_signage_record))
 
     registry = _group(sub, "registry", "bulk changes to the registry")
     bulk = registry.add_parser("import", parents=leaf, help="apply rows from a CSV or YAML file (see docs/registry.md)")
     bulk.add_argument("file", metavar="FILE", help="FILE.csv, FILE.yaml or FILE.yml; paths inside are relative to it")
     bulk.add_argument("--by", metavar="USER", help="who records rows that have no `by` column")
-    bulk.set_defaults(func=_guarded(_cmd_registry_import))
+    bulk.set_defaults(func=guarded(_cmd_registry_import))
 
     add_audit_commands(sub, leaf)

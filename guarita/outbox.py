@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from guarita.config import OutboxConfig
 from guarita.errors import OutboxFullError
 from guarita.store import Store
 
@@ -97,6 +98,17 @@ class Outbox:
         self.space_freed = asyncio.Event()
         self.level = QuotaLevel.OK
         self._load_counts()
+
+    @classmethod
+    def for_config(cls, store: Store, config: OutboxConfig, clock: Callable[[], float]) -> Outbox:
+        """The outbox with the quota and memory the config's ``outbox`` section sets."""
+        return cls(
+            store,
+            quota_bytes=int(config.quota_mb * 1_000_000),
+            warn_ratio=config.warn_ratio,
+            delivered_keep_s=config.delivered_keep_s,
+            clock=clock,
+        )
 
     def _load_counts(self) -> None:
         rows = self._store.db.execute(

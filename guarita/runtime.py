@@ -4,7 +4,7 @@ Services: the Frigate-side subscriber, one publisher per enabled program, the he
 metrics server, housekeeping, and the Frigate configuration check. A link or Frigate
 being unreachable is logged and retried; it never ends the process.
 
-Covers: PB-01, PB-05, DT-02, DT-08, DT-21.
+Covers: PB-01, PB-05, PB-06, DT-02, DT-08, DT-21.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from guarita import audit
+from guarita.adapters.dvr.arrival import DvrPoller
+from guarita.adapters.dvr.sync import DvrSync
 from guarita.api import make_api_app
 from guarita.bridge import EventBridge
 from guarita.catalogue import Catalogue
@@ -113,13 +115,7 @@ class Runtime:
         self._check_frigate = check_frigate
         self.metrics = Metrics()
         self.store = Store.open(config.storage.data_dir)
-        self.outbox = Outbox(
-            self.store,
-            quota_bytes=int(config.outbox.quota_mb * 1_000_000),
-            warn_ratio=config.outbox.warn_ratio,
-            delivered_keep_s=config.outbox.delivered_keep_s,
-            clock=lambda: clock().timestamp(),
-        )
+        self.outbox = Outbox.for_config(self.store, config.outbox, lambda: clock().timestamp())
         self.quarantine = Quarantine(self.metrics)
         self.registry = Registry(
             self.store, config.storage.data_dir, accredited=config.provider.accreditation is not None, clock=clock
@@ -167,6 +163,10 @@ class Runtime:
         self.metrics.outbox_bytes.source = lambda: {(): float(self.outbox.pending_bytes)}
         self.metrics.outbox_quota_ratio.source = self._quota_ratio
         self.web_port: asyncio.Future[int] | None = None
+        self.dvr_poller: DvrPoller | None = None
+        if config.fleet is not None:
+            dvr_sync = DvrSync.for_config(config, self.store, self.outbox, clock=clock)
+            self.dvr_poller = DvrPoller(dvr_sync, config.fleet)
 
     def _quota_ratio(self) -> dict[tuple[str, ...], float]:
         ratio = self.outbox.pending_bytes / self.outbox.quota_bytes
@@ -191,6 +191,7 @@ class Runtime:
                 "level": self.outbox.level.value,
             },
             "quarantined": int(sum(self.metrics.quarantined.values.values())),
+            "dvr_present": dict(self.dvr_poller.present) if self.dvr_poller is not None else {},
             "warnings": list(self.warnings),
         }
 
@@ -250,6 +251,8 @@ class Runtime:
                 app = make_web_app(self.health, self.metrics, api)
                 group.create_task(serve_web(app, web.host, web.port, stop, self.web_port))
                 group.create_task(self._housekeeping(stop))
+                if self.dvr_poller is not None:
+                    group.create_task(self.dvr_poller.run(stop))
                 if self._check_frigate:
                     group.create_task(run_frigate_checks(self.config, self.warnings, stop))
         finally:

@@ -7,10 +7,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 
-__all__ = ["iso_local", "local_text", "number_text", "order_key", "text_table"]
+__all__ = ["event_unit", "iso_local", "local_text", "number_text", "order_key", "text_table"]
 
 _DIGITS = re.compile(r"(\d+)")
+_UNITS = {"harsh_braking": "m/s²", "harsh_acceleration": "m/s²", "sharp_turn": "m/s²", "overspeed": "km/h"}
+
+
+def event_unit(kind: str) -> str:
+    """Unit of a sensor event's ``value`` and ``threshold`` (empty when it has none)."""
+    return _UNITS.get(kind, "")
 
 
 def local_text(epoch: float, zone: dt.tzinfo) -> str:
@@ -33,7 +40,7 @@ def order_key(order_number: str) -> tuple[tuple[int, int | str], ...]:
     return tuple((0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(order_number) if part)
 
 
-def text_table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+def text_table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
     """Rows as left-aligned columns under their headers, two spaces apart."""
     widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()

@@ -36,7 +36,12 @@ class Period:
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise ValueError("a report period needs aware datetimes")
         if self.end <= self.start:
-            raise ReportError(f"the period ends ({self.end.isoformat()}) before it starts ({self.start.isoformat()})")
+            fmt = "%Y-%m-%d %H:%M"
+            raise ReportError(
+                f"the period is empty: it starts {self.start.astimezone(self.zone).strftime(fmt)} and ends "
+                f"{self.end.astimezone(self.zone).strftime(fmt)} ({self.zone}); a bare date as the end includes "
+                "that whole day"
+            )
 
     @property
     def start_epoch(self) -> float:

@@ -1,0 +1,347 @@
+"""One sync pass of a bus DVR: fetch what the archive lacks, verify it, file it, report it.
+
+For each camera folder (and the telemetry folder) of the vehicle's DVR:
+
+1. list it; refuse names that are unsafe as paths, and symlinks (recorded, never fetched);
+2. skip what the archive index already holds and what was already quarantined;
+3. fetch each remaining file into ``dvr_partial/…/<name>.part`` (resuming), check its size,
+   its SHA-256 against the DVR's own ``<name>.sha256`` when it publishes one, and its content
+   (``validate_segment``: H.264 in MP4, 1–5 min, not truncated);
+4. rename it atomically into the archive and index it, or move it to the quarantine with a
+   ``.reason.json`` sidecar.
+
+Checking a file (ffprobe) overlaps fetching the next one. A transfer that breaks off ends
+the pass as ``partial``: the archive holds only complete, verified files, and the next pass
+resumes the ``.part``. The pass is recorded in ``dvr_syncs`` and its report queued for
+DETRO (``guarita.adapters.dvr.report``).
+
+Covers: PB-06, DT-06, DT-10, DT-11, DT-14.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from guarita.adapters.dvr import archive
+from guarita.adapters.dvr.fetch import FetchedFile, fetch_to_part
+from guarita.adapters.dvr.names import CHECKSUM_SUFFIX, TELEMETRY_SUFFIX, VIDEO_SUFFIX, parse_start, unsafe_name_reason
+from guarita.adapters.dvr.rate import RateLimiter
+from guarita.adapters.dvr.report import SyncResult, finish_sync, start_sync
+from guarita.adapters.dvr.source import DvrSource, RemoteEntry
+from guarita.adapters.dvr.sources import open_source
+from guarita.adapters.dvr.validate import validate_segment
+from guarita.config import DvrConfig, GuaritaConfig
+from guarita.errors import DvrError, DvrTransferError
+from guarita.local_time import local_zone
+from guarita.outbox import Outbox
+from guarita.store import Store
+
+__all__ = ["DvrSync", "SyncProgress", "TelemetryFileSink"]
+
+log = logging.getLogger(__name__)
+
+CHECKS_IN_FLIGHT = 2  # files being checked by ffprobe while the next one is fetched
+
+
+class SyncProgress(Protocol):
+    """What a progress display learns from a pass."""
+
+    def planned(self, files: int, size: int) -> None:
+        """The pass will fetch ``files`` files, ``size`` bytes in all (resumed bytes included)."""
+
+    def advanced(self, size: int) -> None:
+        """``size`` more bytes are done."""
+
+
+TelemetryFileSink = Callable[[str, Path], object]
+
+
+@dataclass(frozen=True)
+class _Job:
+    """A file to fetch: ``camera`` is None for telemetry."""
+
+    camera: int | None
+    folder: str
+    entry: RemoteEntry
+    size: int
+    checksum: str | None
+
+
+@dataclass
+class _Plan:
+    files: list[_Job] = field(default_factory=list)
+    refused: list[tuple[str, RemoteEntry, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Pass:
+    result: SyncResult
+    checks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class DvrSync:
+    """Syncs vehicles' DVRs into the archive; one instance per process."""
+
+    def __init__(
+        self,
+        config: GuaritaConfig,
+        store: Store,
+        outbox: Outbox | None,
+        *,
+        clock: Callable[[], datetime],
+        limiter: RateLimiter | None = None,
+        telemetry: TelemetryFileSink | None = None,
+        source_factory: Callable[[DvrConfig], DvrSource] = open_source,
+    ) -> None:
+        if config.fleet is None:
+            raise ValueError("no `fleet` section in the config")
+        self._config = config
+        self._fleet = config.fleet
+        self._store = store
+        self._outbox = outbox
+        self._clock = clock
+        self._limiter = limiter
+        self._telemetry = telemetry
+        self._open = source_factory
+        self._zone = local_zone(config.fleet.timezone)
+        self._data = config.storage.data_dir
+        self._check_slots = asyncio.Semaphore(CHECKS_IN_FLIGHT)
+
+    @classmethod
+    def for_config(
+        cls,
+        config: GuaritaConfig,
+        store: Store,
+        outbox: Outbox | None,
+        *,
+        clock: Callable[[], datetime],
+        telemetry: TelemetryFileSink | None = None,
+    ) -> DvrSync:
+        """The sync a config asks for: its fleet, its bandwidth cap."""
+        if config.fleet is None:
+            raise DvrError("this config has no `fleet` section: add the vehicles and their DVRs (docs/fleet.md)")
+        limiter = RateLimiter.from_mbps(config.fleet.bandwidth_mbps)
+        return cls(config, store, outbox, clock=clock, limiter=limiter, telemetry=telemetry)
+
+    def dvr(self, vehicle: str) -> DvrConfig:
+        """The vehicle's DVR settings; ``DvrError`` for an unknown vehicle or one without a DVR."""
+        settings = self._fleet.vehicles.get(vehicle)
+        if settings is None:
+            known = ", ".join(sorted(self._fleet.vehicles)) or "none"
+            raise DvrError(f"vehicle {vehicle!r} is not under fleet.vehicles (known: {known})")
+        if settings.dvr is None:
+            raise DvrError(f"vehicle {vehicle} has no `dvr` configured")
+        return settings.dvr
+
+    async def sync(
+        self, vehicle: str, progress: SyncProgress | None = None, *, record_empty: bool = True
+    ) -> SyncResult | None:
+        """One pass over ``vehicle``'s DVR; None when it found nothing new and ``record_empty`` is off.
+
+        Raises:
+            DvrUnreachable: the DVR did not answer the first listing (the bus is not here);
+                nothing is recorded.
+            DvrAuthError: the DVR refused the credentials.
+        """
+        dvr = self.dvr(vehicle)
+        source = self._open(dvr)
+        async with source:
+            jobs = await self._plan(vehicle, dvr, source)  # a DVR that is not here raises here
+            if not jobs.files and not jobs.refused and not record_empty:
+                return None
+            work = _Pass(start_sync(self._store, vehicle, dvr.serial, self._clock()))
+            self._refuse(work, vehicle, jobs.refused)
+            if progress is not None:
+                progress.planned(len(jobs.files), sum(job.size for job in jobs.files))
+            try:
+                for job in jobs.files:
+                    fetched = await self._fetch(vehicle, source, job, progress)
+                    await self._check_slots.acquire()
+                    task = asyncio.create_task(self._file(work, vehicle, dvr, job, fetched))
+                    work.checks.add(task)
+                    task.add_done_callback(work.checks.discard)
+            except DvrError as exc:
+                work.result.status = "partial"
+                work.result.detail = str(exc)
+                log.warning("DVR of %s: pass cut short (%s); the next pass resumes", vehicle, exc)
+            finally:
+                if work.checks:
+                    await asyncio.gather(*work.checks)
+        return finish_sync(self._config, self._store, self._outbox, work.result, self._clock())
+
+    # ---- planning -------------------------------------------------------------------
+    async def _plan(self, vehicle: str, dvr: DvrConfig, source: DvrSource) -> _Plan:
+        plan = _Plan()
+        db = self._store.db
+        folders: list[tuple[int | None, str]] = [(number, dvr.folder(number)) for number in sorted(dvr.cameras)]
+        if dvr.telemetry_folder is not None:
+            folders.append((None, dvr.telemetry_folder))
+        for camera, folder in folders:
+            entries = await source.list_folder(folder)
+            if camera is None:
+                have = {row[0] for row in db.execute("SELECT name FROM dvr_telemetry_files WHERE vehicle = ?", (vehicle,))}
+            else:
+                have = {
+                    row[0]
+                    for row in db.execute(
+                        "SELECT name FROM dvr_segments WHERE vehicle = ? AND camera = ?", (vehicle, camera)
+                    )
+                }
+            rejected = {
+                (row[0], row[1])
+                for row in db.execute("SELECT name, size FROM dvr_quarantine WHERE vehicle = ? AND folder = ?", (vehicle, folder))
+            }
+            sums = await self._checksums(source, folder, entries)
+            for entry in sorted(entries, key=lambda e: e.name):
+                if entry.is_dir or entry.name.endswith(CHECKSUM_SUFFIX) or entry.name in have:
+                    continue
+                reason = unsafe_name_reason(entry.name)
+                if reason is None and entry.is_link:
+                    reason = f"{entry.name!r} is a symbolic link; links are never followed"
+                if reason is not None:
+                    if (entry.name, entry.size) not in rejected:
+                        plan.refused.append((folder, entry, reason))
+                    continue
+                size = entry.size if entry.size is not None else await source.size(folder, entry.name)
+                if (entry.name, size) in rejected:
+                    continue
+                plan.files.append(_Job(camera, folder, entry, size, sums.get(entry.name)))
+        return plan
+
+    @staticmethod
+    async def _checksums(source: DvrSource, folder: str, entries: list[RemoteEntry]) -> dict[str, str]:
+        """The DVR's own SHA-256 of each file that has a ``<name>.sha256`` beside it."""
+        sums: dict[str, str] = {}
+        for entry in entries:
+            if not entry.name.endswith(CHECKSUM_SUFFIX) or unsafe_name_reason(entry.name) or entry.is_link:
+                continue
+            body = b"".join([chunk async for chunk in source.fetch(folder, entry.name, 0)])
+            words = body.decode("ascii", "replace").split()
+            if words and len(words[0]) == 64:
+                sums[entry.name[: -len(CHECKSUM_SUFFIX)]] = words[0].lower()
+        return sums
+
+    # ---- fetching and filing ---------------------------------------------------------
+    async def _fetch(self, vehicle: str, source: DvrSource, job: _Job, progress: SyncProgress | None) -> FetchedFile:
+        part = archive.partial_dir(self._data, vehicle, job.folder) / f"{job.entry.name}.part"
+        if progress is not None and part.exists():
+            progress.advanced(min(part.stat().st_size, job.size))
+        fetched = await fetch_to_part(
+            source,
+            job.folder,
+            job.entry.name,
+            part,
+            job.size,
+            limiter=self._limiter,
+            on_bytes=progress.advanced if progress is not None else None,
+        )
+        if fetched.size != job.size:
+            raise DvrTransferError(
+                f"{source.display}{job.folder}/{job.entry.name}: got {fetched.size} bytes, the DVR listed {job.size}"
+            )
+        return fetched
+
+    async def _file(self, work: _Pass, vehicle: str, dvr: DvrConfig, job: _Job, fetched: FetchedFile) -> None:
+        try:
+            reason, duration = await self._verdict(job, fetched)
+            if reason is not None:
+                self._quarantine(work, vehicle, job, fetched, reason)
+            elif job.camera is None:
+                self._file_telemetry(work, vehicle, job, fetched)
+            else:
+                self._archive(work, vehicle, job, fetched, duration or 0.0)
+        except Exception as exc:  # one bad file must not end the pass
+            log.exception("DVR of %s: could not file %s/%s", vehicle, job.folder, job.entry.name)
+            work.result.status = "partial"
+            work.result.detail = f"{job.folder}/{job.entry.name}: {exc}"
+        finally:
+            self._check_slots.release()
+
+    async def _verdict(self, job: _Job, fetched: FetchedFile) -> tuple[str | None, float | None]:
+        if job.checksum is not None and job.checksum != fetched.sha256:
+            return f"SHA-256 {fetched.sha256} differs from the DVR's own checksum {job.checksum}", None
+        suffix = TELEMETRY_SUFFIX if job.camera is None else VIDEO_SUFFIX
+        if parse_start(job.entry.name, self._zone) is None or not job.entry.name.endswith(suffix):
+            return f"name is not yyyymmddhhmmss{suffix} with a real date and time (DT-10)", None
+        if job.camera is None:
+            return None, None
+        check = await validate_segment(fetched.part, tolerance_s=self._fleet.duration_tolerance_s)
+        return check.reason, check.duration_s
+
+    def _archive(self, work: _Pass, vehicle: str, job: _Job, fetched: FetchedFile, duration: float) -> None:
+        assert job.camera is not None
+        start = parse_start(job.entry.name, self._zone)
+        assert start is not None
+        target = archive.segment_path(self._data, vehicle, job.camera, job.entry.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(fetched.part, target)
+        archive.fsync_dir(target.parent)
+        with self._store.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO dvr_segments (vehicle, camera, name, start_utc, duration_s, size, sha256, "
+                "synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (vehicle, job.camera, job.entry.name, start.timestamp(), duration, fetched.size, fetched.sha256,
+                 self._clock().timestamp()),
+            )
+        work.result.count_file(job.camera, fetched.size, fetched.transferred)
+        log.info("DVR of %s: archived camera %d %s (%d bytes, %.0f s)", vehicle, job.camera, job.entry.name,
+                 fetched.size, duration)
+
+    def _file_telemetry(self, work: _Pass, vehicle: str, job: _Job, fetched: FetchedFile) -> None:
+        target = archive.telemetry_dir(self._data, vehicle) / job.entry.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(fetched.part, target)
+        archive.fsync_dir(target.parent)
+        samples = 0
+        if self._telemetry is not None:
+            outcome = self._telemetry(vehicle, target)
+            samples = int(getattr(outcome, "stored", 0) or 0)
+        with self._store.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO dvr_telemetry_files (vehicle, name, size, sha256, samples, synced_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (vehicle, job.entry.name, fetched.size, fetched.sha256, samples, self._clock().timestamp()),
+            )
+        work.result.telemetry_files += 1
+        work.result.transferred += fetched.transferred
+
+    def _quarantine(self, work: _Pass, vehicle: str, job: _Job, fetched: FetchedFile, reason: str) -> None:
+        folder = archive.quarantine_dir(self._data, vehicle, job.folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / job.entry.name
+        os.replace(fetched.part, target)
+        at = self._clock().timestamp()
+        archive.reason_sidecar(target, {
+            "vehicle": vehicle, "folder": job.folder, "name": job.entry.name, "size": fetched.size,
+            "sha256": fetched.sha256, "reason": reason, "quarantined_at": at,
+        })
+        archive.fsync_dir(folder)
+        self._record_rejection(vehicle, job.folder, job.entry.name, fetched.size, fetched.sha256, reason, str(target), at)
+        work.result.add_quarantined(job.folder, job.entry.name, reason, fetched.size)
+        work.result.transferred += fetched.transferred
+        log.warning("DVR of %s: quarantined %s/%s: %s", vehicle, job.folder, job.entry.name, reason)
+
+    def _refuse(self, work: _Pass, vehicle: str, refused: list[tuple[str, RemoteEntry, str]]) -> None:
+        at = self._clock().timestamp()
+        for folder, entry, reason in refused:
+            self._record_rejection(vehicle, folder, entry.name, entry.size, None, reason, None, at)
+            work.result.add_quarantined(folder, entry.name, reason, entry.size)
+            log.warning("DVR of %s: refused %s/%r: %s", vehicle, folder, entry.name, reason)
+
+    def _record_rejection(
+        self, vehicle: str, folder: str, name: str, size: int | None, sha256: str | None, reason: str,
+        path: str | None, at: float,
+    ) -> None:
+        with self._store.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO dvr_quarantine (vehicle, folder, name, size, sha256, reason, path, "
+                "quarantined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (vehicle, folder, name, size, sha256, reason, path, at),
+            )
