@@ -58,6 +58,7 @@ class ApiOperation:
     answers: dict[int, type[BaseModel] | None]
     request: type[BaseModel] | None = None
     query: tuple[QueryParam, ...] = ()
+    path_params: tuple[QueryParam, ...] = ()
     writes: bool = False
     uploads: bool = False
 
@@ -78,7 +79,7 @@ def _error_statuses(operation: ApiOperation) -> list[int]:
             statuses.append(403)
     if operation.request is not None or operation.query:
         statuses.append(400)
-    if operation.camera:
+    if operation.camera or operation.path_params:
         statuses.append(404)
     if operation.writes:
         statuses.append(409)
@@ -127,6 +128,10 @@ def _operation(op: ApiOperation) -> dict[str, Any]:
             "description": "Frigate camera name, as in the config's `cameras`.",
         })
     parameters += [
+        {"name": p.name, "in": "path", "required": True, "schema": p.schema, "description": p.description}
+        for p in op.path_params
+    ]
+    parameters += [
         {"name": q.name, "in": "query", "required": False, "schema": q.schema, "description": q.description}
         for q in op.query
     ]
@@ -137,9 +142,18 @@ def _operation(op: ApiOperation) -> dict[str, Any]:
     return document
 
 
-def _component_schemas() -> dict[str, Any]:
+def _component_schemas(operations: list[ApiOperation]) -> dict[str, Any]:
     models: list[tuple[type[BaseModel], JsonSchemaMode]] = [(m, "validation") for m in REQUEST_MODELS]
     models += [(m, "serialization") for m in RESPONSE_MODELS]
+    # Models of operations defined outside guarita._api_models (e.g. guarita._api_vehicle_events).
+    models += [(op.request, "validation") for op in operations if op.request and op.request not in REQUEST_MODELS]
+    models += [
+        (model, "serialization")
+        for op in operations
+        for model in op.answers.values()
+        if model is not None and model not in RESPONSE_MODELS
+    ]
+    models = list(dict.fromkeys(models))
     _, top = models_json_schema(models, ref_template=_REF)
     schemas: dict[str, Any] = top.get("$defs", {})
     return schemas
@@ -162,7 +176,7 @@ def openapi_document(operations: list[ApiOperation], *, version: str) -> dict[st
         "servers": [{"url": API_PREFIX}],
         "paths": paths,
         "components": {
-            "schemas": _component_schemas(),
+            "schemas": _component_schemas(operations),
             "securitySchemes": {
                 "bearer": {
                     "type": "http",

@@ -1,11 +1,171 @@
-"""placeholder: filled in by the events work."""
+"""``guarita events list | ack``: the fleet's sensor events and their handling trail from a shell.
+
+``events list`` prints a summary table, newest first (id, vehicle, type, local time in
+``fleet.timezone``, value/threshold, open or acked, last action), or one JSON document with
+``--json``; ``--open`` leaves out acknowledged events. ``events ack EVENT --action TEXT --by
+USER`` records what was done about an event: kept in the store (append-only), audited and,
+when DETRO is configured, forwarded to it by the running ``guarita run`` (through the
+outbox in ``data_dir``). Exit 0 on success; 1 with the reason on stderr (unknown event,
+blank action, bad config, store unusable); 2 on a usage error.
+
+Covers: DT-16, DT-17.
+"""
 
 from __future__ import annotations
 
 import argparse
+import functools
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import TypeAlias
 
-__all__ = ["add_events_commands"]
+from guarita.config import GuaritaConfig
+from guarita.config_loader import load_config, resolve_config_path
+from guarita.errors import StoreError
+from guarita.local_time import DEFAULT_ZONE, local_zone
+from guarita.outbox import Outbox
+from guarita.store import Store
+from guarita.telemetry.detro import detro_enabled
+from guarita.vehicle_events import VehicleEvent, ack_event, list_events
+
+__all__ = ["add_events_commands", "event_document", "event_table"]
+
+Command = Callable[[argparse.Namespace], int]
+SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
-def add_events_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]", common: argparse.ArgumentParser) -> None:
+def _guarded(command: Command) -> Command:
+    """The store's foreign errors become a ``StoreError`` that ``main`` prints (exit 1)."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"the store could not be used: {exc}") from exc
+
+    return run
+
+
+def _config(args: argparse.Namespace) -> GuaritaConfig:
+    return load_config(resolve_config_path(args.config, os.environ))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def event_document(event: VehicleEvent) -> dict[str, object]:
+    """An event as ``--json`` prints it (times in UTC)."""
+    return {
+        "id": event.id,
+        "vehicle": event.vehicle,
+        "line": event.line,
+        "type": event.type.value,
+        "ts": event.ts.isoformat(timespec="milliseconds"),
+        "lat": event.lat,
+        "lon": event.lon,
+        "speed_kmh": event.speed_kmh,
+        "value": event.value,
+        "threshold": event.threshold,
+        "unit": event.unit,
+        "source": event.source,
+        "status": "open" if event.is_open else "acked",
+        "acks": [
+            {"seq": a.seq, "action": a.action, "by": a.by, "at": a.at.isoformat(timespec="seconds")} for a in event.acks
+        ],
+    }
+
+
+def event_table(events: Sequence[VehicleEvent], zone_name: str = DEFAULT_ZONE) -> str:
+    """The summary table, times in ``zone_name``."""
+    zone = local_zone(zone_name)
+    header = ("ID", "VEHICLE", "TYPE", f"TIME ({zone_name})", "VALUE/THRESHOLD", "STATUS", "LAST ACTION")
+    rows = [header]
+    for e in events:
+        measure = f"{_number(e.value)}/{_number(e.threshold)} {e.unit}" if e.unit else "-"
+        status = "open" if e.is_open else f"acked ({len(e.acks)})"
+        last = "-" if e.last_action is None else f"{e.last_action} ({e.acks[-1].by})"
+        when = e.ts.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+        rows.append((e.id, e.vehicle, e.type.value, when, measure, status, last))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
+        for row in rows
+    )
+
+
+@_guarded
+def _cmd_list(args: argparse.Namespace) -> int:
+    config = _config(args)
+    store = Store.open(config.storage.data_dir)
+    try:
+        events = list_events(store.db, open_only=args.open, vehicle=args.vehicle, limit=args.limit or None)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps([event_document(e) for e in events], ensure_ascii=False, indent=2))
+    elif events:
+        print(event_table(events, config.fleet.timezone if config.fleet is not None else DEFAULT_ZONE))
+    else:
+        print("no open events" if args.open else "no events")
+    return 0
+
+
+@_guarded
+def _cmd_ack(args: argparse.Namespace) -> int:
+    config = _config(args)
+    store = Store.open(config.storage.data_dir)
+    try:
+        # This process's own view of the outbox; `guarita run` picks the message up from the store.
+        outbox = Outbox(
+            store,
+            quota_bytes=int(config.outbox.quota_mb * 1_000_000),
+            warn_ratio=config.outbox.warn_ratio,
+            delivered_keep_s=config.outbox.delivered_keep_s,
+            clock=lambda: _now().timestamp(),
+        )
+        ack = ack_event(store, outbox, config, args.event, args.action, args.by, _now)
+    finally:
+        store.close()
+    queued = detro_enabled(config)
+    where = "queued for DETRO" if queued else "kept locally (DETRO is not configured)"
+    if args.json:
+        print(json.dumps({"event": args.event, "seq": ack.seq, "action": ack.action, "by": ack.by,
+                          "at": ack.at.isoformat(timespec="seconds"), "forwarded": queued}, ensure_ascii=False))
+    else:
+        print(f"event {args.event}: ack {ack.seq} by {ack.by} at {ack.at.isoformat(timespec='seconds')}, {where}")
+    return 0
+
+
+def add_events_commands(sub: SubParsers, common: argparse.ArgumentParser) -> None:
     """Register the `events` commands."""
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    group = sub.add_parser("events", help="sensor events of the fleet (harsh braking, overspeed, ...)").add_subparsers(
+        dest="events_command", required=True
+    )
+    listing = group.add_parser("list", parents=[common, output], help="summary of events, newest first")
+    listing.add_argument("--open", action="store_true", help="only events nobody has acknowledged")
+    listing.add_argument("--vehicle", metavar="V", help="only this vehicle (order number)")
+    listing.add_argument("--limit", type=_count, default=200, metavar="N", help="at most N events (0: all; default 200)")
+    listing.set_defaults(func=_cmd_list)
+    ack = group.add_parser("ack", parents=[common, output], help="record what was done about an event")
+    ack.add_argument("event", metavar="EVENT", help="the event id, as `events list` shows it")
+    ack.add_argument("--action", required=True, help="what was done, e.g. 'called the driver'")
+    ack.add_argument("--by", required=True, metavar="USER", help="who did it (recorded and sent to DETRO)")
+    ack.set_defaults(func=_cmd_ack)

@@ -104,10 +104,10 @@ class FtpDvrSource:
                 outcome, lines = await self._listing(client, f"MLSD {path}")
                 if outcome == "listed":
                     entries = [_mlsd_entry(line, client.encoding) for line in lines if line.strip()]
-                    return [entry for entry in entries if entry is not None]
+                    return sorted((entry for entry in entries if entry is not None), key=lambda e: e.name)
                 if outcome == "unsupported":
                     outcome, lines = await self._listing(client, f"LIST {path}")
-                return _list_entries(client, lines) if outcome == "listed" else []
+                return sorted(_list_entries(client, lines), key=lambda e: e.name) if outcome == "listed" else []
             except _FTP_ERRORS as exc:
                 raise self._translate(exc, what) from exc
 
@@ -230,7 +230,7 @@ class FtpDvrSource:
                 )
             if code == "421":
                 return DvrUnreachable(f"DVR {self._display} is not serving now (FTP 421 {message}) for {what}")
-            return DvrTransferError(f"DVR {self._display}: FTP {code} {message} for {what}")
+            return DvrTransferError(f"DVR {self._display}: {what} failed: FTP {code} {message}")
         self._drop()
         if isinstance(exc, TimeoutError):
             return DvrTransferError(f"DVR {self._display}: {what} stalled ({self._read_timeout:g} s without an answer)")

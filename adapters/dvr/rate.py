@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 __all__ = ["RateLimiter"]
 
@@ -18,7 +18,13 @@ __all__ = ["RateLimiter"]
 class RateLimiter:
     """At most ``bytes_per_s`` over time, across every caller of ``take``."""
 
-    def __init__(self, bytes_per_s: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        bytes_per_s: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         if bytes_per_s <= 0:
             raise ValueError("bytes_per_s must be positive")
         self._rate = bytes_per_s
@@ -26,6 +32,7 @@ class RateLimiter:
         self._tokens = self._burst
         self._clock = clock
         self._stamp = clock()
+        self._sleep = sleep
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -41,4 +48,4 @@ class RateLimiter:
             self._stamp = now
             self._tokens -= count
             if self._tokens < 0:
-                await asyncio.sleep(-self._tokens / self._rate)
+                await self._sleep(-self._tokens / self._rate)

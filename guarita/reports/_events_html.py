@@ -13,7 +13,7 @@ import math
 from typing import TYPE_CHECKING
 
 from guarita.reports._format import event_unit, local_text, number_text
-from guarita.reports._html import card, esc, event_colour, event_label, page
+from guarita.reports._html import card, esc, event_colour, event_label, kind_cell, page
 
 if TYPE_CHECKING:
     from guarita.reports.events_history import EventHistory, EventRecord
@@ -101,14 +101,15 @@ def _legend(history: EventHistory) -> str:
 
 
 def reading_cell(event: EventRecord) -> str:
-    """The event's measured value and its limit, with unit, escaped."""
-    unit = event_unit(event.kind)
+    """The event's measured value and, below it, its limit, with units (escaped HTML)."""
     if event.value is None:
         return ""
-    text = f"{number_text(event.value, 2)} {unit}".strip()
-    if event.threshold is not None:
-        text += f" (limit {number_text(event.threshold, 2)} {unit})".replace(" )", ")")
-    return esc(text)
+
+    def amount(value: float) -> str:
+        return "&nbsp;".join(esc(part) for part in (number_text(value, 2), event_unit(event.kind)) if part)
+
+    limit = "" if event.threshold is None else f'<br><span class="limit">limit {amount(event.threshold)}</span>'
+    return amount(event.value) + limit
 
 
 def trail_cell(event: EventRecord, zone: dt.tzinfo) -> str:
@@ -128,10 +129,10 @@ def _table(history: EventHistory) -> str:
     for e in history.events:
         position = f"{e.lat:.5f}, {e.lon:.5f}" if e.lat is not None and e.lon is not None else "—"
         rows.append(
-            f"<tr><td class=\"num\">{esc(local_text(e.ts, zone))}</td><td>{esc(e.vehicle)}</td>"
-            f'<td class="kind"><span class="swatch" style="background:{event_colour(e.kind)}"></span>{esc(event_label(e.kind))}'
-            f'</td><td class="num">{esc(number_text(e.speed_kmh))}</td><td class="num">{reading_cell(e)}</td>'
-            f'<td class="num">{esc(position)}</td><td>{esc(e.source)}</td><td class="handling">{trail_cell(e, zone)}</td></tr>'
+            f'<tr><td class="num">{esc(local_text(e.ts, zone))}</td><td>{esc(e.vehicle)}</td>{kind_cell(e.kind)}'
+            f'<td class="num">{esc(number_text(e.speed_kmh))}</td><td class="fig">{reading_cell(e)}</td>'
+            f'<td class="fig">{esc(position)}</td><td>{esc(e.source)}</td>'
+            f'<td class="handling">{trail_cell(e, zone)}</td></tr>'
         )
     head = (
         "<tr><th>Time (local)</th><th>Vehicle</th><th>Event</th><th>Speed (km/h)</th><th>Reading</th>"
@@ -156,10 +157,11 @@ def render_events_page(history: EventHistory, *, company: str, generated_at: dt.
         body = header + f'<p class="empty">No events recorded for {esc(scope)} in this period.</p>'
         return page(title, body, footer=footer)
     handled = sum(1 for e in history.events if e.handled)
+    vehicles = {e.vehicle for e in history.events}
     cards = (
         card("events", len(history.events)) + card("handled", handled)
         + card("not handled", len(history.events) - handled)
-        + card("vehicles", len({e.vehicle for e in history.events}))
+        + card("vehicle" if len(vehicles) == 1 else "vehicles", len(vehicles))
     )
     body = (
         f'{header}<div class="summary">{cards}</div><h2>Events per day</h2>{_chart(history)}{_legend(history)}'

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 
-__all__ = ["EVENT_STYLES", "card", "esc", "event_colour", "event_label", "page"]
+__all__ = ["EVENT_STYLES", "card", "esc", "event_colour", "event_label", "kind_cell", "page"]
 
 # type → (label, colour); colours stay apart for the common kinds of colour blindness.
 EVENT_STYLES: dict[str, tuple[str, str]] = {
@@ -38,7 +38,8 @@ td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .swatch{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:6px;vertical-align:-1px}
 .legend{display:flex;gap:16px;flex-wrap:wrap;margin:6px 0 0}.open{color:#a93226;font-weight:600}
 ol.trail{margin:0;padding-left:18px}.muted{color:#808b96}svg{max-width:100%;height:auto}
-td.kind{white-space:nowrap}td.handling{min-width:300px}
+td.fig{text-align:right;font-variant-numeric:tabular-nums}.limit{color:#808b96;white-space:nowrap}td.kind{white-space:nowrap}
+td.handling{min-width:240px}
 .footer{margin-top:24px;color:#808b96;font-size:12px}
 """
 
@@ -56,6 +57,11 @@ def event_label(kind: str) -> str:
 def event_colour(kind: str) -> str:
     """The colour a kind of event is drawn in."""
     return EVENT_STYLES.get(kind, ("", _OTHER_COLOUR))[1]
+
+
+def kind_cell(kind: str) -> str:
+    """A table cell naming the event type beside a swatch of its chart colour."""
+    return f'<td class="kind"><span class="swatch" style="background:{event_colour(kind)}"></span>{esc(event_label(kind))}</td>'
 
 
 def card(label: str, value: object) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from guarita.reports._events_html import reading_cell, trail_cell
 from guarita.reports._format import local_text, number_text
-from guarita.reports._html import card, esc, event_colour, event_label, page
+from guarita.reports._html import card, esc, event_colour, event_label, kind_cell, page
 
 if TYPE_CHECKING:
     from guarita.reports.route import Route, TrackPoint
@@ -141,9 +141,8 @@ def _events_table(route: Route, zone: dt.tzinfo) -> str:
     if not route.events:
         return '<p class="muted">No sensor events in this period.</p>'
     rows = "".join(
-        f'<tr><td class="num">{n}</td><td class="num">{esc(local_text(e.ts, zone))}</td><td><span class="swatch" '
-        f'style="background:{event_colour(e.kind)}"></span>{esc(event_label(e.kind))}</td>'
-        f'<td class="num">{esc(number_text(e.speed_kmh))}</td><td class="num">{reading_cell(e)}</td>'
+        f'<tr><td class="num">{n}</td><td class="num">{esc(local_text(e.ts, zone))}</td>{kind_cell(e.kind)}'
+        f'<td class="num">{esc(number_text(e.speed_kmh))}</td><td class="fig">{reading_cell(e)}</td>'
         f'<td class="handling">{trail_cell(e, zone)}</td></tr>'
         for n, e in enumerate(route.events, start=1)
     )

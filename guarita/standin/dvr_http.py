@@ -31,6 +31,7 @@ import os
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
+from ssl import SSLContext
 from types import TracebackType
 from typing import Literal, Self
 from urllib.parse import quote, unquote
@@ -64,7 +65,11 @@ def _human_size(size: int) -> str:
 
 
 class DvrHttpServer:
-    """Serves ``root`` as a DVR's file tree at ``http://127.0.0.1:<port>/dvr/``."""
+    """Serves ``root`` as a DVR's file tree at ``http://127.0.0.1:<port>/dvr/``.
+
+    ``port`` 0 picks a free port at the first ``start()``; a restart reuses it, so a bus
+    that leaves and comes back is at the same URL. With ``ssl_context`` it serves https.
+    """
 
     def __init__(
         self,
@@ -73,37 +78,40 @@ class DvrHttpServer:
         listing: ListingFormat = "nginx-json",
         username: str | None = None,
         password: str | None = None,
+        port: int = 0,
+        ssl_context: SSLContext | None = None,
     ) -> None:
         self.root = root.resolve()
+        self.port = port  # 0: a free port, chosen at the first start and kept for restarts
         self.listing: ListingFormat = listing
         self.cut_after_bytes: int | None = None
         self.ignore_range = False
         self.bytes_sent = 0
         self.requests: list[tuple[str, str | None]] = []
         self._credentials = (username, password) if username is not None else None
+        self._ssl = ssl_context
         self._runner: web.AppRunner | None = None
-        self._url = ""
 
     @property
     def url(self) -> str:
-        """The base URL (``http://127.0.0.1:<port>/dvr/``); empty until started."""
-        return self._url
+        """The base URL (``http://127.0.0.1:<port>/dvr/``); empty until a port is known."""
+        scheme = "https" if self._ssl is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{_PREFIX}" if self.port else ""
 
     async def start(self) -> str:
-        """Bind 127.0.0.1 on a free port and return the base URL."""
+        """Listen on 127.0.0.1 (``port``, or a free one) and return the base URL."""
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
-            await web.TCPSite(runner, "127.0.0.1", 0).start()
-            port = int(runner.addresses[0][1])
+            await web.TCPSite(runner, "127.0.0.1", self.port, ssl_context=self._ssl).start()
+            self.port = int(runner.addresses[0][1])
         except BaseException:
             await runner.cleanup()
             raise
         self._runner = runner
-        self._url = f"http://127.0.0.1:{port}{_PREFIX}"
-        return self._url
+        return self.url
 
     async def stop(self) -> None:
         """Close the listener and every open connection."""
@@ -238,14 +246,10 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | Literal["unsatisfi
     return (start, end) if end > start else None
 
 
-def _gmt(info: os.stat_result) -> datetime:
-    return datetime.fromtimestamp(info.st_mtime, UTC)
-
-
 def _nginx_json(entries: list[tuple[str, bool, os.stat_result]]) -> str:
     lines = []
     for name, is_dir, info in entries:
-        mtime = _gmt(info).strftime("%a, %d %b %Y %H:%M:%S GMT")
+        mtime = datetime.fromtimestamp(info.st_mtime, UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
         kind = "directory" if is_dir else "file"
         size = "" if is_dir else f', "size":{info.st_size}'
         lines.append(f'{{ "name":{json.dumps(name)}, "type":"{kind}", "mtime":"{mtime}"{size} }}')
@@ -258,7 +262,7 @@ def _nginx_html(title: str, entries: list[tuple[str, bool, os.stat_result]]) -> 
         shown = name + ("/" if is_dir else "")
         text = shown if len(shown) <= 50 else shown[:47] + "..>"
         size = "-" if is_dir else str(info.st_size)
-        date = _gmt(info).strftime("%d-%b-%Y %H:%M")
+        date = datetime.fromtimestamp(info.st_mtime, UTC).strftime("%d-%b-%Y %H:%M")
         href = quote(shown)
         rows.append(f'<a href="{href}">{html.escape(text)}</a>{" " * (51 - len(text))}{date} {size:>19}')
     return (
