@@ -205,8 +205,22 @@ VEHICLE_EVENT_ROUTES: tuple[tuple[ApiOperation, Handler], ...] = (
 VEHICLE_EVENT_OPERATIONS: tuple[ApiOperation, ...] = tuple(op for op, _ in VEHICLE_EVENT_ROUTES)
 
 
-def add_vehicle_event_routes(app: web.Application, outbox: Outbox) -> None:
-    """Register the routes on an API application (before it starts) and give them ``outbox``."""
+def add_vehicle_event_routes(app: web.Application, outbox: Outbox | None = None) -> None:
+    """Register the routes on an API application (after its config, store and clock are set).
+
+    ``outbox`` is the process's outbox (``guarita run`` passes its own, so an ack wakes the
+    DETRO publisher at once); without one, the API gets its own view of the store's outbox.
+    """
+    if outbox is None:
+        config = app[API_CONFIG]
+        clock = app[API_CLOCK]
+        outbox = Outbox(
+            app[API_STORE],
+            quota_bytes=int(config.outbox.quota_mb * 1_000_000),
+            warn_ratio=config.outbox.warn_ratio,
+            delivered_keep_s=config.outbox.delivered_keep_s,
+            clock=lambda: clock().timestamp(),
+        )
     app[API_OUTBOX] = outbox
     for operation, handler in VEHICLE_EVENT_ROUTES:
         app.router.add_route(operation.method, operation.path, guarded(operation, handler))

@@ -12,7 +12,12 @@ entry reach COP-BH; later the client revokes, and the catalogue entry is withdra
 events stop. ``street_corner`` gets consent and attestation but no sign, so it stays held
 back throughout; ``backyard`` is in no program and never leaves.
 
-Covers: PB-01, PB-05, BH-03, BH-04, BH-07, DT-02.
+A bus garage runs beside it: a fifth of the way in, bus 10234 pulls in and its DVR (a
+stand-in HTTP server with ffmpeg-made segments, one of them too short) answers on the
+garage network. Guarita notices, syncs it with progress shown, quarantines the bad file,
+and DETRO receives the sync report with the coverage and its gap.
+
+Covers: PB-01, PB-05, PB-06, BH-03, BH-04, BH-07, DT-02, DT-06, DT-11.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -44,6 +49,7 @@ from guarita.standin.frigate_cameras import StandinCamera, StandinCameras
 from guarita.standin.frigate_events import tracked_object_lifecycle
 from guarita.standin.frigate_mqtt import FrigateMqttStandin
 from guarita.standin.broker_fleet import BrokerFleet
+from guarita.standin.dvr_http import DvrHttpServer
 from guarita.standin.mosquitto import MosquittoBroker, free_port
 from guarita.standin.tls import make_test_pki
 
@@ -104,8 +110,61 @@ async def _operator_story(registry: Registry, workdir: Path, duration_s: float, 
         print(f"  [registry] {what}", file=out, flush=True)
 
 
+DEMO_BUS = "10234"
+BUS_DVR_START = datetime(2026, 11, 20, 8, 0, 0)  # the DVR's local clock
+
+
+def _demo_fleet(dvr_url: str) -> dict[str, Any]:
+    dvr = {"serial": "DVR-2009-000123", "source": dvr_url, "cameras": {1: "interior", 2: "front"}}
+    return {"poll_interval_s": 1, "vehicles": {DEMO_BUS: {"plate": "KXY1A23", "line": "100", "dvr": dvr}}}
+
+
+def _make_bus_dvr(root: Path) -> None:
+    """The bus's SD card: four one-minute segments per camera, a missing minute, one 30 s file."""
+    from guarita.standin.dvr_media import make_dvr_tree, make_segment, stamp_name
+
+    make_dvr_tree(root, BUS_DVR_START, {1: "1", 2: "2"}, count=4, seconds=60, gap_after=3)
+    make_segment(root / "2" / stamp_name(BUS_DVR_START + timedelta(minutes=10)), 30)
+
+
+class _GarageProgress:
+    """Prints a sync pass's progress in quarters."""
+
+    def __init__(self, vehicle: str, out: TextIO) -> None:
+        self._vehicle, self._out = vehicle, out
+        self._total, self._done, self._shown = 0, 0, -1
+
+    def planned(self, files: int, size: int) -> None:
+        self._total = size
+        print(f"  [garage] bus {self._vehicle}: DVR answers; {files} files to fetch, {size / 1e6:.1f} MB",
+              file=self._out, flush=True)
+
+    def advanced(self, size: int) -> None:
+        self._done += size
+        quarter = int(4 * self._done / self._total) if self._total else 4
+        if quarter > self._shown:
+            self._shown = quarter
+            print(f"  [garage] bus {self._vehicle}: {25 * quarter}% ({self._done / 1e6:.1f} MB)",
+                  file=self._out, flush=True)
+
+
+def _dvr_report_line(name: str, report: dict[str, Any]) -> str:
+    gaps = [f"camera {c['camera']} {g[0][11:16]}–{g[1][11:16]} UTC" for c in report["cameras"] for g in c["gaps"]]
+    bad = [f"{q['folder']}/{q['name']} ({q['reason']})" for q in report["quarantined"]]
+    return (
+        f"  [{name}] DVR report, bus {report['vehicle']} (DVR {report['dvr_serial']}): {report['status']}, "
+        f"{report['files']} files, {report['bytes'] / 1e6:.1f} MB; gaps: {', '.join(gaps) or 'none'}; "
+        f"quarantined: {', '.join(bad) or 'none'}"
+    )
+
+
 def _write_config(
-    workdir: Path, frigate: MosquittoBroker, frigate_api_port: int, centres: dict[str, MosquittoBroker], ca: Path
+    workdir: Path,
+    frigate: MosquittoBroker,
+    frigate_api_port: int,
+    centres: dict[str, MosquittoBroker],
+    ca: Path,
+    dvr_url: str,
 ) -> Path:
     programs = {}
     for program, broker in centres.items():
@@ -133,6 +192,7 @@ def _write_config(
         "cameras": DEMO_CAMERAS,
         "forward": {"update_interval": 2},
         "web": {"host": "127.0.0.1", "port": free_port()},
+        "fleet": _demo_fleet(dvr_url),
     }
     path = workdir / "guarita.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
@@ -164,6 +224,9 @@ def _printer(name: str, out: TextIO) -> Any:
             camera = message.topic.rsplit("/", 1)[-1]
             state = f"published (sign {message.json['sign_plate']})" if message.payload else "withdrawn"
             print(f"  [{name}] catalogue: {camera} {state}", file=out, flush=True)
+            return
+        if message.topic.endswith("/dvr"):
+            print(_dvr_report_line(name, message.json), file=out, flush=True)
             return
         if "/events" not in message.topic:
             print(f"  [{name}] {message.topic} = {message.payload.decode()}", file=out, flush=True)
@@ -203,6 +266,10 @@ def _summary(runtime: Runtime, published: Counter[str], centres: dict[str, Centr
     print(f"  updates throttled to one per {config.forward.update_interval:g} s per event: {throttled}", file=out)
     health = runtime.health()
     print(f"  outbox depth {health['outbox']['depth']}, quarantined {health['quarantined']}", file=out)
+    if runtime.dvr_poller is not None and DEMO_BUS in runtime.dvr_poller.results:
+        result = runtime.dvr_poller.results[DEMO_BUS]
+        print(f"  bus {DEMO_BUS}: {result.files} segments archived under {config.storage.data_dir / 'archive'}, "
+              f"{len(result.quarantined)} quarantined with the reason beside each file", file=out)
 
 
 async def run_demo(duration_s: float = 30.0, keep_dir: bool = False, out: TextIO = sys.stdout) -> int:
@@ -235,8 +302,16 @@ async def run_demo(duration_s: float = 30.0, keep_dir: bool = False, out: TextIO
                 )
                 api_runner, api_port = await serve_frigate(frigate_api)
                 stack.push_async_callback(api_runner.cleanup)
-                config_path = _write_config(workdir, frigate_broker, api_port, centre_brokers, pki.ca_cert)
+                _make_bus_dvr(workdir / "bus-sd")
+                dvr_port = free_port()
+                bus_dvr = DvrHttpServer(workdir / "bus-sd", port=dvr_port)
+                stack.push_async_callback(bus_dvr.stop)
+                config_path = _write_config(
+                    workdir, frigate_broker, api_port, centre_brokers, pki.ca_cert, f"http://127.0.0.1:{dvr_port}/dvr/"
+                )
                 runtime = Runtime(load_config(config_path), reconnect_max_s=2)
+                if runtime.dvr_poller is not None:
+                    runtime.dvr_poller.progress_for = lambda vehicle: _GarageProgress(vehicle, out)
                 print(
                     f"Frigate stand-in: API http://127.0.0.1:{api_port}/api/version, MQTT 127.0.0.1:"
                     f"{frigate_broker.port}; COP-BH 127.0.0.1:{centre_brokers['cop_bh'].port} (TLS), "
@@ -258,7 +333,7 @@ async def run_demo(duration_s: float = 30.0, keep_dir: bool = False, out: TextIO
                     for program, broker in centre_brokers.items()
                 }
                 published: Counter[str] = Counter()
-                await _run_traffic(runtime, frigate_broker, centres, published, stop, duration_s, out)
+                await _run_traffic(runtime, frigate_broker, centres, published, stop, duration_s, out, bus_dvr)
             _summary(runtime, published, centres, out)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -278,6 +353,7 @@ async def _run_traffic(
     stop: asyncio.Event,
     duration_s: float,
     out: TextIO,
+    bus_dvr: DvrHttpServer,
 ) -> None:
     """Guarita and the Frigate stand-in's traffic, until ``duration_s`` or Ctrl-C; then drain."""
     guarita_stop = asyncio.Event()
@@ -286,12 +362,14 @@ async def _run_traffic(
         print(f"running for {duration_s:g} s (Ctrl-C ends it); what each centre receives:", file=out, flush=True)
         activity = asyncio.create_task(_frigate_activity(frigate, published, stop))
         story = asyncio.create_task(_operator_story(runtime.registry, runtime.config.storage.data_dir, duration_s, out))
+        garage = asyncio.create_task(_bus_arrives(bus_dvr, duration_s / 5, out))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), duration_s)
         stop.set()
-        story.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await story
+        for task in (story, garage):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await activity
     deadline = time.monotonic() + 5  # let the last messages reach the centres
     while any(runtime.outbox.depth(p) for p in centres) and time.monotonic() < deadline:
@@ -299,3 +377,10 @@ async def _run_traffic(
     await asyncio.sleep(0.3)
     guarita_stop.set()
     await guarita
+
+
+async def _bus_arrives(bus_dvr: DvrHttpServer, after_s: float, out: TextIO) -> None:
+    """The bus pulls into the garage: its DVR starts answering on the garage network."""
+    await asyncio.sleep(after_s)
+    await bus_dvr.start()
+    print(f"  [garage] bus {DEMO_BUS} pulled in; its DVR joined the garage Wi-Fi", file=out, flush=True)

@@ -27,6 +27,24 @@ async def test_demo_shows_both_centres_and_what_was_held_back() -> None:
     assert "outbox depth {'cop_bh': 0, 'detro': 0}" in text
 
 
+# covers PB-06, DT-06, DT-10, DT-11
+@pytest.mark.slow
+async def test_demo_shows_a_bus_arriving_syncing_and_its_report_at_detro() -> None:
+    out = io.StringIO()
+    assert await run_demo(duration_s=8, out=out) == 0
+    lines = out.getvalue().splitlines()
+
+    def at(fragment: str) -> int:
+        return next(i for i, line in enumerate(lines) if fragment in line)
+
+    arrived, planned = at("[garage] bus 10234 pulled in"), at("[garage] bus 10234: DVR answers; 9 files to fetch")
+    done, report = at("[garage] bus 10234: 100%"), at("[DETRO] DVR report, bus 10234 (DVR DVR-2009-000123): ok")
+    assert arrived < planned < done < report
+    assert "8 files" in lines[report] and "camera 2 11:03–11:04 UTC" in lines[report]
+    assert "quarantined: 2/20261120081000.mp4 (duration 30.0 s is outside 1 to 5 minutes" in lines[report]
+    assert "bus 10234: 8 segments archived" in out.getvalue()
+
+
 # covers BH-03, BH-04, PB-03
 @pytest.mark.slow
 async def test_demo_shows_a_camera_shared_when_its_sign_is_recorded_and_withdrawn_on_revocation() -> None:

@@ -354,3 +354,28 @@ def test_reports_are_queued_only_when_detro_is_configured(tmp_path: Path) -> Non
     row = store.db.execute("SELECT status, finished_at FROM dvr_syncs").fetchone()
     assert row == ("ok", _now().timestamp())
     store.close()
+
+
+# covers PB-06, DT-06, DT-14
+def test_dvr_sync_and_status_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from guarita.cli import main
+
+    sd = tmp_path / "sd"
+    make_dvr_tree(sd, START, {1: "1", 2: "2"}, count=2, seconds=60)
+    make_segment(sd / "2" / "20261120083000.mp4", 30)
+    config = str(fleet_config(tmp_path, f"file://{sd}"))
+    assert main(["dvr", "sync", "10234", "-c", config, "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert (document["status"], document["files"], document["dvr_serial"]) == ("ok", 4, "DVR-2009-000123")
+    assert document["quarantined"][0]["name"] == "20261120083000.mp4"
+    assert main(["dvr", "sync", "10234", "-c", config]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("vehicle 10234 (DVR DVR-2009-000123): ok, 0 files archived")
+    assert "camera 1 (interior): 2 files in the archive, 2026-11-20 08:00:00 → 2026-11-20 08:02:00, 0 gaps" in text
+    assert main(["dvr", "status", "-c", config]) == 0
+    status = capsys.readouterr().out
+    assert "vehicle 10234 (DVR DVR-2009-000123): last sync" in status and "1 quarantined" in status
+    assert main(["dvr", "status", "10234", "-c", config, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["quarantined"][0]["reason"].startswith("duration 30.0 s")
+    assert main(["dvr", "sync", "99", "-c", config]) == 1
+    assert "vehicle '99' is not under fleet.vehicles" in capsys.readouterr().err

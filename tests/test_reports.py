@@ -54,9 +54,9 @@ GENERATED = dt.datetime(2025, 7, 8, 12, 0, tzinfo=dt.UTC)
 EVIL = "<script>alert('x')</script> & \"quoted\""
 
 
-def at(*parts: int) -> float:
+def at(year: int, month: int, day: int, hour: int, minute: int) -> float:
     """Epoch seconds of a local (America/Sao_Paulo) time."""
-    return dt.datetime(*parts, tzinfo=ZONE).timestamp()
+    return dt.datetime(year, month, day, hour, minute, tzinfo=ZONE).timestamp()
 
 
 def dvr(serial: str, cameras: dict[int, str] | None = None) -> dict[str, Any]:

@@ -13,17 +13,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 
 from guarita.adapters.dvr.report import SyncResult
-from guarita.adapters.dvr.sync import DvrSync
+from guarita.adapters.dvr.sync import DvrSync, SyncProgress
 from guarita.config import FleetConfig
 from guarita.errors import DvrError, DvrUnreachable
 
 __all__ = ["DvrPoller"]
 
 log = logging.getLogger(__name__)
+# APScheduler logs every run at INFO: once a second per bus is noise in `guarita run`'s log.
+logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 class DvrPoller:
@@ -37,6 +40,8 @@ class DvrPoller:
         self.present: dict[str, bool] = {}
         self.results: dict[str, SyncResult] = {}  # the last recorded pass per vehicle
         self._failing: dict[str, str] = {}
+        # Set by a front end (the demo) that shows each pass's progress.
+        self.progress_for: Callable[[str], SyncProgress] | None = None
 
     @property
     def vehicles(self) -> list[str]:
@@ -65,7 +70,8 @@ class DvrPoller:
                 task.cancel()
             await asyncio.gather(*self._running.values(), return_exceptions=True)
 
-    def _spawn(self, vehicle: str) -> None:
+    async def _spawn(self, vehicle: str) -> None:
+        # A coroutine, so APScheduler's asyncio executor runs it on the loop, not in a thread.
         if vehicle in self._running:
             return  # still syncing from an earlier visit
         task = asyncio.get_running_loop().create_task(self.visit(vehicle))
@@ -77,7 +83,8 @@ class DvrPoller:
         async with self._slots:
             arrived = not self.present.get(vehicle, False)
             try:
-                result = await self._sync.sync(vehicle, record_empty=arrived)
+                progress = self.progress_for(vehicle) if self.progress_for is not None else None
+                result = await self._sync.sync(vehicle, progress, record_empty=arrived)
             except DvrUnreachable as exc:
                 if self.present.get(vehicle):
                     log.info("vehicle %s left the garage (DVR unreachable: %s)", vehicle, exc)

@@ -167,6 +167,7 @@ class FtpDvrSource:
         try:
             await asyncio.wait_for(client.connect(self._host, self._port), self._connect_timeout)
             await client.login(self._user, self._password)
+            await client.command("TYPE I", "200")  # binary: SIZE is refused in ASCII mode
         except aioftp.StatusCodeError as exc:
             client.close()
             raise self._translate(exc, "login") from exc

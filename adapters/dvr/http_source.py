@@ -15,6 +15,7 @@ Covers: PB-06, DT-10.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -66,7 +67,8 @@ class HttpDvrSource:
         user = unquote(parts.username) if parts.username else ""
         if password is None and parts.password:
             password = unquote(parts.password)
-        self._auth = aiohttp.BasicAuth(user, password or "") if user or password else None
+        credentials = f"{user}:{password or ''}".encode()
+        self._authorization = f"Basic {base64.b64encode(credentials).decode()}" if user or password else None
         path = parts.path if parts.path.endswith("/") else parts.path + "/"
         self._root_path = path
         self._base = urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], path, "", ""))
@@ -142,7 +144,9 @@ class HttpDvrSource:
                     total = response.headers.get("Content-Range", "").rpartition("/")[2]
                     if total == str(offset):
                         return  # nothing left after offset
-                    raise DvrTransferError(f"DVR {self._display}: offset {offset} is past the end of {what} ({total} B)")
+                    raise DvrTransferError(
+                        f"DVR {self._display}: offset {offset} is past the end of {what} ({total} B)"
+                    )
                 self._check(response, what)
                 skip = self._skip_for(response, offset, what)
                 expected = response.content_length
@@ -186,8 +190,11 @@ class HttpDvrSource:
         if self._session is None:
             raise RuntimeError("use the source as 'async with source:' first")
         url = URL(self._base, encoded=True).with_path(path, encoded=True)
+        headers = dict(headers or {})
+        if self._authorization is not None:
+            headers["Authorization"] = self._authorization  # HTTP Basic, UTF-8 (RFC 7617)
         async with self._session.request(
-            method, url, headers=headers, auth=self._auth, timeout=self._timeout, ssl=self._ssl
+            method, url, headers=headers, timeout=self._timeout, ssl=self._ssl
         ) as response:
             yield response
 

@@ -354,3 +354,23 @@ class FrigateClient:
         """
         params = {"height": str(height)} if height is not None else None
         return await self._http.read("GET", f"{_seg(camera)}/latest.jpg", params=params)
+
+    async def set_config(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Change Frigate's config file with ``PUT /api/config/set`` (JSON body form, Frigate 0.16+).
+
+        Args:
+            body: ``{"requires_restart": 1, "update_topic": None, "config_data": {...}}``; Frigate
+                merges ``config_data`` into its YAML (keeping comments), validates the result and
+                restores the old file when it is invalid.
+
+        Returns:
+            Frigate's answer, ``{"success": True, "message": "Config successfully updated, ..."}``.
+
+        Raises:
+            FrigateHttpError: status 400 with Frigate's message when the new config is invalid.
+        """
+        data = await self._http.json("PUT", "config/set", json_body=body)
+        if not isinstance(data, dict):
+            raise FrigateError(f"Frigate at {self.base_url} answered /api/config/set with {type(data).__name__}, "
+                               "not an object")
+        return data

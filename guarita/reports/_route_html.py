@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 __all__ = ["render_route_page"]
 
-_W, _H, _PAD = 960, 540, 40
+_W, _PAD = 960, 40
+_MIN_H, _MAX_H = 300, 640  # the drawing's height follows the track's shape within these
 _MIN_SPAN_DEG = 0.002  # about 200 m: a parked bus still gets a readable drawing
 _MAX_POINTS = 20_000  # the slider's points; longer tracks are thinned evenly
 _METRES_PER_DEG = 111_320.0
@@ -62,13 +63,14 @@ class _Projection:
         self.kx = math.cos(math.radians((min(lats) + max(lats)) / 2))
         span_x = max((max(lons) - min(lons)) * self.kx, _MIN_SPAN_DEG)
         span_y = max(max(lats) - min(lats), _MIN_SPAN_DEG)
-        self.scale = min((_W - 2 * _PAD) / span_x, (_H - 2 * _PAD) / span_y)
+        self.height = round(min(max((_W - 2 * _PAD) * span_y / span_x + 2 * _PAD, _MIN_H), _MAX_H))
+        self.scale = min((_W - 2 * _PAD) / span_x, (self.height - 2 * _PAD) / span_y)
         self.cx = (max(lons) + min(lons)) / 2 * self.kx
         self.cy = (max(lats) + min(lats)) / 2
 
     def __call__(self, lat: float, lon: float) -> tuple[float, float]:
         return (round(_W / 2 + (lon * self.kx - self.cx) * self.scale, 1),
-                round(_H / 2 - (lat - self.cy) * self.scale, 1))
+                round(self.height / 2 - (lat - self.cy) * self.scale, 1))
 
     def scale_bar(self) -> tuple[int, float]:
         """A round length in metres whose bar is at most 160 px, and its length in px."""
@@ -100,9 +102,10 @@ def _drawing(route: Route, track: list[TrackPoint], zone: dt.tzinfo) -> tuple[st
     line = " ".join(f"{x},{y}" for x, y in xy)
     (sx, sy), (ex, ey) = xy[0], xy[-1]
     metres, bar = project.scale_bar()
+    h = project.height
     bar_label = f"{metres // 1000} km" if metres >= 1000 else f"{metres} m"
     parts = [
-        f'<svg class="map" viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" role="img" '
+        f'<svg class="map" viewBox="0 0 {_W} {h}" width="{_W}" height="{h}" role="img" '
         f'aria-label="Track of vehicle {esc(route.vehicle)}" font-family="system-ui,Arial,sans-serif" font-size="12">',
         f'<polyline points="{line}" fill="none" stroke="#aeb6bf" stroke-width="4" stroke-linejoin="round" '
         'stroke-linecap="round"/>',
@@ -127,8 +130,8 @@ def _drawing(route: Route, track: list[TrackPoint], zone: dt.tzinfo) -> tuple[st
         )
     parts += [
         f'<circle id="cursor" cx="{sx}" cy="{sy}" r="8" fill="#f1c40f" stroke="#1c2833" stroke-width="2"/>',
-        f'<line x1="20" x2="{20 + bar:.1f}" y1="{_H - 20}" y2="{_H - 20}" stroke="#1c2833" stroke-width="3"/>',
-        f'<text x="20" y="{_H - 28}" fill="#1c2833">{bar_label}</text>',
+        f'<line x1="20" x2="{20 + bar:.1f}" y1="{h - 20}" y2="{h - 20}" stroke="#1c2833" stroke-width="3"/>',
+        f'<text x="20" y="{h - 28}" fill="#1c2833">{bar_label}</text>',
         f'<text x="{_W - 24}" y="30" text-anchor="middle" fill="#1c2833" font-weight="700">N</text>',
         f'<path d="M{_W - 24} 36 l-6 14 h12 z" fill="#1c2833"/>',
         "</svg>",

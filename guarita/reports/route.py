@@ -6,7 +6,7 @@ sensor events (with their handling trail) are the markers. GeoJSON follows RFC 7
 property, the convention GPX/KML converters use. The HTML page draws the track itself
 (no map tiles, nothing fetched) and moves a marker along it with a time slider.
 
-Covers: DT-13, DT-17, DT-19, DT-21.
+Covers: DT-17, DT-19.
 """
 
 from __future__ import annotations

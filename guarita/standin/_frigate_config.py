@@ -14,7 +14,7 @@ from typing import Any
 
 from guarita.standin.frigate_cameras import StandinCamera, StandinCameras
 
-__all__ = ["StandinMqtt", "config_body", "schema_version", "stats_body"]
+__all__ = ["StandinMqtt", "config_body", "config_set_answer", "schema_version", "stats_body"]
 
 JsonObject = dict[str, Any]
 
@@ -249,3 +249,50 @@ def stats_body(cameras: StandinCameras, *, version: str, now: float, started: fl
         "processes": {"go2rtc": {"pid": 120}, "recording": {"pid": 455},
                       "review_segment": {"pid": 457}, "embeddings": {"pid": 459}},
     }
+
+
+_RETENTION_KEYS = {True: ("continuous", "motion"), False: ("retain",)}  # True: 0.17 and later
+
+
+def _record_problems(record: Any, where: str, minor: int) -> list[str]:
+    if not isinstance(record, dict):
+        return []
+    obsolete = _RETENTION_KEYS[minor < 17]
+    return [f"{where}.record.{key}: extra inputs are not permitted in 0.{minor}" for key in obsolete if key in record]
+
+
+def _camera_problems(name: str, camera: Any, minor: int) -> list[str]:
+    if not isinstance(camera, dict):
+        return [f"cameras.{name}: not a mapping"]
+    problems = _record_problems(camera.get("record"), f"cameras.{name}", minor)
+    inputs = camera.get("ffmpeg", {}).get("inputs") if isinstance(camera.get("ffmpeg"), dict) else None
+    if inputs is not None:
+        roles = [role for item in inputs if isinstance(item, dict) for role in item.get("roles", [])]
+        if len(roles) != len(set(roles)):
+            problems.append(f"cameras.{name}.ffmpeg.inputs: each role can only be used once")
+        if len(inputs) > 1 and "detect" not in roles:
+            problems.append(f"cameras.{name}.ffmpeg.inputs: the detect role is required")
+    return problems
+
+
+def config_set_answer(body: Any, has_query: bool, minor: int) -> tuple[int, JsonObject]:
+    """Status and JSON answer of ``PUT /api/config/set`` for a parsed JSON ``body``.
+
+    0.14 and 0.15 read only the query string (a JSON ``config_data`` is ignored, and the answer is
+    still a success); from 0.16 a body without ``config_data`` and no query is refused, and a
+    ``config_data`` that makes the config invalid (here: an obsolete retention key for the
+    version, a role used twice, no ``detect`` role) is rolled back with a 400.
+    """
+    success = {"success": True, "message": "Config successfully updated, restart to apply"}
+    if minor < 16 or has_query:
+        return 200, success
+    data = body.get("config_data") if isinstance(body, dict) else None
+    if not data:
+        return 400, {"success": False, "message": "No configuration data provided"}
+    problems = _record_problems(data.get("record"), "", minor) if isinstance(data, dict) else ["not a mapping"]
+    cameras = data.get("cameras", {}) if isinstance(data, dict) else {}
+    for name, camera in (cameras.items() if isinstance(cameras, dict) else []):
+        problems += _camera_problems(str(name), camera, minor)
+    if problems:
+        return 400, {"success": False, "message": "Error parsing config. Check logs for error message."}
+    return 200, success

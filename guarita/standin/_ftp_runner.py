@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     Handler.dtp_handler = type("DTP", (_CountingDTPHandler,), {"workdir": args.workdir})
     Handler.use_sendfile = False
     Handler.banner = "DVR FTP ready."
+    Handler.auth_failed_timeout = 0.2  # pyftpdlib waits 3 s before answering 530; tests need not
     if args.no_mlsd:
         Handler.proto_cmds = {k: v for k, v in FTPHandler.proto_cmds.items() if k not in ("MLSD", "MLST")}
     server = FTPServer(("127.0.0.1", 0), Handler)

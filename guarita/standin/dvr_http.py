@@ -204,7 +204,10 @@ class DvrHttpServer:
                 count = min(count, cut - (position - start))
             if count > 0:
                 data = await asyncio.to_thread(_read_at, path, position, count)
-                await response.write(data)
+                try:
+                    await response.write(data)
+                except ConnectionResetError:
+                    return response  # the client left mid-file
                 self.bytes_sent += len(data)
                 position += len(data)
             if cut is not None and position - start >= cut:

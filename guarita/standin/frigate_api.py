@@ -37,12 +37,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
-from guarita.standin._frigate_config import StandinMqtt, config_body, stats_body
+from guarita.standin._frigate_config import StandinMqtt, config_body, config_set_answer, stats_body
 from guarita.standin.frigate_cameras import StandinCamera, StandinCameras, default_demo_cameras
 from guarita.standin.frigate_events import JsonObject, event_detail
 from guarita.standin.frigate_state import FrigateStandin, StandinActivity
 
 __all__ = [
+    "FRIGATE_CONFIG_SETS",
     "FRIGATE_STANDIN",
     "FrigateStandin",
     "StandinActivity",
@@ -72,6 +73,8 @@ _MODEL_HASH = hashlib.md5(b"guarita-standin-model", usedforsecurity=False).hexdi
 
 
 FRIGATE_STANDIN = web.AppKey("frigate_standin", FrigateStandin)
+FRIGATE_CONFIG_SETS = web.AppKey("frigate_config_sets", list[Any])
+"""Every ``PUT /api/config/set`` JSON body received, parsed, in order (None for a body that is not JSON)."""
 _USER = web.RequestKey("frigate_standin_user", str)
 
 
@@ -218,6 +221,17 @@ async def _config(request: web.Request) -> web.Response:
         standin.cameras, minor=standin.minor, version=standin.version, mqtt=standin.mqtt,
         auth=standin.users is not None,
     ))
+
+
+async def _config_set(request: web.Request) -> web.Response:
+    raw = await request.read()
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
+    request.app[FRIGATE_CONFIG_SETS].append(body)
+    status, answer = config_set_answer(body, bool(request.query), _standin(request).minor)
+    return web.json_response(answer, status=status)
 
 
 async def _stats(request: web.Request) -> web.Response:
@@ -428,6 +442,7 @@ def make_frigate_app(
     )
     app = web.Application(middlewares=[_frigate_gate])
     app[FRIGATE_STANDIN] = standin
+    app[FRIGATE_CONFIG_SETS] = []
 
     async def _cleanup(_: web.Application) -> None:
         standin.cancel_timers()
@@ -437,6 +452,7 @@ def make_frigate_app(
     app.router.add_get("/api/version", _version)
     app.router.add_post("/api/login", _login)
     app.router.add_get("/api/config", _config)
+    app.router.add_put("/api/config/set", _config_set)
     app.router.add_get("/api/stats", _stats)
     app.router.add_get("/api/events", _events)
     app.router.add_get("/api/events/{event_id}", _event)

@@ -1,0 +1,137 @@
+"""Privacy masks: blank private areas, as solid fill, in every still or clip that leaves the provider.
+
+Frigate has no mask that blanks pixels (its motion and object masks only steer detection), so
+Guarita applies each camera's ``privacy_masks`` itself before an image goes out: the snapshot of a
+public-facing attestation now, evidence exports later. A mask is a polygon in Frigate's relative
+format, ``"x1,y1,x2,y2,..."`` with every value in 0-1 of the picture's width and height.
+
+* ``mask_image`` / ``mask_jpeg``: a still, with Pillow (polygons filled, no anti-aliasing, so no
+  private pixel bleeds through the edge).
+* ``mask_clip``: a clip, with ffmpeg: a mask image the size of the video (opaque polygons on
+  transparency, drawn by Pillow) is laid over every frame (``overlay``); audio is copied.
+
+Covers: BH-02, BH-04, BH-07.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import ffmpeg  # type: ignore[import-untyped]
+from PIL import Image, ImageDraw
+
+from guarita.errors import GuaritaError
+
+__all__ = ["DEFAULT_FILL", "PrivacyMaskError", "mask_clip", "mask_image", "mask_jpeg", "mask_layer", "parse_polygon"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FILL = (0, 0, 0)
+"""Solid black: the colour of a blanked area."""
+
+
+class PrivacyMaskError(GuaritaError):
+    """A mask is malformed, or an image or clip could not be masked."""
+
+
+def parse_polygon(mask: str) -> list[tuple[float, float]]:
+    """``"x1,y1,x2,y2,..."`` (relative 0-1) as a list of points.
+
+    Raises:
+        PrivacyMaskError: not numbers, fewer than three points, odd count, or a value outside 0-1.
+    """
+    try:
+        values = [float(part) for part in mask.split(",")]
+    except ValueError:
+        raise PrivacyMaskError(f"privacy mask {mask!r}: comma-separated numbers x1,y1,x2,y2,... expected") from None
+    if len(values) < 6 or len(values) % 2:
+        raise PrivacyMaskError(f"privacy mask {mask!r}: at least three x,y points expected")
+    if any(not 0.0 <= value <= 1.0 for value in values):
+        raise PrivacyMaskError(f"privacy mask {mask!r}: Frigate's relative coordinates, every value in 0-1")
+    return list(zip(values[::2], values[1::2], strict=True))
+
+
+def _pixels(points: list[tuple[float, float]], size: tuple[int, int]) -> list[tuple[float, float]]:
+    width, height = size
+    return [(x * (width - 1), y * (height - 1)) for x, y in points] if width > 1 and height > 1 else \
+        [(x * width, y * height) for x, y in points]
+
+
+def mask_layer(size: tuple[int, int], masks: Sequence[str], fill: tuple[int, int, int] = DEFAULT_FILL) -> Image.Image:
+    """An RGBA image of ``size``: the polygons opaque in ``fill``, the rest fully transparent."""
+    layer = Image.new("RGBA", size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    for mask in masks:
+        draw.polygon(_pixels(parse_polygon(mask), size), fill=(*fill, 255))
+    return layer
+
+
+def mask_image(image: Image.Image, masks: Sequence[str], fill: tuple[int, int, int] = DEFAULT_FILL) -> Image.Image:
+    """A copy of ``image`` (as RGB) with every polygon filled solid."""
+    masked = image.convert("RGB")
+    if masks:
+        layer = mask_layer(masked.size, masks, fill)
+        masked.paste(layer.convert("RGB"), (0, 0), layer)
+    return masked
+
+
+def mask_jpeg(data: bytes, masks: Sequence[str], *, fill: tuple[int, int, int] = DEFAULT_FILL,
+              quality: int = 90) -> bytes:
+    """Mask a JPEG (or any image Pillow reads) and return it as JPEG.
+
+    Raises:
+        PrivacyMaskError: ``data`` is not an image.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            masked = mask_image(image, masks, fill)
+    except (OSError, Image.DecompressionBombError) as exc:
+        raise PrivacyMaskError(f"cannot read the image to mask ({exc})") from None
+    out = io.BytesIO()
+    masked.save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+async def _run(command: list[str]) -> None:
+    process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL,
+                                                   stderr=asyncio.subprocess.PIPE)
+    _, stderr = await process.communicate()
+    if process.returncode != 0:
+        raise PrivacyMaskError(f"ffmpeg could not mask the clip: {stderr.decode(errors='replace').strip()[-300:]}")
+
+
+async def mask_clip(source: Path, dest: Path, masks: Sequence[str], *, fill: tuple[int, int, int] = DEFAULT_FILL,
+                    crf: int = 23) -> Path:
+    """Write ``source`` to ``dest`` (H.264 MP4) with every polygon blanked on every frame.
+
+    Raises:
+        PrivacyMaskError: the masks are malformed, or ffprobe/ffmpeg failed.
+    """
+    for mask in masks:
+        parse_polygon(mask)
+    try:
+        info = await asyncio.to_thread(ffmpeg.probe, str(source), v="error")
+    except ffmpeg.Error as exc:
+        raise PrivacyMaskError(f"cannot read {source.name}: {(exc.stderr or b'').decode(errors='replace')[-200:]}") \
+            from None
+    video = next((s for s in info["streams"] if s.get("codec_type") == "video"), None)
+    if video is None:
+        raise PrivacyMaskError(f"{source.name} has no video stream")
+    has_audio = any(s.get("codec_type") == "audio" for s in info["streams"])
+    with tempfile.TemporaryDirectory(prefix="guarita-mask-") as scratch:
+        layer_path = Path(scratch) / "mask.png"
+        mask_layer((int(video["width"]), int(video["height"])), masks, fill).save(layer_path)
+        clip = ffmpeg.input(str(source))
+        picture = ffmpeg.overlay(clip.video, ffmpeg.input(str(layer_path)).video, x=0, y=0, format="auto")
+        streams = [picture, clip.audio] if has_audio else [picture]
+        audio = {"acodec": "copy"} if has_audio else {}
+        out = ffmpeg.output(*streams, str(dest), vcodec="libx264", pix_fmt="yuv420p", crf=crf, preset="veryfast",
+                            movflags="+faststart", **audio).global_args("-nostdin", "-loglevel", "error")
+        await _run(ffmpeg.compile(out, overwrite_output=True))
+    log.info("masked %d area(s) in %s", len(masks), dest.name)
+    return dest
