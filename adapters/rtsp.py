@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import ffmpeg  # type: ignore[import-untyped]
 
@@ -38,6 +38,8 @@ __all__ = [
     "classify_streams",
     "mask_credentials",
     "probe_rtsp",
+    "probe_streams",
+    "with_credentials",
 ]
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,16 @@ def mask_credentials(uri: str) -> str:
         netloc = f"{user}:***@{hostport}" if colon else f"{user}@{hostport}"
     query = _SECRET_QUERY.sub(r"\1=***", parts.query)
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def with_credentials(uri: str, username: str | None, password: str | None) -> str:
+    """``uri`` with ``username:password@`` put in (replacing any), for cameras whose URIs carry none."""
+    if not username:
+        return uri
+    parts = urlsplit(uri)
+    hostport = parts.netloc.rpartition("@")[2]
+    userinfo = quote(username, safe="") + (f":{quote(password, safe='')}" if password else "")
+    return urlunsplit((parts.scheme, f"{userinfo}@{hostport}", parts.path, parts.query, parts.fragment))
 
 
 @dataclass(frozen=True)
@@ -263,3 +275,16 @@ def classify_streams(streams: Sequence[StreamInfo]) -> StreamRoles:
                and s.width * s.height < record.width * record.height]
     detect = max(smaller, key=lambda s: (s.recordable, s.width * s.height), default=None)
     return StreamRoles(record=record, detect=detect)
+
+
+async def probe_streams(uris: Sequence[str], *, timeout_s: float = 10.0) -> StreamRoles:
+    """Probe every URI at once and classify them (see :func:`classify_streams`).
+
+    Raises:
+        RtspError: a URI could not be probed (the first failure), or none is H.264/H.265.
+    """
+    unique = list(dict.fromkeys(uris))
+    if not unique:
+        raise RtspError("no stream URI to probe")
+    streams = await asyncio.gather(*(probe_rtsp(uri, timeout_s=timeout_s) for uri in unique))
+    return classify_streams(streams)

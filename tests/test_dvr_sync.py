@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from aiohttp import web
 
@@ -126,7 +127,16 @@ async def test_a_pass_archives_valid_segments_and_quarantines_the_rest(tmp_path:
     assert cover[1]["last"] == "2026-11-20T11:03:00Z"
     assert cover[2]["gaps"] == [["2026-11-20T11:02:00Z", "2026-11-20T11:03:00Z"]]
     assert document["files"] == 7 and len(document["quarantined"]) == len(expected)
+    assert_valid_report(document)
     store.close()
+
+
+def assert_valid_report(document: dict[str, Any]) -> None:
+    """A report validates against docs/schemas/guarita.dvr_sync.v1.json (wire form)."""
+    schema = json.loads((Path(__file__).resolve().parents[1] / "docs/schemas/guarita.dvr_sync.v1.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(json.loads(json.dumps(document)))]
+    assert not errors, errors
 
 
 def make_invalid_set_expectations(tree: Path) -> dict[Path, str]:
@@ -330,6 +340,7 @@ async def test_guarita_run_notices_a_bus_arriving_and_detro_receives_the_report_
             await server.stop()
     (body,) = centre.on("detro/v1/acme/vehicles/10234/dvr")
     report = json.loads(body)
+    assert_valid_report(report)
     assert report["schema"] == "guarita.dvr_sync/1" and report["vehicle"] == "10234"
     assert report["dvr_serial"] == "DVR-2009-000123" and report["files"] == 7
     assert {c["camera"]: c["role"] for c in report["cameras"]} == {1: "interior", 2: "front"}
@@ -379,3 +390,35 @@ def test_dvr_sync_and_status_commands(tmp_path: Path, capsys: pytest.CaptureFixt
     assert json.loads(capsys.readouterr().out)["quarantined"][0]["reason"].startswith("duration 30.0 s")
     assert main(["dvr", "sync", "99", "-c", config]) == 1
     assert "vehicle '99' is not under fleet.vehicles" in capsys.readouterr().err
+
+
+# covers PB-06, DT-06, DT-10
+async def test_an_ftp_dvr_resumes_a_cut_transfer_with_rest(tmp_path: Path) -> None:
+    from guarita.standin.dvr_ftp import DvrFtpServer
+
+    sd = tmp_path / "sd"
+    make_dvr_tree(sd, START, {1: "cam1", 2: "cam2"}, count=1, seconds=90)
+    target = sd / "cam1" / "20261120080000.mp4"
+    size = target.stat().st_size
+    (tmp_path / "dvr.pass").write_text("ftp-s3cret\n")
+    async with DvrFtpServer(sd, user="dvr", password="ftp-s3cret") as server:
+        path = fleet_config(tmp_path, server.url)
+        data = json.loads(path.read_text())
+        dvr = data["fleet"]["vehicles"]["10234"]["dvr"]
+        dvr.update(password_file=str(tmp_path / "dvr.pass"), folders={1: "cam1", 2: "cam2"})
+        path.write_text(json.dumps(data))
+        config = load_config(path)
+        store = Store.open(config.storage.data_dir)
+        server.cut_next_transfer(size // 2)
+        first = await DvrSync(config, store, None, clock=_now).sync("10234")
+        assert first is not None and first.status == "partial" and first.files == 0
+        sent = server.bytes_sent
+        second = await DvrSync(config, store, None, clock=_now).sync("10234")
+        other = (sd / "cam2" / "20261120080000.mp4").stat().st_size
+        assert server.bytes_sent - sent == size - size // 2 + other, "the rest only, with REST"
+    assert second is not None and second.status == "ok" and second.files == 2
+    assert archived(config.storage.data_dir) == {"1": ["20261120080000.mp4"], "2": ["20261120080000.mp4"]}
+    final = config.storage.data_dir / "archive" / "10234" / "1" / "20261120080000.mp4"
+    assert sha256(final) == sha256(target)
+    assert "ftp-s3cret" not in json.dumps(second.as_json("acme", {}))
+    store.close()

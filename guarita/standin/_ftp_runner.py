@@ -18,67 +18,87 @@ import argparse
 import logging
 import os
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pyftpdlib.authorizers import DummyAuthorizer  # type: ignore[import-untyped]
-from pyftpdlib.filesystems import AbstractedFS  # type: ignore[import-untyped]
-from pyftpdlib.handlers import DTPHandler, FTPHandler  # type: ignore[import-untyped]
-from pyftpdlib.servers import FTPServer  # type: ignore[import-untyped]
-
 __all__ = ["main"]
 
 
-class _LinkAwareFS(AbstractedFS):  # type: ignore[misc]
-    """Lists symlinks in MLSD as links (ProFTPD's fact) instead of their targets' type."""
+def _handler_class(workdir: Path, user: str, password: str, root: Path, mlsd: bool) -> Any:
+    """pyftpdlib's FTPHandler set up as the DVR.
 
-    def format_mlsx(
-        self, basedir: str, listing: list[str], perms: str, facts: list[str], ignore_err: bool = True
-    ) -> Iterator[bytes]:
-        for basename in listing:
-            path = os.path.join(basedir, basename)
-            if os.path.islink(path):
-                modify = time.strftime("%Y%m%d%H%M%S", time.gmtime(os.lstat(path).st_mtime))
-                line = f"modify={modify};type=OS.unix=slink:{os.readlink(path)}; {basename}\r\n"
-                yield line.encode(self.cmd_channel.encoding, self.cmd_channel.unicode_errors)
-            else:
-                yield from super().format_mlsx(basedir, [basename], perms, facts, ignore_err)
+    pyftpdlib is imported here, in the runner process only: it pulls in the deprecated
+    ``asyncore``, which must not warn where tests merely import this module.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from pyftpdlib.authorizers import DummyAuthorizer  # type: ignore[import-untyped]
+        from pyftpdlib.filesystems import AbstractedFS  # type: ignore[import-untyped]
+        from pyftpdlib.handlers import DTPHandler, FTPHandler  # type: ignore[import-untyped]
 
+    class _LinkAwareFS(AbstractedFS):  # type: ignore[misc]
+        """Lists symlinks in MLSD as links (ProFTPD's fact) instead of their targets' type."""
 
-class _CountingDTPHandler(DTPHandler):  # type: ignore[misc]
-    """Counts file bytes sent and, when asked, cuts one RETR after N bytes."""
+        def format_mlsx(
+            self, basedir: str, listing: list[str], perms: str, facts: list[str], ignore_err: bool = True
+        ) -> Iterator[bytes]:
+            for basename in listing:
+                path = os.path.join(basedir, basename)
+                if os.path.islink(path):
+                    modify = time.strftime("%Y%m%d%H%M%S", time.gmtime(os.lstat(path).st_mtime))
+                    line = f"modify={modify};type=OS.unix=slink:{os.readlink(path)}; {basename}\r\n"
+                    yield line.encode(self.cmd_channel.encoding, self.cmd_channel.unicode_errors)
+                else:
+                    yield from super().format_mlsx(basedir, [basename], perms, facts, ignore_err)
 
-    workdir = Path()
+    class _CountingDTPHandler(DTPHandler):  # type: ignore[misc]
+        """Counts file bytes sent and, when asked, cuts one RETR after N bytes."""
 
-    def __init__(self, sock: Any, cmd_channel: Any) -> None:
-        super().__init__(sock, cmd_channel)
-        self._budget: int | None = None
-        self._budget_read = False
+        def __init__(self, sock: Any, cmd_channel: Any) -> None:
+            super().__init__(sock, cmd_channel)
+            self._budget: int | None = None
+            self._budget_read = False
 
-    def _take_cut(self) -> int | None:
-        cut_file = self.workdir / "cut"
-        try:
-            value = int(cut_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
-            return None
-        cut_file.unlink()
-        return value
+        def _take_cut(self) -> int | None:
+            cut_file = workdir / "cut"
+            try:
+                value = int(cut_file.read_text().strip())
+            except (FileNotFoundError, ValueError):
+                return None
+            cut_file.unlink()
+            return value
 
-    def send(self, data: bytes) -> int:
-        if self.file_obj is None:  # a listing, not a file
-            return int(super().send(data))
-        if not self._budget_read:
-            self._budget_read, self._budget = True, self._take_cut()
-        if self._budget is not None:
-            data = data[: max(self._budget - self.tot_bytes_sent, 0)]
-        sent = int(super().send(data)) if data else 0
-        if sent:
-            with (self.workdir / "stats").open("a") as stats:
-                stats.write(f"{sent}\n")
-        if self._budget is not None and self.tot_bytes_sent >= self._budget:
-            self.handle_close()  # more remains to send: pyftpdlib answers 426 Transfer aborted
-        return sent
+        def send(self, data: bytes) -> int:
+            if self.file_obj is None:  # a listing, not a file
+                return int(super().send(data))
+            if not self._budget_read:
+                self._budget_read, self._budget = True, self._take_cut()
+            if self._budget is not None:
+                data = data[: max(self._budget - self.tot_bytes_sent, 0)]
+            sent = int(super().send(data)) if data else 0
+            if sent:
+                with (workdir / "stats").open("a") as stats:
+                    stats.write(f"{sent}\n")
+            if self._budget is not None and self.tot_bytes_sent >= self._budget:
+                self.handle_close()  # more remains to send: pyftpdlib answers 426 Transfer aborted
+            return sent
+
+    class Handler(FTPHandler):  # type: ignore[misc]
+        pass
+
+    authorizer = DummyAuthorizer()
+    authorizer.add_user(user, password, str(root), perm="elr")
+    Handler.authorizer = authorizer
+    Handler.abstracted_fs = _LinkAwareFS
+    Handler.dtp_handler = _CountingDTPHandler
+    Handler.use_sendfile = False
+    Handler.banner = "DVR FTP ready."
+    Handler.auth_failed_timeout = 0.2  # pyftpdlib waits 3 s before answering 530; tests need not
+    if not mlsd:
+        Handler.proto_cmds = {k: v for k, v in FTPHandler.proto_cmds.items() if k not in ("MLSD", "MLST")}
+    return Handler
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -91,21 +111,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     password = (args.workdir / "password").read_text()
-    authorizer = DummyAuthorizer()
-    authorizer.add_user(args.user, password, str(args.root), perm="elr")
+    handler = _handler_class(args.workdir, args.user, password, args.root, not args.no_mlsd)
+    from pyftpdlib.servers import FTPServer  # type: ignore[import-untyped]
 
-    class Handler(FTPHandler):  # type: ignore[misc]
-        pass
-
-    Handler.authorizer = authorizer
-    Handler.abstracted_fs = _LinkAwareFS
-    Handler.dtp_handler = type("DTP", (_CountingDTPHandler,), {"workdir": args.workdir})
-    Handler.use_sendfile = False
-    Handler.banner = "DVR FTP ready."
-    Handler.auth_failed_timeout = 0.2  # pyftpdlib waits 3 s before answering 530; tests need not
-    if args.no_mlsd:
-        Handler.proto_cmds = {k: v for k, v in FTPHandler.proto_cmds.items() if k not in ("MLSD", "MLST")}
-    server = FTPServer(("127.0.0.1", 0), Handler)
+    server = FTPServer(("127.0.0.1", 0), handler)
     port_file = args.workdir / "port"
     port_file.with_suffix(".tmp").write_text(str(server.address[1]))
     port_file.with_suffix(".tmp").replace(port_file)
