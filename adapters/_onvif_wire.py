@@ -155,8 +155,9 @@ def _utc_from_soap(root: ET.Element) -> datetime | None:
     if utc is None:
         return None
     try:
-        parts = [int(_text(utc, name) or "") for name in ("Year", "Month", "Day", "Hour", "Minute", "Second")]
-        return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+        year, month, day, hour, minute, second = (
+            int(_text(utc, name) or "") for name in ("Year", "Month", "Day", "Hour", "Minute", "Second"))
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except ValueError:
         return None
 
@@ -258,7 +259,7 @@ def parse_media2_profiles(root: ET.Element) -> list[Media2Profile]:
             continue
         bitrate = _text(encoder, "RateControl", "BitrateLimit")
         profiles.append(Media2Profile(
-            token=element.get("token", ""), name=_text(element, "Name") or element.get("token", ""),
+            token=element.get("token", ""), name=_text(element, "Name") or element.get("token") or "",
             encoding=_text(encoder, "Encoding"), width=int(_text(encoder, "Resolution", "Width") or 0),
             height=int(_text(encoder, "Resolution", "Height") or 0),
             fps=float(_text(encoder, "RateControl", "FrameRateLimit") or 0),

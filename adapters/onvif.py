@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
-import zeep.exceptions  # type: ignore[import-untyped]
+import zeep.exceptions
 from onvif import ONVIFCamera, ONVIFError  # type: ignore[import-untyped]
 from onvif.exceptions import ONVIFAuthError, ONVIFTimeoutError  # type: ignore[import-untyped]
 

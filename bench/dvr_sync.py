@@ -8,6 +8,8 @@ noise over ``testsrc2`` so the bitrate holds) and copied under consecutive
 nginx JSON listings, Range) serves it on 127.0.0.1 from its own process, so neither client
 shares a Python interpreter with the server. The tree is read once, untimed, before the
 first round: both clients start from the same warm page cache, and nothing is dropped.
+Dirty pages are written back (``sync``, untimed) before every run, so neither client pays
+for the other's write-back; curl's own is not waited for, Guarita fsyncs each file.
 
 Each round, alternating, and each into a fresh directory on the same disk:
 
@@ -31,6 +33,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -252,9 +255,11 @@ def main() -> int:
         try:
             for round_ in range(args.repeat):
                 scratch = runs / f"curl-{round_}"
+                os.sync()  # no write-back left over from the previous run
                 curl.seconds.append(run_curl(tree, url, scratch))
                 shutil.rmtree(scratch)
                 data_dir = runs / f"guarita-{round_}"
+                os.sync()
                 guarita.seconds.append(run_guarita(tree, url, data_dir))
                 shutil.rmtree(data_dir)
         finally:

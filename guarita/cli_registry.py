@@ -13,7 +13,9 @@ Covers: BH-01, BH-02, BH-03, BH-04, BH-07, BH-13, PB-03, PB-07.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -135,12 +137,18 @@ def _cmd_consent_revoke(args: argparse.Namespace) -> int:
 
 
 def _cmd_cameras_attest(args: argparse.Namespace) -> int:
+    # The evidence may be shown outside the provider: it is recorded with the camera's privacy masks blanked.
+    from guarita._cameras_support import masked_evidence
+
     by = operator(args.by)
     config = cli_config(args)
     camera = known_camera(config, args.camera)
-    with _registry(config) as registry:
-        digest = registry.attest(camera, public_facing=args.public_facing, evidence=Path(args.evidence), by=by)
-        version = registry.version()
+    given = Path(args.evidence) if args.evidence else None
+    with tempfile.TemporaryDirectory(prefix="guarita-attest-") as scratch:
+        evidence = asyncio.run(masked_evidence(config, camera, given, Path(scratch)))
+        with _registry(config) as registry:
+            digest = registry.attest(camera, public_facing=args.public_facing, evidence=evidence, by=by)
+            version = registry.version()
     facing = "public-facing" if args.public_facing else "NOT public-facing"
     emit(args, f"{camera} attested {facing}, evidence sha256 {digest}",
           {"camera": camera, "public_facing": args.public_facing, "evidence_sha256": digest,
@@ -324,7 +332,11 @@ def add_registry_commands(sub: SubParsers, common: argparse.ArgumentParser) -> N
                         help="it sees only streets, squares and other public space")
     facing.add_argument("--not-public-facing", dest="public_facing", action="store_false",
                         help="it sees private space too (it will not be shared)")
-    attest.add_argument("--evidence", required=True, metavar="FILE", help="a snapshot of the view; kept by SHA-256")
+    evidence = attest.add_mutually_exclusive_group(required=True)
+    evidence.add_argument("--evidence", metavar="FILE",
+                          help="a snapshot of the view; kept by SHA-256, with the camera's privacy_masks blanked")
+    evidence.add_argument("--snapshot-from-frigate", action="store_true",
+                          help="take Frigate's latest.jpg of CAMERA, blank its privacy_masks and keep that")
     _by(attest)
     attest.set_defaults(func=guarded(_cmd_cameras_attest))
     assign = cameras.add_parser("assign", parents=leaf, help="record which client CAMERA belongs to")

@@ -246,7 +246,7 @@ def test_the_cli_lists_events_and_records_their_handling(cli_config: Path, capsy
     assert "72.5/60 km/h" in table[2]
 
     assert main(["events", "ack", BRAKE, "--action", "called the driver", "--by", "ana", "-c", str(cli_config)]) == 0
-    assert capsys.readouterr().out.startswith(f"event {BRAKE}: ack 1 by ana at ") 
+    assert capsys.readouterr().out.startswith(f"event {BRAKE}: ack 1 by ana at ")
     assert main(["events", "list", "--open", "--json", "-c", str(cli_config)]) == 0
     assert [e["id"] for e in json.loads(capsys.readouterr().out)] == [POWER, SPEED]
     assert main(["events", "list", "--vehicle", "10235", "--json", "-c", str(cli_config)]) == 0

@@ -213,7 +213,7 @@ def _skew_clock(skew_s: float) -> None:
         def now(cls, tz: dt.tzinfo | None = None) -> Any:
             return dt.datetime.now(tz) + dt.timedelta(seconds=skew_s)
 
-    time.time = shifted_time  # type: ignore[assignment]
+    time.time = shifted_time
     time.gmtime = shifted_gmtime  # type: ignore[assignment]
     camera_onvif.datetime = ShiftedDatetime
 
