@@ -117,9 +117,12 @@ def _is_auth_failure(exc: BaseException) -> bool:
 
 def _skew_text(skew_s: float) -> str:
     ahead = "ahead of" if skew_s > 0 else "behind"
-    minutes, seconds = divmod(round(abs(skew_s)), 60)
-    hours, minutes = divmod(minutes, 60)
-    span = f"{hours} h {minutes} min" if hours else f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+    if abs(skew_s) >= 3600:  # the clock read has one-second resolution: whole minutes are enough
+        hours, minutes = divmod(round(abs(skew_s) / 60), 60)
+        span = f"{hours} h {minutes} min"
+    else:
+        minutes, seconds = divmod(round(abs(skew_s)), 60)
+        span = f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
     return f"{span} {ahead}"
 
 

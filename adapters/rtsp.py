@@ -50,6 +50,7 @@ DETECT_MAX_HEIGHT = 720
 """A sub stream taller than this is not worth decoding for detection."""
 
 _SECRET_QUERY = re.compile(r"(?i)\b(password|passwd|pwd|pass)=([^&\s]*)")
+_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)([^:/@\s]*):\S*@")
 
 
 class RtspError(GuaritaError):
@@ -73,18 +74,13 @@ class RtspNoH26xStream(RtspError):
 
 
 def mask_credentials(uri: str) -> str:
-    """``uri`` with its password (userinfo or ``password=`` query) replaced by ``***``."""
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        return _SECRET_QUERY.sub(r"\1=***", uri.rpartition("@")[2])
-    netloc = parts.netloc
-    userinfo, at, hostport = netloc.rpartition("@")
-    if at:
-        user, colon, _ = userinfo.partition(":")
-        netloc = f"{user}:***@{hostport}" if colon else f"{user}@{hostport}"
-    query = _SECRET_QUERY.sub(r"\1=***", parts.query)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    """``uri`` with its password (userinfo or ``password=`` query) replaced by ``***``.
+
+    Everything up to the last ``@`` counts as userinfo, so a password with unescaped ``/``, ``:``
+    or ``@`` is hidden whole (a path containing ``@`` is over-masked, never under-masked).
+    """
+    masked = _USERINFO.sub(r"\1\2:***@", uri)
+    return _SECRET_QUERY.sub(r"\1=***", masked)
 
 
 def with_credentials(uri: str, username: str | None, password: str | None) -> str:

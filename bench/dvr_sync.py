@@ -89,20 +89,23 @@ def build_tree(workdir: Path, size_gb: float, bitrate_mbps: float) -> Tree:
     shutil.rmtree(root, ignore_errors=True)
     media = workdir / "media"
     media.mkdir(parents=True, exist_ok=True)
-    sources = []
-    for seconds in SEGMENT_SECONDS:
+
+    def segment(seconds: int) -> Path:  # encoded when first needed, then kept
         source = media / f"{seconds}s-{bitrate_mbps:g}mbps.mp4"
         if not source.is_file():
             encode(source.with_suffix(".tmp"), seconds, bitrate_mbps)
             source.with_suffix(".tmp").rename(source)
-        sources.append((seconds, source, source.stat().st_size))
+        return source
+
     target = int(size_gb * 1e9)
     written: list[tuple[str, str, int]] = []
     starts = {folder: FIRST_START for folder in CAMERAS.values()}
     total, index = 0, 0
     while total < target:
         folder = CAMERAS[1 + index % len(CAMERAS)]
-        seconds, source, size = sources[(index // len(CAMERAS)) % len(sources)]
+        seconds = SEGMENT_SECONDS[(index // len(CAMERAS)) % len(SEGMENT_SECONDS)]
+        source = segment(seconds)
+        size = source.stat().st_size
         name = starts[folder].strftime("%Y%m%d%H%M%S") + ".mp4"
         (root / folder).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, root / folder / name)

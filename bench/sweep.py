@@ -110,7 +110,7 @@ def index(data_dir: Path, vehicles: list[str], starts: list[int]) -> None:
 
 def remaining(archive: Path) -> set[str]:
     """Relative paths of the files left in an archive."""
-    left = set()
+    left: set[str] = set()
     for folder, _, files in os.walk(archive):
         relative = os.path.relpath(folder, archive)
         left.update(f"{relative}/{name}" for name in files)

@@ -136,6 +136,13 @@ def _event_model(e: VehicleEvent) -> VehicleEventModel:
     )
 
 
+def _only_query(request: web.Request, *known: str) -> None:
+    """Refuse query parameters the operation does not document (a typo must not widen a read)."""
+    for name in request.query:
+        if name not in known:
+            raise invalid(name, "unknown query parameter" + (f"; use {', '.join(known)}" if known else ""))
+
+
 def _flag(request: web.Request, name: str) -> bool:
     given = request.query.get(name, "false")
     if given not in ("true", "false"):
@@ -151,6 +158,7 @@ def _limit(request: web.Request) -> int:
 
 
 async def _get_events(request: web.Request, caller: Caller) -> web.Response:
+    _only_query(request, "open", "vehicle", "limit")
     open_only = _flag(request, "open")
     vehicle = request.query.get("vehicle")
     if vehicle is not None and not _VEHICLE.fullmatch(vehicle):
@@ -162,6 +170,7 @@ async def _get_events(request: web.Request, caller: Caller) -> web.Response:
 
 async def _post_ack(request: web.Request, caller: Caller) -> web.Response:
     event_id = request.match_info["id"]
+    _only_query(request)
     body = await read_body(request, VehicleEventAckBody)
     app = request.app
     try:

@@ -15,6 +15,7 @@ import io
 import os
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -27,7 +28,7 @@ from ruamel.yaml.util import load_yaml_guess_indent
 from guarita.adapters.onvif import OnvifAuthError, OnvifError, OnvifProbe, OnvifUnreachable, probe_onvif
 from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config
-from guarita.errors import GuaritaError
+from guarita.errors import ConfigError, GuaritaError
 from guarita.frigate import FrigateClient
 from guarita.privacy_mask import mask_jpeg
 
@@ -78,7 +79,7 @@ def probe_lines(probe: OnvifProbe) -> list[str]:
              f"hardware {device.hardware_id or '-'}) at {probe.host}:{probe.port}",
              f"MAC {probe.mac or 'not reported by the camera'}"]
     if probe.clock_skew_s is not None:
-        lines.append(f"camera clock {probe.camera_time:%Y-%m-%d %H:%M:%S} UTC, {probe.clock_skew_s:+.0f} s from this "
+        lines.append(f"camera clock {probe.camera_time:%Y-%m-%d %H:%M:%S} UTC, {round(probe.clock_skew_s):+d} s from this "
                      "computer" + ("  WARNING: set its NTP, recordings will be misdated" if abs(probe.clock_skew_s) > 5
                                    else ""))
     lines.append(f"profiles ({probe.media or 'none'}):")
@@ -136,6 +137,9 @@ def add_camera_to_yaml(path: Path, name: str, *, programs: str, location: str | 
         trial.write(out.getvalue())
     try:
         load_config(Path(trial.name))
+    except ConfigError as exc:
+        raise ConfigError([replace(p, file=str(path), message=f"{p.message} (with camera {name} added; nothing "
+                                   "was written)") for p in exc.problems]) from None
     finally:
         os.unlink(trial.name)
     return out.getvalue()

@@ -128,7 +128,7 @@ def _cmd_acl_mosquitto(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from guarita.demo import run_demo
 
-    return asyncio.run(run_demo(duration_s=args.duration, keep_dir=args.keep))
+    return asyncio.run(run_demo(duration_s=args.duration, keep_dir=args.keep, discover_camera=not args.no_camera))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -153,6 +153,8 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run everything locally with sample cameras and two centres")
     demo.add_argument("--duration", type=float, default=30.0, help="seconds to run (default 30)")
     demo.add_argument("--keep", action="store_true", help="keep the demo's temporary directory")
+    demo.add_argument("--no-camera", action="store_true",
+                      help="skip discovering the virtual ONVIF camera (it needs root for a network namespace)")
     demo.set_defaults(func=_cmd_demo)
     add_registry_commands(sub, common)
     add_fleet_commands(sub, common)

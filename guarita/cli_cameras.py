@@ -36,7 +36,7 @@ from guarita.adapters.rtsp import StreamRoles, probe_streams, with_credentials
 from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config, resolve_config_path
 from guarita.frigate import FrigateVersion
-from guarita.frigate_camera import apply_frigate_camera, build_frigate_camera
+from guarita.frigate_camera import CONFIG_SET_JSON_SINCE, apply_frigate_camera, build_frigate_camera
 from guarita.privacy_mask import mask_jpeg
 
 __all__ = ["add_cameras_commands"]
@@ -125,12 +125,15 @@ async def _add(args: argparse.Namespace) -> int:
     config = load_config(path)
     if args.name in config.cameras:
         raise CameraCommandError(f"camera {args.name!r} is already in {path}; remove it there first to add it again")
-    roles, document, lines = await _roles(args)
-    lines += _role_lines(roles)
-    new_text = add_camera_to_yaml(path, args.name, programs=args.programs, location=args.location,
-                                  heading=args.heading)
     async with aiohttp.ClientSession() as session:
         version = await _frigate_version(args, config, session)
+        if args.apply and version.release[:2] < CONFIG_SET_JSON_SINCE:
+            raise CameraCommandError(f"Frigate {version} takes config changes over its API only as a query string; "
+                                     "paste the printed YAML (run again without --apply) into its config editor")
+        roles, document, lines = await _roles(args)
+        lines += _role_lines(roles)
+        new_text = add_camera_to_yaml(path, args.name, programs=args.programs, location=args.location,
+                                      heading=args.heading)
         entry = build_frigate_camera(args.name, roles, version, restream=args.restream, retain_days=args.retain_days)
         message = await apply_frigate_camera(frigate_client(config, session), entry) if args.apply else None
     path.write_text(new_text, encoding="utf-8")

@@ -162,7 +162,9 @@ def add_events_commands(sub: SubParsers, common: argparse.ArgumentParser) -> Non
     listing = group.add_parser("list", parents=[common, output], help="summary of events, newest first")
     listing.add_argument("--open", action="store_true", help="only events nobody has acknowledged")
     listing.add_argument("--vehicle", metavar="V", help="only this vehicle (order number)")
-    listing.add_argument("--limit", type=_count, default=200, metavar="N", help="at most N events (0: all; default 200)")
+    listing.add_argument(
+        "--limit", type=_count, default=200, metavar="N", help="at most N events (0: all; default 200)"
+    )
     listing.set_defaults(func=_cmd_list)
     ack = group.add_parser("ack", parents=[common, output], help="record what was done about an event")
     ack.add_argument("event", metavar="EVENT", help="the event id, as `events list` shows it")

@@ -272,15 +272,24 @@ def _summary(runtime: Runtime, published: Counter[str], centres: dict[str, Centr
               f"{len(result.quarantined)} quarantined with the reason beside each file", file=out)
 
 
-async def run_demo(duration_s: float = 30.0, keep_dir: bool = False, out: TextIO = sys.stdout) -> int:
-    """Run the demo for ``duration_s`` seconds (or until Ctrl-C); returns the exit status."""
+async def run_demo(
+    duration_s: float = 30.0, keep_dir: bool = False, out: TextIO = sys.stdout, *, discover_camera: bool = True
+) -> int:
+    """Run the demo for ``duration_s`` seconds (or until Ctrl-C); returns the exit status.
+
+    With ``discover_camera``, a virtual ONVIF camera is discovered meanwhile, in a network
+    namespace of its own (``guarita.demo_onboarding``), and its Frigate entry printed.
+    """
     workdir = Path(tempfile.mkdtemp(prefix="guarita-demo-"))
+    onboarding: asyncio.Task[None] | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
         print(f"guarita demo: working in {workdir}", file=out, flush=True)
+        if discover_camera:
+            onboarding = asyncio.create_task(_show_onboarding(workdir / "onboarding", out))
         pki = make_test_pki(workdir / "pki")
         with BrokerFleet(workdir / "brokers") as fleet:
             async with contextlib.AsyncExitStack() as stack:
@@ -334,8 +343,12 @@ async def run_demo(duration_s: float = 30.0, keep_dir: bool = False, out: TextIO
                 }
                 published: Counter[str] = Counter()
                 await _run_traffic(runtime, frigate_broker, centres, published, stop, duration_s, out, bus_dvr)
+            if onboarding is not None:
+                await asyncio.wait_for(onboarding, 120)
             _summary(runtime, published, centres, out)
     finally:
+        if onboarding is not None and not onboarding.done():
+            onboarding.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         if keep_dir:
@@ -384,3 +397,12 @@ async def _bus_arrives(bus_dvr: DvrHttpServer, after_s: float, out: TextIO) -> N
     await asyncio.sleep(after_s)
     await bus_dvr.start()
     print(f"  [garage] bus {DEMO_BUS} pulled in; its DVR joined the garage Wi-Fi", file=out, flush=True)
+
+
+async def _show_onboarding(workdir: Path, out: TextIO) -> None:
+    """A technician's first step at a client's house: find the camera, see its Frigate entry."""
+    from guarita.demo_onboarding import show_discovered_camera
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    for line in await show_discovered_camera(workdir):
+        print(f"  [onboarding] {line}", file=out, flush=True)

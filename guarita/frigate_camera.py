@@ -106,6 +106,8 @@ class FrigateCameraEntry:
         out = io.StringIO()
         yaml = YAML()
         yaml.default_flow_style = False
+        yaml.width = 4096  # one URI per line
+        yaml.indent(mapping=2, sequence=4, offset=2)
         yaml.dump(self.config_data(), out)
         return out.getvalue()
 

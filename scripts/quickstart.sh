@@ -10,6 +10,11 @@ command -v ffmpeg >/dev/null 2>&1 || want+=(ffmpeg)
 [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || want+=(mosquitto)
 command -v mosquitto_pub >/dev/null 2>&1 || want+=(mosquitto-clients)
 command -v openssl >/dev/null 2>&1 || want+=(openssl)
+# The RTSP server the onboarding tests talk to: GStreamer's, driven by the system python3.
+if ! /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0"); from gi.repository import GstRtspServer' >/dev/null 2>&1; then
+  want+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
+fi
+command -v ip >/dev/null 2>&1 || want+=(iproute2)
 if [ ${#want[@]} -gt 0 ]; then
   echo "quickstart: installing ${want[*]}" >&2
   sudo_cmd=""

@@ -14,7 +14,7 @@ from guarita.demo import run_demo
 @pytest.mark.slow
 async def test_demo_shows_both_centres_and_what_was_held_back() -> None:
     out = io.StringIO()
-    assert await run_demo(duration_s=6, out=out) == 0
+    assert await run_demo(duration_s=6, out=out, discover_camera=False) == 0
     text = out.getvalue()
     assert "[COP-BH] copbh/v1/acme/status = online" in text
     assert "[DETRO] detro/v1/acme/status = online" in text
@@ -27,9 +27,9 @@ async def test_demo_shows_both_centres_and_what_was_held_back() -> None:
     assert "outbox depth {'cop_bh': 0, 'detro': 0}" in text
 
 
-# covers PB-06, DT-06, DT-10, DT-11
+# covers PB-02, PB-06, DT-06, DT-10, DT-11
 @pytest.mark.slow
-async def test_demo_shows_a_bus_arriving_syncing_and_its_report_at_detro() -> None:
+async def test_demo_shows_a_bus_arriving_syncing_and_its_report_at_detro_and_a_discovered_camera() -> None:
     out = io.StringIO()
     assert await run_demo(duration_s=8, out=out) == 0
     lines = out.getvalue().splitlines()
@@ -43,13 +43,16 @@ async def test_demo_shows_a_bus_arriving_syncing_and_its_report_at_detro() -> No
     assert "8 files" in lines[report] and "camera 2 11:03–11:04 UTC" in lines[report]
     assert "quarantined: 2/20261120081000.mp4 (duration 30.0 s is outside 1 to 5 minutes" in lines[report]
     assert "bus 10234: 8 segments archived" in out.getvalue()
+    text = out.getvalue()
+    assert "[onboarding] onboarding: WS-Discovery found 1 ONVIF camera(s)" in text
+    assert "serial PY-DEMO-0001" in text and "{FRIGATE_PORTARIA_RTSP_PASSWORD}" in text
 
 
 # covers BH-03, BH-04, PB-03
 @pytest.mark.slow
 async def test_demo_shows_a_camera_shared_when_its_sign_is_recorded_and_withdrawn_on_revocation() -> None:
     out = io.StringIO()
-    assert await run_demo(duration_s=8, out=out) == 0
+    assert await run_demo(duration_s=8, out=out, discover_camera=False) == 0
     lines = out.getvalue().splitlines()
 
     def at(fragment: str) -> int:

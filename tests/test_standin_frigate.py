@@ -247,7 +247,7 @@ def test_jwt_roundtrip() -> None:
 
 def test_public_names_are_pinned() -> None:
     assert sorted(frigate_api.__all__) == [
-        "FRIGATE_STANDIN", "FrigateStandin", "StandinActivity", "StandinCamera", "StandinCameras",
+        "FRIGATE_CONFIG_SETS", "FRIGATE_STANDIN", "FrigateStandin", "StandinActivity", "StandinCamera", "StandinCameras",
         "StandinMqtt", "default_demo_cameras", "make_frigate_app", "serve_frigate",
     ]
     assert sorted(frigate_events.__all__) == [

@@ -27,6 +27,7 @@ from guarita.config import GuaritaConfig, ProgramName
 from guarita.config_loader import load_config
 from guarita.errors import OutboxFullError
 from guarita.link_state import Backoff, LinkState
+from guarita.local_time import local_zone
 from guarita.metrics import Metrics
 from guarita.mqtt import InboundMessage
 from guarita.outbox import Outbox
@@ -40,7 +41,6 @@ from guarita.telemetry import (
     BadSample,
     IngestResult,
     IngestSource,
-    Rejected,
     Sample,
     TelemetryError,
     TelemetryIngest,
@@ -113,7 +113,9 @@ class Rig:
 def make_rig(data_dir: Path, *, detro: bool = True, quota_bytes: int = 10_000_000) -> Rig:
     config = make_config(data_dir, detro=detro)
     store = Store.open(data_dir)
-    outbox = Outbox(store, quota_bytes=quota_bytes, warn_ratio=0.8, delivered_keep_s=3600, clock=lambda: NOW.timestamp())
+    outbox = Outbox(
+        store, quota_bytes=quota_bytes, warn_ratio=0.8, delivered_keep_s=3600, clock=lambda: NOW.timestamp()
+    )
     metrics = Metrics()
     ingest = TelemetryIngest(config, store, outbox, Quarantine(metrics), FakeClock(NOW))
     return Rig(config, store, outbox, metrics, ingest)
@@ -138,8 +140,8 @@ def test_a_sample_takes_iso_or_epoch_time_and_keeps_unknown_fields() -> None:
     assert json.loads(iso.extra or "") == {"door_open": True}
     epoch = parse_sample(sample(0.25))
     assert epoch.ts == iso.ts and epoch.extra is None and epoch.main_power is True
-    local = parse_sample(sample(0, ts="2026-06-30T10:00:00"), zone=datetime.now().astimezone().tzinfo or UTC)
-    assert local.ts > 0
+    local = parse_sample(sample(0, ts="2026-06-30T10:00:00"), zone=local_zone("America/Sao_Paulo"))
+    assert local.ts == T0  # a DVR clock without a zone is in fleet.timezone (Rio: UTC-3)
     no_power = sample(0)
     del no_power["main_power"]
     assert parse_sample(no_power).main_power is None
@@ -437,7 +439,9 @@ async def telemetry_services(config_path: Path) -> AsyncIterator[Services]:
     """The telemetry session and the DETRO publisher under one TaskGroup, as ``guarita run`` will run them."""
     config = load_config(config_path)
     store = Store.open(config.storage.data_dir)
-    clock = lambda: datetime.now(UTC)  # noqa: E731
+    def clock() -> datetime:
+        return datetime.now(UTC)
+
     outbox = Outbox(store, quota_bytes=50_000_000, warn_ratio=0.8, delivered_keep_s=3600,
                     clock=lambda: clock().timestamp())
     metrics = Metrics()
@@ -488,7 +492,8 @@ def undo_cli_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 # covers DT-13, DT-21, DT-08, DT-02, DT-17
 async def test_telemetry_over_mqtt_reaches_detro_after_an_uplink_outage(
-    undo_cli_logging: None, tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broker: MosquittoBroker, pki: TestPki,
+    undo_cli_logging: None, tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broker: MosquittoBroker,
+    pki: TestPki,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     config_path = e2e_config(tmp_path, frigate_broker, uplink_broker, pki)
@@ -555,3 +560,21 @@ async def test_telemetry_over_mqtt_reaches_detro_after_an_uplink_outage(
         assert db.execute("SELECT action, subject FROM audit_log").fetchall() == [("vehicle_event.ack", event_id)]
     finally:
         db.close()
+
+
+# covers DT-21, DT-08
+async def test_telemetry_published_while_guarita_is_down_arrives_when_it_is_back(
+    tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broker: MosquittoBroker, pki: TestPki
+) -> None:
+    config_path = e2e_config(tmp_path, frigate_broker, uplink_broker, pki)
+    async with telemetry_services(config_path) as services:  # the broker learns the persistent session
+        assert services.subscriber.topic.subscription == "vehicles/+/telemetry"
+    async with FrigateMqttStandin("127.0.0.1", frigate_broker.port, client_id="bus-10234") as bus:
+        await bus.publish_many("vehicles/10234/telemetry", [sample(t, speed_kmh=65.0) for t in range(20)])
+    async with telemetry_services(config_path) as services:
+        db = services.store.db
+        await wait_for(lambda: db.execute("SELECT COUNT(*) FROM vehicle_positions").fetchone()[0] == 20)
+        await wait_for(lambda: db.execute("SELECT COUNT(*) FROM vehicle_events").fetchone()[0] == 1)
+        assert db.execute("SELECT id, value, threshold FROM vehicle_events").fetchone() == (
+            f"10234-overspeed-{ms(0)}", 65.0, 60.0
+        )

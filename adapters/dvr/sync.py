@@ -36,7 +36,7 @@ from guarita.adapters.dvr.rate import RateLimiter
 from guarita.adapters.dvr.report import SyncResult, finish_sync, start_sync
 from guarita.adapters.dvr.source import DvrSource, RemoteEntry
 from guarita.adapters.dvr.sources import open_source
-from guarita.adapters.dvr.validate import validate_segment
+from guarita.adapters.dvr.validate import MAX_SEGMENT_S, validate_segment
 from guarita.config import DvrConfig, GuaritaConfig
 from guarita.errors import DvrError, DvrTransferError
 from guarita.local_time import local_zone
@@ -198,9 +198,10 @@ class DvrSync:
                 (row[0], row[1])
                 for row in db.execute("SELECT name, size FROM dvr_quarantine WHERE vehicle = ? AND folder = ?", (vehicle, folder))
             }
-            sums = await self._checksums(source, folder, entries)
+            sidecars = {e.name for e in entries if e.name.endswith(CHECKSUM_SUFFIX) and not e.is_link}
+            recording = self._still_recording(entries) if camera is not None else None
             for entry in sorted(entries, key=lambda e: e.name):
-                if entry.is_dir or entry.name.endswith(CHECKSUM_SUFFIX) or entry.name in have:
+                if entry.is_dir or entry.name in sidecars or entry.name in have:
                     continue
                 reason = unsafe_name_reason(entry.name)
                 if reason is None and entry.is_link:
@@ -209,24 +210,35 @@ class DvrSync:
                     if (entry.name, entry.size) not in rejected:
                         plan.refused.append((folder, entry, reason))
                     continue
+                if entry.name == recording:
+                    log.debug("DVR of %s: %s/%s is still being recorded; next visit", vehicle, folder, entry.name)
+                    continue
                 size = entry.size if entry.size is not None else await source.size(folder, entry.name)
                 if (entry.name, size) in rejected:
                     continue
-                plan.files.append(_Job(camera, folder, entry, size, sums.get(entry.name)))
+                checksum = None
+                if entry.name + CHECKSUM_SUFFIX in sidecars:
+                    checksum = await self._checksum(source, folder, entry.name + CHECKSUM_SUFFIX)
+                plan.files.append(_Job(camera, folder, entry, size, checksum))
         return plan
 
+    def _still_recording(self, entries: list[RemoteEntry]) -> str | None:
+        """The newest segment's name when it may still be growing (a parked bus keeps recording)."""
+        stamped = [e.name for e in entries if not e.is_dir and parse_start(e.name, self._zone) is not None]
+        if not stamped:
+            return None
+        newest = max(stamped)
+        start = parse_start(newest, self._zone)
+        assert start is not None
+        open_for = MAX_SEGMENT_S + self._fleet.duration_tolerance_s
+        return newest if (self._clock() - start).total_seconds() < open_for else None
+
     @staticmethod
-    async def _checksums(source: DvrSource, folder: str, entries: list[RemoteEntry]) -> dict[str, str]:
-        """The DVR's own SHA-256 of each file that has a ``<name>.sha256`` beside it."""
-        sums: dict[str, str] = {}
-        for entry in entries:
-            if not entry.name.endswith(CHECKSUM_SUFFIX) or unsafe_name_reason(entry.name) or entry.is_link:
-                continue
-            body = b"".join([chunk async for chunk in source.fetch(folder, entry.name, 0)])
-            words = body.decode("ascii", "replace").split()
-            if words and len(words[0]) == 64:
-                sums[entry.name[: -len(CHECKSUM_SUFFIX)]] = words[0].lower()
-        return sums
+    async def _checksum(source: DvrSource, folder: str, sidecar: str) -> str | None:
+        """The DVR's own SHA-256 from ``<name>.sha256`` (``<hex>  <name>`` or ``<hex>``)."""
+        body = b"".join([chunk async for chunk in source.fetch(folder, sidecar, 0)])
+        words = body[:4096].decode("ascii", "replace").split()
+        return words[0].lower() if words and len(words[0]) == 64 else None
 
     # ---- fetching and filing ---------------------------------------------------------
     async def _fetch(self, vehicle: str, source: DvrSource, job: _Job, progress: SyncProgress | None) -> FetchedFile:
@@ -284,6 +296,9 @@ class DvrSync:
         os.replace(fetched.part, target)
         archive.fsync_dir(target.parent)
         with self._store.transaction() as db:
+            # A copy taken while the DVR was still writing it was quarantined as truncated: superseded now.
+            db.execute("DELETE FROM dvr_quarantine WHERE vehicle = ? AND folder = ? AND name = ?",
+                       (vehicle, job.folder, job.entry.name))
             db.execute(
                 "INSERT OR REPLACE INTO dvr_segments (vehicle, camera, name, start_utc, duration_s, size, sha256, "
                 "synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -43,6 +43,7 @@ from guarita.standin.frigate_events import JsonObject, event_detail
 from guarita.standin.frigate_state import FrigateStandin, StandinActivity
 
 __all__ = [
+    "FRIGATE_CONFIG_SETS",
     "FRIGATE_STANDIN",
     "FrigateStandin",
     "StandinActivity",
@@ -73,9 +74,7 @@ _MODEL_HASH = hashlib.md5(b"guarita-standin-model", usedforsecurity=False).hexdi
 
 FRIGATE_STANDIN = web.AppKey("frigate_standin", FrigateStandin)
 FRIGATE_CONFIG_SETS = web.AppKey("frigate_config_sets", list[Any])
-"""Every ``PUT /api/config/set`` JSON body received, parsed, in order (None for a body that is not JSON).
-
-Not in ``__all__`` yet: tests/test_standin_frigate.py pins that list."""
+"""Every ``PUT /api/config/set`` JSON body received, parsed, in order (None for a body that is not JSON)."""
 _USER = web.RequestKey("frigate_standin_user", str)
 
 

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
+from urllib.parse import quote
 
 import ffmpeg  # type: ignore[import-untyped]
 
@@ -162,7 +163,7 @@ class RtspServer:
         """``rtsp://[user:password@]127.0.0.1:PORT/name`` (the server's own credentials by default)."""
         user = self.username if username is None else username
         secret = self.password if password is None else password
-        userinfo = f"{user}:{secret}@" if user else ""
+        userinfo = f"{quote(user, safe='')}:{quote(secret, safe='')}@" if user else ""
         return f"rtsp://{userinfo}{LOOPBACK}:{self.port}/{name}"
 
     async def start(self) -> None:

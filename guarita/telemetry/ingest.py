@@ -182,7 +182,9 @@ class TelemetryIngest:
                 if ordered:
                     self._vehicle(db, vehicle, ordered, source, now, forward, work)
             for bad in rejected:
-                self._quarantine.add(db, topic=bad.where, payload=bad.payload, kind=bad.kind, reason=bad.reason, now=now)
+                self._quarantine.add(
+                    db, topic=bad.where, payload=bad.payload, kind=bad.kind, reason=bad.reason, now=now
+                )
             messages = self._new_messages(db, work)
             if messages:
                 self._outbox.insert(db, messages)

@@ -24,8 +24,8 @@ from pathlib import Path
 from guarita.errors import GuaritaError
 
 __all__ = [
-    "BadSample",
     "FIELDS",
+    "BadSample",
     "JsonLines",
     "Sample",
     "TelemetryError",

@@ -47,7 +47,8 @@ class TopicTemplate:
 
     def __post_init__(self) -> None:
         levels = self.template.split("/")
-        if levels.count(VEHICLE) != 1 or any(level != VEHICLE and ("{" in level or level in ("+", "#")) for level in levels):
+        odd = [level for level in levels if level != VEHICLE and ("{" in level or level in ("+", "#"))]
+        if levels.count(VEHICLE) != 1 or odd:
             raise TelemetryError(
                 f"fleet.telemetry.topic {self.template!r} must have exactly one level that is {VEHICLE} "
                 "and no wildcards, e.g. vehicles/{vehicle}/telemetry"

@@ -1,0 +1,46 @@
+"""The benchmarks still run: each script at a tiny size, its last line a ratio.
+
+The figures at this size mean nothing; the full-size runs and their numbers are in the
+scripts' docstrings and the README.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_bench(script: str, *args: str) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args],
+        capture_output=True, text=True, timeout=50, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout.strip().splitlines()
+
+
+# covers PB-06, DT-06, DT-11
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_dvr_sync_bench_prints_guarita_against_curl(tmp_path: Path) -> None:
+    lines = run_bench("dvr_sync.py", "--size-gb", "0.02", "--repeat", "1", "--workdir", str(tmp_path))
+    assert re.fullmatch(r"ratio guarita/curl: \d+\.\d\d \(target >= 0\.8\)", lines[-1]), lines
+    assert float(lines[-1].split()[2]) > 0
+    assert [line.split(":")[0].strip() for line in lines[-3:-1]] == ["curl", "guarita"]
+
+
+# covers DT-12
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_sweep_bench_prints_find_against_guarita(tmp_path: Path) -> None:
+    lines = run_bench("sweep.py", "--segments", "2000", "--vehicles", "10", "--workdir", str(tmp_path))
+    assert re.fullmatch(r"ratio find/guarita: \d+\.\d\d", lines[-1]), lines
+    assert float(lines[-1].split()[2]) > 0
+    deleted = [int(line.split("deleted ")[1].split()[0]) for line in lines[-3:-1]]
+    assert deleted[0] == deleted[1] > 0
