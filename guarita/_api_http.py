@@ -134,12 +134,17 @@ def guarded(operation: ApiOperation, handler: Handler) -> Callable[[web.Request]
     Covers: BH-09.
     """
     action = operation.summary[0].lower() + operation.summary[1:]
+    known_query = {param.name for param in operation.query}
 
     async def handle(request: web.Request) -> web.Response:
         try:
             caller = authenticate(request)
             if caller.role not in operation.roles:
                 raise ApiProblem(403, f"the {caller.role.value} role may not {action}")
+            unknown = sorted(set(request.query) - known_query)
+            if unknown:
+                allowed = ", ".join(sorted(known_query)) or "none"
+                raise invalid(unknown[0], f"unknown query parameter; this route takes: {allowed}")
             return await handler(request, caller)
         except ApiProblem as problem:
             return problem.response()

@@ -223,13 +223,7 @@ def add_vehicle_event_routes(app: web.Application, outbox: Outbox | None = None)
     if outbox is None:
         config = app[API_CONFIG]
         clock = app[API_CLOCK]
-        outbox = Outbox(
-            app[API_STORE],
-            quota_bytes=int(config.outbox.quota_mb * 1_000_000),
-            warn_ratio=config.outbox.warn_ratio,
-            delivered_keep_s=config.outbox.delivered_keep_s,
-            clock=lambda: clock().timestamp(),
-        )
+        outbox = Outbox.for_config(app[API_STORE], config.outbox, lambda: clock().timestamp())
     app[API_OUTBOX] = outbox
     for operation, handler in VEHICLE_EVENT_ROUTES:
         app.router.add_route(operation.method, operation.path, guarded(operation, handler))

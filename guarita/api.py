@@ -8,9 +8,9 @@ audit log. Roles:
 
 =========  =======================================================================
 admin      everything
-operator   registry writes, ``GET /cameras``, ``GET /clients``
-auditor    ``GET /cameras``, ``GET /clients``, ``GET /audit/verify``
-viewer     ``GET /cameras``
+operator   registry writes, event acks, ``GET /cameras``, ``/clients``, ``/vehicle-events``
+auditor    ``GET /cameras``, ``/clients``, ``/audit/verify``, ``/vehicle-events``
+viewer     ``GET /cameras``, ``/vehicle-events``
 =========  =======================================================================
 
 Writes go through the same ``Registry`` methods as the CLI (so they are audited there);
@@ -19,7 +19,7 @@ that entry cannot be written. Evidence bytes are spooled to a temporary file und
 ``data_dir/uploads`` and kept by the registry by SHA-256. Neither tokens nor bodies are
 logged (BH-07). Errors are JSON: ``{"error", "status"}`` (400 adds ``fields``).
 
-Covers: BH-03, BH-07, BH-09, PB-03.
+Covers: BH-03, BH-07, BH-09, PB-03, DT-16, DT-17.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from datetime import UTC, date, datetime
 from aiohttp import web
 
 from guarita import __version__, audit
+from guarita._api_vehicle_events import VEHICLE_EVENT_OPERATIONS, add_vehicle_event_routes
 from guarita._api_http import (
     API_CLOCK,
     API_CONFIG,
@@ -77,6 +78,7 @@ from guarita.consent.status import camera_statuses
 from guarita.config import ApiRole, GuaritaConfig
 from guarita.consent.registry import Registry, RegistryRefusal
 from guarita.registry_input import parse_expiry, parse_installed
+from guarita.outbox import Outbox
 from guarita.store import Store
 from guarita.local_time import local_zone
 
@@ -288,7 +290,7 @@ _ROUTES: tuple[tuple[ApiOperation, Handler], ...] = (
 _OPENAPI = ApiOperation("GET", "/openapi.json", "openapi", "Read this OpenAPI document",
                         "The OpenAPI 3.1 document of this API.", (), {200: None})
 
-OPERATIONS: tuple[ApiOperation, ...] = (*(op for op, _ in _ROUTES), _OPENAPI)
+OPERATIONS: tuple[ApiOperation, ...] = (*(op for op, _ in _ROUTES), *VEHICLE_EVENT_OPERATIONS, _OPENAPI)
 
 
 def _openapi_text() -> str:
@@ -296,7 +298,11 @@ def _openapi_text() -> str:
 
 
 def make_api_app(
-    config: GuaritaConfig, registry: Registry, store: Store, clock: Callable[[], datetime]
+    config: GuaritaConfig,
+    registry: Registry,
+    store: Store,
+    clock: Callable[[], datetime],
+    outbox: Outbox | None = None,
 ) -> web.Application:
     """The ``/api/v1`` sub-application; mount it with ``app.add_subapp(API_PREFIX, api)``."""
     app = web.Application(middlewares=[json_errors])
@@ -307,5 +313,6 @@ def make_api_app(
     app[_DOCUMENT] = _openapi_text()
     for operation, handler in _ROUTES:
         app.router.add_route(operation.method, operation.path, guarded(operation, handler))
+    add_vehicle_event_routes(app, outbox)
     app.router.add_get(_OPENAPI.path, _get_openapi)
     return app

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -33,7 +34,9 @@ from guarita.mqtt import LinkSettings, LinkTls, Will
 from guarita.outbox import Outbox, QuotaLevel
 from guarita.plugins import plugins_for
 from guarita.quarantine import Quarantine
+from guarita.retention.archive_sweep import sweep_archive
 from guarita.store import Store
+from guarita.telemetry import TelemetryIngest, TelemetrySubscriber, telemetry_link_settings
 from guarita.uplink import UplinkPublisher
 from guarita.web import make_web_app, serve_web
 
@@ -44,6 +47,7 @@ log = logging.getLogger(__name__)
 HOUSEKEEPING_S = 60.0
 REGISTRY_POLL_S = 0.25  # a registry change made by the CLI takes effect within this
 EVENT_STATE_KEEP_S = 24 * 3600.0
+ARCHIVE_SWEEP_S = 3600.0
 
 
 def utc_now() -> datetime:
@@ -164,8 +168,21 @@ class Runtime:
         self.metrics.outbox_quota_ratio.source = self._quota_ratio
         self.web_port: asyncio.Future[int] | None = None
         self.dvr_poller: DvrPoller | None = None
+        self.telemetry_ingest: TelemetryIngest | None = None
+        self.telemetry: TelemetrySubscriber | None = None
         if config.fleet is not None:
-            dvr_sync = DvrSync.for_config(config, self.store, self.outbox, clock=clock)
+            self.telemetry_ingest = TelemetryIngest(config, self.store, self.outbox, self.quarantine, clock)
+            self.telemetry = TelemetrySubscriber(
+                telemetry_link_settings(config, frigate_link_settings(config)),
+                self.telemetry_ingest,
+                self.outbox,
+                LinkState("telemetry", self.metrics),
+                Backoff(max_s=reconnect_max_s),
+                max_payload_bytes=config.forward.max_payload_bytes,
+            )
+            dvr_sync = DvrSync.for_config(
+                config, self.store, self.outbox, clock=clock, telemetry=self.telemetry_ingest.ingest_file
+            )
             self.dvr_poller = DvrPoller(dvr_sync, config.fleet)
 
     def _quota_ratio(self) -> dict[tuple[str, ...], float]:
@@ -178,6 +195,8 @@ class Runtime:
         links = {"frigate": {"up": self.frigate.state.up, "detail": self.frigate.state.detail}}
         for uplink in self.uplinks:
             links[f"uplink:{uplink.name}"] = {"up": uplink.state.up, "detail": uplink.state.detail}
+        if self.telemetry is not None:
+            links["telemetry"] = {"up": self.telemetry.state.up, "detail": self.telemetry.state.detail}
         degraded = not all(link["up"] for link in links.values()) or self.outbox.level is not QuotaLevel.OK
         return {
             "status": "degraded" if degraded or self.warnings else "ok",
@@ -211,11 +230,17 @@ class Runtime:
             await wait_or_stop(stop, REGISTRY_POLL_S)
 
     async def _housekeeping(self, stop: asyncio.Event) -> None:
+        next_sweep = 0.0
         while not stop.is_set():
             await wait_or_stop(stop, HOUSEKEEPING_S)
             pruned = self.outbox.prune_delivered()
             self.bridge.prune_state(EVENT_STATE_KEEP_S)
             log.debug("housekeeping: forgot %d delivered outbox rows", pruned)
+            fleet = self.config.fleet
+            if fleet is not None and time.monotonic() >= next_sweep and not stop.is_set():
+                # The DVR archive and the positions (DT-12, DT-21) never outgrow fleet.archive_days.
+                sweep_archive(self.store, self.config.storage.data_dir, now=self._clock(), archive_days=fleet.archive_days)
+                next_sweep = time.monotonic() + ARCHIVE_SWEEP_S
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run every service until ``stop`` is set, then close the store."""
@@ -247,12 +272,14 @@ class Runtime:
                 for uplink in self.uplinks:
                     group.create_task(uplink.run(stop))
                 web = self.config.web
-                api = make_api_app(self.config, self.registry, self.store, self._clock)
+                api = make_api_app(self.config, self.registry, self.store, self._clock, self.outbox)
                 app = make_web_app(self.health, self.metrics, api)
                 group.create_task(serve_web(app, web.host, web.port, stop, self.web_port))
                 group.create_task(self._housekeeping(stop))
                 if self.dvr_poller is not None:
                     group.create_task(self.dvr_poller.run(stop))
+                if self.telemetry is not None:
+                    group.create_task(self.telemetry.run(stop))
                 if self._check_frigate:
                     group.create_task(run_frigate_checks(self.config, self.warnings, stop))
         finally:

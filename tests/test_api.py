@@ -167,6 +167,12 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
         form = tmp_path / "form.pdf"
         form.write_bytes(FORM)
         served.registry.grant("street_front", client_id="padaria", evidence=form, by="setup")
+        with served.store.transaction() as db:  # a sensor event of the fleet, to acknowledge
+            db.execute(
+                "INSERT INTO vehicle_events (id, vehicle, type, ts, value, threshold, source, details, created_at) "
+                "VALUES ('10234-harsh_braking-1782824406000', '10234', 'harsh_braking', 1782824406, -3.4, -2.5, "
+                "'mqtt', '{}', 1782824406)"
+            )
         yield served
 
 
@@ -198,16 +204,26 @@ ROUTES = [
           201, WRITERS),
     Route("POST", "/api/v1/cameras/lobby/signage", {"plate": "BH-0042", "photo_base64": b64(PHOTO)}, 201, WRITERS),
     Route("GET", "/api/v1/audit/verify", None, 200, frozenset({ApiRole.ADMIN, ApiRole.AUDITOR})),
+    Route("GET", "/api/v1/vehicle-events", None, 200, READERS | {ApiRole.VIEWER}),
+    Route("POST", "/api/v1/vehicle-events/10234-harsh_braking-1782824406000/ack",
+          {"action": "called the driver", "by": "ana"}, 201, WRITERS),
 ]
 
 
 def test_the_role_table_covers_every_route_of_the_document() -> None:
-    documented = {f"{op.method} /api/v1{op.path.replace('{camera}', 'X')}" for op in OPERATIONS if op.roles}
-    tested = {f"{r.method} {r.path.replace('street_front', 'X').replace('lobby', 'X')}" for r in ROUTES}
+    documented = {
+        f"{op.method} /api/v1{op.path.replace('{camera}', 'X').replace('{id}', 'X')}" for op in OPERATIONS if op.roles
+    }
+    tested = {
+        f"{r.method} {r.path.replace('street_front', 'X').replace('lobby', 'X')}".replace(
+            "10234-harsh_braking-1782824406000", "X"
+        )
+        for r in ROUTES
+    }
     assert tested == documented
     assert {op.path: set(op.roles) for op in OPERATIONS if op.method == "GET"} == {
         "/cameras": set(ApiRole), "/clients": set(READERS), "/audit/verify": {ApiRole.ADMIN, ApiRole.AUDITOR},
-        "/openapi.json": set(),
+        "/vehicle-events": set(ApiRole), "/openapi.json": set(),
     }
 
 

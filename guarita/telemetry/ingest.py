@@ -30,6 +30,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from guarita.config import GuaritaConfig, TelemetryConfig
+from guarita.errors import StoreError
 from guarita.local_time import DEFAULT_ZONE, local_zone
 from guarita.outbox import Outbox, OutboxMessage
 from guarita.quarantine import Quarantine
@@ -176,18 +177,21 @@ class TelemetryIngest:
         now = self._clock().timestamp()
         forward = detro_enabled(self._config)
         work = _Work()
-        with self._store.transaction() as db:
-            for vehicle, samples in batch.items():
-                ordered = sorted({s.ts: s for s in samples}.values(), key=lambda s: s.ts)
-                if ordered:
-                    self._vehicle(db, vehicle, ordered, source, now, forward, work)
-            for bad in rejected:
-                self._quarantine.add(
-                    db, topic=bad.where, payload=bad.payload, kind=bad.kind, reason=bad.reason, now=now
-                )
-            messages = self._new_messages(db, work)
-            if messages:
-                self._outbox.insert(db, messages)
+        try:
+            with self._store.transaction() as db:
+                for vehicle, samples in batch.items():
+                    ordered = sorted({s.ts: s for s in samples}.values(), key=lambda s: s.ts)
+                    if ordered:
+                        self._vehicle(db, vehicle, ordered, source, now, forward, work)
+                for bad in rejected:
+                    self._quarantine.add(
+                        db, topic=bad.where, payload=bad.payload, kind=bad.kind, reason=bad.reason, now=now
+                    )
+                messages = self._new_messages(db, work)
+                if messages:
+                    self._outbox.insert(db, messages)
+        except sqlite3.OperationalError as exc:  # disk full, I/O error, locked: not the data's fault
+            raise StoreError(f"cannot store telemetry in {self._store.path}: {exc}") from exc
         self._outbox.committed(messages)
         for bad in rejected:
             self._quarantine.note(bad.where, bad.kind, bad.reason)
