@@ -422,3 +422,38 @@ async def test_an_ftp_dvr_resumes_a_cut_transfer_with_rest(tmp_path: Path) -> No
     assert sha256(final) == sha256(target)
     assert "ftp-s3cret" not in json.dumps(second.as_json("acme", {}))
     store.close()
+
+
+# covers DT-13, DT-21, PB-06
+async def test_telemetry_files_on_the_dvr_are_synced_and_become_positions_and_events(tmp_path: Path) -> None:
+    from guarita.metrics import Metrics
+    from guarita.quarantine import Quarantine
+    from guarita.standin.dvr_media import make_telemetry_lines
+    from guarita.telemetry import TelemetryIngest
+
+    sd = tmp_path / "sd"
+    make_dvr_tree(sd, START, {1: "1", 2: "2"}, count=1, seconds=60)
+    base = START_UTC.timestamp()
+    samples = [
+        {"ts": base + t, "lat": -22.90 + t / 1e4, "lon": -43.20, "speed_kmh": 40.0, "heading": 90, "odometer_km": 1000,
+         "rpm": 1500, "accel_long_mps2": -3.2 if t == 20 else 0.2, "accel_lat_mps2": 0.1}
+        for t in range(60)
+    ]
+    make_telemetry_lines(sd / "telemetry" / "20261120080000.jsonl", samples)
+    config = load_config(fleet_config(tmp_path, f"file://{sd}"))
+    store = Store.open(config.storage.data_dir)
+    outbox = Outbox.for_config(store, config.outbox, lambda: 0.0)
+    ingest = TelemetryIngest(config, store, outbox, Quarantine(Metrics()), _now)
+    syncer = DvrSync.for_config(config, store, outbox, clock=_now, telemetry=ingest.ingest_file)
+    result = await syncer.sync("10234")
+    assert result is not None and result.telemetry_files == 1 and result.files == 2
+    archived_file = config.storage.data_dir / "archive" / "10234" / "telemetry" / "20261120080000.jsonl"
+    assert archived_file.read_bytes() == (sd / "telemetry" / "20261120080000.jsonl").read_bytes()
+    assert store.db.execute("SELECT COUNT(*) FROM vehicle_positions WHERE vehicle = '10234'").fetchone() == (60,)
+    events = store.db.execute("SELECT type, ts, value, source FROM vehicle_events").fetchall()
+    assert events == [("harsh_braking", base + 20, -3.2, "dvr")]
+    assert store.db.execute("SELECT samples FROM dvr_telemetry_files").fetchone() == (60,)
+    again = await syncer.sync("10234")
+    assert again is not None and again.telemetry_files == 0
+    assert store.db.execute("SELECT COUNT(*) FROM vehicle_events").fetchone() == (1,)
+    store.close()

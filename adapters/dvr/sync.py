@@ -43,7 +43,7 @@ from guarita.local_time import local_zone
 from guarita.outbox import Outbox
 from guarita.store import Store
 
-__all__ = ["DvrSync", "SyncProgress", "TelemetryFileSink"]
+__all__ = ["DvrSync", "SyncProgress", "TelemetryFileSink", "TelemetryIngested"]
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,15 @@ class SyncProgress(Protocol):
         """``size`` more bytes are done."""
 
 
-TelemetryFileSink = Callable[[str, Path], object]
+class TelemetryIngested(Protocol):
+    """What the telemetry ingest says about a file it read."""
+
+    @property
+    def samples(self) -> int:
+        """Samples stored from the file."""
+
+
+TelemetryFileSink = Callable[[str, Path], TelemetryIngested]
 
 
 @dataclass(frozen=True)
@@ -316,8 +324,7 @@ class DvrSync:
         archive.fsync_dir(target.parent)
         samples = 0
         if self._telemetry is not None:
-            outcome = self._telemetry(vehicle, target)
-            samples = int(getattr(outcome, "stored", 0) or 0)
+            samples = self._telemetry(vehicle, target).samples
         with self._store.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO dvr_telemetry_files (vehicle, name, size, sha256, samples, synced_at) "
