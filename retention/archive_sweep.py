@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from guarita import audit
-from guarita.adapters.dvr.archive import segment_path, telemetry_dir
+from guarita.adapters.dvr.archive import archive_dir, telemetry_dir
 from guarita.adapters.dvr.names import parse_start
 from guarita.store import Store
 
@@ -69,13 +69,30 @@ class ArchiveSweep:
 
 
 def _unlink(paths: Sequence[str], report: ArchiveSweep) -> None:
+    """Unlink ``paths`` folder by folder, each name relative to its open folder (no path walks)."""
+    by_folder: dict[str, list[str]] = {}
     for path in paths:
+        folder, _, name = path.rpartition("/")
+        by_folder.setdefault(folder, []).append(name)
+    for folder, names in sorted(by_folder.items()):
         try:
-            os.unlink(path)
+            descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
         except FileNotFoundError:
-            report.missing_files += 1
+            report.missing_files += len(names)
+            continue
         except OSError as exc:
-            report.errors.append(f"{path}: {exc.strerror or exc}")
+            report.errors.append(f"{folder}: {exc.strerror or exc}")
+            continue
+        try:
+            for name in names:
+                try:
+                    os.unlink(name, dir_fd=descriptor)
+                except FileNotFoundError:
+                    report.missing_files += 1
+                except OSError as exc:
+                    report.errors.append(f"{folder}/{name}: {exc.strerror or exc}")
+        finally:
+            os.close(descriptor)
 
 
 def _finish_pending(store: Store, report: ArchiveSweep) -> None:
@@ -141,7 +158,8 @@ def sweep_archive(
 def _delete_batch(
     store: Store, data_dir: Path, batch: Sequence[tuple[str, int, str, int]], stamp: float, report: ArchiveSweep
 ) -> None:
-    paths = [str(segment_path(data_dir, vehicle, camera, name)) for vehicle, camera, name, _ in batch]
+    root = str(archive_dir(data_dir))  # string paths: pathlib costs more than the unlink's own work here
+    paths = [f"{root}/{vehicle}/{camera}/{name}" for vehicle, camera, name, _ in batch]
     with store.transaction() as db:
         db.executemany("INSERT OR IGNORE INTO dvr_deletions (path, queued_at) VALUES (?, ?)", [(p, stamp) for p in paths])
         db.executemany(

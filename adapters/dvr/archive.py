@@ -26,6 +26,7 @@ __all__ = [
     "archive_dir",
     "camera_coverage",
     "fsync_dir",
+    "move_into",
     "partial_dir",
     "quarantine_dir",
     "reason_sidecar",
@@ -69,6 +70,16 @@ def fsync_dir(path: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def move_into(source: Path, target: Path) -> None:
+    """Rename ``source`` to ``target`` (same file system) and make the rename durable.
+
+    Blocking (the folder's fsync waits for the disk): call it through ``asyncio.to_thread``.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(source, target)
+    fsync_dir(target.parent)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 from guarita.adapters.dvr.rate import RateLimiter
 from guarita.adapters.dvr.source import CHUNK_BYTES, DvrSource
 
-__all__ = ["FetchedFile", "fetch_to_part"]
+__all__ = ["FetchedFile", "fetch_to_part", "sync_file"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,15 @@ class FetchedFile:
     sha256: str
     transferred: int
     resumed_from: int
+
+
+def sync_file(path: Path) -> None:
+    """Flush ``path``'s data to disk (blocking: call it through ``asyncio.to_thread``)."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _hash_prefix(part: Path, expected: int) -> tuple[int, "hashlib._Hash"]:
@@ -83,9 +92,12 @@ async def fetch_to_part(
                     transferred += len(chunk)
                     if on_bytes is not None:
                         on_bytes(len(chunk))
-            finally:
+            except BaseException:
                 # What came is kept for the next visit, even when the bus drives off now.
                 out.flush()
                 os.fsync(out.fileno())
+                raise
+    # A complete file is made durable by the caller (``sync_file``) before it is renamed,
+    # off the event loop, while the next file is being fetched.
     size = part.stat().st_size
     return FetchedFile(part, size, digest.hexdigest(), transferred, offset)

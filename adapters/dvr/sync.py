@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Protocol
 
 from guarita.adapters.dvr import archive
-from guarita.adapters.dvr.fetch import FetchedFile, fetch_to_part
+from guarita.adapters.dvr.fetch import FetchedFile, fetch_to_part, sync_file
 from guarita.adapters.dvr.names import CHECKSUM_SUFFIX, TELEMETRY_SUFFIX, VIDEO_SUFFIX, parse_start, unsafe_name_reason
 from guarita.adapters.dvr.rate import RateLimiter
 from guarita.adapters.dvr.report import SyncResult, finish_sync, start_sync
@@ -270,13 +270,15 @@ class DvrSync:
 
     async def _file(self, work: _Pass, vehicle: str, dvr: DvrConfig, job: _Job, fetched: FetchedFile) -> None:
         try:
+            # fsync blocks for as long as the disk takes: a worker thread, so the next file keeps coming.
+            await asyncio.to_thread(sync_file, fetched.part)
             reason, duration = await self._verdict(job, fetched)
             if reason is not None:
                 self._quarantine(work, vehicle, job, fetched, reason)
             elif job.camera is None:
-                self._file_telemetry(work, vehicle, job, fetched)
+                await self._file_telemetry(work, vehicle, job, fetched)
             else:
-                self._archive(work, vehicle, job, fetched, duration or 0.0)
+                await self._archive(work, vehicle, job, fetched, duration or 0.0)
         except Exception as exc:  # one bad file must not end the pass
             log.exception("DVR of %s: could not file %s/%s", vehicle, job.folder, job.entry.name)
             work.result.status = "partial"
@@ -295,14 +297,12 @@ class DvrSync:
         check = await validate_segment(fetched.part, tolerance_s=self._fleet.duration_tolerance_s)
         return check.reason, check.duration_s
 
-    def _archive(self, work: _Pass, vehicle: str, job: _Job, fetched: FetchedFile, duration: float) -> None:
+    async def _archive(self, work: _Pass, vehicle: str, job: _Job, fetched: FetchedFile, duration: float) -> None:
         assert job.camera is not None
         start = parse_start(job.entry.name, self._zone)
         assert start is not None
         target = archive.segment_path(self._data, vehicle, job.camera, job.entry.name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(fetched.part, target)
-        archive.fsync_dir(target.parent)
+        await asyncio.to_thread(archive.move_into, fetched.part, target)
         with self._store.transaction() as db:
             # A copy taken while the DVR was still writing it was quarantined as truncated: superseded now.
             db.execute("DELETE FROM dvr_quarantine WHERE vehicle = ? AND folder = ? AND name = ?",
@@ -317,11 +317,9 @@ class DvrSync:
         log.info("DVR of %s: archived camera %d %s (%d bytes, %.0f s)", vehicle, job.camera, job.entry.name,
                  fetched.size, duration)
 
-    def _file_telemetry(self, work: _Pass, vehicle: str, job: _Job, fetched: FetchedFile) -> None:
+    async def _file_telemetry(self, work: _Pass, vehicle: str, job: _Job, fetched: FetchedFile) -> None:
         target = archive.telemetry_dir(self._data, vehicle) / job.entry.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(fetched.part, target)
-        archive.fsync_dir(target.parent)
+        await asyncio.to_thread(archive.move_into, fetched.part, target)
         samples = 0
         if self._telemetry is not None:
             samples = self._telemetry(vehicle, target).samples
