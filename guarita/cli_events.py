@@ -14,17 +14,11 @@ Covers: DT-16, DT-17.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
-import os
-import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TypeAlias
 
-from guarita.config import GuaritaConfig
-from guarita.config_loader import load_config, resolve_config_path
-from guarita.errors import StoreError
+from guarita.cli_common import SubParsers, cli_config, guarded
 from guarita.local_time import DEFAULT_ZONE, local_zone
 from guarita.outbox import Outbox
 from guarita.store import Store
@@ -32,27 +26,6 @@ from guarita.telemetry.detro import detro_enabled
 from guarita.vehicle_events import VehicleEvent, ack_event, list_events
 
 __all__ = ["add_events_commands", "event_document", "event_table"]
-
-Command = Callable[[argparse.Namespace], int]
-SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-
-
-def _guarded(command: Command) -> Command:
-    """The store's foreign errors become a ``StoreError`` that ``main`` prints (exit 1)."""
-
-    @functools.wraps(command)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"the store could not be used: {exc}") from exc
-
-    return run
-
-
-def _config(args: argparse.Namespace) -> GuaritaConfig:
-    return load_config(resolve_config_path(args.config, os.environ))
-
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -109,9 +82,9 @@ def event_table(events: Sequence[VehicleEvent], zone_name: str = DEFAULT_ZONE) -
     )
 
 
-@_guarded
+@guarded
 def _cmd_list(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = cli_config(args)
     store = Store.open(config.storage.data_dir)
     try:
         events = list_events(store.db, open_only=args.open, vehicle=args.vehicle, limit=args.limit or None)
@@ -126,9 +99,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guarded
+@guarded
 def _cmd_ack(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = cli_config(args)
     store = Store.open(config.storage.data_dir)
     try:
         # This process's own view of the outbox; `guarita run` picks the message up from the store.

@@ -70,8 +70,8 @@ def test_the_entry_uses_the_running_versions_retention_keys(release: str, record
 def test_restream_goes_through_go2rtc_and_a_single_stream_takes_both_roles() -> None:
     entry = build_frigate_camera("portaria", ROLES, version("0.17.2"), restream=True, retain_days=10)
     assert entry.go2rtc_streams == {
-        "portaria": [f"rtsp://admin:{{FRIGATE_PORTARIA_RTSP_PASSWORD}}@192.0.2.7:554/main"],
-        "portaria_sub": [f"rtsp://admin:{{FRIGATE_PORTARIA_RTSP_PASSWORD}}@192.0.2.7:554/sub"],
+        "portaria": ["rtsp://admin:{FRIGATE_PORTARIA_RTSP_PASSWORD}@192.0.2.7:554/main"],
+        "portaria_sub": ["rtsp://admin:{FRIGATE_PORTARIA_RTSP_PASSWORD}@192.0.2.7:554/sub"],
     }
     assert entry.camera["ffmpeg"]["inputs"] == [
         {"path": "rtsp://127.0.0.1:8554/portaria", "roles": ["record"], "input_args": "preset-rtsp-restream"},
