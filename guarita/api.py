@@ -26,12 +26,15 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 from aiohttp import web
 
 from guarita import __version__, audit
+from guarita._cameras_support import CameraCommandError, masked_evidence
 from guarita._api_vehicle_events import VEHICLE_EVENT_OPERATIONS, add_vehicle_event_routes
 from guarita._api_http import (
     API_CLOCK,
@@ -219,8 +222,15 @@ async def _post_attestation(request: web.Request, caller: Caller) -> web.Respons
     camera = configured_camera(request)
     body = await read_body(request, AttestationBody)
     registry = request.app[API_REGISTRY]
+    config = request.app[API_CONFIG]
     with evidence_file(request, body.evidence_base64, None, "evidence_base64") as evidence:
-        digest = registry.attest(camera, public_facing=body.public_facing, evidence=evidence, by=caller.name)
+        # As from the CLI: the evidence may be shown outside the provider, so it is kept masked.
+        with tempfile.TemporaryDirectory(prefix="attest-", dir=evidence.parent) as scratch:
+            try:
+                recorded = await masked_evidence(config, camera, evidence, Path(scratch))
+            except CameraCommandError as exc:
+                raise invalid("evidence_base64", str(exc)) from None
+            digest = registry.attest(camera, public_facing=body.public_facing, evidence=recorded, by=caller.name)
     return json_answer(AttestationDone(
         camera=camera, public_facing=body.public_facing, evidence_sha256=digest, registry_version=registry.version()
     ), 201)

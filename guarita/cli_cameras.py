@@ -19,6 +19,7 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -83,6 +84,12 @@ async def _roles(args: argparse.Namespace) -> tuple[StreamRoles, dict[str, Any],
         uris = [with_credentials(p.stream_uri or "", args.user, password) for p in probe.h26x_profiles]
         roles = await probe_streams(uris)
         return roles, {"onvif": probe.as_dict()}, probe_lines(probe)
+    for uri in args.rtsp:
+        if urlsplit(uri).password is not None:
+            # A password typed on the command line stays in the shell history and `ps`.
+            raise CameraCommandError(
+                "do not put the password in the --rtsp URI; give --user and --password-env VAR instead"
+            )
     uris = [with_credentials(uri, args.user, password) if args.user else uri for uri in args.rtsp]
     return await probe_streams(uris), {}, []
 

@@ -24,9 +24,12 @@ from guarita.cli_common import SubParsers, cli_config, emit, guarded, json_optio
 from guarita.config import FleetConfig, GuaritaConfig
 from guarita.errors import DvrError
 from guarita.local_time import local_zone
+from guarita.metrics import Metrics
 from guarita.outbox import Outbox
+from guarita.quarantine import Quarantine
 from guarita.retention.archive_sweep import sweep_archive
 from guarita.store import Store
+from guarita.telemetry import TelemetryIngest
 
 __all__ = ["add_fleet_commands"]
 
@@ -112,7 +115,8 @@ def _cmd_dvr_sync(args: argparse.Namespace) -> int:
     zone = local_zone(_fleet(config).timezone)
     with _store(config) as store:
         outbox = Outbox.for_config(store, config.outbox, lambda: _now().timestamp())
-        syncer = DvrSync.for_config(config, store, outbox, clock=_now)
+        ingest = TelemetryIngest(config, store, outbox, Quarantine(Metrics()), _now)
+        syncer = DvrSync.for_config(config, store, outbox, clock=_now, telemetry=ingest.ingest_file)
         syncer.dvr(args.vehicle)  # an unknown vehicle fails before any progress bar
         if sys.stderr.isatty() and not args.json:
             with _Bar(args.vehicle) as bar:

@@ -76,6 +76,8 @@ def make_config(data_dir: Path, holders: dict[str, tuple[ApiRole, str]]) -> Guar
             "street_front": {"programs": ["cop_bh"], "location": {"lat": -19.9245, "lon": -43.9352}},
             "lobby": {"programs": ["cop_bh"], "location": {"lat": -19.9246, "lon": -43.9353}},
             "garage": {"programs": []},
+            "porch": {"programs": ["cop_bh"], "location": {"lat": -19.9247, "lon": -43.9354},
+                      "privacy_masks": ["0,0,0.5,0,0.5,1,0,1"]},
         },
         "web": {"host": "127.0.0.1", "port": 0, "tokens": token_config(holders)},
     })
@@ -710,3 +712,22 @@ async def test_guarita_run_serves_the_api_and_applies_its_changes_to_cop_bh(
         assert {"client.add", "consent.grant", "camera.attest", "signage.record", "consent.revoke", "api.read"} <= {
             row[1] for row in rows
         }
+
+
+# covers BH-07, BH-04
+async def test_an_attestation_through_the_api_records_the_snapshot_with_the_privacy_masks_blanked(api: Api) -> None:
+    from PIL import Image
+
+    from guarita.privacy_mask import mask_jpeg
+
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 36), (200, 200, 200)).save(picture, "JPEG")
+    upload = picture.getvalue()
+    answer = await api.call("POST", "/api/v1/cameras/porch/attestation", "otto",
+                            {"public_facing": True, "evidence_base64": b64(upload)})
+    assert answer.status == 201, answer.body
+    assert answer.body["evidence_sha256"] != hashlib.sha256(upload).hexdigest()
+    assert answer.body["evidence_sha256"] == hashlib.sha256(mask_jpeg(upload, ["0,0,0.5,0,0.5,1,0,1"])).hexdigest()
+    refused = await api.call("POST", "/api/v1/cameras/porch/attestation", "otto",
+                             {"public_facing": True, "evidence_base64": b64(SNAPSHOT)})
+    assert refused.status == 400 and refused.body["fields"][0]["field"] == "evidence_base64"

@@ -208,3 +208,12 @@ async def test_masked_snapshot_and_attestation_record_the_masked_image(
     refused = await guarita("cameras", "attest", "garagem", "--not-public-facing", "--evidence", "notes.txt",
                             "--by", "ana", "-c", str(config), cwd=tmp_path)
     assert refused.code == 1 and "cannot blank garagem's privacy masks on the evidence" in refused.err
+
+
+# covers BH-07, PB-07
+async def test_a_password_in_the_rtsp_uri_is_refused_and_never_echoed(tmp_path: Path) -> None:
+    uri = f"rtsp://admin:{SECRET}@127.0.0.1:8554/main"
+    result = await guarita("cameras", "probe", "--rtsp", uri, cwd=tmp_path)
+    assert result.code == 1
+    assert "do not put the password in the --rtsp URI" in result.err
+    assert SECRET not in result.out + result.err
