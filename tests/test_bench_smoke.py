@@ -32,7 +32,7 @@ def test_dvr_sync_bench_prints_guarita_against_curl(tmp_path: Path) -> None:
     lines = run_bench("dvr_sync.py", "--size-gb", "0.02", "--repeat", "1", "--workdir", str(tmp_path))
     assert re.fullmatch(r"ratio guarita/curl: \d+\.\d\d \(target >= 0\.8\)", lines[-1]), lines
     assert float(lines[-1].split()[2]) > 0
-    assert [line.split(":")[0].strip() for line in lines[-3:-1]] == ["curl", "guarita"]
+    assert [line.split(":")[0].strip() for line in lines[-4:-1]] == ["curl", "curl+sync", "guarita"]
 
 
 # covers DT-12
