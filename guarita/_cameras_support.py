@@ -29,10 +29,10 @@ from guarita.adapters.onvif import OnvifAuthError, OnvifError, OnvifProbe, Onvif
 from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config
 from guarita.errors import ConfigError, GuaritaError
-from guarita.frigate import FrigateClient
+from guarita.frigate_check import frigate_client
 from guarita.privacy_mask import mask_jpeg
 
-__all__ = ["CameraCommandError", "add_camera_to_yaml", "frigate_client", "masked_evidence", "onvif_snapshot",
+__all__ = ["CameraCommandError", "add_camera_to_yaml", "masked_evidence", "onvif_snapshot",
            "onvif_target", "probe_lines", "read_password"]
 
 
@@ -62,14 +62,6 @@ def onvif_target(value: str) -> tuple[str, int]:
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise CameraCommandError(f"--onvif {value}: the port must be a number from 1 to 65535")
     return host, int(port)
-
-
-def frigate_client(config: GuaritaConfig, session: aiohttp.ClientSession) -> FrigateClient:
-    """A client for the config's Frigate (its user and password when set)."""
-    frigate = config.frigate
-    password = frigate.password.get_secret_value() if frigate.password else None
-    return FrigateClient(session, frigate.url, username=frigate.username,
-                         password=password if frigate.username else None, verify_tls=frigate.verify_tls)
 
 
 def probe_lines(probe: OnvifProbe) -> list[str]:

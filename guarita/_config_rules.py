@@ -129,9 +129,10 @@ def verify_fleet(config: GuaritaConfig) -> Iterator[RuleViolation]:
                 "a bus DVR needs at least two cameras, one `interior` and one `front` (Portaria 958/2009, DT-07); "
                 f"got {', '.join(f'{n}: {r.value}' for n, r in sorted(dvr.cameras.items())) or 'none'}",
             )
-        for number in dvr.folders:
-            if number not in dvr.cameras:
-                yield RuleViolation((*path, "folders", number), f"camera {number} is not listed under `cameras`")
+        for key, numbers in (("folders", dvr.folders), ("privacy_masks", dvr.privacy_masks)):
+            for number in numbers:
+                if number not in dvr.cameras:
+                    yield RuleViolation((*path, key, number), f"camera {number} is not listed under `cameras`")
         if dvr.serial in serials:
             yield RuleViolation(
                 (*path, "serial"), f"DVR serial {dvr.serial} is already bound to vehicle {serials[dvr.serial]} (DT-14)"

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from guarita import __version__
 from guarita.cli_events import add_events_commands
+from guarita.cli_evidence import add_evidence_commands
 from guarita.cli_fleet import add_fleet_commands
 from guarita.cli_registry import add_registry_commands
 from guarita.cli_reports import add_reports_commands
@@ -160,6 +161,7 @@ def _parser() -> argparse.ArgumentParser:
     add_fleet_commands(sub, common)
     add_events_commands(sub, common)
     add_reports_commands(sub, common)
+    add_evidence_commands(sub, common)
     return parser
 
 

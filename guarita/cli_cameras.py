@@ -26,7 +26,6 @@ import aiohttp
 from guarita._cameras_support import (
     CameraCommandError,
     add_camera_to_yaml,
-    frigate_client,
     onvif_snapshot,
     onvif_target,
     probe_lines,
@@ -37,6 +36,7 @@ from guarita.adapters.rtsp import StreamRoles, probe_streams, with_credentials
 from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config, resolve_config_path
 from guarita.frigate import FrigateVersion
+from guarita.frigate_check import frigate_client
 from guarita.frigate_camera import CONFIG_SET_JSON_SINCE, apply_frigate_camera, build_frigate_camera
 from guarita.privacy_mask import mask_jpeg
 

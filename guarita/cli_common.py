@@ -10,14 +10,16 @@ import functools
 import json
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeAlias
 
 from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config, resolve_config_path
 from guarita.errors import StoreError
+from guarita.store import Store
 
-__all__ = ["Command", "SubParsers", "cli_config", "emit", "guarded", "json_option"]
+__all__ = ["Command", "SubParsers", "cli_config", "emit", "guarded", "json_option", "open_store"]
 
 Command = Callable[[argparse.Namespace], int]
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -51,3 +53,13 @@ def cli_config(args: argparse.Namespace) -> GuaritaConfig:
 def emit(args: argparse.Namespace, text: str, document: object) -> None:
     """Print ``text``, or ``document`` as JSON under ``--json``."""
     print(json.dumps(document, ensure_ascii=False, indent=2) if args.json else text)
+
+
+@contextmanager
+def open_store(config: GuaritaConfig) -> Iterator[Store]:
+    """The config's store, closed when the command is done."""
+    store = Store.open(config.storage.data_dir)
+    try:
+        yield store
+    finally:
+        store.close()

@@ -1,11 +1,12 @@
-"""``guarita dvr sync | status`` and ``guarita retention sweep``: the DETRO archive from a shell.
+"""``guarita dvr sync | status`` and ``guarita retention sweep | check``: the DETRO archive from a shell.
 
 ``dvr sync VEHICLE`` runs one pass now, with a progress bar on a terminal; its report is
 queued in the outbox, so a running ``guarita run`` sends it to DETRO. ``retention sweep``
 deletes archive footage past ``fleet.archive_days`` (``--dry-run`` only counts; ``--now``
-evaluates the policy at another instant).
+evaluates the policy at another instant) and never touches footage under a legal hold.
+``retention check [--fix]`` compares Frigate's retention of cop_bh cameras with the policy.
 
-Covers: PB-06, DT-06, DT-12, DT-14.
+Covers: PB-04, PB-06, BH-06, DT-06, DT-12, DT-14.
 """
 
 from __future__ import annotations
@@ -14,21 +15,26 @@ import argparse
 import asyncio
 import datetime as dt
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
+import aiohttp
+
+from guarita.frigate_check import frigate_client
 from guarita.adapters.dvr.report import SyncResult, vehicle_status
 from guarita.adapters.dvr.sync import DvrSync
-from guarita.cli_common import SubParsers, cli_config, emit, guarded, json_option
+from guarita.cli_common import SubParsers, cli_config, emit, guarded, json_option, open_store
 from guarita.config import FleetConfig, GuaritaConfig
 from guarita.errors import DvrError
+from guarita.frigate import FrigateVersion
 from guarita.local_time import local_zone
 from guarita.metrics import Metrics
 from guarita.outbox import Outbox
 from guarita.quarantine import Quarantine
 from guarita.retention.archive_sweep import sweep_archive
-from guarita.store import Store
+from guarita.retention.footage import RetentionError
+from guarita.retention.frigate_retention import RetentionReport, check_retention, fix_retention
+from guarita.retention.holds import HoldBook
+from guarita.retention.policy import archive_hold_check
 from guarita.telemetry import TelemetryIngest
 
 __all__ = ["add_fleet_commands"]
@@ -42,15 +48,6 @@ def _fleet(config: GuaritaConfig) -> FleetConfig:
     if config.fleet is None:
         raise DvrError("this config has no `fleet` section: add the vehicles and their DVRs (docs/fleet.md)")
     return config.fleet
-
-
-@contextmanager
-def _store(config: GuaritaConfig) -> Iterator[Store]:
-    store = Store.open(config.storage.data_dir)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 class _Bar:
@@ -113,7 +110,7 @@ def _coverage_lines(cameras: list[dict[str, Any]], zone: dt.tzinfo) -> list[str]
 def _cmd_dvr_sync(args: argparse.Namespace) -> int:
     config = cli_config(args)
     zone = local_zone(_fleet(config).timezone)
-    with _store(config) as store:
+    with open_store(config) as store:
         outbox = Outbox.for_config(store, config.outbox, lambda: _now().timestamp())
         ingest = TelemetryIngest(config, store, outbox, Quarantine(Metrics()), _now)
         syncer = DvrSync.for_config(config, store, outbox, clock=_now, telemetry=ingest.ingest_file)
@@ -143,7 +140,7 @@ def _cmd_dvr_status(args: argparse.Namespace) -> int:
     vehicles = [args.vehicle] if args.vehicle else sorted(fleet.vehicles)
     if args.vehicle and args.vehicle not in fleet.vehicles:
         raise DvrError(f"vehicle {args.vehicle!r} is not under fleet.vehicles")
-    with _store(config) as store:
+    with open_store(config) as store:
         documents = [vehicle_status(config, store.db, vehicle) for vehicle in vehicles]
     lines = []
     for doc in documents:
@@ -173,9 +170,10 @@ def _cmd_retention_sweep(args: argparse.Namespace) -> int:
         now = _instant(args.now)
     except ValueError:
         raise DvrError(f"--now {args.now!r} is not an ISO 8601 date and time") from None
-    with _store(config) as store:
+    with open_store(config) as store:
         report = sweep_archive(store, config.storage.data_dir, now=now, archive_days=fleet.archive_days,
-                               dry_run=args.dry_run, actor=args.by or "guarita")
+                               dry_run=args.dry_run, is_held=archive_hold_check(HoldBook.load(store.db)),
+                               actor=args.by or "guarita")
     verb = "would delete" if args.dry_run else "deleted"
     text = (
         f"DVR archive (keep {fleet.archive_days} days, cutoff {report.as_json()['cutoff']}): {verb} "
@@ -186,6 +184,44 @@ def _cmd_retention_sweep(args: argparse.Namespace) -> int:
         text += "\n" + "\n".join(f"  error: {e}" for e in report.errors)
     emit(args, text, {"archive": report.as_json()})
     return 1 if report.errors else 0
+
+
+def _retention_text(version: FrigateVersion, report: RetentionReport) -> str:
+    lines = [f"Frigate {version.raw}: cop_bh footage must live {report.required_days} days"]
+    for camera in report.cameras:
+        verdict = "ok" if camera.compliant else "NOT OK: " + "; ".join(camera.problems)
+        reviews = ", ".join(f"{k} {v:g}" for k, v in camera.review_days.items())
+        lines.append(f"  {camera.camera}: recording {'on' if camera.recording else 'off'}, motion footage "
+                     f"{camera.motion_days:g} days{', ' + reviews if reviews else ''}: {verdict}")
+    if not report.cameras:
+        lines.append("  no camera is shared with cop_bh")
+    return "\n".join(lines)
+
+
+async def _retention_check(config: GuaritaConfig, fix: bool) -> tuple[FrigateVersion, RetentionReport, str | None, str | None]:
+    """Frigate's version, the verdict, and with ``fix`` Frigate's answer or why the fix was refused."""
+    async with aiohttp.ClientSession() as session:
+        client = frigate_client(config, session)
+        version, report = await check_retention(client, config)
+        if not fix:
+            return version, report, None, None
+        try:
+            return version, report, await fix_retention(client, version, report), None
+        except RetentionError as exc:
+            return version, report, None, str(exc)
+
+
+def _cmd_retention_check(args: argparse.Namespace) -> int:
+    config = cli_config(args)
+    version, report, answer, refused = asyncio.run(_retention_check(config, args.fix))
+    text = _retention_text(version, report)
+    if args.fix and refused is None:
+        text += f"\nfix: {answer or 'nothing to change'}"
+    emit(args, text, {**report.as_json(), "fix_answer": answer, "fix_refused": refused})
+    if refused is not None:
+        print(f"error: {refused}", file=sys.stderr)
+        return 1
+    return 0 if report.compliant or answer is not None else 1
 
 
 def add_fleet_commands(sub: SubParsers, common: argparse.ArgumentParser) -> None:
@@ -206,4 +242,8 @@ def add_fleet_commands(sub: SubParsers, common: argparse.ArgumentParser) -> None
     sweep.add_argument("--now", metavar="ISO8601", help="evaluate the policy at this instant (default: now)")
     sweep.add_argument("--by", metavar="USER", help="who runs the sweep (for the audit log; default guarita)")
     sweep.set_defaults(func=guarded(_cmd_retention_sweep))
+    check = retention_sub.add_parser("check", parents=leaf,
+                                     help="does Frigate keep every cop_bh camera's footage retention.cop_bh_days?")
+    check.add_argument("--fix", action="store_true", help="write the version-correct keys to Frigate")
+    check.set_defaults(func=_cmd_retention_check)
 

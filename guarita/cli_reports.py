@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeAlias
 
+from guarita.cli_evidence import add_client_report_command
 from guarita.config import FleetConfig, GuaritaConfig
 from guarita.config_loader import load_config, resolve_config_path
 from guarita.errors import StoreError
@@ -167,7 +168,7 @@ def add_reports_commands(sub: SubParsers, common: argparse.ArgumentParser) -> No
                         help="start: 2025-07-01 or 2025-07-01T08:30 (local time unless an offset is given)")
     period.add_argument("--to", dest="end", required=True, type=_moment, metavar="WHEN",
                         help="end, excluded; a bare date includes that whole day")
-    report = sub.add_parser("report", help="Portaria 958/2009 reports: equipment, events, route, compliance")
+    report = sub.add_parser("report", help="reports: equipment, events, route, compliance (Portaria 958/2009); client (LGPD)")
     kinds = report.add_subparsers(dest="report_kind", required=True)
 
     equipment = kinds.add_parser("equipment", parents=[common, output],
@@ -192,3 +193,4 @@ def add_reports_commands(sub: SubParsers, common: argparse.ArgumentParser) -> No
     compliance.add_argument("--date", type=_day, help="the day to check (default: today, local time)")
     compliance.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     compliance.set_defaults(func=_cmd_compliance)
+    add_client_report_command(kinds, common)

@@ -4,7 +4,7 @@ Every field carries a description (docs/configuration.md is written from them). 
 span several fields are the ``verify_*`` functions in ``guarita._config_rules``; loading,
 secret resolution and line-numbered errors are in ``guarita.config_loader``.
 
-Covers: PB-01, PB-05, PB-06, BH-07, DT-02, DT-03, DT-07, DT-08, DT-12, DT-13, DT-14, DT-15.
+Covers: PB-01, PB-04, PB-05, PB-06, BH-06, BH-07, DT-02, DT-03, DT-07, DT-08, DT-12, DT-13, DT-14, DT-15.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ __all__ = [
     "ProgramName",
     "ProviderConfig",
     "ProviderKind",
+    "RetentionConfig",
     "StorageConfig",
     "TelemetryConfig",
     "TelemetryThresholds",
@@ -378,6 +379,11 @@ class DvrConfig(_SecretHolder):
         description="DVR folder with sensor data as JSON lines (`yyyymmddhhmmss.jsonl`); null when the DVR has none.",
     )
     verify_tls: bool = Field(default=True, description="https only: set false to accept a self-signed DVR certificate.")
+    privacy_masks: dict[Annotated[int, Field(ge=1, le=64)], list[PrivacyMask]] = Field(
+        default_factory=dict,
+        description="Private areas of a camera's picture, by camera number, blanked in evidence exports: polygons "
+        "`x1,y1,x2,y2,...` in relative 0–1 coordinates.",
+    )
 
     def folder(self, camera: int) -> str:
         """The DVR folder holding ``camera``'s recordings."""
@@ -468,6 +474,14 @@ class FleetConfig(_Model):
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig, description="Onboard sensor data.")
 
 
+class RetentionConfig(_Model):
+    """How long footage is kept (PB-04, BH-06)."""
+
+    cop_bh_days: int = Field(
+        default=7, ge=7, description="Days Frigate keeps the footage of every camera shared with cop_bh (never below 7)."
+    )
+
+
 class GuaritaConfig(_Model):
     """The whole Guarita configuration file."""
 
@@ -480,6 +494,7 @@ class GuaritaConfig(_Model):
     outbox: OutboxConfig = Field(default_factory=OutboxConfig, description="Durable outbox.")
     web: WebConfig = Field(default_factory=WebConfig, description="Health and metrics server.")
     fleet: FleetConfig | None = Field(default=None, description="Bus operators: the fleet and its DVRs.")
+    retention: RetentionConfig = Field(default_factory=RetentionConfig, description="How long footage is kept.")
     # Filled by the loader from the agencies' areas: camera → agencies whose area covers it.
     _camera_agencies: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 
@@ -20,7 +21,7 @@ from guarita.errors import FrigateError
 from guarita.frigate import FrigateClient, FrigateConfig
 from guarita.link_state import wait_or_stop
 
-__all__ = ["check_frigate_mqtt", "frigate_warnings", "run_frigate_checks"]
+__all__ = ["check_frigate_mqtt", "frigate_client", "frigate_warnings", "keep_checking", "run_frigate_checks"]
 
 log = logging.getLogger(__name__)
 
@@ -56,34 +57,48 @@ async def check_frigate_mqtt(config: GuaritaConfig, session: aiohttp.ClientSessi
     Raises:
         FrigateError: Frigate could not be asked.
     """
+    return frigate_warnings(config, await frigate_client(config, session).config())
+
+
+def frigate_client(config: GuaritaConfig, session: aiohttp.ClientSession) -> FrigateClient:
+    """A client for the config's Frigate (its user and password when set)."""
     frigate = config.frigate
     password = frigate.password.get_secret_value() if frigate.password else None
-    client = FrigateClient(
+    return FrigateClient(
         session,
         frigate.url,
         username=frigate.username,
         password=password if frigate.username else None,
         verify_tls=frigate.verify_tls,
     )
-    return frigate_warnings(config, await client.config())
+
+
+async def keep_checking(
+    what: str, check: Callable[[], Awaitable[list[str]]], warnings: list[str], stop: asyncio.Event
+) -> None:
+    """Run ``check`` now and daily until ``stop``; keep ``warnings`` current, log each new one once.
+
+    Frigate being unreachable is logged once and retried every ``RETRY_S``.
+    """
+    unreachable_logged = False
+    while not stop.is_set():
+        try:
+            found = await check()
+        except FrigateError as exc:
+            if not unreachable_logged:
+                log.info("cannot check Frigate's %s yet (%s); retrying every %ds", what, exc, RETRY_S)
+                unreachable_logged = True
+            await wait_or_stop(stop, RETRY_S)
+            continue
+        unreachable_logged = False
+        for warning in found:
+            if warning not in warnings:
+                log.warning("%s", warning)
+        warnings[:] = found
+        await wait_or_stop(stop, RECHECK_S)
 
 
 async def run_frigate_checks(config: GuaritaConfig, warnings: list[str], stop: asyncio.Event) -> None:
     """``guarita run``'s service: check at start and daily; keep ``warnings`` current."""
-    unreachable_logged = False
     async with aiohttp.ClientSession() as session:
-        while not stop.is_set():
-            try:
-                found = await check_frigate_mqtt(config, session)
-            except FrigateError as exc:
-                if not unreachable_logged:
-                    log.info("cannot check Frigate's configuration yet (%s); retrying every %ds", exc, RETRY_S)
-                    unreachable_logged = True
-                await wait_or_stop(stop, RETRY_S)
-                continue
-            unreachable_logged = False
-            for warning in found:
-                if warning not in warnings:
-                    log.warning("%s", warning)
-            warnings[:] = found
-            await wait_or_stop(stop, RECHECK_S)
+        await keep_checking("configuration", lambda: check_frigate_mqtt(config, session), warnings, stop)

@@ -35,6 +35,9 @@ from guarita.outbox import Outbox, QuotaLevel
 from guarita.plugins import plugins_for
 from guarita.quarantine import Quarantine
 from guarita.retention.archive_sweep import sweep_archive
+from guarita.retention.frigate_retention import run_retention_checks
+from guarita.retention.holds import HoldBook
+from guarita.retention.policy import archive_hold_check
 from guarita.store import Store
 from guarita.telemetry import TelemetryIngest, TelemetrySubscriber, telemetry_link_settings
 from guarita.uplink import UplinkPublisher
@@ -142,6 +145,7 @@ class Runtime:
             clock,
         )
         self.warnings: list[str] = []
+        self.retention_warnings: list[str] = []  # cop_bh cameras Frigate keeps too briefly (daily check)
         self.frigate = FrigateSubscriber(
             frigate_link_settings(config),
             self.bridge,
@@ -199,7 +203,7 @@ class Runtime:
             links["telemetry"] = {"up": self.telemetry.state.up, "detail": self.telemetry.state.detail}
         degraded = not all(link["up"] for link in links.values()) or self.outbox.level is not QuotaLevel.OK
         return {
-            "status": "degraded" if degraded or self.warnings else "ok",
+            "status": "degraded" if degraded or self.warnings or self.retention_warnings else "ok",
             "provider": self.config.provider.id,
             "links": links,
             "frigate_available": self.bridge.frigate_available,
@@ -211,7 +215,7 @@ class Runtime:
             },
             "quarantined": int(sum(self.metrics.quarantined.values.values())),
             "dvr_present": dict(self.dvr_poller.present) if self.dvr_poller is not None else {},
-            "warnings": list(self.warnings),
+            "warnings": [*self.warnings, *self.retention_warnings],
         }
 
     async def _watch_registry(self, stop: asyncio.Event) -> None:
@@ -239,7 +243,9 @@ class Runtime:
             fleet = self.config.fleet
             if fleet is not None and time.monotonic() >= next_sweep and not stop.is_set():
                 # The DVR archive and the positions (DT-12, DT-21) never outgrow fleet.archive_days.
-                sweep_archive(self.store, self.config.storage.data_dir, now=self._clock(), archive_days=fleet.archive_days)
+                # Footage under a legal hold stays whatever its age (PB-04, DT-06).
+                sweep_archive(self.store, self.config.storage.data_dir, now=self._clock(), archive_days=fleet.archive_days,
+                              is_held=archive_hold_check(HoldBook.load(self.store.db)))
                 next_sweep = time.monotonic() + ARCHIVE_SWEEP_S
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -282,6 +288,7 @@ class Runtime:
                     group.create_task(self.telemetry.run(stop))
                 if self._check_frigate:
                     group.create_task(run_frigate_checks(self.config, self.warnings, stop))
+                    group.create_task(run_retention_checks(self.config, self.retention_warnings, stop))
         finally:
             self.store.close()
             log.info("guarita stopped; outbox kept %d undelivered messages", sum(self.outbox.depth(u.name) for u in self.uplinks))

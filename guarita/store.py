@@ -229,6 +229,52 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX vehicle_event_acks_event ON vehicle_event_acks (event_id, seq);
     """,
+    # 4: legal holds (a release is a row of its own) and evidence requests with their chain of
+    # custody; all append-only: no row is ever updated or deleted.
+    """
+    CREATE TABLE legal_holds (
+        id INTEGER PRIMARY KEY,
+        camera TEXT,
+        vehicle TEXT,
+        camera_number INTEGER,
+        start_utc REAL NOT NULL,
+        end_utc REAL NOT NULL,
+        ref TEXT NOT NULL,
+        evidence_request INTEGER,
+        frigate_export_id TEXT,
+        export_note TEXT,
+        created_at REAL NOT NULL,
+        created_by TEXT NOT NULL,
+        CHECK ((camera IS NULL) <> (vehicle IS NULL)),
+        CHECK (end_utc > start_utc)
+    );
+    CREATE TABLE legal_hold_releases (
+        hold_id INTEGER PRIMARY KEY REFERENCES legal_holds (id),
+        reason TEXT NOT NULL,
+        released_at REAL NOT NULL,
+        released_by TEXT NOT NULL
+    );
+    CREATE TABLE evidence_requests (
+        id INTEGER PRIMARY KEY,
+        type TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        requester TEXT NOT NULL,
+        sources TEXT NOT NULL,
+        start_utc REAL NOT NULL,
+        end_utc REAL NOT NULL,
+        recorded_at REAL NOT NULL,
+        recorded_by TEXT NOT NULL
+    );
+    CREATE TABLE evidence_custody (
+        seq INTEGER PRIMARY KEY,
+        request_id INTEGER NOT NULL REFERENCES evidence_requests (id),
+        action TEXT NOT NULL,
+        at REAL NOT NULL,
+        by TEXT NOT NULL,
+        details TEXT NOT NULL
+    );
+    CREATE INDEX evidence_custody_request ON evidence_custody (request_id, seq);
+    """,
 )
 
 

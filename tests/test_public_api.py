@@ -112,6 +112,7 @@ PINNED = {
         "ProgramName",
         "ProviderConfig",
         "ProviderKind",
+        "RetentionConfig",
         "StorageConfig",
         "TelemetryConfig",
         "TelemetryThresholds",

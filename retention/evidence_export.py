@@ -1,0 +1,172 @@
+"""Exporting an approved evidence request: masked clips, a signed manifest, and a hold on the window.
+
+Today the clips come from the DETRO archive (a vehicle's DVR cameras). Each archive file is
+checked against the SHA-256 its index recorded when it arrived, then copied, or re-encoded
+with the camera's ``privacy_masks`` burned in (ffmpeg) when the config gives that DVR camera
+any. Footage of a Frigate camera cannot be exported from here yet (that comes with the cloud
+copy); such a request is refused before anything is written, and a hold on the camera keeps
+a Frigate export instead. The export places a legal hold on the window of every source, adds
+an ``export`` step to the chain of custody, and writes ``manifest.json`` (request, cameras,
+window, per-file SHA-256 and duration, Guarita version, chain of custody) signed with the
+provider's Ed25519 key.
+
+Covers: BH-07, BH-08, BH-11, DT-04, DT-06.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ffmpeg  # type: ignore[import-untyped]
+
+from guarita import __version__, audit
+from guarita.adapters.dvr.archive import segment_path
+from guarita.config import GuaritaConfig
+from guarita.privacy_mask import mask_clip
+from guarita.retention._signing import fingerprint, signing_key
+from guarita.retention.bundle import file_sha256, write_bundle
+from guarita.retention.evidence import EvidenceError, EvidenceRequest, add_custody, get_request
+from guarita.retention.footage import FootageSource, iso
+from guarita.retention.holds import insert_hold
+from guarita.store import Store
+
+__all__ = ["ExportResult", "export_request"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Segment:
+    vehicle: str
+    camera: int
+    name: str
+    start: float
+    duration: float
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Where the bundle went and what it holds."""
+
+    folder: Path
+    files: int
+    bytes: int
+    holds: tuple[int, ...]
+    manifest_sha256: str
+
+
+def _masks(config: GuaritaConfig, vehicle: str, camera: int) -> list[str]:
+    dvr = config.fleet.vehicles[vehicle].dvr if config.fleet and vehicle in config.fleet.vehicles else None
+    return list(dvr.privacy_masks.get(camera, [])) if dvr is not None else []
+
+
+def _segments(store: Store, request: EvidenceRequest) -> list[_Segment]:
+    found: list[_Segment] = []
+    for source in request.sources:
+        if source.camera is not None:
+            raise EvidenceError(
+                f"footage of Frigate camera {source.camera} cannot be exported by Guarita yet (only the DVR archive "
+                "can); place a hold (`guarita hold add --camera`) so Frigate keeps an export of the window"
+            )
+        rows = store.db.execute(
+            "SELECT vehicle, camera, name, start_utc, duration_s, sha256 FROM dvr_segments WHERE vehicle = ? "
+            "AND (? IS NULL OR camera = ?) AND start_utc < ? AND start_utc + duration_s > ? ORDER BY camera, start_utc",
+            (source.vehicle, source.camera_number, source.camera_number, request.window.end, request.window.start),
+        ).fetchall()
+        found += [_Segment(v, int(c), n, float(s), float(d), h) for v, c, n, s, d, h in rows]
+    if not found:
+        raise EvidenceError(f"the archive holds no footage of request {request.id}'s cameras in "
+                            f"{iso(request.window.start)} → {iso(request.window.end)}")
+    return found
+
+
+def _duration(path: Path) -> float:
+    return round(float(ffmpeg.probe(str(path), v="error")["format"]["duration"]), 3)
+
+
+async def _export_file(config: GuaritaConfig, segment: _Segment, folder: Path) -> dict[str, Any]:
+    source = segment_path(config.storage.data_dir, segment.vehicle, segment.camera, segment.name)
+    if await asyncio.to_thread(file_sha256, source) != segment.sha256:
+        raise EvidenceError(f"archive file {segment.vehicle}/{segment.camera}/{segment.name} no longer matches the "
+                            "SHA-256 recorded when it arrived; it is not exported")
+    relative = f"clips/{segment.vehicle}/camera{segment.camera}/{segment.name}"
+    dest = folder / relative
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    masks = _masks(config, segment.vehicle, segment.camera)
+    if masks:
+        await mask_clip(source, dest, masks)
+    else:
+        await asyncio.to_thread(shutil.copyfile, source, dest)
+    return {
+        "path": relative, "sha256": await asyncio.to_thread(file_sha256, dest), "size": dest.stat().st_size,
+        "duration_s": await asyncio.to_thread(_duration, dest), "vehicle": segment.vehicle,
+        "camera_number": segment.camera, "start": iso(segment.start), "archive_file": segment.name,
+        "archive_sha256": segment.sha256, "privacy_masks": masks,
+    }
+
+
+def _cameras(config: GuaritaConfig, sources: tuple[FootageSource, ...]) -> list[dict[str, Any]]:
+    cameras = []
+    for source in sources:
+        entry: dict[str, Any] = {**source.as_json(), "label": source.label}
+        if source.vehicle is not None and source.camera_number is not None:
+            entry["privacy_masks"] = _masks(config, source.vehicle, source.camera_number)
+        cameras.append(entry)
+    return cameras
+
+
+async def export_request(
+    store: Store, config: GuaritaConfig, request_id: int, folder: Path, *, by: str, now: dt.datetime
+) -> ExportResult:
+    """Write the bundle of an approved request into ``folder`` (new or empty).
+
+    Raises:
+        EvidenceError: not approved, a Frigate camera among the sources, no footage, a folder
+            that is not empty, or an archive file that does not match its index.
+    """
+    request = get_request(store.db, request_id)
+    if request.approved_by is None:
+        raise EvidenceError(f"request {request_id} is not approved yet: a second person runs "
+                            f"`guarita evidence approve {request_id} --by USER`")
+    if folder.exists() and any(folder.iterdir()):
+        raise EvidenceError(f"{folder} is not empty; export into a new folder")
+    segments = _segments(store, request)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = [await _export_file(config, segment, folder) for segment in segments]
+    at = now.timestamp()
+    with store.transaction() as db:
+        holds = tuple(
+            insert_hold(db, source, request.window, ref=f"evidence {request.id}: {request.ref}", by=by, at=at,
+                        evidence_request=request.id)
+            for source in request.sources
+        )
+        add_custody(db, request.id, "export", by=by, at=at, details={
+            "files": len(files), "holds": list(holds),
+            "sha256": sorted(entry["sha256"] for entry in files),
+        })
+    key = signing_key(config.storage.data_dir)
+    exported = get_request(store.db, request.id)
+    manifest = {
+        "format": "guarita-evidence/1", "guarita_version": __version__,
+        "provider": {"id": config.provider.id, "name": config.provider.name},
+        "request": {k: v for k, v in exported.as_json().items() if k not in ("custody", "sources", "window")},
+        "cameras": _cameras(config, request.sources), "window": request.window.as_json(),
+        "files": files, "holds": list(holds), "exported_at": iso(at), "exported_by": by,
+        "custody": [step.as_json() for step in exported.custody],
+        "signature": {"algorithm": "Ed25519", "file": "manifest.sig", "public_key_sha256": fingerprint(key.public_key())},
+    }
+    data = write_bundle(folder, manifest, key)
+    digest = hashlib.sha256(data).hexdigest()
+    with store.transaction() as db:
+        audit.append(db, at=at, actor=by, action="evidence.manifest", subject=f"evidence:{request.id}",
+                     details={"manifest_sha256": digest, "key_sha256": fingerprint(key.public_key())})
+    log.info("evidence request %d exported: %d files into %s", request.id, len(files), folder)
+    return ExportResult(folder, len(files), sum(int(f["size"]) for f in files), holds, digest)

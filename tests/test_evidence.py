@@ -1,0 +1,186 @@
+"""Evidence requests end to end: from a real DVR archive to a signed, masked bundle a court can verify.
+
+Real parts: ffmpeg-made H.264 segments synced by DvrSync from a mounted-card DVR, SQLite,
+ffmpeg masking, Ed25519 from ``cryptography``, the ``guarita`` command line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from guarita import audit
+from guarita.adapters.dvr.sync import DvrSync
+from guarita.cli import main
+from guarita.config_loader import load_config
+from guarita.retention._signing import KEY_FILE, public_pem
+from guarita.standin.dvr_media import make_dvr_tree
+from guarita.store import Store
+
+START = dt.datetime(2026, 11, 20, 8, 0, 0)  # DVR clock, America/Sao_Paulo (UTC-3)
+LEFT_HALF = "0,0,0.5,0,0.5,1,0,1"
+
+
+def write_config(tmp_path: Path, dvr_root: Path) -> Path:
+    path = tmp_path / "guarita.yaml"
+    dvr = {"serial": "DVR-1", "source": f"file://{dvr_root}", "cameras": {1: "interior", 2: "front"},
+           "privacy_masks": {1: [LEFT_HALF]}}
+    data = {
+        "provider": {"id": "acme", "name": "ACME Ônibus", "kind": "bus_operator"},
+        "storage": {"data_dir": str(tmp_path / "data")},
+        "cameras": {"portaria": {}},
+        "fleet": {"vehicles": {"10234": {"plate": "KXY1A23", "dvr": dvr}}},
+    }
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.fixture
+async def archive(tmp_path: Path) -> Path:
+    """A config whose data_dir holds two cameras × two 60 s segments, synced from the DVR."""
+    root = tmp_path / "dvr"
+    make_dvr_tree(root, START, {1: "1", 2: "2"}, count=2, seconds=60)
+    config_path = write_config(tmp_path, root)
+    config = load_config(config_path)
+    store = Store.open(config.storage.data_dir)
+    syncer = DvrSync.for_config(config, store, None, clock=lambda: dt.datetime(2026, 11, 21, tzinfo=dt.UTC))
+    result = await syncer.sync("10234")
+    assert result is not None and result.files == 4
+    store.close()
+    return config_path
+
+
+def cli(config: Path, *argv: str) -> int:
+    return main([*argv[:2], "-c", str(config), *argv[2:]])
+
+
+def request_args(config: Path, request_type: str = "judiciary") -> list[str]:
+    return ["evidence", "request", "-c", str(config), "--type", request_type, "--ref", "Proc. 5001234-56.2026",
+            "--requester", "2ª Vara Criminal de Niterói", "--vehicle", "10234", "--camera-number", "1",
+            "--vehicle", "10234", "--camera-number", "2", "--from", "2026-11-20T08:00:30", "--to",
+            "2026-11-20T08:01:30", "--by", "ana"]
+
+
+def left_and_right_pixels(clip: Path) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt",
+                          "rgb24", "-"], capture_output=True, check=True).stdout
+    width = 160
+    row = 60 * width * 3
+    return tuple(raw[row + 20 * 3: row + 20 * 3 + 3]), tuple(raw[row + 140 * 3: row + 140 * 3 + 3])
+
+
+# covers BH-08, DT-04
+def test_unlisted_requester_types_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path, tmp_path)
+    for refused in ("press", "public", "other_company", "lawyer"):
+        assert main(request_args(config, refused)) == 1
+        err = capsys.readouterr().err
+        assert f"request type '{refused}' refused" in err and "BH-08" in err and "DT-04" in err
+    assert not (tmp_path / "data" / "guarita.db").exists()  # refused before the store is even opened
+
+
+# covers BH-08, BH-11, DT-04, DT-06, BH-07
+@pytest.mark.slow
+def test_full_flow_masks_signs_holds_and_verifies(archive: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    config = archive
+    assert main([*request_args(config), "--json"]) == 0
+    request = json.loads(capsys.readouterr().out)
+    assert (request["id"], request["status"]) == (1, "requested")
+    bundle = tmp_path / "bundle"
+    assert main(["evidence", "export", "1", "-c", str(config), "-o", str(bundle)]) == 1
+    assert "not approved yet" in capsys.readouterr().err
+    assert main(["evidence", "approve", "1", "-c", str(config), "--by", "ANA"]) == 1
+    assert "someone else must approve it" in capsys.readouterr().err
+    assert main(["evidence", "approve", "1", "-c", str(config), "--by", "bruno"]) == 0
+    assert main(["evidence", "export", "1", "-c", str(config), "-o", str(bundle), "--by", "carla"]) == 0
+    capsys.readouterr()
+
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    paths = [f["path"] for f in manifest["files"]]
+    # 08:00:30–08:01:30 overlaps both 60 s segments of both cameras.
+    assert paths == ["clips/10234/camera1/20261120080000.mp4", "clips/10234/camera1/20261120080100.mp4",
+                     "clips/10234/camera2/20261120080000.mp4", "clips/10234/camera2/20261120080100.mp4"]
+    assert all(55 <= f["duration_s"] <= 65 and len(f["sha256"]) == 64 for f in manifest["files"])
+    assert [f["privacy_masks"] for f in manifest["files"]] == [[LEFT_HALF]] * 2 + [[]] * 2
+    assert [(s["action"], s["by"]) for s in manifest["custody"]] == [("request", "ana"), ("approve", "bruno"),
+                                                                     ("export", "carla")]
+    assert manifest["request"]["type"] == "judiciary" and manifest["guarita_version"]
+    assert manifest["window"] == {"from": "2026-11-20T11:00:30+00:00", "to": "2026-11-20T11:01:30+00:00"}
+
+    masked_left, masked_right = left_and_right_pixels(bundle / paths[0])
+    plain_left, _ = left_and_right_pixels(bundle / paths[2])
+    assert max(masked_left) < 20, "the masked half must be blanked"
+    assert max(masked_right) > 40 and max(plain_left) > 40, "the rest of the picture stays"
+
+    key_file = tmp_path / "data" / KEY_FILE
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    pubkey = tmp_path / "provider.pem"
+    assert main(["evidence", "pubkey", "-c", str(config)]) == 0
+    pubkey.write_text(capsys.readouterr().out)
+    assert main(["evidence", "verify", str(bundle), "--pubkey", str(pubkey)]) == 0
+    assert "bundle verified" in capsys.readouterr().out
+
+    # The export held the window: a sweep far in the future keeps those segments.
+    assert main(["retention", "sweep", "-c", str(config), "--now", "2027-06-01T00:00:00+00:00", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["archive"]["held_segments"] == 4
+    store = Store.open(tmp_path / "data")
+    actions = [row[0] for row in store.db.execute("SELECT action FROM audit_log ORDER BY seq")]
+    assert actions[:3] == ["evidence.request", "evidence.approve", "hold.add"]
+    assert {"evidence.export", "evidence.manifest"} <= set(actions)
+    assert audit.verify(store.db)[1] is None
+    store.close()
+
+    _tamper_and_verify(bundle, pubkey, paths[1], tmp_path, capsys)
+
+
+def _tamper_and_verify(bundle: Path, pubkey: Path, clip: str, tmp_path: Path,
+                       capsys: pytest.CaptureFixture[str]) -> None:
+    other = tmp_path / "other.pem"
+    other.write_bytes(public_pem(Ed25519PrivateKey.generate()))
+    assert main(["evidence", "verify", str(bundle), "--pubkey", str(other)]) == 1
+    assert "FAILED manifest.json: the signature in manifest.sig does not match" in capsys.readouterr().out
+
+    target = bundle / clip
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+    assert main(["evidence", "verify", str(bundle), "--pubkey", str(pubkey)]) == 1
+    out = capsys.readouterr().out
+    assert f"FAILED {clip}: SHA-256 differs from the manifest" in out and "bundle NOT verified" in out
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+
+    manifest = bundle / "manifest.json"
+    original = manifest.read_bytes()
+    manifest.write_bytes(original.replace(b'"judiciary"', b'"police_authority"'))
+    assert main(["evidence", "verify", str(bundle), "--pubkey", str(pubkey), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False and report["problems"][0].startswith("manifest.json: the signature")
+    manifest.write_bytes(original)
+    assert main(["evidence", "verify", str(bundle)]) == 0
+    capsys.readouterr()
+
+
+# covers BH-08, DT-04
+def test_frigate_cameras_cannot_be_exported_yet_and_nothing_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, tmp_path)
+    assert main(["evidence", "request", "-c", str(config), "--type", "police_authority", "--ref", "IP 123/2026",
+                 "--requester", "Delegacia de Homicídios", "--camera", "portaria", "--from", "2026-11-20T08:00",
+                 "--to", "2026-11-20T09:00", "--by", "ana"]) == 0
+    assert main(["evidence", "approve", "1", "-c", str(config), "--by", "bruno"]) == 0
+    out = tmp_path / "out"
+    assert main(["evidence", "export", "1", "-c", str(config), "-o", str(out)]) == 1
+    assert "cannot be exported by Guarita yet" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["evidence", "request", "-c", str(config), "--type", "judiciary", "--ref", "x", "--requester", "y",
+                 "--camera", "nope", "--from", "2026-11-20T08:00", "--to", "2026-11-20T09:00", "--by", "ana"]) == 1
+    assert "camera 'nope' is not under `cameras`" in capsys.readouterr().err
