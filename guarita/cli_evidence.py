@@ -26,7 +26,7 @@ from guarita.retention._signing import fingerprint, public_pem, signing_key
 from guarita.retention.bundle import verify_bundle
 from guarita.retention.client_report import client_report, client_report_markdown
 from guarita.retention.evidence import approve_request, list_requests, parse_request_type, record_request
-from guarita.retention.evidence_export import export_request
+from guarita.retention.evidence_export import ExportResult, export_request
 from guarita.retention.footage import FootageSource, RetentionError, check_source, iso, parse_window
 from guarita.retention.holds import LegalHold, list_holds, place_hold, release_hold
 from guarita.store import Store
@@ -117,10 +117,16 @@ def _cmd_approve(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _export(config: GuaritaConfig, store: Store, args: argparse.Namespace) -> ExportResult:
+    async with aiohttp.ClientSession() as session:
+        return await export_request(store, config, args.id, Path(args.output), by=args.by, now=_now(),
+                                    frigate=frigate_client(config, session))
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     config = cli_config(args)
     with open_store(config) as store:
-        result = asyncio.run(export_request(store, config, args.id, Path(args.output), by=args.by, now=_now()))
+        result = asyncio.run(_export(config, store, args))
     emit(args, f"request {args.id}: {result.files} files ({result.bytes / 1e6:.1f} MB) in {result.folder}, "
                f"holds {', '.join(map(str, result.holds))}; manifest SHA-256 {result.manifest_sha256}",
          {"folder": str(result.folder), "files": result.files, "bytes": result.bytes, "holds": list(result.holds),

@@ -15,9 +15,11 @@ back throughout; ``backyard`` is in no program and never leaves.
 A bus garage runs beside it: a fifth of the way in, bus 10234 pulls in and its DVR (a
 stand-in HTTP server with ffmpeg-made segments, one of them too short) answers on the
 garage network. Guarita notices, syncs it with progress shown, quarantines the bad file,
-and DETRO receives the sync report with the coverage and its gap.
+and DETRO receives the sync report with the coverage and its gap. Then a police authority's
+request for two minutes of the bus's camera 1 is recorded, approved by a second person,
+exported as a signed bundle into the work folder and verified (``guarita.demo_evidence``).
 
-Covers: PB-01, PB-05, PB-06, BH-03, BH-04, BH-07, DT-02, DT-06, DT-11.
+Covers: PB-01, PB-05, PB-06, BH-03, BH-04, BH-07, BH-08, DT-02, DT-04, DT-06, DT-11.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import yaml
 from guarita.config_loader import load_config
 from guarita.consent.registry import Registry
 from guarita.consent.share_gate import decide
+from guarita.demo_evidence import show_evidence_request
 from guarita.runtime import Runtime
 from guarita.standin.centre import Centre, Received
 from guarita.standin.frigate_api import StandinMqtt, make_frigate_app, serve_frigate
@@ -375,7 +378,7 @@ async def _run_traffic(
         print(f"running for {duration_s:g} s (Ctrl-C ends it); what each centre receives:", file=out, flush=True)
         activity = asyncio.create_task(_frigate_activity(frigate, published, stop))
         story = asyncio.create_task(_operator_story(runtime.registry, runtime.config.storage.data_dir, duration_s, out))
-        garage = asyncio.create_task(_bus_arrives(bus_dvr, duration_s / 5, out))
+        garage = asyncio.create_task(_bus_arrives(runtime, bus_dvr, duration_s / 5, out))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), duration_s)
         stop.set()
@@ -392,11 +395,15 @@ async def _run_traffic(
     await guarita
 
 
-async def _bus_arrives(bus_dvr: DvrHttpServer, after_s: float, out: TextIO) -> None:
-    """The bus pulls into the garage: its DVR starts answering on the garage network."""
+async def _bus_arrives(runtime: Runtime, bus_dvr: DvrHttpServer, after_s: float, out: TextIO) -> None:
+    """The bus pulls into the garage: its DVR starts answering; once synced, police ask for footage."""
     await asyncio.sleep(after_s)
     await bus_dvr.start()
     print(f"  [garage] bus {DEMO_BUS} pulled in; its DVR joined the garage Wi-Fi", file=out, flush=True)
+    poller = runtime.dvr_poller
+    while poller is not None and DEMO_BUS not in poller.results:
+        await asyncio.sleep(0.1)
+    await show_evidence_request(runtime.store, runtime.config, DEMO_BUS, BUS_DVR_START + timedelta(seconds=30), out)
 
 
 async def _show_onboarding(workdir: Path, out: TextIO) -> None:

@@ -1,14 +1,15 @@
 """Exporting an approved evidence request: masked clips, a signed manifest, and a hold on the window.
 
-Today the clips come from the DETRO archive (a vehicle's DVR cameras). Each archive file is
-checked against the SHA-256 its index recorded when it arrived, then copied, or re-encoded
-with the camera's ``privacy_masks`` burned in (ffmpeg) when the config gives that DVR camera
-any. Footage of a Frigate camera cannot be exported from here yet (that comes with the cloud
-copy); such a request is refused before anything is written, and a hold on the camera keeps
-a Frigate export instead. The export places a legal hold on the window of every source, adds
-an ``export`` step to the chain of custody, and writes ``manifest.json`` (request, cameras,
-window, per-file SHA-256 and duration, Guarita version, chain of custody) signed with the
-provider's Ed25519 key.
+Clips come from the DETRO archive (a vehicle's DVR cameras) and from Frigate (a camera under
+``cameras``). Each archive file is checked against the SHA-256 its index recorded when it
+arrived; a Frigate camera's footage is a Frigate export of the window
+(:mod:`guarita.retention.frigate_export`: reused from a hold when one covers the window, else
+asked for), downloaded before anything is written. Every clip is copied, or re-encoded with
+the camera's ``privacy_masks`` burned in (ffmpeg) when the config gives it any. The export
+places a legal hold on the window of every source (with the Frigate export id for a Frigate
+camera), adds an ``export`` step to the chain of custody (naming the Frigate exports), and
+writes ``manifest.json`` (request, cameras, window, per-file SHA-256 and duration, Guarita
+version, chain of custody) signed with the provider's Ed25519 key.
 
 Covers: BH-07, BH-08, BH-11, DT-04, DT-06.
 """
@@ -20,6 +21,7 @@ import datetime as dt
 import hashlib
 import logging
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,11 +31,13 @@ import ffmpeg  # type: ignore[import-untyped]
 from guarita import __version__, audit
 from guarita.adapters.dvr.archive import segment_path
 from guarita.config import GuaritaConfig
+from guarita.frigate import FrigateClient
 from guarita.privacy_mask import mask_clip
 from guarita.retention._signing import fingerprint, signing_key
 from guarita.retention.bundle import file_sha256, write_bundle
 from guarita.retention.evidence import EvidenceError, EvidenceRequest, add_custody, get_request
 from guarita.retention.footage import FootageSource, iso
+from guarita.retention.frigate_export import FrigateClip, fetch_frigate_clip
 from guarita.retention.holds import insert_hold
 from guarita.store import Store
 
@@ -63,33 +67,46 @@ class ExportResult:
     manifest_sha256: str
 
 
-def _masks(config: GuaritaConfig, vehicle: str, camera: int) -> list[str]:
+def _masks(config: GuaritaConfig, source: FootageSource) -> list[str]:
+    if source.camera is not None:
+        camera = config.cameras.get(source.camera)
+        return list(camera.privacy_masks) if camera is not None else []
+    vehicle = source.vehicle or ""
     dvr = config.fleet.vehicles[vehicle].dvr if config.fleet and vehicle in config.fleet.vehicles else None
-    return list(dvr.privacy_masks.get(camera, [])) if dvr is not None else []
+    return list(dvr.privacy_masks.get(source.camera_number or 0, [])) if dvr is not None else []
 
 
 def _segments(store: Store, request: EvidenceRequest) -> list[_Segment]:
     found: list[_Segment] = []
     for source in request.sources:
         if source.camera is not None:
-            raise EvidenceError(
-                f"footage of Frigate camera {source.camera} cannot be exported by Guarita yet (only the DVR archive "
-                "can); place a hold (`guarita hold add --camera`) so Frigate keeps an export of the window"
-            )
+            continue
         rows = store.db.execute(
             "SELECT vehicle, camera, name, start_utc, duration_s, sha256 FROM dvr_segments WHERE vehicle = ? "
             "AND (? IS NULL OR camera = ?) AND start_utc < ? AND start_utc + duration_s > ? ORDER BY camera, start_utc",
             (source.vehicle, source.camera_number, source.camera_number, request.window.end, request.window.start),
         ).fetchall()
         found += [_Segment(v, int(c), n, float(s), float(d), h) for v, c, n, s, d, h in rows]
-    if not found:
-        raise EvidenceError(f"the archive holds no footage of request {request.id}'s cameras in "
-                            f"{iso(request.window.start)} → {iso(request.window.end)}")
+        if not any(segment.vehicle == source.vehicle for segment in found):
+            raise EvidenceError(f"the archive holds no footage of request {request.id}'s {source.label} in "
+                                f"{iso(request.window.start)} → {iso(request.window.end)}")
     return found
 
 
 def _duration(path: Path) -> float:
     return round(float(ffmpeg.probe(str(path), v="error")["format"]["duration"]), 3)
+
+
+async def _write_clip(source: Path, folder: Path, relative: str, masks: list[str]) -> dict[str, Any]:
+    """Copy ``source`` (or mask it) to ``folder/relative``; the manifest fields every clip has."""
+    dest = folder / relative
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if masks:
+        await mask_clip(source, dest, masks)
+    else:
+        await asyncio.to_thread(shutil.copyfile, source, dest)
+    return {"path": relative, "sha256": await asyncio.to_thread(file_sha256, dest), "size": dest.stat().st_size,
+            "duration_s": await asyncio.to_thread(_duration, dest), "privacy_masks": masks}
 
 
 async def _export_file(config: GuaritaConfig, segment: _Segment, folder: Path) -> dict[str, Any]:
@@ -98,39 +115,52 @@ async def _export_file(config: GuaritaConfig, segment: _Segment, folder: Path) -
         raise EvidenceError(f"archive file {segment.vehicle}/{segment.camera}/{segment.name} no longer matches the "
                             "SHA-256 recorded when it arrived; it is not exported")
     relative = f"clips/{segment.vehicle}/camera{segment.camera}/{segment.name}"
-    dest = folder / relative
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    masks = _masks(config, segment.vehicle, segment.camera)
-    if masks:
-        await mask_clip(source, dest, masks)
-    else:
-        await asyncio.to_thread(shutil.copyfile, source, dest)
-    return {
-        "path": relative, "sha256": await asyncio.to_thread(file_sha256, dest), "size": dest.stat().st_size,
-        "duration_s": await asyncio.to_thread(_duration, dest), "vehicle": segment.vehicle,
-        "camera_number": segment.camera, "start": iso(segment.start), "archive_file": segment.name,
-        "archive_sha256": segment.sha256, "privacy_masks": masks,
-    }
+    masks = _masks(config, FootageSource(vehicle=segment.vehicle, camera_number=segment.camera))
+    entry = await _write_clip(source, folder, relative, masks)
+    return {**entry, "vehicle": segment.vehicle, "camera_number": segment.camera, "start": iso(segment.start),
+            "archive_file": segment.name, "archive_sha256": segment.sha256}
+
+
+async def _frigate_file(config: GuaritaConfig, clip: FrigateClip, request: EvidenceRequest,
+                        folder: Path) -> dict[str, Any]:
+    masks = _masks(config, FootageSource(camera=clip.camera))
+    entry = await _write_clip(clip.path, folder, f"clips/{clip.camera}/{clip.export_id}.mp4", masks)
+    return {**entry, "camera": clip.camera, "start": iso(request.window.start), "frigate_export_id": clip.export_id,
+            "frigate_export_sha256": clip.export_sha256, "reused_from_hold": clip.reused_hold}
 
 
 def _cameras(config: GuaritaConfig, sources: tuple[FootageSource, ...]) -> list[dict[str, Any]]:
     cameras = []
     for source in sources:
         entry: dict[str, Any] = {**source.as_json(), "label": source.label}
-        if source.vehicle is not None and source.camera_number is not None:
-            entry["privacy_masks"] = _masks(config, source.vehicle, source.camera_number)
+        if source.camera is not None or source.camera_number is not None:
+            entry["privacy_masks"] = _masks(config, source)
         cameras.append(entry)
     return cameras
 
 
+async def _frigate_clips(store: Store, frigate: FrigateClient | None, request: EvidenceRequest,
+                         scratch: Path) -> list[FrigateClip]:
+    cameras = [source.camera for source in request.sources if source.camera is not None]
+    if not cameras:
+        return []
+    if frigate is None:
+        raise EvidenceError(f"request {request.id} names Frigate camera(s) {', '.join(cameras)}, but no Frigate "
+                            "client was given to export them")
+    return [await fetch_frigate_clip(store, frigate, request, camera, scratch) for camera in cameras]
+
+
 async def export_request(
-    store: Store, config: GuaritaConfig, request_id: int, folder: Path, *, by: str, now: dt.datetime
+    store: Store, config: GuaritaConfig, request_id: int, folder: Path, *, by: str, now: dt.datetime,
+    frigate: FrigateClient | None = None,
 ) -> ExportResult:
     """Write the bundle of an approved request into ``folder`` (new or empty).
 
+    ``frigate`` is needed when the request names a Frigate camera.
+
     Raises:
-        EvidenceError: not approved, a Frigate camera among the sources, no footage, a folder
-            that is not empty, or an archive file that does not match its index.
+        EvidenceError: not approved, no footage, a folder that is not empty, an archive file
+            that does not match its index, or Frigate unable to export a camera's window.
     """
     request = get_request(store.db, request_id)
     if request.approved_by is None:
@@ -139,18 +169,23 @@ async def export_request(
     if folder.exists() and any(folder.iterdir()):
         raise EvidenceError(f"{folder} is not empty; export into a new folder")
     segments = _segments(store, request)
-    folder.mkdir(parents=True, exist_ok=True)
-    files = [await _export_file(config, segment, folder) for segment in segments]
+    with tempfile.TemporaryDirectory(prefix="guarita-evidence-") as scratch:
+        clips = await _frigate_clips(store, frigate, request, Path(scratch))
+        folder.mkdir(parents=True, exist_ok=True)
+        files = [await _export_file(config, segment, folder) for segment in segments]
+        files += [await _frigate_file(config, clip, request, folder) for clip in clips]
+    exports = {clip.camera: clip.export_id for clip in clips}
     at = now.timestamp()
     with store.transaction() as db:
         holds = tuple(
             insert_hold(db, source, request.window, ref=f"evidence {request.id}: {request.ref}", by=by, at=at,
-                        evidence_request=request.id)
+                        evidence_request=request.id, export_id=exports.get(source.camera or ""))
             for source in request.sources
         )
         add_custody(db, request.id, "export", by=by, at=at, details={
             "files": len(files), "holds": list(holds),
             "sha256": sorted(entry["sha256"] for entry in files),
+            **({"frigate_exports": exports} if exports else {}),
         })
     key = signing_key(config.storage.data_dir)
     exported = get_request(store.db, request.id)

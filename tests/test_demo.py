@@ -27,7 +27,7 @@ async def test_demo_shows_both_centres_and_what_was_held_back() -> None:
     assert "outbox depth {'cop_bh': 0, 'detro': 0}" in text
 
 
-# covers PB-02, PB-06, DT-06, DT-10, DT-11
+# covers PB-02, PB-06, DT-06, DT-10, DT-11, BH-08, DT-04
 @pytest.mark.slow
 async def test_demo_shows_a_bus_arriving_syncing_and_its_report_at_detro_and_a_discovered_camera() -> None:
     out = io.StringIO()
@@ -43,6 +43,10 @@ async def test_demo_shows_a_bus_arriving_syncing_and_its_report_at_detro_and_a_d
     assert "8 files" in lines[report] and "camera 2 11:03–11:04 UTC" in lines[report]
     assert "quarantined: 2/20261120081000.mp4 (duration 30.0 s is outside 1 to 5 minutes" in lines[report]
     assert "bus 10234: 8 segments archived" in out.getvalue()
+    recorded = at("  [evidence] request 1 recorded by ana (police_authority, ref IP 123/2026)")
+    approved, exported = at("  [evidence] request 1 approved by bruno"), at("[evidence] request 1 exported: 3 clips")
+    verified = at("  [evidence] request 1 verify: OK (3 files, signature valid)")
+    assert done < recorded < approved < exported < verified and "manifest signed" in lines[exported]
     text = out.getvalue()
     assert "[onboarding] onboarding: WS-Discovery found 1 ONVIF camera(s)" in text
     assert "serial PY-DEMO-0001" in text and "{FRIGATE_PORTARIA_RTSP_PASSWORD}" in text

@@ -12,15 +12,26 @@ import stat
 import subprocess
 from pathlib import Path
 
+import aiohttp
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from guarita import audit
 from guarita.adapters.dvr.sync import DvrSync
 from guarita.cli import main
+from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config
-from guarita.retention._signing import KEY_FILE, public_pem
+from guarita.frigate import FrigateClient
+from guarita.retention._signing import KEY_FILE, public_pem, signing_key
+from guarita.retention.bundle import verify_bundle
+from guarita.retention.evidence import RequestType, approve_request, record_request
+from guarita.retention.evidence_export import export_request
+from guarita.retention.footage import FootageSource, TimeWindow
+from guarita.retention.holds import list_holds, place_hold
 from guarita.standin.dvr_media import make_dvr_tree
+from guarita.standin.frigate_api import FRIGATE_STANDIN, make_frigate_app, serve_frigate
+from guarita.standin.frigate_cameras import StandinCamera, StandinCameras
+from guarita.standin.mosquitto import free_port
 from guarita.store import Store
 
 START = dt.datetime(2026, 11, 20, 8, 0, 0)  # DVR clock, America/Sao_Paulo (UTC-3)
@@ -169,18 +180,94 @@ def _tamper_and_verify(bundle: Path, pubkey: Path, clip: str, tmp_path: Path,
 
 
 # covers BH-08, DT-04
-def test_frigate_cameras_cannot_be_exported_yet_and_nothing_is_written(
+def test_a_frigate_camera_whose_frigate_is_down_is_not_exported_and_nothing_is_written(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = write_config(tmp_path, tmp_path)
+    data = json.loads(config.read_text())
+    config.write_text(json.dumps({**data, "frigate": {"url": f"http://127.0.0.1:{free_port()}"}}))
     assert main(["evidence", "request", "-c", str(config), "--type", "police_authority", "--ref", "IP 123/2026",
                  "--requester", "Delegacia de Homicídios", "--camera", "portaria", "--from", "2026-11-20T08:00",
                  "--to", "2026-11-20T09:00", "--by", "ana"]) == 0
     assert main(["evidence", "approve", "1", "-c", str(config), "--by", "bruno"]) == 0
     out = tmp_path / "out"
     assert main(["evidence", "export", "1", "-c", str(config), "-o", str(out)]) == 1
-    assert "cannot be exported by Guarita yet" in capsys.readouterr().err
+    assert "Frigate could not export camera portaria for request 1" in capsys.readouterr().err
     assert not out.exists()
     assert main(["evidence", "request", "-c", str(config), "--type", "judiciary", "--ref", "x", "--requester", "y",
                  "--camera", "nope", "--from", "2026-11-20T08:00", "--to", "2026-11-20T09:00", "--by", "ana"]) == 1
     assert "camera 'nope' is not under `cameras`" in capsys.readouterr().err
+
+
+T0 = dt.datetime(2026, 11, 20, 11, 0, tzinfo=dt.UTC).timestamp()
+
+
+def write_frigate_config(tmp_path: Path, frigate_port: int) -> GuaritaConfig:
+    path = tmp_path / "frigate.yaml"
+    data = {
+        "provider": {"id": "acme", "name": "ACME Segurança", "kind": "security_company"},
+        "storage": {"data_dir": str(tmp_path / "data")},
+        "frigate": {"url": f"http://127.0.0.1:{frigate_port}"},
+        "cameras": {"portaria": {"privacy_masks": [LEFT_HALF]}, "garagem": {}},
+    }
+    path.write_text(json.dumps(data))
+    return load_config(path)
+
+
+# covers BH-07, BH-08, BH-11, PB-04
+async def test_frigate_cameras_are_exported_from_frigate_masked_signed_and_verifiable(tmp_path: Path) -> None:
+    app = make_frigate_app(StandinCameras(cameras=(StandinCamera(name="portaria"), StandinCamera(name="garagem"))),
+                           clock=lambda: dt.datetime.fromtimestamp(T0 + 3600, dt.UTC), export_delay_s=0.05)
+    runner, port = await serve_frigate(app)
+    config = write_frigate_config(tmp_path, port)
+    store = Store.open(config.storage.data_dir)
+    bundle = tmp_path / "bundle"
+    try:
+        async with aiohttp.ClientSession() as session:
+            frigate = FrigateClient(session, f"http://127.0.0.1:{port}")
+            # A hold placed earlier on portaria kept a Frigate export of a wider window: it is reused, cut.
+            hold = await place_hold(store, FootageSource(camera="portaria"), TimeWindow(T0, T0 + 60), ref="IP 123",
+                                    by="ana", at=T0 + 100, frigate=frigate)
+            request = record_request(
+                store, request_type=RequestType.POLICE_AUTHORITY, ref="IP 123/2026", requester="DHPP",
+                sources=[FootageSource(camera="portaria"), FootageSource(camera="garagem")],
+                window=TimeWindow(T0 + 20, T0 + 40), by="ana", at=T0 + 200)
+            approve_request(store, request.id, by="bruno", at=T0 + 300)
+            result = await export_request(store, config, request.id, bundle, by="carla",
+                                          now=dt.datetime.fromtimestamp(T0 + 400, dt.UTC), frigate=frigate)
+    finally:
+        await runner.cleanup()
+    assert result.files == 2
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    portaria, garagem = manifest["files"]
+    assert portaria["frigate_export_id"] == hold.frigate_export_id and portaria["reused_from_hold"] == hold.id
+    assert garagem["frigate_export_id"].startswith("garagem_") and garagem["reused_from_hold"] is None
+    assert garagem["frigate_export_id"] in app[FRIGATE_STANDIN].exports
+    assert 19 <= portaria["duration_s"] <= 21 and 19 <= garagem["duration_s"] <= 21, "only the request's window"
+    assert (portaria["privacy_masks"], garagem["privacy_masks"]) == ([LEFT_HALF], [])
+    export_step = manifest["custody"][-1]
+    assert export_step["action"] == "export" and export_step["frigate_exports"] == {
+        "portaria": hold.frigate_export_id, "garagem": garagem["frigate_export_id"]}
+    holds = {h.source.camera: h.frigate_export_id for h in list_holds(store.db) if h.evidence_request == request.id}
+    assert holds == export_step["frigate_exports"]
+    store.close()
+
+    masked_left, masked_right = left_and_right_pixels(bundle / portaria["path"])
+    plain_left, _ = left_and_right_pixels(bundle / garagem["path"])
+    assert max(masked_left) < 20, "portaria's privacy mask is burned into the exported clip"
+    assert max(masked_right) > 40 and max(plain_left) > 40
+
+    pubkey = public_pem(signing_key(config.storage.data_dir))
+    assert verify_bundle(bundle, pubkey).ok
+    target = bundle / portaria["path"]
+    data = bytearray(target.read_bytes())
+    data[len(data) // 3] ^= 0x10
+    target.write_bytes(bytes(data))
+    check = verify_bundle(bundle, pubkey)
+    assert not check.ok and check.problems == [f"{portaria['path']}: SHA-256 differs from the manifest (the file "
+                                               "was changed)"]
+    data[len(data) // 3] ^= 0x10
+    target.write_bytes(bytes(data))
+    manifest_path = bundle / "manifest.json"
+    manifest_path.write_text(manifest_path.read_text().replace(hold.frigate_export_id or "-", "portaria_zzzzzz"))
+    assert verify_bundle(bundle, pubkey).problems[0].startswith("manifest.json: the signature")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -346,6 +346,23 @@ class FrigateClient:
                     f"{timeout_s:g} s"
                 )
             await asyncio.sleep(poll_s)
+
+    async def download_export(self, export: Export, dest: Path) -> int:
+        """Stream a finished export's MP4 into ``dest`` (via ``dest.part``).
+
+        Frigate's nginx serves exports at ``/exports/<file name of video_path>`` (outside ``/api``).
+
+        Returns:
+            The number of bytes written.
+
+        Raises:
+            FrigateError: the export is still in progress or names no file.
+        """
+        name = PurePosixPath(export.video_path).name
+        if export.in_progress or not name:
+            state = "is still in progress" if export.in_progress else "names no video file"
+            raise FrigateError(f"export {export.id} on Frigate at {self.base_url} {state}")
+        return await self._http.download(f"exports/{quote(name)}", dest, under_api=False)
 
     async def latest_jpg(self, camera: str, height: int | None = None) -> bytes:
         """Return the latest frame of ``camera`` as JPEG bytes, optionally scaled to ``height``.

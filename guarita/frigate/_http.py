@@ -139,15 +139,19 @@ class FrigateHttp:
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
         stream: bool = False,
+        under_api: bool = True,
     ) -> aiohttp.ClientResponse:
         """Send a request and return its 2xx response; the caller must release it.
+
+        ``path`` is under ``/api/``, or with ``under_api=False`` under the root (nginx's
+        ``/exports/``, ``/clips/``, ``/recordings/``).
 
         Raises:
             FrigateUnavailable: Frigate could not be reached.
             FrigateAuthError: the login was refused, or a 401 persisted, or a 403.
             FrigateHttpError: any other non-2xx status.
         """
-        url = self.url(path)
+        url = self.url(path) if under_api else f"{self.base_url}/{path}"
         retried = False
         while True:
             if self._username is not None and self._token is None:
@@ -300,16 +304,18 @@ class FrigateHttp:
             ) from exc
 
     async def download(
-        self, path: str, dest: Path, *, params: Mapping[str, str] | None = None
+        self, path: str, dest: Path, *, params: Mapping[str, str] | None = None, under_api: bool = True
     ) -> int:
-        """Stream ``/api/<path>`` into ``dest`` through ``dest.part``; return the size.
+        """Stream ``/api/<path>`` (``/<path>`` with ``under_api=False``) into ``dest`` through ``dest.part``.
+
+        Returns the size.
 
         Raises:
             OSError: ``dest`` cannot be written (not translated: it is a local problem).
         """
         part = dest.with_name(dest.name + ".part")
         size = 0
-        resp = await self.request("GET", path, params=params, stream=True)
+        resp = await self.request("GET", path, params=params, stream=True, under_api=under_api)
         try:
             async with resp:
                 with part.open("wb") as out:
@@ -321,7 +327,8 @@ class FrigateHttp:
                         out.write(chunk)
                         size += len(chunk)
             if size == 0:
-                raise FrigateError(f"Frigate at {self.base_url} sent an empty body for /api/{path}")
+                shown = f"/api/{path}" if under_api else f"/{path}"
+                raise FrigateError(f"Frigate at {self.base_url} sent an empty body for {shown}")
             part.replace(dest)
         except BaseException:
             part.unlink(missing_ok=True)

@@ -6,7 +6,8 @@ same paths, key order, types and error bodies. It serves a handful of cameras
 (:class:`StandinCameras`), event and review rows produced by
 :mod:`guarita.standin.frigate_events` (the same payloads a test publishes on MQTT), synthetic
 10 s recording segments, a fixed MP4-ish byte body (or a real file) as clips, asynchronous
-exports, and a tiny fixed JPEG. It runs no ffmpeg and no detector. Use it in tests and in
+exports whose MP4 nginx-style ``/exports/<file>`` serves (made with ffmpeg on first download, see
+:mod:`guarita.standin._frigate_exports`), and a tiny fixed JPEG. It runs no detector. Use it in tests and in
 ``guarita demo``; never point a real deployment at it.
 
 With ``users``, it behaves like Frigate's authenticated port 8971: ``POST /api/login`` sets the
@@ -22,6 +23,7 @@ Covers: PB-01, PB-05.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -62,6 +64,7 @@ _NGINX_401 = (
     "<center><h1>401 Authorization Required</h1></center>\r\n<hr><center>nginx</center>\r\n"
     "</body>\r\n</html>\r\n"
 )
+_NGINX_404 = _NGINX_401.replace("401 Authorization Required", "404 Not Found")
 # 64x36 grey-blue JPEG made once with: ffmpeg -f lavfi -i color=c=0x406080:s=64x36 -frames:v 1
 _JPEG = base64.b64decode(
     "/9j/4AAQSkZJRgABAgAAAQABAAD//gAQTGF2YzU5LjM3LjEwMAD/2wBDAAgQEBMQExYWFhYWFhoYGhsbGxoaGhob"
@@ -370,7 +373,8 @@ async def _start_export(request: web.Request) -> web.Response:
     start, end = _range(request)
     if not standin.has_recordings(camera, start, end):
         raise _error(400, "No recordings found for time range")
-    export_id = standin.start_export(camera, int(start), int(end), export_name)
+    export_id = standin.start_export(camera, int(start), int(end), export_name,
+                                     str(body.get("playback", "realtime")))
     return web.json_response(
         {"success": True, "message": "Starting export of recording.", "export_id": export_id}
     )
@@ -393,6 +397,21 @@ async def _export(request: web.Request) -> web.Response:
         if row["id"] == wanted:
             return web.json_response(row)
     raise _error(404, "Export not found")
+
+
+async def _export_file(request: web.Request) -> web.Response:
+    standin = _standin(request)
+    row = standin.finished_export(request.match_info["name"])
+    allowed = _allowed(request)
+    if row is None or (allowed is not None and row["camera"] not in allowed):
+        return web.Response(status=404, text=_NGINX_404, content_type="text/html")
+    body = await asyncio.to_thread(standin.export_videos.video, request.match_info["name"])
+    return web.Response(body=body, content_type="video/mp4")
+
+
+async def _exports_index(request: web.Request) -> web.Response:
+    rows = [row for row in _visible_exports(request) if not row["in_progress"]]
+    return web.json_response(_standin(request).export_videos.index(rows))
 
 
 async def _latest_jpg(request: web.Request) -> web.Response:
@@ -465,6 +484,8 @@ def make_frigate_app(
     app.router.add_get("/api/{camera}/recordings/summary", _recordings_summary)
     app.router.add_get("/api/{camera}/start/{start}/end/{end}/clip.mp4", _clip)
     app.router.add_get("/api/{camera}/latest.jpg", _latest_jpg)
+    app.router.add_get("/exports/", _exports_index)
+    app.router.add_get("/exports/{name}", _export_file)
     return app
 
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from guarita.standin._frigate_config import StandinMqtt
+from guarita.standin._frigate_exports import ExportVideos, export_file_name
 from guarita.standin._frigate_jwt import decode_hs256, encode_hs256
 from guarita.standin._frigate_recordings import (
     default_clip,
@@ -91,6 +92,8 @@ class FrigateStandin:
         self.events: dict[str, JsonObject] = {}
         self.reviews: dict[str, JsonObject] = {}
         self.exports: dict[str, JsonObject] = {}
+        self.export_videos = ExportVideos()
+        """The MP4 behind each export, served at ``/exports/<file name>``."""
         self._jwt_secret = jwt_secret or secrets.token_hex(32)
         self._clock = clock
         self._rng = random.Random(seed)
@@ -213,7 +216,9 @@ class FrigateStandin:
 
     # --- exports ----------------------------------------------------------------------------
 
-    def start_export(self, camera: StandinCamera, start: int, end: int, name: str | None) -> str:
+    def start_export(
+        self, camera: StandinCamera, start: int, end: int, name: str | None, playback: str = "realtime"
+    ) -> str:
         """Create an in-progress export that finishes (or vanishes) after ``export_delay_s``."""
         suffix = random_suffix(self._rng)
         export_id = f"{camera.name}_{suffix}"
@@ -232,6 +237,7 @@ class FrigateStandin:
             "thumb_path": f"/media/frigate/clips/export/{export_id}.webp",
             "in_progress": True,
         }
+        self.export_videos.planned(self.exports[export_id], start, end, playback)
         loop = asyncio.get_running_loop()
         self._timers.append(loop.call_later(self.export_delay_s, self._finish_export, export_id))
         return export_id
@@ -244,6 +250,11 @@ class FrigateStandin:
             del self.exports[export_id]
         else:
             row["in_progress"] = False
+
+    def finished_export(self, file_name: str) -> JsonObject | None:
+        """The finished export whose video is ``file_name``, or None."""
+        return next((row for row in self.exports.values()
+                     if not row["in_progress"] and export_file_name(row) == file_name), None)
 
     def cancel_timers(self) -> None:
         """Cancel pending export completions (called on app cleanup)."""

@@ -1,0 +1,120 @@
+"""Footage only Frigate has, for an evidence bundle: a Frigate export of the window, downloaded.
+
+Frigate never deletes its exports, so an export is the copy a bundle starts from. When an
+active legal hold on the camera already recorded a Frigate export whose window covers the
+request's (``guarita hold add --camera``), that export is reused; otherwise Frigate is asked
+for a new one (``POST /api/export/...``) and followed until it finishes. The MP4 is fetched
+from nginx's ``/exports/<file>``; when the reused export is wider than the request, it is cut
+to the request's window with ffmpeg, so nothing outside the window leaves. Masks are burned
+in afterwards by :mod:`guarita.retention.evidence_export`, like the DVR clips'.
+
+Covers: PB-04, BH-06, BH-07, BH-08.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from guarita.errors import FrigateError, FrigateHttpError
+from guarita.frigate import Export, FrigateClient
+from guarita.retention.bundle import file_sha256
+from guarita.retention.evidence import EvidenceError, EvidenceRequest
+from guarita.retention.footage import TimeWindow
+from guarita.retention.holds import LegalHold, list_holds
+from guarita.store import Store
+
+__all__ = ["FrigateClip", "fetch_frigate_clip", "reusable_hold"]
+
+log = logging.getLogger(__name__)
+
+_SLACK_S = 1.0
+"""Frigate truncates an export's start and end to whole seconds."""
+
+
+@dataclass(frozen=True)
+class FrigateClip:
+    """A downloaded Frigate export, cut to the request's window when it was wider.
+
+    Attributes:
+        camera: The Frigate camera.
+        export_id: Frigate's export id.
+        path: The clip in the scratch folder.
+        export_sha256: SHA-256 of the file as Frigate served it (before any cut or mask).
+        reused_hold: The hold whose export was reused, or None when the export is new.
+    """
+
+    camera: str
+    export_id: str
+    path: Path
+    export_sha256: str
+    reused_hold: int | None
+
+
+def reusable_hold(store: Store, camera: str, window: TimeWindow) -> LegalHold | None:
+    """The active hold on ``camera`` with a Frigate export covering ``window`` (the tightest one)."""
+    covering = [hold for hold in list_holds(store.db, active_only=True)
+                if hold.source.camera == camera and hold.frigate_export_id is not None
+                and hold.window.start <= window.start and hold.window.end >= window.end]
+    return min(covering, key=lambda hold: hold.window.end - hold.window.start, default=None)
+
+
+async def _finished(frigate: FrigateClient, export_id: str, poll_s: float) -> Export:
+    return await frigate.wait_export(export_id, poll_s=poll_s, timeout_s=1800.0)
+
+
+async def _export(
+    store: Store, frigate: FrigateClient, request: EvidenceRequest, camera: str, poll_s: float
+) -> tuple[Export, TimeWindow, int | None]:
+    hold = reusable_hold(store, camera, request.window)
+    if hold is not None and hold.frigate_export_id is not None:
+        try:
+            return await _finished(frigate, hold.frigate_export_id, poll_s), hold.window, hold.id
+        except FrigateHttpError as exc:
+            if exc.status != 404:
+                raise
+            log.warning("hold %d's Frigate export %s is gone (%s); asking for a new one", hold.id,
+                        hold.frigate_export_id, exc)
+    export_id = await frigate.start_export(camera, request.window.start, request.window.end,
+                                           name=f"evidence {request.id}: {request.ref}"[:256])
+    return await _finished(frigate, export_id, poll_s), request.window, None
+
+
+async def _cut(source: Path, dest: Path, offset: float, seconds: float) -> None:
+    process = await asyncio.create_subprocess_exec(
+        "ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-ss", f"{offset:.3f}", "-i", str(source),
+        "-t", f"{seconds:.3f}", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+        "-movflags", "+faststart", str(dest), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    _, stderr = await process.communicate()
+    if process.returncode != 0:
+        raise EvidenceError(f"ffmpeg could not cut {source.name} to the request's window: "
+                            f"{stderr.decode(errors='replace').strip()[-300:]}")
+
+
+async def fetch_frigate_clip(
+    store: Store, frigate: FrigateClient, request: EvidenceRequest, camera: str, scratch: Path, *,
+    poll_s: float = 0.5,
+) -> FrigateClip:
+    """Get ``camera``'s footage of the request's window from a Frigate export into ``scratch``.
+
+    Raises:
+        EvidenceError: Frigate cannot be reached, has no recordings of the window, or its
+            export failed; nothing is written outside ``scratch``.
+    """
+    try:
+        export, covered, hold_id = await _export(store, frigate, request, camera, poll_s)
+        downloaded = scratch / f"{export.id}.download.mp4"
+        await frigate.download_export(export, downloaded)
+    except FrigateError as exc:
+        raise EvidenceError(f"Frigate could not export camera {camera} for request {request.id}: {exc}") from exc
+    digest = await asyncio.to_thread(file_sha256, downloaded)
+    clip = downloaded
+    window = request.window
+    if covered.start < window.start - _SLACK_S or covered.end > window.end + _SLACK_S:
+        clip = scratch / f"{export.id}.mp4"
+        await _cut(downloaded, clip, max(0.0, window.start - export.date), window.end - window.start)
+    log.info("Frigate export %s of %s fetched for request %d%s", export.id, camera, request.id,
+             f" (reused from hold {hold_id})" if hold_id is not None else "")
+    return FrigateClip(camera, export.id, clip, digest, hold_id)
