@@ -158,6 +158,30 @@ def _verify_dvr_source(path: Path, source: str) -> Iterator[RuleViolation]:
         yield RuleViolation(path, f"DVR source {source!r} has no host")
 
 
+def verify_cloud(config: GuaritaConfig) -> Iterator[RuleViolation]:
+    """The cloud copy has an http(s) endpoint, TLS unless loopback, and each key from exactly one source."""
+    cloud = config.retention.cloud
+    if cloud is None:
+        return
+    path: Path = ("retention", "cloud")
+    parts = urlsplit(cloud.endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        yield RuleViolation((*path, "endpoint"), f"endpoint {cloud.endpoint!r} must be an http(s) URL with a host")
+    elif parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        yield RuleViolation(
+            (*path, "endpoint"),
+            f"endpoint {cloud.endpoint} is not TLS; use https:// for any host that is not a loopback address",
+        )
+    elif parts.password is not None or parts.username is not None:
+        yield RuleViolation((*path, "endpoint"), "keys must not be in the URL; use access_key_*/secret_key_*")
+    for key in ("access_key", "secret_key"):
+        sources = [getattr(cloud, f"{key}_env"), getattr(cloud, f"{key}_file")]
+        if None not in sources:
+            yield RuleViolation((*path, f"{key}_env"), f"give either {key}_env or {key}_file, not both")
+        elif sources == [None, None]:
+            yield RuleViolation(path, f"the cloud copy needs {key}_env or {key}_file")
+
+
 def verify_detro_vehicles_in_fleet(config: GuaritaConfig) -> Iterator[RuleViolation]:
     """With a fleet configured, a bus camera's vehicle is one of the fleet's."""
     if config.fleet is None or not config.fleet.vehicles:
@@ -177,4 +201,5 @@ RULES: tuple[Callable[[GuaritaConfig], Iterator[RuleViolation]], ...] = (
     verify_agencies_only_for_cop_bh,
     verify_fleet,
     verify_detro_vehicles_in_fleet,
+    verify_cloud,
 )

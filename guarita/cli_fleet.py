@@ -2,8 +2,9 @@
 
 ``dvr sync VEHICLE`` runs one pass now, with a progress bar on a terminal; its report is
 queued in the outbox, so a running ``guarita run`` sends it to DETRO. ``retention sweep``
-deletes archive footage past ``fleet.archive_days`` (``--dry-run`` only counts; ``--now``
-evaluates the policy at another instant) and never touches footage under a legal hold.
+deletes archive footage past ``fleet.archive_days`` and cloud objects past
+``retention.cloud.days`` (``--dry-run`` only counts; ``--now`` evaluates the policy at another
+instant) and never touches footage under a legal hold.
 ``retention check [--fix]`` compares Frigate's retention of cop_bh cameras with the policy.
 
 Covers: PB-04, PB-06, BH-06, DT-06, DT-12, DT-14.
@@ -34,7 +35,9 @@ from guarita.retention.archive_sweep import sweep_archive
 from guarita.retention.footage import RetentionError
 from guarita.retention.frigate_retention import RetentionReport, check_retention, fix_retention
 from guarita.retention.holds import HoldBook
-from guarita.retention.policy import archive_hold_check
+from guarita.retention._s3 import S3Access
+from guarita.retention.cloud_sweep import sweep_cloud
+from guarita.retention.policy import RetentionPolicy, archive_hold_check
 from guarita.telemetry import TelemetryIngest
 
 __all__ = ["add_fleet_commands"]
@@ -165,25 +168,39 @@ def _instant(text: str | None) -> dt.datetime:
 
 def _cmd_retention_sweep(args: argparse.Namespace) -> int:
     config = cli_config(args)
-    fleet = _fleet(config)
+    if config.retention.cloud is None:
+        _fleet(config)  # nothing to sweep: say what is missing
     try:
         now = _instant(args.now)
     except ValueError:
         raise DvrError(f"--now {args.now!r} is not an ISO 8601 date and time") from None
+    lines: list[str] = []
+    document: dict[str, Any] = {}
+    errors: list[str] = []
+    actor = args.by or "guarita"
     with open_store(config) as store:
-        report = sweep_archive(store, config.storage.data_dir, now=now, archive_days=fleet.archive_days,
-                               dry_run=args.dry_run, is_held=archive_hold_check(HoldBook.load(store.db)),
-                               actor=args.by or "guarita")
-    verb = "would delete" if args.dry_run else "deleted"
-    text = (
-        f"DVR archive (keep {fleet.archive_days} days, cutoff {report.as_json()['cutoff']}): {verb} "
-        f"{report.segments} segments ({report.bytes / 1e6:.1f} MB), {report.telemetry_files} telemetry files, "
-        f"{report.positions} positions; {report.held} held"
-    )
-    if report.errors:
-        text += "\n" + "\n".join(f"  error: {e}" for e in report.errors)
-    emit(args, text, {"archive": report.as_json()})
-    return 1 if report.errors else 0
+        holds = HoldBook.load(store.db)
+        if config.fleet is not None:
+            report = sweep_archive(store, config.storage.data_dir, now=now, archive_days=config.fleet.archive_days,
+                                   dry_run=args.dry_run, is_held=archive_hold_check(holds), actor=actor)
+            verb = "would delete" if args.dry_run else "deleted"
+            lines.append(
+                f"DVR archive (keep {config.fleet.archive_days} days, cutoff {report.as_json()['cutoff']}): {verb} "
+                f"{report.segments} segments ({report.bytes / 1e6:.1f} MB), {report.telemetry_files} telemetry "
+                f"files, {report.positions} positions; {report.held} held"
+            )
+            document["archive"] = report.as_json()
+            errors += report.errors
+        if config.retention.cloud is not None:
+            cloud = asyncio.run(sweep_cloud(store, RetentionPolicy.for_config(config),
+                                            S3Access.for_config(config.retention.cloud), now=now, holds=holds,
+                                            dry_run=args.dry_run, actor=actor))
+            lines.append(cloud.text())
+            document["cloud"] = cloud.as_json()
+            errors += cloud.errors
+    text = "\n".join(lines + [f"  error: {e}" for e in errors])
+    emit(args, text, document)
+    return 1 if errors else 0
 
 
 def _retention_text(version: FrigateVersion, report: RetentionReport) -> str:
@@ -237,7 +254,8 @@ def add_fleet_commands(sub: SubParsers, common: argparse.ArgumentParser) -> None
     status.set_defaults(func=guarded(_cmd_dvr_status))
     retention = sub.add_parser("retention", help="how long footage is kept")
     retention_sub = retention.add_subparsers(dest="retention_command", required=True)
-    sweep = retention_sub.add_parser("sweep", parents=leaf, help="delete DVR archive footage past fleet.archive_days")
+    sweep = retention_sub.add_parser("sweep", parents=leaf, help="delete DVR archive footage past fleet.archive_days and cloud objects past "
+                                     "retention.cloud.days")
     sweep.add_argument("--dry-run", action="store_true", help="count what would go; delete nothing")
     sweep.add_argument("--now", metavar="ISO8601", help="evaluate the policy at this instant (default: now)")
     sweep.add_argument("--by", metavar="USER", help="who runs the sweep (for the audit log; default guarita)")

@@ -25,6 +25,7 @@ __all__ = [
     "ApiToken",
     "CameraConfig",
     "CameraRole",
+    "CloudConfig",
     "DvrConfig",
     "FleetConfig",
     "FleetRegime",
@@ -181,6 +182,11 @@ class FrigateConfig(_SecretHolder):
         default=True, description="Set false only to accept Frigate's self-signed certificate on port 8971."
     )
     mqtt: FrigateMqttConfig = Field(default_factory=FrigateMqttConfig, description="Frigate's MQTT broker.")
+    media_dir: ConfigPath | None = Field(
+        default=None,
+        description="Where Frigate's `/media/frigate` is mounted on this machine (read only); the cloud copy reads "
+        "`recordings/` there. Without it, segments are fetched through Frigate's API.",
+    )
 
 
 class UplinkConfig(_SecretHolder):
@@ -474,11 +480,47 @@ class FleetConfig(_Model):
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig, description="Onboard sensor data.")
 
 
+class CloudConfig(_Model):
+    """The cloud copy of cop_bh cameras' recordings: an S3-compatible bucket (BH-06)."""
+
+    endpoint: str = Field(
+        description="The S3 endpoint URL, e.g. `https://s3.example.net`; `https` unless the host is a loopback address."
+    )
+    bucket: str = Field(min_length=3, max_length=63, description="The bucket the copy goes to (created beforehand).")
+    region: str = Field(default="us-east-1", min_length=1, description="The bucket's region (signing region).")
+    access_key_env: str | None = Field(default=None, description="Environment variable holding the access key id.")
+    access_key_file: ConfigPath | None = Field(default=None, description="File whose content (trimmed) is the access key id.")
+    secret_key_env: str | None = Field(default=None, description="Environment variable holding the secret access key.")
+    secret_key_file: ConfigPath | None = Field(
+        default=None, description="File whose content (trimmed) is the secret access key."
+    )
+    days: int = Field(default=7, ge=7, description="Days the cloud copy keeps each segment at least (never below 7).")
+    bandwidth_mbps: float | None = Field(
+        default=None, gt=0, description="Cap on all cloud uploads together, in megabits per second; none = no cap."
+    )
+    concurrency: int = Field(default=4, ge=1, le=64, description="Segments uploaded at once.")
+    _access_key: SecretStr | None = PrivateAttr(default=None)
+    _secret_key: SecretStr | None = PrivateAttr(default=None)
+
+    @property
+    def access_key(self) -> SecretStr | None:
+        """The resolved access key id (set by the loader)."""
+        return self._access_key
+
+    @property
+    def secret_key(self) -> SecretStr | None:
+        """The resolved secret access key (set by the loader)."""
+        return self._secret_key
+
+
 class RetentionConfig(_Model):
     """How long footage is kept (PB-04, BH-06)."""
 
     cop_bh_days: int = Field(
         default=7, ge=7, description="Days Frigate keeps the footage of every camera shared with cop_bh (never below 7)."
+    )
+    cloud: CloudConfig | None = Field(
+        default=None, description="Copy cop_bh cameras' recordings to S3-compatible storage; none = no cloud copy."
     )
 
 

@@ -128,19 +128,39 @@ def _problems_from_validation(doc: MarkedDocument, exc: ValidationError, file: s
 
 
 def _read_secret(holder: _SecretHolder, environ: Mapping[str, str]) -> str | None:
-    if holder.password_file is not None:
+    return _read_source(holder.password_file, holder.password_env, environ, "password")
+
+
+def _read_source(file: Path | None, env: str | None, environ: Mapping[str, str], what: str) -> str | None:
+    """A secret from its file (trimmed) or its environment variable; None when neither is given."""
+    if file is not None:
         try:
-            return holder.password_file.read_text(encoding="utf-8").strip()
+            return file.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ValueError(f"cannot read password file {holder.password_file}: {exc.strerror}") from exc
-    if holder.password_env is not None:
-        if not _ENV_NAME.match(holder.password_env):
-            raise ValueError("password_env must name an environment variable (letters, digits, _), not hold the password")
-        value = environ.get(holder.password_env)
+            raise ValueError(f"cannot read {what} file {file}: {exc.strerror}") from exc
+    if env is not None:
+        if not _ENV_NAME.match(env):
+            raise ValueError(f"{what}_env must name an environment variable (letters, digits, _), not hold the {what}")
+        value = environ.get(env)
         if value is None:
-            raise ValueError(f"environment variable {holder.password_env} is not set")
+            raise ValueError(f"environment variable {env} is not set")
         return value
     return None
+
+
+def _resolve_cloud(config: GuaritaConfig, environ: Mapping[str, str]) -> Iterator[tuple[Loc, str]]:
+    """Read the cloud copy's access and secret keys into the model."""
+    cloud = config.retention.cloud
+    if cloud is None:
+        return
+    for key in ("access_key", "secret_key"):
+        file, env = getattr(cloud, f"{key}_file"), getattr(cloud, f"{key}_env")
+        try:
+            value = _read_source(file, env, environ, key)
+        except ValueError as exc:
+            yield ("retention", "cloud", f"{key}_file" if file is not None else f"{key}_env"), str(exc)
+            continue
+        setattr(cloud, f"_{key}", SecretStr(value) if value is not None else None)
 
 
 def _resolve_files(config: GuaritaConfig, environ: Mapping[str, str]) -> Iterator[tuple[Loc, str]]:
@@ -257,6 +277,7 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Guarita
         raise ConfigError(found) from exc
     failures: list[tuple[Loc, str]] = [(v.path, v.message) for rule in RULES for v in rule(config)]
     failures += list(_resolve_files(config, environ))
+    failures += list(_resolve_cloud(config, environ))
     failures += list(_resolve_agencies(config, path.resolve().parent))
     if failures:
         problems = []

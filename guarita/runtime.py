@@ -1,7 +1,8 @@
 """``guarita run``: every service under one stop signal, in one ``TaskGroup``.
 
 Services: the Frigate-side subscriber, one publisher per enabled program, the health and
-metrics server, housekeeping, and the Frigate configuration check. A link or Frigate
+metrics server, housekeeping, the Frigate configuration check, and with ``retention.cloud``
+the cloud uploader and sweeper. A link or Frigate
 being unreachable is logged and retried; it never ends the process.
 
 Covers: PB-01, PB-05, PB-06, DT-02, DT-08, DT-21.
@@ -35,6 +36,7 @@ from guarita.outbox import Outbox, QuotaLevel
 from guarita.plugins import plugins_for
 from guarita.quarantine import Quarantine
 from guarita.retention.archive_sweep import sweep_archive
+from guarita.retention.cloud_service import CloudService
 from guarita.retention.frigate_retention import run_retention_checks
 from guarita.retention.holds import HoldBook
 from guarita.retention.policy import archive_hold_check
@@ -188,6 +190,8 @@ class Runtime:
                 config, self.store, self.outbox, clock=clock, telemetry=self.telemetry_ingest.ingest_file
             )
             self.dvr_poller = DvrPoller(dvr_sync, config.fleet)
+        cloud = config.retention.cloud
+        self.cloud = CloudService(config, cloud, self.store, clock) if cloud is not None else None
 
     def _quota_ratio(self) -> dict[tuple[str, ...], float]:
         ratio = self.outbox.pending_bytes / self.outbox.quota_bytes
@@ -286,6 +290,9 @@ class Runtime:
                     group.create_task(self.dvr_poller.run(stop))
                 if self.telemetry is not None:
                     group.create_task(self.telemetry.run(stop))
+                if self.cloud is not None:
+                    group.create_task(self.cloud.run_uploads(stop))
+                    group.create_task(self.cloud.run_sweeps(stop))
                 if self._check_frigate:
                     group.create_task(run_frigate_checks(self.config, self.warnings, stop))
                     group.create_task(run_retention_checks(self.config, self.retention_warnings, stop))

@@ -275,6 +275,25 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX evidence_custody_request ON evidence_custody (request_id, seq);
     """,
+    # 5: the cloud copy: one row per object known complete in the bucket (written after the
+    # store answered the PUT), and how far the walk of Frigate's recordings folder got.
+    """
+    CREATE TABLE cloud_objects (
+        key TEXT PRIMARY KEY,
+        camera TEXT NOT NULL,
+        start_utc REAL NOT NULL,
+        end_utc REAL NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        uploaded_at REAL NOT NULL
+    );
+    CREATE INDEX cloud_objects_camera ON cloud_objects (camera, start_utc);
+    CREATE INDEX cloud_objects_end ON cloud_objects (end_utc);
+    CREATE TABLE cloud_cursor (
+        source TEXT PRIMARY KEY,
+        hour TEXT NOT NULL
+    );
+    """,
 )
 
 

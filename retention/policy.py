@@ -7,8 +7,8 @@ Three kinds of footage, one rule each:
 * a **Frigate recording** of a camera shared with cop_bh lives ``retention.cop_bh_days``
   (never below 7: PB-04, BH-06); Frigate deletes it itself, ``guarita retention check``
   makes sure it keeps it that long;
-* a **cloud object** (the cloud copy, arriving with ``retention.cloud``) lives the cloud
-  policy's days, never below 7.
+* a **cloud object** (the cloud copy, ``retention.cloud``) lives ``retention.cloud.days``,
+  never below 7; the cloud sweeper (``retention/cloud_sweep.py``) deletes it after that.
 
 Footage may go once it *ended* more than its days ago, and only when no active legal hold
 overlaps it. ``decide`` gives the answer with its reasons (policy days, hold ids); the
@@ -91,9 +91,10 @@ class RetentionPolicy:
 
     @classmethod
     def for_config(cls, config: GuaritaConfig) -> RetentionPolicy:
-        """The policy a config sets (no archive days without a fleet; no cloud days until the cloud copy)."""
+        """The policy a config sets (no archive days without a fleet; no cloud days without ``retention.cloud``)."""
         archive = config.fleet.archive_days if config.fleet is not None else None
-        return cls(cop_bh_days=config.retention.cop_bh_days, archive_days=archive)
+        cloud = config.retention.cloud.days if config.retention.cloud is not None else None
+        return cls(cop_bh_days=config.retention.cop_bh_days, archive_days=archive, cloud_days=cloud)
 
     def days(self, kind: FootageKind) -> int:
         """Days footage of ``kind`` is kept at least.

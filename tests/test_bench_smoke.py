@@ -44,3 +44,13 @@ def test_sweep_bench_prints_find_against_guarita(tmp_path: Path) -> None:
     assert float(lines[-1].split()[2]) > 0
     deleted = [int(line.split("deleted ")[1].split()[0]) for line in lines[-3:-1]]
     assert deleted[0] == deleted[1] > 0
+
+
+# covers BH-06
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_cloud_copy_bench_prints_guarita_against_sequential(tmp_path: Path) -> None:
+    lines = run_bench("cloud_copy.py", "--size-mb", "3", "--resolution", "160x120", "--workdir", str(tmp_path))
+    assert re.fullmatch(r"ratio guarita/sequential: \d+\.\d\d \(target >= 1\.0\)", lines[-1]), lines
+    assert float(lines[-1].split()[2]) > 0
+    assert [line.split(":")[0] for line in lines[-3:-1]] == ["guarita", "sequential"]

@@ -98,6 +98,7 @@ PINNED = {
         "CAMERA_NAME_PATTERN",
         "CameraConfig",
         "CameraRole",
+        "CloudConfig",
         "DvrConfig",
         "FleetConfig",
         "FleetRegime",

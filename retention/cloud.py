@@ -1,0 +1,181 @@
+"""The cloud copy: cop_bh cameras' recording segments uploaded to an S3-compatible bucket.
+
+A pass walks the source (Frigate's recordings folder, or its API) from the cursor's hour on,
+skips what the store says is already in the bucket, and uploads the rest with
+``retention.cloud.concurrency`` workers under the shared bandwidth cap (``RateLimiter``).
+Each object carries its SHA-256 in its metadata (``x-amz-meta-sha256``). An object is
+recorded in ``cloud_objects`` only once the store answered its PUT; a single PUT is all or
+nothing, so an upload cut short (crash, cancel, lost link) is simply redone on the next
+pass, and nothing recorded complete is sent twice. The cursor moves past an hour once the
+hour is over (plus ``HOUR_GRACE_S``) and every segment in it is recorded.
+
+Covers: BH-06, BH-07.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from guarita.adapters.dvr.rate import RateLimiter
+from guarita.config import CloudConfig, GuaritaConfig, ProgramName
+from guarita.link_state import wait_or_stop
+from guarita.retention._s3 import CloudBucket, CloudError, S3Access, open_bucket
+from guarita.retention.cloud_segments import Segment, SegmentSource, hour_of, hour_start
+from guarita.store import Store
+
+__all__ = ["CloudPass", "CloudUploader", "cop_bh_cameras"]
+
+log = logging.getLogger(__name__)
+
+PASS_INTERVAL_S = 30.0
+HOUR_GRACE_S = 300.0  # Frigate moves a segment out of its cache within seconds; wait well past that
+
+
+def cop_bh_cameras(config: GuaritaConfig) -> list[str]:
+    """The cameras shared with cop_bh: the ones the cloud copy keeps."""
+    return sorted(name for name, camera in config.cameras.items() if ProgramName.COP_BH in camera.programs)
+
+
+@dataclass
+class CloudPass:
+    """What one pass uploaded."""
+
+    uploaded: int = 0
+    bytes: int = 0
+    already: int = 0
+    failed: list[str] = field(default_factory=list)
+    cursor: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {"uploaded": self.uploaded, "bytes": self.bytes, "already_there": self.already,
+                "failed": self.failed, "cursor": self.cursor}
+
+
+class CloudUploader:
+    """Copies new segments to the bucket; ``run`` is the ``guarita run`` service."""
+
+    def __init__(
+        self,
+        cloud: CloudConfig,
+        provider: str,
+        store: Store,
+        source: SegmentSource,
+        clock: Callable[[], datetime],
+        *,
+        access: S3Access | None = None,
+        observer: Callable[[str], None] | None = None,
+    ) -> None:
+        self.cloud = cloud
+        self.provider = provider
+        self.store = store
+        self.source = source
+        self.clock = clock
+        self.access = access or S3Access.for_config(cloud)
+        self.limiter = RateLimiter.from_mbps(cloud.bandwidth_mbps)
+        self.observer = observer  # told each key once it is recorded complete (tests, progress)
+
+    def _cursor(self) -> str | None:
+        row = self.store.db.execute("SELECT hour FROM cloud_cursor WHERE source = ?", (self.source.name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _known(self, segments: list[Segment]) -> set[str]:
+        if not segments:
+            return set()
+        low, high = min(s.start for s in segments), max(s.start for s in segments)
+        rows = self.store.db.execute("SELECT key FROM cloud_objects WHERE start_utc >= ? AND start_utc <= ?", (low, high))
+        return {row[0] for row in rows}
+
+    async def run_pass(self) -> CloudPass:
+        """Upload what the source has and the bucket lacks.
+
+        Raises:
+            CloudError: the bucket cannot be opened (wrong keys, missing bucket, unreachable).
+        """
+        report = CloudPass()
+        now = self.clock().timestamp()
+        cursor = self._cursor()
+        advance = True
+        async with open_bucket(self.access) as bucket:
+            await bucket.check()
+            async for hour, segments in self.source.hours(cursor, now):
+                known = self._known(segments)
+                todo = [s for s in segments if s.key(self.provider) not in known]
+                report.already += len(segments) - len(todo)
+                failed_before = len(report.failed)
+                await self._upload_all(bucket, todo, report)
+                closed = now > hour_start(hour) + 3600 + HOUR_GRACE_S and len(report.failed) == failed_before
+                if advance and closed:
+                    cursor = hour_of(hour_start(hour) + 3600)
+                    with self.store.transaction() as db:
+                        db.execute("INSERT INTO cloud_cursor (source, hour) VALUES (?, ?) "
+                                   "ON CONFLICT (source) DO UPDATE SET hour = excluded.hour", (self.source.name, cursor))
+                advance = advance and closed
+        report.cursor = cursor
+        if report.uploaded or report.failed:
+            log.info("cloud copy: %d segments uploaded (%.1f MB), %d failed", report.uploaded, report.bytes / 1e6,
+                     len(report.failed))
+        return report
+
+    async def _upload_all(self, bucket: CloudBucket, todo: list[Segment], report: CloudPass) -> None:
+        queue: asyncio.Queue[Segment] = asyncio.Queue()
+        for segment in todo:
+            queue.put_nowait(segment)
+
+        async def worker() -> None:
+            while not queue.empty():
+                await self._upload(bucket, queue.get_nowait(), report)
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(self.cloud.concurrency, len(todo))):
+                group.create_task(worker())
+
+    async def _upload(self, bucket: CloudBucket, segment: Segment, report: CloudPass) -> None:
+        key = segment.key(self.provider)
+        try:
+            body = await self.source.read(segment)
+        except OSError as exc:  # gone since the listing (Frigate's own retention), or unreadable
+            log.info("cloud copy: %s not read: %s", key, exc.strerror or exc)
+            report.failed.append(key)
+            return
+        digest = hashlib.sha256(body).hexdigest()
+        if self.limiter is not None:
+            await self.limiter.take(len(body))
+        try:
+            await bucket.put(key, body, digest)
+        except CloudError as exc:
+            log.info("cloud copy: %s not uploaded: %s", key, exc)
+            report.failed.append(key)
+            return
+        with self.store.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO cloud_objects (key, camera, start_utc, end_utc, size, sha256, uploaded_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, segment.camera, segment.start, segment.end, len(body), digest, self.clock().timestamp()),
+            )
+        report.uploaded += 1
+        report.bytes += len(body)
+        if self.observer is not None:
+            self.observer(key)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """A pass every ``PASS_INTERVAL_S`` until ``stop``; a failing store is logged once, and its recovery."""
+        failing = False
+        while not stop.is_set():
+            try:
+                await self.run_pass()
+                if failing:
+                    log.info("cloud copy: the bucket answers again")
+                failing = False
+            except CloudError as exc:
+                if not failing:
+                    log.info("cloud copy paused: %s", exc)
+                failing = True
+            await wait_or_stop(stop, PASS_INTERVAL_S)
+

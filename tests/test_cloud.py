@@ -1,0 +1,191 @@
+"""The cloud copy against a real S3 store (SeaweedFS from PyPI, key auth on) and real ffmpeg segments.
+
+Upload from a Frigate-shaped recordings folder, keys and SHA-256 read back; resume after the
+uploader is cancelled mid-run; the sweeper with an injected clock and legal holds; wrong keys;
+the config rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from guarita import audit
+from guarita.cli import main
+from guarita.config import GuaritaConfig
+from guarita.config_loader import load_config
+from guarita.errors import ConfigError
+from guarita.retention import FootageSource, TimeWindow, add_hold
+from guarita.retention._s3 import CloudAuthError, S3Access, open_bucket
+from guarita.retention.cloud import CloudUploader, cop_bh_cameras
+from guarita.retention.cloud_segments import MediaDirSource
+from guarita.standin.dvr_media import make_segment
+from guarita.standin.seaweed import SeaweedS3
+from guarita.store import Store
+
+pytestmark = pytest.mark.slow
+
+KEY_ENV = "GUARITA_TEST_S3_KEY"
+NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+async def s3(tmp_path: Path) -> AsyncIterator[SeaweedS3]:
+    async with SeaweedS3(tmp_path / "seaweed") as store:
+        yield store
+
+
+def write_config(tmp_path: Path, s3: SeaweedS3, *, days: int = 7, extra: dict[str, object] | None = None) -> Path:
+    secret = tmp_path / "s3-secret"
+    secret.write_text(s3.access.secret_key + "\n")
+    cloud = {"endpoint": s3.endpoint, "bucket": s3.bucket, "access_key_env": KEY_ENV,
+             "secret_key_file": str(secret), "days": days, "concurrency": 3, **(extra or {})}
+    data = {
+        "provider": {"id": "acme", "name": "ACME", "kind": "security_company"},
+        "storage": {"data_dir": str(tmp_path / "data")},
+        "frigate": {"media_dir": str(tmp_path / "media")},
+        "programs": {"cop_bh": {"uplink": {"host": "127.0.0.1", "port": 1}}},
+        "cameras": {"street": {"programs": ["cop_bh"], "location": {"lat": -19.9, "lon": -43.9}}, "lobby": {}},
+        "retention": {"cloud": cloud},
+    }
+    path = tmp_path / "guarita.yaml"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def lay_out(media: Path, hours: list[str], per_hour: int, cameras: tuple[str, ...] = ("street", "lobby")) -> list[Path]:
+    """Frigate's layout: recordings/YYYY-MM-DD/HH/<camera>/MM.SS.mp4, 10 s apart."""
+    files = []
+    for hour in hours:
+        for camera in cameras:
+            for index in range(per_hour):
+                files.append(make_segment(media / "recordings" / hour / camera / f"{index // 6:02d}.{index % 6 * 10:02d}.mp4", 10))
+    return files
+
+
+def uploader(config: GuaritaConfig, store: Store, **kwargs: object) -> CloudUploader:
+    assert config.retention.cloud is not None and config.frigate.media_dir is not None
+    source = MediaDirSource(config.frigate.media_dir, cop_bh_cameras(config), settle_s=0)
+    return CloudUploader(config.retention.cloud, "acme", store, source, lambda: NOW, **kwargs)  # type: ignore[arg-type]
+
+
+# covers BH-06
+async def test_copies_cop_bh_segments_with_keys_and_sha256(tmp_path: Path, s3: SeaweedS3,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    files = lay_out(tmp_path / "media", ["2026-11-20/10", "2026-11-20/11"], 3)
+    monkeypatch.setenv(KEY_ENV, s3.access.access_key)
+    config_path = write_config(tmp_path, s3)
+    config = load_config(config_path)
+    store = Store.open(config.storage.data_dir)
+    report = await uploader(config, store).run_pass()
+    assert (report.uploaded, report.already, report.failed, report.cursor) == (6, 0, [], "2026-11-20/12")
+    async with open_bucket(s3.access) as bucket:
+        keys = await bucket.keys("acme/")
+        assert keys == [f"acme/street/2026-11-20/{h}/00.{s}.mp4" for h in ("10", "11") for s in ("00", "10", "20")]
+        original = next(f for f in files if f.parts[-4:] == ("2026-11-20", "11", "street", "00.20.mp4"))
+        info = await bucket.head("acme/street/2026-11-20/11/00.20.mp4")
+        assert info.metadata["sha256"] == hashlib.sha256(original.read_bytes()).hexdigest()
+        assert await bucket.read("acme/street/2026-11-20/11/00.20.mp4") == original.read_bytes()
+    again = await uploader(config, store).run_pass()
+    assert (again.uploaded, again.already) == (0, 0)  # the cursor is past both hours: not walked again
+    store.close()
+    assert main(["cloud", "status", "-c", str(config_path), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    street = status["cameras"][0]
+    assert (street["camera"], street["objects"], street["oldest"], street["newest"]) == (
+        "street", 6, "2026-11-20T10:00:00+00:00", "2026-11-20T11:00:20+00:00")
+
+
+# covers BH-06
+async def test_resumes_after_the_uploader_is_killed(tmp_path: Path, s3: SeaweedS3) -> None:
+    lay_out(tmp_path / "media", ["2026-11-20/10"], 30, cameras=("street",))
+    config = load_config(write_config(tmp_path, s3, extra={"bandwidth_mbps": 16}), environ={KEY_ENV: s3.access.access_key})
+    store = Store.open(config.storage.data_dir)
+    first: list[str] = []
+    enough = asyncio.Event()
+
+    def seen(key: str) -> None:
+        first.append(key)
+        if len(first) >= 8:
+            enough.set()
+
+    task = asyncio.create_task(uploader(config, store, observer=seen).run_pass())
+    await enough.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    done = {row[0] for row in store.db.execute("SELECT key FROM cloud_objects")}
+    assert 8 <= len(done) < 30
+    second: list[str] = []
+    report = await uploader(config, store, observer=second.append).run_pass()
+    assert not done & set(second), "a segment recorded complete was uploaded again"
+    assert len(done) + report.uploaded == 30
+    async with open_bucket(s3.access) as bucket:
+        assert len(await bucket.keys("acme/street/")) == 30
+    store.close()
+
+
+# covers PB-04, BH-06, BH-11
+async def test_sweeper_deletes_only_past_policy_and_unheld(tmp_path: Path, s3: SeaweedS3,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    lay_out(tmp_path / "media", ["2026-11-10/10", "2026-11-20/10"], 3, cameras=("street",))
+    monkeypatch.setenv(KEY_ENV, s3.access.access_key)
+    config_path = write_config(tmp_path, s3, days=8)
+    config = load_config(config_path)
+    store = Store.open(config.storage.data_dir)
+    assert (await uploader(config, store).run_pass()).uploaded == 6
+    held = TimeWindow(dt.datetime(2026, 11, 10, 10, 0, 5, tzinfo=dt.UTC).timestamp(),
+                      dt.datetime(2026, 11, 10, 10, 0, 12, tzinfo=dt.UTC).timestamp())
+    add_hold(store, FootageSource(camera="street"), held, ref="IP 77/2026", by="ana", at=NOW.timestamp())
+    store.close()
+    sweep = ["retention", "sweep", "-c", str(config_path), "--now", "2026-11-21T00:00:00+00:00", "--json"]
+    # the command line runs its own event loop: give it a thread of its own
+    assert await asyncio.to_thread(main, [*sweep, "--dry-run"]) == 0
+    dry = json.loads(capsys.readouterr().out)["cloud"]
+    assert (dry["deleted_objects"], dry["held_objects"], dry["days"]) == (1, 2, 8)  # 00.00 and 00.10 overlap the hold
+    assert await asyncio.to_thread(main, sweep) == 0
+    assert json.loads(capsys.readouterr().out)["cloud"]["deleted_objects"] == 1
+    async with open_bucket(s3.access) as bucket:
+        keys = await bucket.keys("acme/")
+    assert "acme/street/2026-11-10/10/00.20.mp4" not in keys and len(keys) == 5
+    store = Store.open(config.storage.data_dir)
+    actions = [row[0] for row in store.db.execute("SELECT subject FROM audit_log WHERE action = 'retention.sweep'")]
+    assert actions == ["cloud_copy"] and audit.verify(store.db)[1] is None
+    store.close()
+    later = ["retention", "sweep", "-c", str(config_path), "--now", "2026-12-20T00:00:00+00:00"]
+    assert await asyncio.to_thread(main, later) == 0
+    assert "deleted 3 objects" in capsys.readouterr().out  # the 20 Nov hour; the held two stay
+
+
+# covers BH-06, BH-07
+async def test_wrong_keys_are_a_clear_error(tmp_path: Path, s3: SeaweedS3, caplog: pytest.LogCaptureFixture) -> None:
+    lay_out(tmp_path / "media", ["2026-11-20/10"], 1, cameras=("street",))
+    config = load_config(write_config(tmp_path, s3), environ={KEY_ENV: s3.access.access_key})
+    store = Store.open(config.storage.data_dir)
+    wrong = S3Access(s3.endpoint, s3.bucket, "us-east-1", s3.access.access_key, "not-the-secret-key")
+    with pytest.raises(CloudAuthError, match="refused Guarita's keys for bucket guarita-test"):
+        await uploader(config, store, access=wrong).run_pass()
+    assert "not-the-secret-key" not in caplog.text and "not-the-secret-key" not in repr(wrong)
+    store.close()
+
+
+# covers BH-06, BH-07
+def test_config_refuses_short_days_plain_http_and_missing_keys(tmp_path: Path) -> None:
+    s3 = SeaweedS3(tmp_path)
+    s3.endpoint = "http://s3.example.net"
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config(tmp_path, s3, days=6, extra={"secret_key_env": "X"}), environ={KEY_ENV: "k"})
+    text = str(caught.value)
+    assert "retention.cloud.days" in text and "greater than or equal to 7" in text
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config(tmp_path, s3, extra={"secret_key_env": "X"}), environ={KEY_ENV: "k"})
+    text = str(caught.value)
+    assert "is not TLS" in text and "give either secret_key_env or secret_key_file" in text
