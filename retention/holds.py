@@ -1,7 +1,7 @@
 """Legal holds: footage in a window that no sweep may delete until the hold is released.
 
 A hold names a Frigate camera or a vehicle's DVR camera(s) and a window. It protects the
-archive segments (and, later, the cloud objects) that overlap its window. Frigate deletes
+archive segments and the cloud objects that overlap its window. Frigate deletes
 its recordings on its own schedule whatever Guarita says, so a hold on a Frigate camera also
 asks Frigate for an export of the window (exports are never deleted by Frigate) and records
 the export id; when Frigate cannot be reached the hold is still recorded, marked "export

@@ -189,3 +189,47 @@ def test_config_refuses_short_days_plain_http_and_missing_keys(tmp_path: Path) -
         load_config(write_config(tmp_path, s3, extra={"secret_key_env": "X"}), environ={KEY_ENV: "k"})
     text = str(caught.value)
     assert "is not TLS" in text and "give either secret_key_env or secret_key_file" in text
+
+
+# covers BH-06, PB-04
+async def test_without_the_media_folder_segments_come_through_frigates_api(tmp_path: Path, s3: SeaweedS3) -> None:
+    import aiohttp
+
+    from guarita.retention.cloud_segments import FrigateApiSource, hour_of
+    from guarita.standin._frigate_recordings import default_clip
+    from guarita.standin.frigate_api import make_frigate_app, serve_frigate
+    from guarita.standin.frigate_cameras import StandinCamera, StandinCameras
+
+    app = make_frigate_app(StandinCameras(cameras=(StandinCamera(name="street"), StandinCamera(name="lobby"))))
+    runner, port = await serve_frigate(app)
+    # An hour the stand-in has recorded in full, and a clock 35 s into it: three 10 s segments are done.
+    hour = hour_of(dt.datetime.now(dt.UTC).timestamp() - 3600)
+    start = dt.datetime.strptime(hour, "%Y-%m-%d/%H").replace(tzinfo=dt.UTC)
+    try:
+        config = load_config(write_config(tmp_path, s3), environ={KEY_ENV: s3.access.access_key})
+        store = Store.open(config.storage.data_dir)
+        with store.transaction() as db:
+            db.execute("INSERT INTO cloud_cursor (source, hour) VALUES ('frigate_api', ?)", (hour,))
+        async with aiohttp.ClientSession() as session:
+            from guarita.frigate import FrigateClient
+
+            client = FrigateClient(session, f"http://127.0.0.1:{port}")
+            source = FrigateApiSource(client, cop_bh_cameras(config), tmp_path / "scratch", first_days=1)
+            assert config.retention.cloud is not None
+            copier = CloudUploader(config.retention.cloud, "acme", store, source,
+                                   lambda: start + dt.timedelta(seconds=35))
+            report = await copier.run_pass()
+        # Frigate also lists the segment that ends as the hour starts (it overlaps the range).
+        assert (report.uploaded, report.failed) == (4, [])
+        day, hh = hour.split("/")
+        before = hour_of(start.timestamp() - 10)
+        async with open_bucket(s3.access) as bucket:
+            keys = await bucket.keys("acme/")
+            assert keys == [f"acme/street/{before}/59.50.mp4",
+                            *(f"acme/street/{day}/{hh}/00.{s}.mp4" for s in ("00", "10", "20"))]
+            body = await bucket.read(keys[0])
+            assert body == default_clip()
+            assert (await bucket.head(keys[0])).metadata["sha256"] == hashlib.sha256(body).hexdigest()
+        store.close()
+    finally:
+        await runner.cleanup()
