@@ -138,6 +138,10 @@ class Metrics:
         self.outbox_bytes = Gauge("guarita_outbox_bytes", "Bytes the outbox counts against its quota.")
         self.outbox_quota_ratio = Gauge("guarita_outbox_quota_ratio", "Share of the outbox quota in use (alarm ≥ warn).")
         self.link_up = Gauge("guarita_link_up", "1 when an MQTT link is connected.", ("link",))
+        self.retention_shortfall = Gauge(
+            "guarita_frigate_retention_shortfall",
+            "Shared cameras whose footage Frigate keeps less than the policy (daily check; alarm > 0).",
+        )
         self.latency = Histogram(
             "guarita_delivery_latency_seconds",
             "From queuing in the outbox to the uplink's PUBACK.",
@@ -158,6 +162,7 @@ class Metrics:
             self.refused,
             self.outbox_depth,
             self.outbox_bytes,
+            self.retention_shortfall,
             self.outbox_quota_ratio,
             self.link_up,
             self.latency,

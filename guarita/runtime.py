@@ -148,6 +148,7 @@ class Runtime:
         )
         self.warnings: list[str] = []
         self.retention_warnings: list[str] = []  # cop_bh cameras Frigate keeps too briefly (daily check)
+        self.metrics.retention_shortfall.source = lambda: {(): float(len(self.retention_warnings))}
         self.frigate = FrigateSubscriber(
             frigate_link_settings(config),
             self.bridge,

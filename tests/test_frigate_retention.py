@@ -144,3 +144,20 @@ async def test_a_camera_frigate_lacks_is_reported(frigate: Start, tmp_path: Path
         message = await fix_retention(client, version, report)
     assert message is not None and "cameras Frigate does not have (add them first): lobby" in message
 
+
+
+# covers PB-04, BH-06
+async def test_a_shortfall_degrades_health_and_raises_the_metric(frigate: Start) -> None:
+    from guarita.runtime import Runtime
+
+    _, config = await frigate("0.17.2-3d4dd3a", days=2)
+    runtime = Runtime(load_config(config), check_frigate=False)
+    try:
+        assert "guarita_frigate_retention_shortfall 0" in runtime.metrics.render()
+        runtime.retention_warnings[:] = ["retention: Frigate camera portaria: record.continuous.days is 2, below 7"]
+        health = runtime.health()
+        assert "retention: Frigate camera portaria: record.continuous.days is 2, below 7" in health["warnings"]
+        assert health["status"] == "degraded"
+        assert "guarita_frigate_retention_shortfall 1" in runtime.metrics.render()
+    finally:
+        runtime.store.close()
