@@ -5,7 +5,7 @@
 legal request approved by a second person, as a signed bundle; ``report client`` is the
 LGPD access report. Every write goes to the audit log.
 
-Covers: PB-04, BH-07, BH-08, BH-11, DT-04, DT-06.
+Covers: PB-04, BH-06, BH-07, BH-08, BH-11, DT-04, DT-06.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import aiohttp
 from guarita.frigate_check import frigate_client
 from guarita.cli_common import SubParsers, cli_config, emit, guarded, json_option, open_store
 from guarita.config import GuaritaConfig
+from guarita.retention._s3 import S3Access
 from guarita.retention._signing import fingerprint, public_pem, signing_key
 from guarita.retention.bundle import verify_bundle
 from guarita.retention.client_report import client_report, client_report_markdown
@@ -118,9 +119,10 @@ def _cmd_approve(args: argparse.Namespace) -> int:
 
 
 async def _export(config: GuaritaConfig, store: Store, args: argparse.Namespace) -> ExportResult:
+    cloud = S3Access.for_config(config.retention.cloud) if config.retention.cloud is not None else None
     async with aiohttp.ClientSession() as session:
         return await export_request(store, config, args.id, Path(args.output), by=args.by, now=_now(),
-                                    frigate=frigate_client(config, session))
+                                    frigate=frigate_client(config, session), cloud=cloud)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:

@@ -4,14 +4,18 @@ Clips come from the DETRO archive (a vehicle's DVR cameras) and from Frigate (a 
 ``cameras``). Each archive file is checked against the SHA-256 its index recorded when it
 arrived; a Frigate camera's footage is a Frigate export of the window
 (:mod:`guarita.retention.frigate_export`: reused from a hold when one covers the window, else
-asked for), downloaded before anything is written. Every clip is copied, or re-encoded with
-the camera's ``privacy_masks`` burned in (ffmpeg) when the config gives it any. The export
-places a legal hold on the window of every source (with the Frigate export id for a Frigate
-camera), adds an ``export`` step to the chain of custody (naming the Frigate exports), and
-writes ``manifest.json`` (request, cameras, window, per-file SHA-256 and duration, Guarita
-version, chain of custody) signed with the provider's Ed25519 key.
+asked for), downloaded before anything is written. When Frigate cannot export it (unreachable,
+or its own retention already deleted the recordings) and the cloud copy is configured, the
+camera's cloud objects stand in (:mod:`guarita.retention.cloud_export`), each checked against
+its recorded SHA-256; the manifest entry then says ``source: cloud`` and lists the keys.
+Every clip is copied, or re-encoded with the camera's ``privacy_masks`` burned in (ffmpeg)
+when the config gives it any. The export places a legal hold on the window of every source
+(with the Frigate export id for a Frigate camera), adds an ``export`` step to the chain of
+custody (naming the Frigate exports and the cloud objects), and writes ``manifest.json``
+(request, cameras, window, per-file SHA-256 and duration, Guarita version, chain of custody)
+signed with the provider's Ed25519 key.
 
-Covers: BH-07, BH-08, BH-11, DT-04, DT-06.
+Covers: BH-06, BH-07, BH-08, BH-11, DT-04, DT-06.
 """
 
 from __future__ import annotations
@@ -33,8 +37,10 @@ from guarita.adapters.dvr.archive import segment_path
 from guarita.config import GuaritaConfig
 from guarita.frigate import FrigateClient
 from guarita.privacy_mask import mask_clip
+from guarita.retention._s3 import S3Access
 from guarita.retention._signing import fingerprint, signing_key
 from guarita.retention.bundle import file_sha256, write_bundle
+from guarita.retention.cloud_export import CloudClip, fetch_cloud_clip
 from guarita.retention.evidence import EvidenceError, EvidenceRequest, add_custody, get_request
 from guarita.retention.footage import FootageSource, iso
 from guarita.retention.frigate_export import FrigateClip, fetch_frigate_clip
@@ -118,15 +124,21 @@ async def _export_file(config: GuaritaConfig, segment: _Segment, folder: Path) -
     masks = _masks(config, FootageSource(vehicle=segment.vehicle, camera_number=segment.camera))
     entry = await _write_clip(source, folder, relative, masks)
     return {**entry, "vehicle": segment.vehicle, "camera_number": segment.camera, "start": iso(segment.start),
-            "archive_file": segment.name, "archive_sha256": segment.sha256}
+            "source": "archive", "archive_file": segment.name, "archive_sha256": segment.sha256}
 
 
-async def _frigate_file(config: GuaritaConfig, clip: FrigateClip, request: EvidenceRequest,
-                        folder: Path) -> dict[str, Any]:
+async def _camera_file(config: GuaritaConfig, clip: FrigateClip | CloudClip, request: EvidenceRequest,
+                       folder: Path) -> dict[str, Any]:
     masks = _masks(config, FootageSource(camera=clip.camera))
+    if isinstance(clip, CloudClip):
+        name = f"cloud-{dt.datetime.fromtimestamp(request.window.start, dt.UTC):%Y%m%dT%H%M%SZ}"
+        entry = await _write_clip(clip.path, folder, f"clips/{clip.camera}/{name}.mp4", masks)
+        return {**entry, "camera": clip.camera, "start": iso(request.window.start), "source": "cloud",
+                "cloud_objects": [{"key": item.key, "sha256": item.sha256} for item in clip.objects]}
     entry = await _write_clip(clip.path, folder, f"clips/{clip.camera}/{clip.export_id}.mp4", masks)
-    return {**entry, "camera": clip.camera, "start": iso(request.window.start), "frigate_export_id": clip.export_id,
-            "frigate_export_sha256": clip.export_sha256, "reused_from_hold": clip.reused_hold}
+    return {**entry, "camera": clip.camera, "start": iso(request.window.start), "source": "frigate_export",
+            "frigate_export_id": clip.export_id, "frigate_export_sha256": clip.export_sha256,
+            "reused_from_hold": clip.reused_hold}
 
 
 def _cameras(config: GuaritaConfig, sources: tuple[FootageSource, ...]) -> list[dict[str, Any]]:
@@ -139,28 +151,42 @@ def _cameras(config: GuaritaConfig, sources: tuple[FootageSource, ...]) -> list[
     return cameras
 
 
-async def _frigate_clips(store: Store, frigate: FrigateClient | None, request: EvidenceRequest,
-                         scratch: Path) -> list[FrigateClip]:
-    cameras = [source.camera for source in request.sources if source.camera is not None]
-    if not cameras:
-        return []
-    if frigate is None:
-        raise EvidenceError(f"request {request.id} names Frigate camera(s) {', '.join(cameras)}, but no Frigate "
-                            "client was given to export them")
-    return [await fetch_frigate_clip(store, frigate, request, camera, scratch) for camera in cameras]
+async def _camera_clip(store: Store, frigate: FrigateClient | None, cloud: S3Access | None,
+                       request: EvidenceRequest, camera: str, scratch: Path) -> FrigateClip | CloudClip:
+    """Frigate's export first; the cloud copy when Frigate cannot export the window."""
+    if frigate is None and cloud is None:
+        raise EvidenceError(f"request {request.id} names Frigate camera {camera}, but neither a Frigate client "
+                            "nor the cloud copy was given to export it")
+    reason = "no Frigate client was given"
+    if frigate is not None:
+        try:
+            return await fetch_frigate_clip(store, frigate, request, camera, scratch)
+        except EvidenceError as exc:
+            if cloud is None:
+                raise
+            reason = str(exc)
+    assert cloud is not None
+    try:
+        clip = await fetch_cloud_clip(store, cloud, request, camera, scratch)
+    except EvidenceError as exc:
+        raise EvidenceError(f"{reason}; and the cloud copy cannot stand in: {exc}") from exc
+    log.info("camera %s of request %d taken from the cloud copy (%s)", camera, request.id, reason)
+    return clip
 
 
 async def export_request(
     store: Store, config: GuaritaConfig, request_id: int, folder: Path, *, by: str, now: dt.datetime,
-    frigate: FrigateClient | None = None,
+    frigate: FrigateClient | None = None, cloud: S3Access | None = None,
 ) -> ExportResult:
     """Write the bundle of an approved request into ``folder`` (new or empty).
 
-    ``frigate`` is needed when the request names a Frigate camera.
+    A Frigate camera in the request needs ``frigate`` or ``cloud`` (the cloud copy's bucket):
+    Frigate's export is tried first, the cloud copy when Frigate cannot export the window.
 
     Raises:
         EvidenceError: not approved, no footage, a folder that is not empty, an archive file
-            that does not match its index, or Frigate unable to export a camera's window.
+            that does not match its index, or neither Frigate nor the cloud copy able to give a
+            camera's window (a gap in the cloud copy or a changed object is named).
     """
     request = get_request(store.db, request_id)
     if request.approved_by is None:
@@ -170,11 +196,13 @@ async def export_request(
         raise EvidenceError(f"{folder} is not empty; export into a new folder")
     segments = _segments(store, request)
     with tempfile.TemporaryDirectory(prefix="guarita-evidence-") as scratch:
-        clips = await _frigate_clips(store, frigate, request, Path(scratch))
+        cameras = [source.camera for source in request.sources if source.camera is not None]
+        clips = [await _camera_clip(store, frigate, cloud, request, camera, Path(scratch)) for camera in cameras]
         folder.mkdir(parents=True, exist_ok=True)
         files = [await _export_file(config, segment, folder) for segment in segments]
-        files += [await _frigate_file(config, clip, request, folder) for clip in clips]
-    exports = {clip.camera: clip.export_id for clip in clips}
+        files += [await _camera_file(config, clip, request, folder) for clip in clips]
+    exports = {clip.camera: clip.export_id for clip in clips if isinstance(clip, FrigateClip)}
+    from_cloud = {clip.camera: [item.key for item in clip.objects] for clip in clips if isinstance(clip, CloudClip)}
     at = now.timestamp()
     with store.transaction() as db:
         holds = tuple(
@@ -186,6 +214,7 @@ async def export_request(
             "files": len(files), "holds": list(holds),
             "sha256": sorted(entry["sha256"] for entry in files),
             **({"frigate_exports": exports} if exports else {}),
+            **({"cloud_objects": from_cloud} if from_cloud else {}),
         })
     key = signing_key(config.storage.data_dir)
     exported = get_request(store.db, request.id)

@@ -5,8 +5,9 @@ active legal hold on the camera already recorded a Frigate export whose window c
 request's (``guarita hold add --camera``), that export is reused; otherwise Frigate is asked
 for a new one (``POST /api/export/...``) and followed until it finishes. The MP4 is fetched
 from nginx's ``/exports/<file>``; when the reused export is wider than the request, it is cut
-to the request's window with ffmpeg, so nothing outside the window leaves. Masks are burned
-in afterwards by :mod:`guarita.retention.evidence_export`, like the DVR clips'.
+to the request's window with ffmpeg (``cut_clip``, also used for the cloud copy), so nothing
+outside the window leaves. Masks are burned in afterwards by
+:mod:`guarita.retention.evidence_export`, like the DVR clips'.
 
 Covers: PB-04, BH-06, BH-07, BH-08.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from guarita.retention.footage import TimeWindow
 from guarita.retention.holds import LegalHold, list_holds
 from guarita.store import Store
 
-__all__ = ["FrigateClip", "fetch_frigate_clip", "reusable_hold"]
+__all__ = ["FrigateClip", "cut_clip", "fetch_frigate_clip", "reusable_hold", "run_ffmpeg"]
 
 log = logging.getLogger(__name__)
 
@@ -82,15 +84,29 @@ async def _export(
     return await _finished(frigate, export_id, poll_s), request.window, None
 
 
-async def _cut(source: Path, dest: Path, offset: float, seconds: float) -> None:
+async def run_ffmpeg(args: Sequence[str], failure: str) -> None:
+    """Run ``ffmpeg`` quietly with ``args``.
+
+    Raises:
+        EvidenceError: ffmpeg failed; the message is ``failure`` followed by ffmpeg's last words.
+    """
     process = await asyncio.create_subprocess_exec(
-        "ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-ss", f"{offset:.3f}", "-i", str(source),
-        "-t", f"{seconds:.3f}", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac",
-        "-movflags", "+faststart", str(dest), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        "ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE)
     _, stderr = await process.communicate()
     if process.returncode != 0:
-        raise EvidenceError(f"ffmpeg could not cut {source.name} to the request's window: "
-                            f"{stderr.decode(errors='replace').strip()[-300:]}")
+        raise EvidenceError(f"{failure}: {stderr.decode(errors='replace').strip()[-300:]}")
+
+
+async def cut_clip(source: Path, dest: Path, offset: float, seconds: float) -> None:
+    """Write ``seconds`` of ``source`` from ``offset`` to ``dest``, re-encoded so the cut is frame-exact.
+
+    Raises:
+        EvidenceError: ffmpeg failed.
+    """
+    await run_ffmpeg(["-ss", f"{offset:.3f}", "-i", str(source), "-t", f"{seconds:.3f}", "-c:v", "libx264",
+                      "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart",
+                      str(dest)], f"ffmpeg could not cut {source.name} to the request's window")
 
 
 async def fetch_frigate_clip(
@@ -114,7 +130,7 @@ async def fetch_frigate_clip(
     window = request.window
     if covered.start < window.start - _SLACK_S or covered.end > window.end + _SLACK_S:
         clip = scratch / f"{export.id}.mp4"
-        await _cut(downloaded, clip, max(0.0, window.start - export.date), window.end - window.start)
+        await cut_clip(downloaded, clip, max(0.0, window.start - export.date), window.end - window.start)
     log.info("Frigate export %s of %s fetched for request %d%s", export.id, camera, request.id,
              f" (reused from hold {hold_id})" if hold_id is not None else "")
     return FrigateClip(camera, export.id, clip, digest, hold_id)
