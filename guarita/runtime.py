@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from guarita import audit
@@ -26,7 +27,7 @@ from guarita.catalogue import Catalogue
 from guarita.config import GuaritaConfig, MqttProtocol, ProgramName
 from guarita.consent.registry import LiveRegistry, Registry
 from guarita.consent.share_gate import RegistryView
-from guarita.errors import OutboxFullError, StoreError
+from guarita.errors import GuaritaError, OutboxFullError, StoreError
 from guarita.frigate_check import run_frigate_checks
 from guarita.frigate_subscriber import FrigateSubscriber
 from guarita.link_state import Backoff, LinkState, wait_or_stop
@@ -45,7 +46,7 @@ from guarita.telemetry import TelemetryIngest, TelemetrySubscriber, telemetry_li
 from guarita.uplink import UplinkPublisher
 from guarita.web import make_web_app, serve_web
 
-__all__ = ["Runtime", "frigate_link_settings", "uplink_link_settings", "utc_now"]
+__all__ = ["Runtime", "frigate_link_settings", "sweep_archive_with_holds", "uplink_link_settings", "utc_now"]
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,20 @@ def uplink_link_settings(config: GuaritaConfig, program: ProgramName) -> LinkSet
         will=Will(status_topic(config, program), b"offline"),
         max_inflight=uplink.inflight,
     )
+
+
+def sweep_archive_with_holds(data_dir: Path, now: datetime, archive_days: int) -> None:
+    """One archive sweep on a connection of its own (blocking: for a worker thread).
+
+    Footage under a legal hold stays whatever its age (PB-04, DT-06).
+    """
+    store = Store.open(data_dir)
+    try:
+        sweep_archive(
+            store, data_dir, now=now, archive_days=archive_days, is_held=archive_hold_check(HoldBook.load(store.db))
+        )
+    finally:
+        store.close()
 
 
 class Runtime:
@@ -248,9 +263,13 @@ class Runtime:
             fleet = self.config.fleet
             if fleet is not None and time.monotonic() >= next_sweep and not stop.is_set():
                 # The DVR archive and the positions (DT-12, DT-21) never outgrow fleet.archive_days.
-                # Footage under a legal hold stays whatever its age (PB-04, DT-06).
-                sweep_archive(self.store, self.config.storage.data_dir, now=self._clock(), archive_days=fleet.archive_days,
-                              is_held=archive_hold_check(HoldBook.load(self.store.db)))
+                # Thousands of unlinks would stall the loop: a worker thread with its own connection.
+                try:
+                    await asyncio.to_thread(
+                        sweep_archive_with_holds, self.config.storage.data_dir, self._clock(), fleet.archive_days
+                    )
+                except (GuaritaError, OSError) as exc:
+                    log.error("archive sweep failed: %s; trying again in an hour", exc)
                 next_sweep = time.monotonic() + ARCHIVE_SWEEP_S
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -114,3 +114,18 @@ def test_retention_sweep_command_with_now_and_json(tmp_path: Path, capsys: pytes
     assert "deleted 1 segments" in capsys.readouterr().out
     assert main(["retention", "sweep", "-c", str(config), "--now", "yesterday"]) == 1
     assert "--now 'yesterday' is not an ISO 8601" in capsys.readouterr().err
+
+
+# covers DT-12, PB-04, DT-06
+def test_the_hourly_sweep_of_guarita_run_keeps_held_footage(tmp_path: Path) -> None:
+    from guarita.retention import FootageSource, TimeWindow, add_hold
+    from guarita.runtime import sweep_archive_with_holds
+
+    old = NOW.timestamp() - 10 * DAY
+    paths = seed(tmp_path, [old, old + 600])
+    store = Store.open(tmp_path)
+    add_hold(store, FootageSource(vehicle="10234", camera_number=1), TimeWindow(old + 590, old + 700),
+             ref="IP 1/2026", by="ana", at=NOW.timestamp())
+    store.close()
+    sweep_archive_with_holds(tmp_path, NOW, 7)  # on its own connection, as in a worker thread
+    assert [p.exists() for p in paths] == [False, True]
