@@ -10,6 +10,7 @@ Covers: PB-06, DT-06.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -77,7 +78,8 @@ async def fetch_to_part(
         DvrTransferError, DvrUnreachable: the transfer broke off; ``part`` keeps what came.
     """
     part.parent.mkdir(parents=True, exist_ok=True)
-    offset, digest = _hash_prefix(part, expected_size)
+    # Re-reading what an earlier visit fetched can be hundreds of MB: off the event loop.
+    offset, digest = await asyncio.to_thread(_hash_prefix, part, expected_size)
     if offset:
         log.info("resuming %s/%s at byte %d of %d", folder, name, offset, expected_size)
     transferred = 0
