@@ -177,21 +177,27 @@ def _stream_info(uri: str, transport: str, data: dict[str, Any], elapsed: float)
     )
 
 
+_UNAUTHORIZED = re.compile(r"\b401 Unauthorized\b|: 401\b|Unauthorized")
+_NOT_FOUND = re.compile(r"\b404 Not Found\b|: 404\b|Not Found")
+
+
 def _translate(uri: str, stderr: bytes) -> RtspError:
     """ffprobe's stderr as an error a technician can act on (password masked)."""
     text = stderr.decode("utf-8", "replace")
     masked = mask_credentials(uri)
     lines = [mask_credentials(line.strip()) for line in text.splitlines() if line.strip()]
     last = lines[-1] if lines else "ffprobe failed without a message"
-    if "401" in text or "Unauthorized" in text:
+    # ffprobe's messages quote the URI, whose port may hold "401" or "404": match the status text.
+    said = text.replace(uri, "<uri>")
+    if _UNAUTHORIZED.search(said):
         return RtspAuthError(f"{masked}: the camera refused the user name or password (RTSP 401); "
                              "check them in the camera's web page")
     unreachable = ("Connection refused", "timed out", "No route to host", "Network is unreachable",
                    "Name or service not known", "Temporary failure in name resolution")
-    if any(marker in text for marker in unreachable):
+    if any(marker in said for marker in unreachable):
         return RtspUnreachable(f"{masked}: nothing answers ({last}); check the address, the port "
                                "(RTSP is usually 554) and that the camera is powered and cabled")
-    if "404" in text or "Not Found" in text:
+    if _NOT_FOUND.search(said):
         return RtspStreamNotFound(f"{masked}: the camera has no stream at this path (RTSP 404); read the "
                          "right path with `guarita cameras probe --onvif` or the camera's manual")
     return RtspError(f"{masked}: {last}")

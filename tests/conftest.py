@@ -56,3 +56,16 @@ def uplink_broker(brokers: BrokerFleet, pki: TestPki) -> MosquittoBroker:
     users = {"acme": secrets.token_urlsafe(16), "receiver": secrets.token_urlsafe(16)}
     broker = MosquittoBroker(brokers.workdir("uplink"), tls=pki, users=users, acl=UPLINK_ACL)
     return brokers.start(broker)
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging() -> Iterator[None]:
+    """``guarita.cli.main`` installs a stderr handler on the root logger; pytest closes that stream
+    after the test, so later log lines would fail to write. Put the root logger back as it was."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

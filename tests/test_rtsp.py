@@ -133,3 +133,16 @@ def test_credentials_are_masked_and_inserted() -> None:
     uri = with_credentials("rtsp://192.0.2.7:554/main", "admin", SECRET)
     assert uri == "rtsp://admin:pa%3Ass%40w%2Frd@192.0.2.7:554/main"
     assert mask_credentials(uri) == "rtsp://admin:***@192.0.2.7:554/main"
+
+
+# covers PB-02
+def test_a_port_that_reads_401_or_404_is_not_taken_for_an_rtsp_status() -> None:
+    from guarita.adapters.rtsp import RtspAuthError, RtspStreamNotFound, RtspUnreachable, _translate
+
+    uri = "rtsp://admin:pw@127.0.0.1:37401/nowhere"
+    missing = _translate(uri, f"[rtsp @ 0x5] method DESCRIBE failed: 404 Not Found\n{uri}: Server returned 404 Not Found\n".encode())
+    assert isinstance(missing, RtspStreamNotFound) and "pw" not in str(missing)
+    refused = _translate("rtsp://a:b@127.0.0.1:40404/x", b"method DESCRIBE failed: 401 Unauthorized\n")
+    assert isinstance(refused, RtspAuthError)
+    assert isinstance(_translate("rtsp://127.0.0.1:14041/x", b"rtsp://127.0.0.1:14041/x: Connection refused\n"),
+                      RtspUnreachable)
