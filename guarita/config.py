@@ -49,6 +49,7 @@ __all__ = [
     "VEHICLE_ID_PATTERN",
     "VehicleConfig",
     "WebConfig",
+    "polygon_points",
 ]
 
 CAMERA_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]+$")
@@ -246,8 +247,12 @@ def _check_camera_name(name: str) -> str:
 CameraName = Annotated[str, AfterValidator(_check_camera_name)]
 
 
-def _check_mask(polygon: str) -> str:
-    """Frigate's relative polygon format: ``x1,y1,x2,y2,...`` with every value in 0–1."""
+def polygon_points(polygon: str) -> list[tuple[float, float]]:
+    """The points of a polygon in Frigate's relative format ``x1,y1,x2,y2,...`` (every value 0-1).
+
+    Raises:
+        ValueError: not numbers, fewer than three points, an odd count, or a value outside 0-1.
+    """
     try:
         values = [float(part) for part in polygon.split(",")]
     except ValueError:
@@ -255,7 +260,12 @@ def _check_mask(polygon: str) -> str:
     if len(values) < 6 or len(values) % 2:
         raise ValueError(f"privacy mask {polygon!r} needs at least three x,y points")
     if any(not 0.0 <= value <= 1.0 for value in values):
-        raise ValueError(f"privacy mask {polygon!r} uses Frigate's relative coordinates: every value in 0–1")
+        raise ValueError(f"privacy mask {polygon!r} uses Frigate's relative coordinates: every value in 0-1")
+    return list(zip(values[::2], values[1::2], strict=True))
+
+
+def _check_mask(polygon: str) -> str:
+    polygon_points(polygon)
     return polygon
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import ffmpeg  # type: ignore[import-untyped]
 from PIL import Image, ImageDraw
 
+from guarita.config import polygon_points
 from guarita.errors import GuaritaError
 
 __all__ = ["DEFAULT_FILL", "PrivacyMaskError", "mask_clip", "mask_image", "mask_jpeg", "mask_layer", "parse_polygon"]
@@ -40,20 +41,15 @@ class PrivacyMaskError(GuaritaError):
 
 
 def parse_polygon(mask: str) -> list[tuple[float, float]]:
-    """``"x1,y1,x2,y2,..."`` (relative 0-1) as a list of points.
+    """``"x1,y1,x2,y2,..."`` (relative 0-1) as a list of points (the config's own rule).
 
     Raises:
         PrivacyMaskError: not numbers, fewer than three points, odd count, or a value outside 0-1.
     """
     try:
-        values = [float(part) for part in mask.split(",")]
-    except ValueError:
-        raise PrivacyMaskError(f"privacy mask {mask!r}: comma-separated numbers x1,y1,x2,y2,... expected") from None
-    if len(values) < 6 or len(values) % 2:
-        raise PrivacyMaskError(f"privacy mask {mask!r}: at least three x,y points expected")
-    if any(not 0.0 <= value <= 1.0 for value in values):
-        raise PrivacyMaskError(f"privacy mask {mask!r}: Frigate's relative coordinates, every value in 0-1")
-    return list(zip(values[::2], values[1::2], strict=True))
+        return polygon_points(mask)
+    except ValueError as exc:
+        raise PrivacyMaskError(str(exc)) from None
 
 
 def _pixels(points: list[tuple[float, float]], size: tuple[int, int]) -> list[tuple[float, float]]:

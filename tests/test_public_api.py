@@ -122,6 +122,7 @@ PINNED = {
         "VEHICLE_ID_PATTERN",
         "VehicleConfig",
         "WebConfig",
+        "polygon_points",
     ],
 }
 
