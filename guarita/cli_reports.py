@@ -14,17 +14,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeAlias
 
+from guarita.cli_common import SubParsers, cli_config, guarded, open_store
 from guarita.cli_evidence import add_client_report_command
 from guarita.config import FleetConfig, GuaritaConfig
-from guarita.config_loader import load_config, resolve_config_path
-from guarita.errors import StoreError
 from guarita.local_time import local_zone
 from guarita.reports import (
     Moment,
@@ -45,32 +39,16 @@ from guarita.reports import (
     route_html,
 )
 from guarita.reports._format import order_key
-from guarita.store import Store
 
 __all__ = ["add_reports_commands"]
 
-SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-
-
 def _fleet(args: argparse.Namespace) -> tuple[GuaritaConfig, FleetConfig]:
-    config = load_config(resolve_config_path(args.config, os.environ))
+    config = cli_config(args)
     if config.fleet is None:
         raise ReportError(
             "this config has no `fleet` section; reports are about a bus fleet (add `fleet:` with its vehicles)"
         )
     return config, config.fleet
-
-
-@contextmanager
-def _database(config: GuaritaConfig) -> Iterator[sqlite3.Connection]:
-    """The store's connection; sqlite3 errors while reading become ``StoreError`` (printed, not a traceback)."""
-    store = Store.open(config.storage.data_dir)
-    try:
-        yield store.db
-    except sqlite3.Error as exc:
-        raise StoreError(f"the store at {store.path} could not be read: {exc}") from exc
-    finally:
-        store.close()
 
 
 def _moment(text: str) -> Moment:
@@ -118,8 +96,8 @@ def _cmd_equipment(args: argparse.Namespace) -> int:
 def _cmd_events(args: argparse.Namespace) -> int:
     config, fleet = _fleet(args)
     period = period_between(args.start, args.end, local_zone(fleet.timezone))
-    with _database(config) as db:
-        history = load_events(db, period, args.vehicle)
+    with open_store(config) as store:
+        history = load_events(store.db, period, args.vehicle)
     if args.vehicle is not None:
         _check_vehicle(fleet, args.vehicle, len(history.events))
     if args.format == "html":
@@ -134,8 +112,8 @@ def _cmd_events(args: argparse.Namespace) -> int:
 def _cmd_route(args: argparse.Namespace) -> int:
     config, fleet = _fleet(args)
     period = period_between(args.start, args.end, local_zone(fleet.timezone))
-    with _database(config) as db:
-        route = load_route(db, args.vehicle, period)
+    with open_store(config) as store:
+        route = load_route(store.db, args.vehicle, period)
     _check_vehicle(fleet, args.vehicle, len(route.points) + len(route.events))
     if args.format == "html":
         settings = fleet.vehicles.get(args.vehicle)
@@ -153,8 +131,8 @@ def _cmd_route(args: argparse.Namespace) -> int:
 def _cmd_compliance(args: argparse.Namespace) -> int:
     config, fleet = _fleet(args)
     day = args.date or dt.datetime.now(local_zone(fleet.timezone)).date()
-    with _database(config) as db:
-        report = compliance_report(config, db, day)
+    with open_store(config) as store:
+        report = compliance_report(config, store.db, day)
     print(compliance_json(report) if args.json else compliance_text(report))
     return 0
 
@@ -174,23 +152,23 @@ def add_reports_commands(sub: SubParsers, common: argparse.ArgumentParser) -> No
     equipment = kinds.add_parser("equipment", parents=[common, output],
                                  help="vehicles, DVR serials and numbered cameras, for DETRO (DT-15)")
     equipment.add_argument("--format", choices=["csv", "json"], default="csv", help="default csv")
-    equipment.set_defaults(func=_cmd_equipment)
+    equipment.set_defaults(func=guarded(_cmd_equipment))
 
     events = kinds.add_parser("events", parents=[common, period, output],
                               help="sensor events over a period with their handling trail")
     events.add_argument("--vehicle", help="only this vehicle (order number)")
     events.add_argument("--format", choices=["csv", "html"], default="csv", help="default csv")
-    events.set_defaults(func=_cmd_events)
+    events.set_defaults(func=guarded(_cmd_events))
 
     route = kinds.add_parser("route", parents=[common, period, output],
                              help="a vehicle's track and events over a period (replay)")
     route.add_argument("vehicle", metavar="VEHICLE", help="order number")
     route.add_argument("--format", choices=["geojson", "html"], default="geojson", help="default geojson")
-    route.set_defaults(func=_cmd_route)
+    route.set_defaults(func=guarded(_cmd_route))
 
     compliance = kinds.add_parser("compliance", parents=[common],
                                   help="monitored vehicles against the Art. 2/3 rollout tables (DT-03)")
     compliance.add_argument("--date", type=_day, help="the day to check (default: today, local time)")
     compliance.add_argument("--json", action="store_true", help="print one JSON document instead of text")
-    compliance.set_defaults(func=_cmd_compliance)
+    compliance.set_defaults(func=guarded(_cmd_compliance))
     add_client_report_command(kinds, common)
