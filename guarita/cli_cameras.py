@@ -33,6 +33,7 @@ from guarita._cameras_support import (
 )
 from guarita.adapters.onvif import OnvifError, discover, probe_onvif
 from guarita.adapters.rtsp import StreamRoles, probe_streams, with_credentials
+from guarita.cli_common import cli_config
 from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config, resolve_config_path
 from guarita.frigate import FrigateVersion
@@ -159,7 +160,7 @@ async def _add(args: argparse.Namespace) -> int:
 
 # ---- snapshot --------------------------------------------------------------------------
 async def _snapshot(args: argparse.Namespace) -> int:
-    config = load_config(resolve_config_path(args.config, os.environ))
+    config = cli_config(args)
     camera = config.cameras.get(args.name)
     if camera is None:
         raise CameraCommandError(f"unknown camera {args.name!r}; add it first with `guarita cameras add`")

@@ -18,10 +18,9 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from guarita.cli_common import SubParsers, cli_config, guarded
+from guarita.cli_common import SubParsers, cli_config, guarded, open_store
 from guarita.local_time import DEFAULT_ZONE, local_zone
 from guarita.outbox import Outbox
-from guarita.store import Store
 from guarita.telemetry.detro import detro_enabled
 from guarita.vehicle_events import VehicleEvent, ack_event, list_events
 
@@ -85,11 +84,8 @@ def event_table(events: Sequence[VehicleEvent], zone_name: str = DEFAULT_ZONE) -
 @guarded
 def _cmd_list(args: argparse.Namespace) -> int:
     config = cli_config(args)
-    store = Store.open(config.storage.data_dir)
-    try:
+    with open_store(config) as store:
         events = list_events(store.db, open_only=args.open, vehicle=args.vehicle, limit=args.limit or None)
-    finally:
-        store.close()
     if args.json:
         print(json.dumps([event_document(e) for e in events], ensure_ascii=False, indent=2))
     elif events:
@@ -102,19 +98,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
 @guarded
 def _cmd_ack(args: argparse.Namespace) -> int:
     config = cli_config(args)
-    store = Store.open(config.storage.data_dir)
-    try:
+    with open_store(config) as store:
         # This process's own view of the outbox; `guarita run` picks the message up from the store.
-        outbox = Outbox(
-            store,
-            quota_bytes=int(config.outbox.quota_mb * 1_000_000),
-            warn_ratio=config.outbox.warn_ratio,
-            delivered_keep_s=config.outbox.delivered_keep_s,
-            clock=lambda: _now().timestamp(),
-        )
+        outbox = Outbox.for_config(store, config.outbox, lambda: _now().timestamp())
         ack = ack_event(store, outbox, config, args.event, args.action, args.by, _now)
-    finally:
-        store.close()
     queued = detro_enabled(config)
     where = "queued for DETRO" if queued else "kept locally (DETRO is not configured)"
     if args.json:
