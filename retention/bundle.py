@@ -28,16 +28,12 @@ __all__ = ["MANIFEST", "PUBLIC_KEY", "SIGNATURE", "BundleCheck", "file_sha256", 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 PUBLIC_KEY = "public_key.pem"
-_CHUNK = 1 << 20
 
 
 def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
+    """SHA-256 of a file, read in chunks."""
     with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def write_bundle(folder: Path, manifest: dict[str, Any], key: Ed25519PrivateKey) -> bytes:

@@ -117,12 +117,10 @@ def make_dvr_tree(
 
 def write_checksum_sidecar(path: Path) -> Path:
     """Write ``<name>.sha256`` beside ``path`` as ``"<hex>  <name>\\n"``; returns the sidecar."""
-    digest = hashlib.sha256()
     with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
+        digest = hashlib.file_digest(stream, "sha256").hexdigest()
     sidecar = path.with_name(path.name + ".sha256")
-    sidecar.write_text(f"{digest.hexdigest()}  {path.name}\n")
+    sidecar.write_text(f"{digest}  {path.name}\n")
     return sidecar
 
 
