@@ -26,6 +26,7 @@ from typing import Any
 from guarita import audit
 from guarita.adapters.dvr.archive import archive_dir, telemetry_dir
 from guarita.adapters.dvr.names import parse_start
+from guarita.retention.footage import iso
 from guarita.store import Store
 
 __all__ = ["ArchiveSweep", "HeldCheck", "sweep_archive"]
@@ -57,14 +58,11 @@ class ArchiveSweep:
 
     def as_json(self) -> dict[str, Any]:
         """The JSON form ``guarita retention sweep --json`` prints."""
-        def iso(moment: float | None) -> str | None:
-            return None if moment is None else dt.datetime.fromtimestamp(moment, dt.UTC).isoformat(timespec="seconds")
-
         return {
             "now": iso(self.now), "cutoff": iso(self.cutoff), "dry_run": self.dry_run,
             "deleted_segments": self.segments, "deleted_bytes": self.bytes, "held_segments": self.held,
             "missing_files": self.missing_files, "deleted_telemetry_files": self.telemetry_files,
-            "deleted_positions": self.positions, "oldest_kept": iso(self.oldest_kept), "errors": self.errors,
+            "deleted_positions": self.positions, "oldest_kept": None if self.oldest_kept is None else iso(self.oldest_kept), "errors": self.errors,
         }
 
 

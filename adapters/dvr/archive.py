@@ -32,6 +32,7 @@ __all__ = [
     "reason_sidecar",
     "segment_path",
     "telemetry_dir",
+    "utc_iso",
 ]
 
 # Consecutive segments closer than this are continuous (DVRs restart a file within a frame or two).
@@ -112,13 +113,14 @@ class Coverage:
             "camera": self.camera,
             "archived_files": self.files,
             "archived_bytes": self.bytes,
-            "first": _iso(self.first),
-            "last": _iso(self.last),
-            "gaps": [[_iso(start), _iso(end)] for start, end in self.gaps],
+            "first": utc_iso(self.first),
+            "last": utc_iso(self.last),
+            "gaps": [[utc_iso(start), utc_iso(end)] for start, end in self.gaps],
         }
 
 
-def _iso(moment: float | None) -> str | None:
+def utc_iso(moment: float | None) -> str | None:
+    """Epoch seconds as ISO 8601 UTC to the second with ``Z`` (None stays None), as reports carry it."""
     if moment is None:
         return None
     return dt.datetime.fromtimestamp(moment, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

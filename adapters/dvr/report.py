@@ -17,7 +17,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from guarita.adapters.dvr.archive import Coverage, camera_coverage
+from guarita.adapters.dvr.archive import Coverage, camera_coverage, utc_iso
 from guarita.config import GuaritaConfig, ProgramName
 from guarita.outbox import Outbox, OutboxMessage
 from guarita.store import Store
@@ -25,12 +25,6 @@ from guarita.store import Store
 __all__ = ["REPORT_SCHEMA", "SyncResult", "finish_sync", "report_topic", "start_sync", "vehicle_status"]
 
 REPORT_SCHEMA = "guarita.dvr_sync/1"
-
-
-def _iso(moment: float | None) -> str | None:
-    if moment is None:
-        return None
-    return dt.datetime.fromtimestamp(moment, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -79,8 +73,8 @@ class SyncResult:
             "sync_id": self.sync_id,
             "status": self.status,
             "detail": self.detail,
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
+            "started_at": utc_iso(self.started_at),
+            "finished_at": utc_iso(self.finished_at),
             "files": self.files,
             "bytes": self.bytes,
             "transferred_bytes": self.transferred,
@@ -155,7 +149,7 @@ def vehicle_status(config: GuaritaConfig, db: sqlite3.Connection, vehicle: str) 
         (vehicle,),
     ).fetchone()
     quarantined = [
-        {"folder": row[0], "name": row[1], "size": row[2], "reason": row[3], "at": _iso(row[4])}
+        {"folder": row[0], "name": row[1], "size": row[2], "reason": row[3], "at": utc_iso(row[4])}
         for row in db.execute(
             "SELECT folder, name, size, reason, quarantined_at FROM dvr_quarantine WHERE vehicle = ? ORDER BY id",
             (vehicle,),
@@ -167,7 +161,7 @@ def vehicle_status(config: GuaritaConfig, db: sqlite3.Connection, vehicle: str) 
         "vehicle": vehicle,
         "dvr_serial": dvr.serial if dvr else None,
         "last_sync": None if last is None else {
-            "sync_id": last[0], "started_at": _iso(last[1]), "finished_at": _iso(last[2]), "status": last[3],
+            "sync_id": last[0], "started_at": utc_iso(last[1]), "finished_at": utc_iso(last[2]), "status": last[3],
             "files": last[4], "bytes": last[5], "quarantined": last[6],
         },
         "cameras": [
