@@ -4,6 +4,7 @@
     ├── ConfigError            bad YAML file: carries one ConfigProblem per mistake
     ├── SecretError            a *_file / *_env secret cannot be read
     ├── StoreError             the SQLite store cannot be opened or migrated
+    │   └── StoreFullError     the disk holding the store is full
     ├── OutboxFullError        the outbox reached its disk quota
     ├── LinkError              an MQTT link (Frigate side or an uplink) failed
     │   └── LinkTimeout        the broker did not answer in time
@@ -43,6 +44,7 @@ __all__ = [
     "OutboxFullError",
     "SecretError",
     "StoreError",
+    "StoreFullError",
 ]
 
 
@@ -78,6 +80,10 @@ class SecretError(GuaritaError):
 
 class StoreError(GuaritaError):
     """The SQLite store could not be opened, migrated or written."""
+
+
+class StoreFullError(StoreError):
+    """The disk holding the store is full: nothing can be written until space is freed."""
 
 
 class OutboxFullError(GuaritaError):

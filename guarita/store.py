@@ -7,18 +7,25 @@ in microseconds, so an executor hop would cost more than it saves.
 ``synchronous=FULL`` makes every commit durable against power loss, not only process
 crashes; callers batch their writes so the hot path pays one fsync per batch.
 
+A full disk is a state, not a crash: a write that fails for want of space raises
+``StoreFullError`` naming the directory, ``full`` holds that message (for /healthz) until
+a later commit succeeds, and the change is logged once each way. A transaction SQLite
+already ended on its own (as it does on SQLITE_FULL) is not rolled back a second time,
+so the caller sees the real error.
+
 Covers: PB-01, DT-21.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from guarita.errors import StoreError
+from guarita.errors import StoreError, StoreFullError
 
 __all__ = ["DB_FILE", "MIGRATIONS", "Store"]
 
@@ -303,6 +310,7 @@ class Store:
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self.db = connection
         self.path = path
+        self.full: str | None = None  # why the last write failed for want of space, until one succeeds
 
     @classmethod
     def open(cls, data_dir: Path) -> Store:
@@ -340,27 +348,62 @@ class Store:
                 self.db.execute(f"PRAGMA user_version = {number + 1}")
                 self.db.execute("COMMIT")
             except sqlite3.Error as exc:
-                self.db.execute("ROLLBACK")
-                raise StoreError(f"migration {number + 1} of {self.path} failed: {exc}") from exc
+                self._rollback()
+                raise self._write_error(f"migration {number + 1} of {self.path} failed", exc) from exc
             log.info("store %s migrated to schema version %d", self.path, number + 1)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on error)."""
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on error).
+
+        Raises:
+            StoreFullError: the disk holding the store is full (nothing was written).
+            StoreError: the store cannot be written for another reason.
+        """
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot write to {self.path}: {exc}") from exc
+            raise self._write_error(f"cannot write to {self.path}", exc) from exc
         try:
             yield self.db
+        except sqlite3.Error as exc:
+            self._rollback()
+            if _out_of_space(exc, self.path):
+                raise self._write_error(f"cannot write to {self.path}", exc) from exc
+            raise
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise
         try:
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
+            self._rollback()
+            raise self._write_error(f"cannot commit to {self.path}", exc) from exc
+        if self.full is not None:
+            self.full = None
+            log.warning("the disk holding %s has room again: writing resumed", self.path.parent)
+
+    def _rollback(self) -> None:
+        """Undo the open transaction, if SQLite has not already ended it itself."""
+        if not self.db.in_transaction:
+            return
+        try:
             self.db.execute("ROLLBACK")
-            raise StoreError(f"cannot commit to {self.path}: {exc}") from exc
+        except sqlite3.Error as exc:  # the original error matters more; say this one and go on
+            log.warning("rollback on %s failed: %s", self.path, exc)
+
+    def _write_error(self, what: str, exc: sqlite3.Error) -> StoreError:
+        """The error for a failed write; a full disk becomes ``StoreFullError`` and sets ``full``."""
+        if not _out_of_space(exc, self.path):
+            return StoreError(f"{what}: {exc}")
+        message = (
+            f"the disk holding {self.path.parent} is full ({_free_text(self.path)}); "
+            f"{what}: {exc}; free space on that disk"
+        )
+        if self.full is None:
+            log.error("%s", message)
+        self.full = message
+        return StoreFullError(message)
 
     def bump_counter(self, name: str, by: int = 1) -> None:
         """Add to a persistent counter (inside the caller's transaction if any)."""
@@ -378,6 +421,27 @@ class Store:
     def close(self) -> None:
         """Close the connection (checkpointing the WAL)."""
         self.db.close()
+
+
+def _out_of_space(exc: sqlite3.Error, path: Path) -> bool:
+    """True if ``exc`` says the disk is full (SQLITE_FULL, or an I/O error on a disk with no room)."""
+    primary = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if primary == sqlite3.SQLITE_FULL:
+        return True
+    if primary == sqlite3.SQLITE_IOERR:
+        try:
+            return shutil.disk_usage(path.parent).free < 64 * 1024
+        except OSError:
+            return False
+    return False
+
+
+def _free_text(path: Path) -> str:
+    try:
+        usage = shutil.disk_usage(path.parent)
+    except OSError:
+        return "free space unknown"
+    return f"{usage.free / 1e6:.1f} MB free of {usage.total / 1e6:.1f} MB"
 
 
 def _statements(script: str) -> Iterator[str]:
