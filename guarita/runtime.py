@@ -27,7 +27,7 @@ from guarita.catalogue import Catalogue
 from guarita.config import GuaritaConfig, MqttProtocol, ProgramName
 from guarita.consent.registry import LiveRegistry, Registry
 from guarita.consent.share_gate import RegistryView
-from guarita.errors import GuaritaError, OutboxFullError, StoreError
+from guarita.errors import GuaritaError, OutboxFullError, StoreError, StoreFullError
 from guarita.frigate_check import run_frigate_checks
 from guarita.frigate_subscriber import FrigateSubscriber
 from guarita.link_state import Backoff, LinkState, wait_or_stop
@@ -222,8 +222,10 @@ class Runtime:
         if self.telemetry is not None:
             links["telemetry"] = {"up": self.telemetry.state.up, "detail": self.telemetry.state.detail}
         degraded = not all(link["up"] for link in links.values()) or self.outbox.level is not QuotaLevel.OK
+        store_warnings = [self.store.full] if self.store.full is not None else []
+        warnings = [*store_warnings, *self.warnings, *self.retention_warnings]
         return {
-            "status": "degraded" if degraded or self.warnings or self.retention_warnings else "ok",
+            "status": "degraded" if degraded or warnings else "ok",
             "provider": self.config.provider.id,
             "links": links,
             "frigate_available": self.bridge.frigate_available,
@@ -235,7 +237,8 @@ class Runtime:
             },
             "quarantined": int(sum(self.metrics.quarantined.values.values())),
             "dvr_present": dict(self.dvr_poller.present) if self.dvr_poller is not None else {},
-            "warnings": [*self.warnings, *self.retention_warnings],
+            "store": {"path": str(self.store.path), "writable": self.store.full is None},
+            "warnings": warnings,
         }
 
     async def _watch_registry(self, stop: asyncio.Event) -> None:
@@ -257,9 +260,12 @@ class Runtime:
         next_sweep = 0.0
         while not stop.is_set():
             await wait_or_stop(stop, HOUSEKEEPING_S)
-            pruned = self.outbox.prune_delivered()
-            self.bridge.prune_state(EVENT_STATE_KEEP_S)
-            log.debug("housekeeping: forgot %d delivered outbox rows", pruned)
+            try:
+                pruned = self.outbox.prune_delivered()
+                self.bridge.prune_state(EVENT_STATE_KEEP_S)
+                log.debug("housekeeping: forgot %d delivered outbox rows", pruned)
+            except StoreError as exc:  # a full disk: the store logged it; try again next round
+                log.debug("housekeeping skipped: %s", exc)
             fleet = self.config.fleet
             if fleet is not None and time.monotonic() >= next_sweep and not stop.is_set():
                 # The DVR archive and the positions (DT-12, DT-21) never outgrow fleet.archive_days.
@@ -282,19 +288,23 @@ class Runtime:
             len(self.config.cameras),
             ", ".join(u.name for u in self.uplinks) or "none",
         )
-        with self.store.transaction() as db:
-            audit.append(
-                db,
-                at=self._clock().timestamp(),
-                actor="guarita",
-                action="config.load",
-                subject=self.config.provider.id,
-                details={
-                    "cameras": sorted(self.config.cameras),
-                    "programs": sorted(p.value for p in self.config.programs),
-                    "accredited": self.config.provider.accreditation is not None,
-                },
-            )
+        try:
+            with self.store.transaction() as db:
+                audit.append(
+                    db,
+                    at=self._clock().timestamp(),
+                    actor="guarita",
+                    action="config.load",
+                    subject=self.config.provider.id,
+                    details={
+                        "cameras": sorted(self.config.cameras),
+                        "programs": sorted(p.value for p in self.config.programs),
+                        "accredited": self.config.provider.accreditation is not None,
+                    },
+                )
+        except StoreFullError as exc:
+            # Start degraded rather than not at all: Frigate's broker keeps the events meanwhile.
+            log.error("starting on a full disk, the config.load audit entry is not recorded: %s", exc)
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._watch_registry(stop))

@@ -327,7 +327,14 @@ class Store:
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA busy_timeout=5000")
             db.execute("PRAGMA foreign_keys=ON")
-        except (OSError, sqlite3.Error) as exc:
+        except sqlite3.Error as exc:
+            if _out_of_space(exc, path):
+                raise StoreFullError(
+                    f"the disk holding {data_dir} is full ({_free_text(path)}); cannot open the store at "
+                    f"{path}: {exc}; free space on that disk and start again"
+                ) from exc
+            raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+        except OSError as exc:
             raise StoreError(f"cannot open the store at {path}: {exc}") from exc
         store = cls(db, path)
         store._migrate()

@@ -5,7 +5,9 @@ Will ``offline`` (retained) for when the link dies; a clean stop publishes ``off
 Messages go in outbox order with up to ``inflight`` awaiting PUBACK; a message is marked
 delivered only on its PUBACK (marks are batched, one commit per ``FLUSH_S``). When the link
 drops, every unacknowledged message is sent again on the next connection, from the oldest:
-at-least-once, in order, never dropped.
+at-least-once, in order, never dropped. If the marks cannot be written (a full disk), they
+are kept and written again every ``MARK_RETRY_S``; should the link drop first, those
+messages are sent again on the next connection (a duplicate, never a loss).
 
 Covers: PB-05, DT-02, DT-08, DT-21.
 """
@@ -17,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from guarita.errors import LinkError
+from guarita.errors import LinkError, StoreError
 from guarita.link_state import Backoff, LinkState, keep_link
 from guarita.metrics import Metrics
 from guarita.mqtt import LinkSettings, MqttLink
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 
 FLUSH_S = 0.05
 STATUS_TIMEOUT_S = 5.0
+MARK_RETRY_S = 1.0
 
 
 class UplinkPublisher:
@@ -53,6 +56,7 @@ class UplinkPublisher:
         self.state = state
         self._backoff = backoff
         self._clock = clock
+        self._mark_retry_at = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, drain, reconnect with backoff; never ends on a link failure."""
@@ -127,9 +131,14 @@ class UplinkPublisher:
         self._flush(acked)
 
     def _flush(self, acked: list[PendingMessage]) -> None:
-        if not acked:
+        if not acked or time.monotonic() < self._mark_retry_at:
             return
-        self._outbox.mark_delivered(self.name, acked)
+        try:
+            self._outbox.mark_delivered(self.name, acked)
+        except StoreError as exc:
+            log.debug("uplink %s: delivery marks held back: %s", self.name, exc)
+            self._mark_retry_at = time.monotonic() + MARK_RETRY_S
+            return
         now = self._clock()
         for message in acked:
             self._metrics.latency.observe(max(0.0, now - message.created_at), self.name)
