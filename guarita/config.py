@@ -319,6 +319,12 @@ class OutboxConfig(_Model):
     delivered_keep_s: int = Field(
         default=3600, ge=0, description="Delivered ids are remembered this long to refuse duplicates."
     )
+    max_message_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="A message larger than this is set aside as a dead letter, not queued."
+    )
+    dead_letter_after_disconnects: int = Field(
+        default=3, ge=2, description="A message the broker drops the link on this many times in a row is set aside."
+    )
 
 
 class ApiRole(StrEnum):

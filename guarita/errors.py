@@ -7,7 +7,8 @@
     │   └── StoreFullError     the disk holding the store is full
     ├── OutboxFullError        the outbox reached its disk quota
     ├── LinkError              an MQTT link (Frigate side or an uplink) failed
-    │   └── LinkTimeout        the broker did not answer in time
+    │   ├── LinkTimeout        the broker did not answer in time
+    │   └── PublishRefused     the broker refused one message (MQTT 5 PUBACK reason code)
     ├── FrigateError           Frigate's HTTP API failed
     │   ├── FrigateUnavailable could not reach Frigate at all
     │   ├── FrigateAuthError   login refused (401) or forbidden (403)
@@ -42,6 +43,7 @@ __all__ = [
     "LinkError",
     "LinkTimeout",
     "OutboxFullError",
+    "PublishRefused",
     "SecretError",
     "StoreError",
     "StoreFullError",
@@ -96,6 +98,14 @@ class LinkError(GuaritaError):
 
 class LinkTimeout(LinkError):
     """The broker did not answer within the allowed time."""
+
+
+class PublishRefused(LinkError):
+    """The broker answered a publish with a failure reason code (``reason_code``, e.g. 0x87, 0x95)."""
+
+    def __init__(self, message: str, reason_code: int) -> None:
+        self.reason_code = reason_code
+        super().__init__(message)
 
 
 class FrigateError(GuaritaError):

@@ -132,7 +132,17 @@ class Metrics:
         )
         self.delivered = Counter("guarita_messages_delivered_total", "Messages acknowledged by an uplink.", ("uplink",))
         self.refused = Counter(
-            "guarita_messages_refused_total", "Publishes an uplink refused (the link is reopened).", ("uplink",)
+            "guarita_messages_refused_total",
+            "Publishes an uplink's broker refused with a PUBACK reason code (each is set aside as a dead letter).",
+            ("uplink",),
+        )
+        self.dead_lettered = Counter(
+            "guarita_messages_dead_lettered_total",
+            "Outbox messages set aside as dead letters: refused, too_large, or poison (the broker drops the link on it).",
+            ("uplink", "kind"),
+        )
+        self.dead_letters = Gauge(
+            "guarita_dead_letters", "Dead letters waiting for a technician (guarita outbox dead-letters; alarm > 0)."
         )
         self.outbox_depth = Gauge("guarita_outbox_depth", "Undelivered messages per uplink.", ("uplink",))
         self.outbox_bytes = Gauge("guarita_outbox_bytes", "Bytes the outbox counts against its quota.")
@@ -160,6 +170,8 @@ class Metrics:
             self.quarantined,
             self.delivered,
             self.refused,
+            self.dead_lettered,
+            self.dead_letters,
             self.outbox_depth,
             self.outbox_bytes,
             self.retention_shortfall,

@@ -140,6 +140,8 @@ class Runtime:
         self.metrics = Metrics()
         self.store = Store.open(config.storage.data_dir)
         self.outbox = Outbox.for_config(self.store, config.outbox, lambda: clock().timestamp())
+        self.outbox.on_dead_letter = lambda uplink, kind: self.metrics.dead_lettered.inc(uplink, kind)
+        self.metrics.dead_letters.source = lambda: {(): float(self.outbox.dead_letter_count())}
         self.quarantine = Quarantine(self.metrics)
         self.registry = Registry(
             self.store, config.storage.data_dir, accredited=config.provider.accreditation is not None, clock=clock
@@ -181,6 +183,7 @@ class Runtime:
                 LinkState(f"uplink {program.value}", self.metrics),
                 Backoff(max_s=reconnect_max_s),
                 clock=lambda: clock().timestamp(),
+                poison_after=config.outbox.dead_letter_after_disconnects,
             )
             for program, settings in config.programs.items()
             if settings.enabled
@@ -222,8 +225,14 @@ class Runtime:
         if self.telemetry is not None:
             links["telemetry"] = {"up": self.telemetry.state.up, "detail": self.telemetry.state.detail}
         degraded = not all(link["up"] for link in links.values()) or self.outbox.level is not QuotaLevel.OK
-        store_warnings = [self.store.full] if self.store.full is not None else []
-        warnings = [*store_warnings, *self.warnings, *self.retention_warnings]
+        own = [self.store.full] if self.store.full is not None else []
+        dead_letters = self.outbox.dead_letter_count()
+        if dead_letters:
+            own.append(
+                f"{dead_letters} outbox message(s) set aside as dead letters (refused by a broker or too large); "
+                "see `guarita outbox dead-letters`"
+            )
+        warnings = [*own, *self.warnings, *self.retention_warnings]
         return {
             "status": "degraded" if degraded or warnings else "ok",
             "provider": self.config.provider.id,
@@ -234,6 +243,7 @@ class Runtime:
                 "bytes": self.outbox.pending_bytes,
                 "quota_bytes": self.outbox.quota_bytes,
                 "level": self.outbox.level.value,
+                "dead_letters": dead_letters,
             },
             "quarantined": int(sum(self.metrics.quarantined.values.values())),
             "dvr_present": dict(self.dvr_poller.present) if self.dvr_poller is not None else {},

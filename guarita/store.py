@@ -301,6 +301,45 @@ MIGRATIONS: tuple[str, ...] = (
         hour TEXT NOT NULL
     );
     """,
+    # 6: dead letters: outbox messages set aside because a broker refused them or they were too
+    # large to queue, so what follows them is delivered. The outbox gets AUTOINCREMENT ids: an
+    # uplink reads on from the last id it sent, so an id must never come back after the newest
+    # row left the table (dead-lettered, or pruned once delivered).
+    """
+    CREATE TABLE outbox_v6 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        uplink TEXT NOT NULL,
+        idem_key TEXT NOT NULL,
+        order_key TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        qos INTEGER NOT NULL,
+        retain INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        delivered_at REAL,
+        UNIQUE (idem_key, uplink)
+    );
+    INSERT INTO outbox_v6 SELECT id, uplink, idem_key, order_key, topic, payload, qos, retain, created_at,
+        delivered_at FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v6 RENAME TO outbox;
+    CREATE INDEX outbox_pending ON outbox (uplink, id) WHERE delivered_at IS NULL;
+    CREATE INDEX outbox_delivered ON outbox (delivered_at) WHERE delivered_at IS NOT NULL;
+    CREATE TABLE dead_letters (
+        id INTEGER PRIMARY KEY,
+        uplink TEXT NOT NULL,
+        idem_key TEXT NOT NULL,
+        order_key TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        qos INTEGER NOT NULL,
+        retain INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        dead_at REAL NOT NULL,
+        reason TEXT NOT NULL,
+        UNIQUE (idem_key, uplink)
+    );
+    """,
 )
 
 
