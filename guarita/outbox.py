@@ -23,12 +23,14 @@ Covers: PB-05, DT-02, DT-06, DT-08, DT-21.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from guarita import audit
 from guarita.config import OutboxConfig
 from guarita.errors import OutboxFullError
 from guarita.store import Store
@@ -318,13 +320,15 @@ class Outbox:
         """How many dead letters wait for a technician."""
         return int(self._store.db.execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0])
 
-    def requeue(self, dead_letter_id: int) -> DeadLetter:
+    def requeue(self, dead_letter_id: int, by: str) -> DeadLetter:
         """Put a dead letter back at the end of its uplink's queue (e.g. after the broker's limit was raised).
+
+        ``by`` is who asked; the audit log records it with the change.
 
         Raises:
             KeyError: no dead letter has this id.
         """
-        letter = self._take_dead_letter(dead_letter_id, requeue=True)
+        letter = self._take_dead_letter(dead_letter_id, by, requeue=True)
         cost = OutboxMessage(letter.uplink, letter.idem_key, "", letter.topic, letter.payload).cost
         self._depth[letter.uplink] = self._depth.get(letter.uplink, 0) + 1
         self._bytes += cost
@@ -332,19 +336,34 @@ class Outbox:
         self._update_level()
         return letter
 
-    def discard(self, dead_letter_id: int) -> DeadLetter:
-        """Forget a dead letter for good (a technician looked at it and decided).
+    def discard(self, dead_letter_id: int, by: str) -> DeadLetter:
+        """Forget a dead letter for good (a technician looked at it and decided); audited as ``by``.
 
         Raises:
             KeyError: no dead letter has this id.
         """
-        return self._take_dead_letter(dead_letter_id, requeue=False)
+        return self._take_dead_letter(dead_letter_id, by, requeue=False)
 
-    def _take_dead_letter(self, dead_letter_id: int, *, requeue: bool) -> DeadLetter:
+    def _take_dead_letter(self, dead_letter_id: int, by: str, *, requeue: bool) -> DeadLetter:
         found = [d for d in self.dead_letters() if d.id == dead_letter_id]
         if not found:
             raise KeyError(dead_letter_id)
+        letter = found[0]
         with self._store.transaction() as db:
+            audit.append(
+                db,
+                at=self._clock(),
+                actor=by,
+                action="outbox.requeue" if requeue else "outbox.discard",
+                subject=f"dead_letter:{dead_letter_id}",
+                details={
+                    "uplink": letter.uplink,
+                    "topic": letter.topic,
+                    "bytes": len(letter.payload),
+                    "sha256": hashlib.sha256(letter.payload).hexdigest(),
+                    "reason": letter.reason,
+                },
+            )
             if requeue:
                 db.execute(
                     "INSERT INTO outbox (uplink, idem_key, order_key, topic, payload, qos, retain, created_at) "
@@ -352,7 +371,7 @@ class Outbox:
                     (self._clock(), dead_letter_id),
                 )
             db.execute("DELETE FROM dead_letters WHERE id = ?", (dead_letter_id,))
-        return found[0]
+        return letter
 
     def wake_event(self, uplink: str) -> asyncio.Event:
         """The event set whenever new messages for ``uplink`` commit (its publisher clears it)."""

@@ -85,14 +85,14 @@ def test_dead_letter_moves_a_queued_message_out_and_requeue_and_discard_take_it_
     [letter] = outbox.dead_letters("detro")
     assert letter.reason == "refused: 127.0.0.1:8883 refused publish: Not authorized"
     assert outbox.dead_letter_count() == 1
-    outbox.requeue(letter.id)
+    outbox.requeue(letter.id, by="ana")
     assert [m.topic for m in outbox.pending("detro", 0, 10)] == ["t/1", "t/3", "t/2"], "back, at the end"
     assert outbox.depth("detro") == 3 and outbox.dead_letter_count() == 0
     outbox.dead_letter("detro", outbox.pending("detro", third.id, 1)[0], "poison", "dropped 3 times")
-    outbox.discard(outbox.dead_letters()[0].id)
+    outbox.discard(outbox.dead_letters()[0].id, by="ana")
     assert outbox.dead_letter_count() == 0 and [m.topic for m in outbox.pending("detro", 0, 10)] == ["t/1", "t/3"]
     with pytest.raises(KeyError):
-        outbox.requeue(999)
+        outbox.requeue(999, by="ana")
 
 
 # ---- end to end ----------------------------------------------------------------------------
@@ -176,3 +176,50 @@ async def test_a_publish_refused_with_a_reason_code_is_set_aside_at_once(
         # Outside acme's ACL: Mosquitto answers the MQTT 5 PUBACK with 0x87 not authorised.
         await _one_set_aside_rest_delivered(runtime, centre, frigate_broker, "elsewhere/report", "refused")
         assert runtime.metrics.refused.get("detro") == 1
+
+
+# covers PB-05, DT-02, DT-06
+def test_the_cli_lists_shows_requeues_and_discards_dead_letters(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    config = tmp_path / "guarita.yaml"
+    config.write_text(
+        "provider: {id: acme, name: ACME, kind: security_company}\n"
+        f"storage: {{data_dir: {tmp_path / 'data'}}}\n"
+        "frigate: {url: 'http://127.0.0.1:9', mqtt: {host: 127.0.0.1, port: 9}}\n"
+        "outbox: {max_message_bytes: 1024}\n"
+        "cameras: {}\n"
+    )
+    store = Store.open(tmp_path / "data")
+    outbox = Outbox(store, quota_bytes=10**8, warn_ratio=0.8, delivered_keep_s=60, clock=lambda: T0, max_message_bytes=1024)
+    report = b'{"bad_names": ["' + b"x" * 5000 + b'"]}'
+    put(store, outbox, OutboxMessage("detro", "r1", "report", "detro/v1/acme/dvr/report", report), message(2, 10))
+    store.close()
+
+    def cli(*args: str) -> tuple[int, bytes, str]:
+        code = main([*args, "-c", str(config)])
+        out, err = capsysbinary.readouterr()
+        return code, out, err.decode()
+
+    code, out, _ = cli("outbox", "dead-letters", "--json")
+    assert code == 0
+    [letter] = json.loads(out)["dead_letters"]
+    assert letter["uplink"] == "detro" and letter["topic"] == "detro/v1/acme/dvr/report"
+    assert letter["bytes"] == len(report) and letter["reason"].startswith("too_large: ")
+    assert letter["preview"].startswith('{"bad_names": ["xxx')
+    code, out, _ = cli("outbox", "dead-letters")
+    assert code == 0 and b"1 dead letter(s)" in out and b"detro/v1/acme/dvr/report" in out
+    code, out, _ = cli("outbox", "show", str(letter["id"]))
+    assert code == 0 and out == report, "the payload exactly as queued"
+    code, _, err = cli("outbox", "requeue", "99", "--by", "ana")
+    assert code == 1 and "no dead letter has id 99" in err
+    code, out, _ = cli("outbox", "requeue", str(letter["id"]), "--by", "ana")
+    assert code == 0 and b"queued again" in out
+    store = Store.open(tmp_path / "data")
+    try:
+        topics = [row[0] for row in store.db.execute("SELECT topic FROM outbox WHERE delivered_at IS NULL ORDER BY id")]
+        assert topics == ["t/2", "detro/v1/acme/dvr/report"]
+        actions = [row[0] for row in store.db.execute("SELECT action FROM audit_log ORDER BY seq")]
+        assert actions == ["outbox.requeue"]
+    finally:
+        store.close()
+    code, out, _ = cli("outbox", "dead-letters", "--json")
+    assert json.loads(out) == {"dead_letters": []}
