@@ -120,6 +120,12 @@ class StorageConfig(_Model):
     """Where Guarita keeps its database, outbox and quarantine."""
 
     data_dir: ConfigPath = Field(description="Directory for the SQLite store (`guarita.db`); created if missing.")
+    quarantine_keep_bytes: int = Field(
+        default=4096, ge=0, le=1024 * 1024, description="Bytes of each quarantined payload kept (size and SHA-256 always)."
+    )
+    quarantine_max_rows: int = Field(
+        default=10_000, ge=100, description="Quarantine entries kept; past it the oldest are pruned and counted."
+    )
 
 
 class TlsConfig(_Model):

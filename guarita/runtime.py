@@ -142,7 +142,9 @@ class Runtime:
         self.outbox = Outbox.for_config(self.store, config.outbox, lambda: clock().timestamp())
         self.outbox.on_dead_letter = lambda uplink, kind: self.metrics.dead_lettered.inc(uplink, kind)
         self.metrics.dead_letters.source = lambda: {(): float(self.outbox.dead_letter_count())}
-        self.quarantine = Quarantine(self.metrics)
+        self.quarantine = Quarantine.for_config(self.metrics, config.storage)
+        self.metrics.quarantine_rows.source = lambda: {(): float(Quarantine.rows(self.store.db))}
+        self.metrics.quarantine_pruned.source = lambda: {(): float(Quarantine.pruned(self.store.db))}
         self.registry = Registry(
             self.store, config.storage.data_dir, accredited=config.provider.accreditation is not None, clock=clock
         )
@@ -232,6 +234,9 @@ class Runtime:
                 f"{dead_letters} outbox message(s) set aside as dead letters (refused by a broker or too large); "
                 "see `guarita outbox dead-letters`"
             )
+        crowded = self.quarantine.warning(self.store.db)
+        if crowded is not None:
+            own.append(crowded)
         warnings = [*own, *self.warnings, *self.retention_warnings]
         return {
             "status": "degraded" if degraded or warnings else "ok",
@@ -246,6 +251,11 @@ class Runtime:
                 "dead_letters": dead_letters,
             },
             "quarantined": int(sum(self.metrics.quarantined.values.values())),
+            "quarantine": {
+                "rows": Quarantine.rows(self.store.db),
+                "max_rows": self.quarantine.max_rows,
+                "pruned": Quarantine.pruned(self.store.db),
+            },
             "dvr_present": dict(self.dvr_poller.present) if self.dvr_poller is not None else {},
             "store": {"path": str(self.store.path), "writable": self.store.full is None},
             "warnings": warnings,
