@@ -1,10 +1,11 @@
 """``guarita outbox``: the dead letters, messages an uplink could not deliver and set aside.
 
 ``dead-letters`` lists them (``--json`` for one document), ``show ID`` writes one payload to
-standard output as it was queued, ``requeue ID --by USER`` puts it back at the end of its
+standard output as it was kept (a message over ``outbox.max_message_bytes`` only in part), ``requeue ID --by USER`` puts it back at the end of its
 uplink's queue (after the broker's limit was raised, say) and ``discard ID --by USER``
 forgets it; both are recorded in the audit log. A running ``guarita run`` sends a requeued
-message within a second.
+message within a second, and its counts (/healthz, metrics, the quota) catch up within a
+minute.
 
 Covers: PB-05, DT-02, DT-06.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import sys
 from typing import Any
 
@@ -40,8 +40,9 @@ def dead_letter_document(letter: DeadLetter) -> dict[str, Any]:
         "id": letter.id,
         "uplink": letter.uplink,
         "topic": letter.topic,
-        "bytes": len(letter.payload),
-        "sha256": hashlib.sha256(letter.payload).hexdigest(),
+        "bytes": letter.size,
+        "kept_bytes": len(letter.payload),
+        "sha256": letter.sha256,
         "queued_at": _iso(letter.created_at),
         "dead_at": _iso(letter.dead_at),
         "reason": letter.reason,
@@ -55,7 +56,8 @@ def _text(letters: list[DeadLetter]) -> str:
     lines = [f"{len(letters)} dead letter(s); `guarita outbox show ID` prints one, `requeue` or `discard` settles it:"]
     for letter in letters:
         lines.append(
-            f"  {letter.id}  {letter.uplink}  {letter.topic}  {len(letter.payload)} bytes  "
+            f"  {letter.id}  {letter.uplink}  {letter.topic}  {letter.size} bytes"
+            f"{'' if letter.whole else f' (first {len(letter.payload)} kept)'}  "
             f"set aside {_iso(letter.dead_at)}\n      {letter.reason}"
         )
     return "\n".join(lines)
@@ -98,7 +100,10 @@ def _cmd_settle(args: argparse.Namespace) -> int:
     with open_store(config) as store:
         outbox = _outbox(store, config)
         _find(outbox, args.id)
-        letter = outbox.requeue(args.id, args.by) if args.requeue else outbox.discard(args.id, args.by)
+        try:
+            letter = outbox.requeue(args.id, args.by) if args.requeue else outbox.discard(args.id, args.by)
+        except ValueError as exc:
+            raise GuaritaError(str(exc)) from exc
     done = "queued again at the end of" if args.requeue else "discarded from"
     emit(args, f"dead letter {letter.id} ({letter.topic}) {done} uplink {letter.uplink}",
          {"id": letter.id, "uplink": letter.uplink, "topic": letter.topic, "requeued": args.requeue, "by": args.by})

@@ -320,7 +320,7 @@ class ForwardConfig(_Model):
 class OutboxConfig(_Model):
     """The durable store-and-forward queue in front of each uplink."""
 
-    quota_mb: float = Field(default=512, gt=0, description="Disk quota for undelivered messages, all uplinks together.")
+    quota_mb: float = Field(default=512, gt=0, description="Disk quota for undelivered messages and dead letters, all uplinks.")
     warn_ratio: float = Field(default=0.8, gt=0, lt=1, description="Alarm when the outbox reaches this share of quota.")
     delivered_keep_s: int = Field(
         default=3600, ge=0, description="Delivered ids are remembered this long to refuse duplicates."

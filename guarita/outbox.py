@@ -15,7 +15,11 @@ is not queued, and a message the uplink's broker refuses (``dead_letter``) leave
 both go to the ``dead_letters`` table with the reason, are counted
 (``guarita_messages_dead_lettered_total``), logged at ERROR, shown in /healthz, and listed,
 re-queued or discarded with ``guarita outbox dead-letters``. Their keys still count as known,
-so a redelivered Frigate message is not set aside twice.
+so a redelivered Frigate message is not set aside twice. A dead letter keeps at most
+``max_message_bytes`` of its payload (with the size and SHA-256 of the whole), and dead
+letters count against the quota like queued messages: a broker that refuses everything (a
+wrong ACL) fills the quota and holds Frigate's events back; it cannot fill the disk. Another
+process (the CLI) may change the tables: ``reload_counts`` (housekeeping) catches up.
 
 Covers: PB-05, DT-02, DT-06, DT-08, DT-21.
 """
@@ -99,6 +103,13 @@ class DeadLetter:
     created_at: float
     dead_at: float
     reason: str
+    size: int  # of the whole payload; ``payload`` may hold only its first max_message_bytes
+    sha256: str
+
+    @property
+    def whole(self) -> bool:
+        """True if ``payload`` is the whole message (so it can be sent again)."""
+        return len(self.payload) == self.size
 
 
 class Outbox:
@@ -127,7 +138,7 @@ class Outbox:
         self._new: dict[str, asyncio.Event] = {}
         self.space_freed = asyncio.Event()
         self.level = QuotaLevel.OK
-        self._load_counts()
+        self.reload_counts()
 
     @classmethod
     def for_config(cls, store: Store, config: OutboxConfig, clock: Callable[[], float]) -> Outbox:
@@ -141,15 +152,24 @@ class Outbox:
             max_message_bytes=config.max_message_bytes,
         )
 
-    def _load_counts(self) -> None:
-        rows = self._store.db.execute(
-            "SELECT uplink, COUNT(*), COALESCE(SUM(LENGTH(payload) + LENGTH(topic) + LENGTH(idem_key)), 0) "
-            "FROM outbox WHERE delivered_at IS NULL GROUP BY uplink"
-        ).fetchall()
-        for uplink, count, size in rows:
-            self._depth[uplink] = int(count)
-            self._bytes += int(size) + int(count) * ROW_OVERHEAD_BYTES
+    def reload_counts(self) -> None:
+        """Count depth and bytes from the store (at start, and after another process changed it)."""
+        depth: dict[str, int] = {}
+        used = 0
+        for table, where in (("outbox", "WHERE delivered_at IS NULL"), ("dead_letters", "")):
+            rows = self._store.db.execute(
+                f"SELECT uplink, COUNT(*), COALESCE(SUM(LENGTH(payload) + LENGTH(topic) + LENGTH(idem_key)), 0) "
+                f"FROM {table} {where} GROUP BY uplink"
+            ).fetchall()
+            for uplink, count, size in rows:
+                if table == "outbox":
+                    depth[uplink] = int(count)
+                used += int(size) + int(count) * ROW_OVERHEAD_BYTES
+        freed = used < self._bytes
+        self._depth, self._bytes = depth, used
         self._update_level()
+        if freed:
+            self.space_freed.set()
 
     # ---- producers ----------------------------------------------------------------
     def known(self, db: sqlite3.Connection, idem_keys: Iterable[str]) -> set[tuple[str, str]]:
@@ -178,7 +198,7 @@ class Outbox:
             OutboxFullError: the messages would pass the quota (nothing is inserted).
         """
         queued = [m for m in messages if not self._too_large(m)]
-        cost = sum(m.cost for m in queued)
+        cost = sum(self._kept_cost(m) for m in messages)
         if self._bytes + cost > self._quota:
             self._set_level(QuotaLevel.FULL)
             raise OutboxFullError(
@@ -193,10 +213,10 @@ class Outbox:
         )
         db.executemany(
             "INSERT OR REPLACE INTO dead_letters (uplink, idem_key, order_key, topic, payload, qos, retain, "
-            "created_at, dead_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "payload_size, payload_sha256, created_at, dead_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (m.uplink, m.idem_key, m.order_key, m.topic, m.payload, m.qos, int(m.retain), now, now,
-                 self._too_large_reason(m))
+                (m.uplink, m.idem_key, m.order_key, m.topic, m.payload[: self._max_message], m.qos, int(m.retain),
+                 len(m.payload), hashlib.sha256(m.payload).hexdigest(), now, now, self._too_large_reason(m))
                 for m in messages
                 if self._too_large(m)
             ],
@@ -205,21 +225,25 @@ class Outbox:
     def committed(self, messages: Iterable[OutboxMessage]) -> None:
         """Account for messages whose insert transaction committed, and wake their publishers."""
         for message in messages:
+            self._bytes += self._kept_cost(message)
             if self._too_large(message):
                 self._report_dead_letter(message.uplink, message.topic, "too_large", self._too_large_reason(message))
                 continue
             self._depth[message.uplink] = self._depth.get(message.uplink, 0) + 1
-            self._bytes += message.cost
             self._event(message.uplink).set()
         self._update_level()
 
     def _too_large(self, message: OutboxMessage) -> bool:
         return len(message.payload) > self._max_message
 
+    def _kept_cost(self, message: OutboxMessage) -> int:
+        """Bytes this message takes in the store: queued whole, or as a dead letter's first bytes."""
+        return message.cost - len(message.payload) + min(len(message.payload), self._max_message)
+
     def _too_large_reason(self, message: OutboxMessage) -> str:
         return (
             f"too_large: {len(message.payload)} bytes > outbox.max_message_bytes of {self._max_message}; "
-            "not queued, so the messages behind it are not held up"
+            f"never queued, its first {self._max_message} bytes kept"
         )
 
     # ---- consumers -------------------------------------------------------------------
@@ -277,18 +301,16 @@ class Outbox:
         with self._store.transaction() as db:
             moved = db.execute(
                 "INSERT OR REPLACE INTO dead_letters (uplink, idem_key, order_key, topic, payload, qos, retain, "
-                "created_at, dead_at, reason) SELECT uplink, idem_key, order_key, topic, payload, qos, retain, "
-                "created_at, ?, ? FROM outbox WHERE id = ? AND uplink = ? AND delivered_at IS NULL",
-                (self._clock(), f"{kind}: {reason}", message.id, uplink),
+                "payload_size, payload_sha256, created_at, dead_at, reason) SELECT uplink, idem_key, order_key, "
+                "topic, payload, qos, retain, LENGTH(payload), ?, created_at, ?, ? FROM outbox "
+                "WHERE id = ? AND uplink = ? AND delivered_at IS NULL",
+                (hashlib.sha256(message.payload).hexdigest(), self._clock(), f"{kind}: {reason}", message.id, uplink),
             ).rowcount
             gone = db.execute(
                 "DELETE FROM outbox WHERE id = ? AND uplink = ? AND delivered_at IS NULL", (message.id, uplink)
             ).rowcount
-        if gone:
+        if gone:  # its bytes stay counted: the dead letter holds them now
             self._depth[uplink] = max(0, self._depth.get(uplink, 0) - 1)
-            self._bytes = max(0, self._bytes - message.cost)
-            self._update_level()
-            self.space_freed.set()
         if moved or gone:
             self._report_dead_letter(uplink, message.topic, kind, reason)
 
@@ -304,14 +326,14 @@ class Outbox:
     def dead_letters(self, uplink: str | None = None) -> list[DeadLetter]:
         """Every dead letter (of ``uplink`` if given), oldest first."""
         rows = self._store.db.execute(
-            "SELECT id, uplink, idem_key, topic, payload, qos, retain, created_at, dead_at, reason FROM dead_letters "
-            "WHERE ? IS NULL OR uplink = ? ORDER BY id",
+            "SELECT id, uplink, idem_key, topic, payload, qos, retain, created_at, dead_at, reason, payload_size, "
+            "payload_sha256 FROM dead_letters WHERE ? IS NULL OR uplink = ? ORDER BY id",
             (uplink, uplink),
         ).fetchall()
         return [
             DeadLetter(
                 id=r[0], uplink=r[1], idem_key=r[2], topic=r[3], payload=bytes(r[4]), qos=r[5], retain=bool(r[6]),
-                created_at=r[7], dead_at=r[8], reason=r[9],
+                created_at=r[7], dead_at=r[8], reason=r[9], size=r[10], sha256=r[11],
             )
             for r in rows
         ]
@@ -327,13 +349,11 @@ class Outbox:
 
         Raises:
             KeyError: no dead letter has this id.
+            ValueError: only the first bytes of this dead letter were kept.
         """
         letter = self._take_dead_letter(dead_letter_id, by, requeue=True)
-        cost = OutboxMessage(letter.uplink, letter.idem_key, "", letter.topic, letter.payload).cost
         self._depth[letter.uplink] = self._depth.get(letter.uplink, 0) + 1
-        self._bytes += cost
         self._event(letter.uplink).set()
-        self._update_level()
         return letter
 
     def discard(self, dead_letter_id: int, by: str) -> DeadLetter:
@@ -342,13 +362,22 @@ class Outbox:
         Raises:
             KeyError: no dead letter has this id.
         """
-        return self._take_dead_letter(dead_letter_id, by, requeue=False)
+        letter = self._take_dead_letter(dead_letter_id, by, requeue=False)
+        self._bytes = max(0, self._bytes - _letter_cost(letter))
+        self._update_level()
+        self.space_freed.set()
+        return letter
 
     def _take_dead_letter(self, dead_letter_id: int, by: str, *, requeue: bool) -> DeadLetter:
         found = [d for d in self.dead_letters() if d.id == dead_letter_id]
         if not found:
             raise KeyError(dead_letter_id)
         letter = found[0]
+        if requeue and not letter.whole:
+            raise ValueError(
+                f"dead letter {dead_letter_id} was kept only in part ({len(letter.payload)} of {letter.size} bytes) "
+                "and cannot be sent again; whoever produced it must send it smaller"
+            )
         with self._store.transaction() as db:
             audit.append(
                 db,
@@ -359,8 +388,8 @@ class Outbox:
                 details={
                     "uplink": letter.uplink,
                     "topic": letter.topic,
-                    "bytes": len(letter.payload),
-                    "sha256": hashlib.sha256(letter.payload).hexdigest(),
+                    "bytes": letter.size,
+                    "sha256": letter.sha256,
                     "reason": letter.reason,
                 },
             )
@@ -421,3 +450,7 @@ class Outbox:
             log.warning("outbox nearly full (%s): an uplink has been down for a while", used)
         else:
             log.info("outbox back under its warning level (%s), was %s", used, previous.value)
+
+
+def _letter_cost(letter: DeadLetter) -> int:
+    return len(letter.payload) + len(letter.topic) + len(letter.idem_key) + ROW_OVERHEAD_BYTES

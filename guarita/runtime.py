@@ -282,6 +282,7 @@ class Runtime:
             await wait_or_stop(stop, HOUSEKEEPING_S)
             try:
                 pruned = self.outbox.prune_delivered()
+                self.outbox.reload_counts()  # the CLI may have requeued or discarded dead letters
                 self.bridge.prune_state(EVENT_STATE_KEEP_S)
                 log.debug("housekeeping: forgot %d delivered outbox rows", pruned)
             except StoreError as exc:  # a full disk: the store logged it; try again next round

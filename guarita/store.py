@@ -334,6 +334,8 @@ MIGRATIONS: tuple[str, ...] = (
         payload BLOB NOT NULL,
         qos INTEGER NOT NULL,
         retain INTEGER NOT NULL,
+        payload_size INTEGER NOT NULL,
+        payload_sha256 TEXT NOT NULL,
         created_at REAL NOT NULL,
         dead_at REAL NOT NULL,
         reason TEXT NOT NULL,

@@ -7,7 +7,7 @@ against real Mosquitto uplinks configured to refuse large packets (``max_packet_
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
 import json
 import logging
 import re
@@ -22,6 +22,7 @@ from conftest import UPLINK_ACL
 from harness import Receiver, lifecycles, running, wait_for, write_config
 
 from guarita.cli import main
+from guarita.errors import OutboxFullError
 from guarita.metrics import Metrics
 from guarita.outbox import Outbox, OutboxMessage
 from guarita.runtime import Runtime
@@ -60,17 +61,40 @@ def test_a_message_over_the_size_cap_is_set_aside_at_enqueue_and_the_next_is_que
     metrics = Metrics()
     outbox = Outbox(store, quota_bytes=10**8, warn_ratio=0.8, delivered_keep_s=60, clock=lambda: T0,
                     max_message_bytes=10_000, on_dead_letter=lambda u, k: metrics.dead_lettered.inc(u, k))
+    report = message(1, 14_600_000)
     with caplog.at_level(logging.ERROR, "guarita.outbox"):
-        put(store, outbox, message(1, 14_600_000), message(2, 100))
+        put(store, outbox, report, message(2, 100))
     assert [m.topic for m in outbox.pending("detro", 0, 10)] == ["t/2"]
     assert outbox.depth("detro") == 1
     [letter] = outbox.dead_letters()
-    assert (letter.topic, len(letter.payload), letter.uplink) == ("t/1", 14_600_000, "detro")
+    assert (letter.topic, letter.size, letter.uplink) == ("t/1", 14_600_000, "detro")
+    assert letter.payload == report.payload[:10_000] and not letter.whole, "only a prefix is kept"
+    assert letter.sha256 == hashlib.sha256(report.payload).hexdigest()
     assert "14600000 bytes > outbox.max_message_bytes of 10000" in letter.reason
+    assert outbox.pending_bytes == message(2, 100).cost + report.cost - 14_600_000 + 10_000, "on the quota"
+    with pytest.raises(ValueError, match="kept only in part"):
+        outbox.requeue(letter.id, by="ana")
     assert metrics.dead_lettered.get("detro", "too_large") == 1
     assert [r.levelno for r in caplog.records] == [logging.ERROR] and "t/1" in caplog.text
     with store.transaction() as db:
         assert outbox.holds(db, "detro", "k1"), "a redelivered copy is not set aside twice"
+
+
+# covers PB-05, DT-02, DT-21
+def test_dead_letters_count_against_the_quota_so_a_broker_refusing_everything_cannot_fill_the_disk(
+    store: Store,
+) -> None:
+    cost = message(1, 1000).cost
+    outbox = Outbox(store, quota_bytes=3 * cost, warn_ratio=0.5, delivered_keep_s=60, clock=lambda: T0)
+    put(store, outbox, message(1, 1000), message(2, 1000), message(3, 1000))
+    for pending in outbox.pending("detro", 0, 10):
+        outbox.dead_letter("detro", pending, "refused", "Not authorized")
+    assert outbox.depth("detro") == 0 and outbox.level.value == "full"
+    with pytest.raises(OutboxFullError):
+        put(store, outbox, message(4, 1000))
+    outbox.discard(outbox.dead_letters()[0].id, by="ana")
+    put(store, outbox, message(4, 1000))
+    assert outbox.depth("detro") == 1
 
 
 # covers PB-05, DT-02
@@ -81,7 +105,7 @@ def test_dead_letter_moves_a_queued_message_out_and_requeue_and_discard_take_it_
     before = outbox.pending_bytes
     outbox.dead_letter("detro", second, "refused", "127.0.0.1:8883 refused publish: Not authorized")
     assert [m.topic for m in outbox.pending("detro", 0, 10)] == ["t/1", "t/3"]
-    assert outbox.depth("detro") == 2 and outbox.pending_bytes == before - second.cost
+    assert outbox.depth("detro") == 2 and outbox.pending_bytes == before, "a dead letter stays on the quota"
     [letter] = outbox.dead_letters("detro")
     assert letter.reason == "refused: 127.0.0.1:8883 refused publish: Not authorized"
     assert outbox.dead_letter_count() == 1
@@ -89,8 +113,13 @@ def test_dead_letter_moves_a_queued_message_out_and_requeue_and_discard_take_it_
     assert [m.topic for m in outbox.pending("detro", 0, 10)] == ["t/1", "t/3", "t/2"], "back, at the end"
     assert outbox.depth("detro") == 3 and outbox.dead_letter_count() == 0
     outbox.dead_letter("detro", outbox.pending("detro", third.id, 1)[0], "poison", "dropped 3 times")
-    outbox.discard(outbox.dead_letters()[0].id, by="ana")
+    # Another process (the CLI) discards it: this outbox's counts catch up on reload.
+    cli_view = Outbox(store, quota_bytes=10**8, warn_ratio=0.8, delivered_keep_s=60, clock=lambda: T0)
+    cli_view.discard(outbox.dead_letters()[0].id, by="ana")
+    assert cli_view.pending_bytes == before - second.cost
     assert outbox.dead_letter_count() == 0 and [m.topic for m in outbox.pending("detro", 0, 10)] == ["t/1", "t/3"]
+    outbox.reload_counts()
+    assert outbox.pending_bytes == before - second.cost and outbox.depth("detro") == 2
     with pytest.raises(KeyError):
         outbox.requeue(999, by="ana")
 
@@ -192,6 +221,7 @@ def test_the_cli_lists_shows_requeues_and_discards_dead_letters(tmp_path: Path, 
     outbox = Outbox(store, quota_bytes=10**8, warn_ratio=0.8, delivered_keep_s=60, clock=lambda: T0, max_message_bytes=1024)
     report = b'{"bad_names": ["' + b"x" * 5000 + b'"]}'
     put(store, outbox, OutboxMessage("detro", "r1", "report", "detro/v1/acme/dvr/report", report), message(2, 10))
+    outbox.dead_letter("detro", outbox.pending("detro", 0, 1)[0], "refused", "127.0.0.1:8883 refused publish: Not authorized")
     store.close()
 
     def cli(*args: str) -> tuple[int, bytes, str]:
@@ -201,24 +231,30 @@ def test_the_cli_lists_shows_requeues_and_discards_dead_letters(tmp_path: Path, 
 
     code, out, _ = cli("outbox", "dead-letters", "--json")
     assert code == 0
-    [letter] = json.loads(out)["dead_letters"]
-    assert letter["uplink"] == "detro" and letter["topic"] == "detro/v1/acme/dvr/report"
-    assert letter["bytes"] == len(report) and letter["reason"].startswith("too_large: ")
-    assert letter["preview"].startswith('{"bad_names": ["xxx')
+    too_large, refused = json.loads(out)["dead_letters"]
+    assert too_large["uplink"] == "detro" and too_large["topic"] == "detro/v1/acme/dvr/report"
+    assert (too_large["bytes"], too_large["kept_bytes"]) == (len(report), 1024)
+    assert too_large["sha256"] == hashlib.sha256(report).hexdigest()
+    assert too_large["reason"].startswith("too_large: ") and too_large["preview"].startswith('{"bad_names": ["xxx')
+    assert refused["topic"] == "t/2" and refused["reason"] == "refused: 127.0.0.1:8883 refused publish: Not authorized"
     code, out, _ = cli("outbox", "dead-letters")
-    assert code == 0 and b"1 dead letter(s)" in out and b"detro/v1/acme/dvr/report" in out
-    code, out, _ = cli("outbox", "show", str(letter["id"]))
-    assert code == 0 and out == report, "the payload exactly as queued"
+    assert code == 0 and b"2 dead letter(s)" in out and b"detro/v1/acme/dvr/report  5019 bytes (first 1024 kept)" in out
+    code, out, _ = cli("outbox", "show", str(too_large["id"]))
+    assert code == 0 and out == report[:1024], "the bytes kept, as queued"
     code, _, err = cli("outbox", "requeue", "99", "--by", "ana")
     assert code == 1 and "no dead letter has id 99" in err
-    code, out, _ = cli("outbox", "requeue", str(letter["id"]), "--by", "ana")
+    code, _, err = cli("outbox", "requeue", str(too_large["id"]), "--by", "ana")
+    assert code == 1 and "kept only in part (1024 of 5019 bytes) and cannot be sent again" in err
+    code, out, _ = cli("outbox", "requeue", str(refused["id"]), "--by", "ana")
     assert code == 0 and b"queued again" in out
+    code, out, _ = cli("outbox", "discard", str(too_large["id"]), "--by", "ana")
+    assert code == 0 and b"discarded" in out
     store = Store.open(tmp_path / "data")
     try:
         topics = [row[0] for row in store.db.execute("SELECT topic FROM outbox WHERE delivered_at IS NULL ORDER BY id")]
-        assert topics == ["t/2", "detro/v1/acme/dvr/report"]
+        assert topics == ["t/2"]
         actions = [row[0] for row in store.db.execute("SELECT action FROM audit_log ORDER BY seq")]
-        assert actions == ["outbox.requeue"]
+        assert actions == ["outbox.requeue", "outbox.discard"]
     finally:
         store.close()
     code, out, _ = cli("outbox", "dead-letters", "--json")
