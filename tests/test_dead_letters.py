@@ -184,12 +184,16 @@ async def _one_set_aside_rest_delivered(
 
 
 # covers PB-05, DT-02, DT-06
-@pytest.mark.parametrize(("protocol", "kind"), [("5", "too_large"), ("3.1.1", "poison")])
+@pytest.mark.parametrize(("protocol", "limit", "kind"), [
+    ("5", "max_packet_size 100000", "too_large"),  # MQTT 5: the broker announces its limit in CONNACK
+    ("3.1.1", "max_packet_size 100000", "poison"),  # MQTT 3.1.1: it only drops the link
+    ("5", "message_size_limit 100000", "poison"),  # Mosquitto 2.0 drops an MQTT 5 link on it too
+])
 async def test_a_message_the_broker_will_not_take_is_set_aside_and_the_rest_delivered(
-    tmp_path: Path, brokers: BrokerFleet, frigate_broker: MosquittoBroker, pki: TestPki, protocol: str, kind: str
+    tmp_path: Path, brokers: BrokerFleet, frigate_broker: MosquittoBroker, pki: TestPki, protocol: str, limit: str,
+    kind: str,
 ) -> None:
-    # MQTT 5: the broker announces its limit in CONNACK. MQTT 3.1.1: it only drops the link.
-    uplink = limited_uplink(brokers, pki, "limited", "max_packet_size 100000")
+    uplink = limited_uplink(brokers, pki, "limited", limit)
     config = config_for(tmp_path, frigate_broker, uplink, pki, protocol)
     async with Receiver(uplink, pki) as centre, running(config) as runtime:
         await _one_set_aside_rest_delivered(runtime, centre, frigate_broker, "detro/v1/acme/report", kind)
