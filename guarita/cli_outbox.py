@@ -1,11 +1,11 @@
 """``guarita outbox``: the dead letters, messages an uplink could not deliver and set aside.
 
 ``dead-letters`` lists them (``--json`` for one document), ``show ID`` writes one payload to
-standard output as it was kept (a message over ``outbox.max_message_bytes`` only in part), ``requeue ID --by USER`` puts it back at the end of its
-uplink's queue (after the broker's limit was raised, say) and ``discard ID --by USER``
-forgets it; both are recorded in the audit log. A running ``guarita run`` sends a requeued
-message within a second, and its counts (/healthz, metrics, the quota) catch up within a
-minute.
+standard output as it was kept (a message over ``outbox.max_message_bytes`` only in part),
+``requeue ID --by USER`` puts it back at the end of its uplink's queue (after the broker's
+limit was raised, say) and ``discard ID --by USER`` forgets it; both are recorded in the
+audit log. A running ``guarita run`` sends a requeued message within a second, and its
+counts (/healthz, metrics, the quota) catch up within a minute.
 
 Covers: PB-05, DT-02, DT-06.
 """

@@ -146,7 +146,7 @@ class Metrics:
         )
         self.dead_lettered = Counter(
             "guarita_messages_dead_lettered_total",
-            "Outbox messages set aside as dead letters: refused, too_large, or poison (the broker drops the link on it).",
+            "Outbox messages set aside as dead letters: refused, too_large, or poison (the link drops on it).",
             ("uplink", "kind"),
         )
         self.dead_letters = Gauge(

@@ -33,7 +33,9 @@ WARN_RATIO = 0.8
 class Quarantine:
     """Records bad input inside the caller's transaction."""
 
-    def __init__(self, metrics: Metrics, *, keep_bytes: int = DEFAULT_KEEP_BYTES, max_rows: int = DEFAULT_MAX_ROWS) -> None:
+    def __init__(
+        self, metrics: Metrics, *, keep_bytes: int = DEFAULT_KEEP_BYTES, max_rows: int = DEFAULT_MAX_ROWS
+    ) -> None:
         self._metrics = metrics
         self.keep_bytes = keep_bytes
         self.max_rows = max_rows
@@ -54,7 +56,8 @@ class Quarantine:
             (now, topic, kind, reason, digest, len(payload), payload[: self.keep_bytes]),
         )
         # Only the oldest rows are ever deleted, so the ids of the newest max_rows are a range.
-        pruned = db.execute("DELETE FROM quarantine WHERE id <= ?", (int(cursor.lastrowid or 0) - self.max_rows,)).rowcount
+        newest = int(cursor.lastrowid or 0)
+        pruned = db.execute("DELETE FROM quarantine WHERE id <= ?", (newest - self.max_rows,)).rowcount
         if pruned > 0:
             db.execute(
                 "INSERT INTO counters (name, value) VALUES (?, ?) "
@@ -64,8 +67,8 @@ class Quarantine:
             if not self._prune_logged:
                 self._prune_logged = True
                 log.warning(
-                    "the quarantine reached storage.quarantine_max_rows (%d): the oldest entries are pruned from now on "
-                    "(counted in guarita_quarantine_pruned_total)",
+                    "the quarantine reached storage.quarantine_max_rows (%d): from now on the oldest entries "
+                    "are pruned (counted in guarita_quarantine_pruned_total)",
                     self.max_rows,
                 )
 
