@@ -142,6 +142,7 @@ async def test_a_full_disk_holds_events_at_frigate_keeps_running_and_loses_none(
     async with Receiver(uplink_broker, pki) as centre, running(config) as runtime:
         await _publish(frigate_broker, before)
         await centre.wait_until(lambda: {(e["id"], e["type"]) for e in centre.events()} >= _ids(before), 10)
+        runtime.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no slack left in the WAL file
         small_disk.fill()
         await _publish(frigate_broker, during)
         await _full_then_freed(runtime, small_disk, centre, _ids(during))
@@ -181,3 +182,29 @@ def test_guarita_run_on_a_disk_too_full_to_open_the_store_names_it(
     error = capsys.readouterr().err
     assert f"the disk holding {small_disk.path / 'data'} is full" in error
     assert "free space on that disk" in error
+
+
+# covers PB-05, DT-02, DT-21
+@pytest.mark.slow
+async def test_delivery_marks_that_cannot_be_written_wait_and_nothing_is_lost(
+    tmp_path: Path, small_disk: SmallDisk, frigate_broker: MosquittoBroker, uplink_broker: MosquittoBroker, pki: TestPki
+) -> None:
+    config = _config(tmp_path, small_disk, frigate_broker, uplink_broker, pki)
+    messages = lifecycles(list(BUS), 300, updates=1, seed=4)
+    async with Receiver(uplink_broker, pki) as centre, running(config) as runtime:
+        uplink_broker.stop()
+        await wait_for(lambda: not runtime.health()["links"]["uplink:detro"]["up"])
+        await _publish(frigate_broker, messages)
+        await wait_for(lambda: runtime.outbox.depth("detro") == len(messages))
+        runtime.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        small_disk.fill()
+        uplink_broker.start()
+        # The centre gets everything; the PUBACKs cannot be recorded while the disk is full.
+        await centre.wait_until(lambda: {(e["id"], e["type"]) for e in centre.events()} >= _ids(messages), 20)
+        await wait_for(lambda: runtime.store.full is not None)
+        await asyncio.sleep(1.5)
+        assert runtime.outbox.depth("detro") == len(messages), "not marked delivered yet, so not forgotten"
+        assert runtime.health()["links"]["uplink:detro"]["up"], "the uplink carries on"
+        small_disk.free()
+        await wait_for(lambda: runtime.outbox.depth("detro") == 0)
+        await wait_for(lambda: runtime.health()["status"] == "ok")
