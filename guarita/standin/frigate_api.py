@@ -233,7 +233,8 @@ async def _config_set(request: web.Request) -> web.Response:
     except ValueError:
         body = None
     request.app[FRIGATE_CONFIG_SETS].append(body)
-    status, answer = config_set_answer(body, bool(request.query), _standin(request).minor)
+    standin = _standin(request)
+    status, answer = config_set_answer(body, bool(request.query), standin.minor, standin.environment)
     return web.json_response(answer, status=status)
 
 
@@ -435,6 +436,7 @@ def make_frigate_app(
     export_delay_s: float = 0.2,
     clock: Callable[[], datetime] | None = None,
     seed: int = 0,
+    environment: Mapping[str, str] | None = None,
 ) -> web.Application:
     """Build the stand-in Frigate application (serve it with :func:`serve_frigate`).
 
@@ -450,6 +452,9 @@ def make_frigate_app(
         export_delay_s: Seconds an export stays ``in_progress``.
         clock: Aware-UTC clock; ``datetime.now(UTC)`` when None.
         seed: Seed for export ids.
+        environment: The variables Frigate's process has (``FRIGATE_*``); ``PUT /api/config/set``
+            refuses a ``{FRIGATE_*}`` placeholder naming any other, as Frigate does. Change
+            ``app[FRIGATE_STANDIN].environment`` to "set a variable and restart Frigate".
 
     Returns:
         The application; its state is ``app[FRIGATE_STANDIN]``.
@@ -457,7 +462,7 @@ def make_frigate_app(
     standin = FrigateStandin(
         cameras, version=version, users=users, user_cameras=user_cameras, jwt_secret=jwt_secret,
         mqtt=mqtt or StandinMqtt(), clip_file=clip_file, export_delay_s=export_delay_s,
-        clock=clock or (lambda: datetime.now(UTC)), seed=seed,
+        clock=clock or (lambda: datetime.now(UTC)), seed=seed, environment=environment,
     )
     app = web.Application(middlewares=[_frigate_gate])
     app[FRIGATE_STANDIN] = standin

@@ -76,6 +76,7 @@ class FrigateStandin:
         export_delay_s: float,
         clock: Callable[[], datetime],
         seed: int,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         self.cameras = cameras
         self.version = version
@@ -85,6 +86,8 @@ class FrigateStandin:
         self.mqtt = mqtt
         self.clip_file = clip_file
         self.export_delay_s = export_delay_s
+        self.environment: dict[str, str] = dict(environment or {})
+        """Frigate's process environment, against which ``{FRIGATE_*}`` placeholders are checked."""
         self.fail_exports = False
         """When True, exports vanish instead of finishing (as when Frigate's ffmpeg fails)."""
         self.logins = 0
