@@ -69,10 +69,11 @@ def _record(camera: StandinCamera | None, minor: int, days: float) -> JsonObject
         "sync_recordings": False,
         "expire_interval": 60,
     }
+    motion = camera.motion_days if camera is not None and camera.motion_days is not None else None
     if minor >= 17:
-        record |= {"continuous": {"days": _days(days)}, "motion": {"days": _days(days)}}
+        record |= {"continuous": {"days": _days(days)}, "motion": {"days": _days(days if motion is None else motion)}}
     else:
-        record["retain"] = _retain(days, "all")
+        record["retain"] = _retain(days, "all") if motion is None else _retain(motion, "motion")
     if minor >= 15:
         record |= {"detections": _review_retention(days), "alerts": _review_retention(days)}
     export: JsonObject = {"timelapse_args": "-vf setpts=0.04*PTS -r 30"}
