@@ -90,6 +90,8 @@ class FrigateStandin:
         """Frigate's process environment, against which ``{FRIGATE_*}`` placeholders are checked."""
         self.fail_exports = False
         """When True, exports vanish instead of finishing (as when Frigate's ffmpeg fails)."""
+        self.stall_exports = False
+        """When True, exports stay ``in_progress`` (as an export Frigate never completes)."""
         self.logins = 0
         """Successful ``POST /api/login`` calls so far."""
         self.events: dict[str, JsonObject] = {}
@@ -251,6 +253,8 @@ class FrigateStandin:
             return
         if self.fail_exports:
             del self.exports[export_id]
+        elif self.stall_exports:
+            return
         else:
             row["in_progress"] = False
 
