@@ -10,6 +10,10 @@ exports whose MP4 nginx-style ``/exports/<file>`` serves (made with ffmpeg on fi
 :mod:`guarita.standin._frigate_exports`), and a tiny fixed JPEG. It runs no detector. Use it in tests and in
 ``guarita demo``; never point a real deployment at it.
 
+``PUT /api/config/set`` checks ``{FRIGATE_*}`` placeholders in camera input paths (and ONVIF and
+MQTT logins) against the variables the stand-in's "process" has (``environment``), as Frigate
+0.17.2 does: a missing one gets the bare 400 "Error parsing config" and only the log names it.
+
 With ``users``, it behaves like Frigate's authenticated port 8971: ``POST /api/login`` sets the
 ``frigate_token`` JWT (HS256) cookie, every other route needs that cookie or
 ``Authorization: Bearer``. A non-GET request with ``Origin`` and no ``X-CSRF-TOKEN`` is refused
