@@ -62,7 +62,8 @@ class HoldExport:
     def describe(self) -> str:
         """One phrase for ``guarita hold list``."""
         if self.state is ExportState.DONE:
-            return f"export done: {self.file} ({self.duration_s:.1f} s, Frigate export {self.export_id})"
+            length = f"{self.duration_s:.1f} s, " if self.duration_s is not None else ""
+            return f"export done: {self.file} ({length}Frigate export {self.export_id})"
         if self.state is ExportState.IN_PROGRESS:
             return f"export in progress: Frigate export {self.export_id} (attempt {self.attempt})"
         if self.state is ExportState.FAILED:

@@ -31,16 +31,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 import aiohttp
-import ffmpeg  # type: ignore[import-untyped]
 
 from guarita import audit
 from guarita.config import GuaritaConfig
 from guarita.errors import FrigateError, FrigateHttpError, FrigateUnavailable, StoreError
-from guarita.frigate import FrigateClient
+from guarita.frigate import Export, FrigateClient
 from guarita.frigate_check import frigate_client
 from guarita.link_state import wait_or_stop
 from guarita.metrics import Metrics
 from guarita.retention.bundle import file_sha256
+from guarita.retention.evidence import EvidenceError
+from guarita.retention.frigate_export import video_seconds
 from guarita.retention.hold_exports import ExportState, HoldExport, failed_export_count, record_export
 from guarita.retention.holds import LegalHold, get_hold, list_holds
 from guarita.store import Store
@@ -71,25 +72,20 @@ class ExportFollowUp:
     max_attempts: int = 3
 
 
-def _probe_seconds(path: Path) -> float:
-    return round(float(ffmpeg.probe(str(path), v="error")["format"]["duration"]), 3)
-
-
-async def _measure(frigate: FrigateClient, export_id: str, scratch: Path) -> tuple[str, float, str] | str:
+async def _measure(frigate: FrigateClient, export: Export, scratch: Path) -> tuple[str, float, str] | str:
     """Fetch a finished export and measure it: (file, duration, sha256), or why it is not usable."""
+    dest = scratch / (PurePosixPath(export.video_path).name or f"{export.id}.mp4")
     try:
-        export = await frigate.export(export_id)
-        dest = scratch / f"{PurePosixPath(export.video_path).name or export_id}"
         await frigate.download_export(export, dest)
     except FrigateUnavailable:
         raise
     except FrigateError as exc:
-        return f"Frigate export {export_id} finished but its file cannot be fetched: {exc}"
+        return f"Frigate export {export.id} finished but its file cannot be fetched: {exc}"
     try:
-        seconds = await asyncio.to_thread(_probe_seconds, dest)
+        seconds = await asyncio.to_thread(video_seconds, dest)
         digest = await asyncio.to_thread(file_sha256, dest)
-    except (ffmpeg.Error, KeyError, ValueError) as exc:
-        return f"Frigate export {export_id}'s file {export.video_path} is not a readable video ({exc})"
+    except EvidenceError as exc:
+        return f"Frigate export {export.id}'s file {export.video_path}: {exc}"
     finally:
         dest.unlink(missing_ok=True)
     return export.video_path, seconds, digest
@@ -150,7 +146,7 @@ async def _check(store: Store, frigate: FrigateClient, hold: LegalHold, current:
             return current
         reason = f"Frigate export {export_id} still in progress {settings.timeout_s:g} s after it started"
         return _failed(store, hold, current.attempt, reason, now, settings)
-    measured = await _measure(frigate, export_id, scratch)
+    measured = await _measure(frigate, export, scratch)
     if isinstance(measured, str):
         return _failed(store, hold, current.attempt, measured, now, settings)
     file, seconds, digest = measured
