@@ -208,8 +208,9 @@ def _retention_text(version: FrigateVersion, report: RetentionReport) -> str:
     for camera in report.cameras:
         verdict = "ok" if camera.compliant else "NOT OK: " + "; ".join(camera.problems)
         reviews = ", ".join(f"{k} {v:g}" for k, v in camera.review_days.items())
-        lines.append(f"  {camera.camera}: recording {'on' if camera.recording else 'off'}, motion footage "
-                     f"{camera.motion_days:g} days{', ' + reviews if reviews else ''}: {verdict}")
+        lines.append(f"  {camera.camera}: recording {'on' if camera.recording else 'off'}, footage without motion "
+                     f"{camera.continuous_days:g} days, with motion {camera.motion_days:g} days"
+                     f"{', ' + reviews if reviews else ''}: {verdict}")
     if not report.cameras:
         lines.append("  no camera is shared with cop_bh")
     return "\n".join(lines)

@@ -142,6 +142,10 @@ class Metrics:
             "guarita_frigate_retention_shortfall",
             "Shared cameras whose footage Frigate keeps less than the policy (daily check; alarm > 0).",
         )
+        self.hold_exports_failed = Gauge(
+            "guarita_hold_exports_failed",
+            "Active legal holds whose Frigate export failed after every retry (alarm > 0).",
+        )
         self.latency = Histogram(
             "guarita_delivery_latency_seconds",
             "From queuing in the outbox to the uplink's PUBACK.",
@@ -163,6 +167,7 @@ class Metrics:
             self.outbox_depth,
             self.outbox_bytes,
             self.retention_shortfall,
+            self.hold_exports_failed,
             self.outbox_quota_ratio,
             self.link_up,
             self.latency,

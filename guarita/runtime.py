@@ -39,6 +39,7 @@ from guarita.quarantine import Quarantine
 from guarita.retention.archive_sweep import sweep_archive
 from guarita.retention.cloud_service import CloudService
 from guarita.retention.frigate_retention import run_retention_checks
+from guarita.retention.hold_followup import run_hold_exports
 from guarita.retention.holds import HoldBook
 from guarita.retention.policy import archive_hold_check
 from guarita.store import Store
@@ -316,6 +317,7 @@ class Runtime:
                 if self._check_frigate:
                     group.create_task(run_frigate_checks(self.config, self.warnings, stop))
                     group.create_task(run_retention_checks(self.config, self.retention_warnings, stop))
+                    group.create_task(run_hold_exports(self.config, self.store, self.metrics, stop, now=lambda: self._clock().timestamp()))
         finally:
             self.store.close()
             log.info("guarita stopped; outbox kept %d undelivered messages", sum(self.outbox.depth(u.name) for u in self.uplinks))

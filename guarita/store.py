@@ -294,6 +294,23 @@ MIGRATIONS: tuple[str, ...] = (
         hour TEXT NOT NULL
     );
     """,
+    # 6: what became of each camera hold's Frigate export (pending, in progress, done with its
+    # file, failed with the reason); append-only, the latest row of a hold is its state.
+    """
+    CREATE TABLE legal_hold_exports (
+        seq INTEGER PRIMARY KEY,
+        hold_id INTEGER NOT NULL REFERENCES legal_holds (id),
+        state TEXT NOT NULL CHECK (state IN ('pending', 'in_progress', 'done', 'failed')),
+        at REAL NOT NULL,
+        attempt INTEGER NOT NULL,
+        export_id TEXT,
+        file TEXT,
+        duration_s REAL,
+        sha256 TEXT,
+        reason TEXT
+    );
+    CREATE INDEX legal_hold_exports_hold ON legal_hold_exports (hold_id, seq);
+    """,
 )
 
 

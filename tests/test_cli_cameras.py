@@ -89,9 +89,10 @@ async def camera(clips: tuple[Path, Path]) -> AsyncIterator[RtspServer]:
 async def frigate(tmp_path: Path) -> AsyncIterator[Callable[[str], object]]:
     runners: list[web.AppRunner] = []
 
-    async def start(release: str) -> tuple[web.Application, Path]:
+    async def start(release: str, environment: dict[str, str] | None = None) -> tuple[web.Application, Path]:
         cameras = StandinCameras(cameras=(StandinCamera(name="garagem"), StandinCamera(name="portaria")))
-        app = make_frigate_app(cameras, version=release)
+        env = {"FRIGATE_PORTARIA_RTSP_PASSWORD": SECRET} if environment is None else environment
+        app = make_frigate_app(cameras, version=release, environment=env)
         runner, port = await serve_frigate(app)
         runners.append(runner)
         config = tmp_path / "guarita.yaml"
@@ -154,6 +155,20 @@ async def test_add_applies_the_entry_and_keeps_the_yaml_comments(
     loaded = load_config(config).cameras["portaria"]
     assert (loaded.programs[0].value, loaded.heading, loaded.location.lat if loaded.location else None) == \
         ("cop_bh", 180, -19.9245)
+
+
+# covers PB-02, BH-07
+async def test_apply_before_frigate_has_the_variable_names_it_and_changes_nothing(
+        camera: RtspServer, frigate: Callable[..., object], tmp_path: Path) -> None:
+    app, config = await frigate("0.17.2-3d4dd3a", environment={})  # type: ignore[misc]
+    before = config.read_text()
+    refused = await guarita(*add_args(camera, config, "--apply"), cwd=tmp_path)
+    assert refused.code == 1
+    assert "the entry uses {FRIGATE_PORTARIA_RTSP_PASSWORD}" in refused.err
+    assert "Set FRIGATE_PORTARIA_RTSP_PASSWORD in Frigate's environment" in refused.err
+    assert "restart Frigate, then run this command again with --apply" in refused.err
+    assert config.read_text() == before  # the camera is not half-added
+    assert SECRET not in refused.out + refused.err
 
 
 # covers PB-02

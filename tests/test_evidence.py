@@ -271,3 +271,37 @@ async def test_frigate_cameras_are_exported_from_frigate_masked_signed_and_verif
     manifest_path = bundle / "manifest.json"
     manifest_path.write_text(manifest_path.read_text().replace(hold.frigate_export_id or "-", "portaria_zzzzzz"))
     assert verify_bundle(bundle, pubkey).problems[0].startswith("manifest.json: the signature")
+
+
+# covers BH-08, DT-06, PB-04
+async def test_a_frigate_export_longer_than_the_window_is_cut_to_it_and_the_manifest_says_so(tmp_path: Path) -> None:
+    # Frigate cuts exports at key frames: the stand-in's 20 s export is 20.9 s long, as 0.17.2's was.
+    app = make_frigate_app(StandinCameras(cameras=(StandinCamera(name="garagem"),)),
+                           clock=lambda: dt.datetime.fromtimestamp(T0 + 3600, dt.UTC), export_delay_s=0.05)
+    runner, port = await serve_frigate(app)
+    config = write_frigate_config(tmp_path, port)
+    store = Store.open(config.storage.data_dir)
+    bundle = tmp_path / "bundle"
+    window = TimeWindow(T0 + 20, T0 + 40)
+    try:
+        async with aiohttp.ClientSession() as session:
+            frigate = FrigateClient(session, f"http://127.0.0.1:{port}")
+            request = record_request(
+                store, request_type=RequestType.POLICE_AUTHORITY, ref="IP 9/2026", requester="DHPP",
+                sources=[FootageSource(camera="garagem")], window=window, by="ana", at=T0 + 200)
+            approve_request(store, request.id, by="bruno", at=T0 + 300)
+            await export_request(store, config, request.id, bundle, by="carla",
+                                 now=dt.datetime.fromtimestamp(T0 + 400, dt.UTC), frigate=frigate)
+    finally:
+        await runner.cleanup()
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    (clip,) = manifest["files"]
+    assert clip["frigate_export_duration_s"] >= 20.8, "the export as Frigate made it runs past the window"
+    assert clip["duration_s"] == pytest.approx(20.0, abs=0.1)
+    assert clip["cut_to_window"] is True
+    assert clip["window"] == manifest["window"] == window.as_json()
+    (hold,) = [h for h in list_holds(store.db) if h.evidence_request == request.id]
+    assert hold.export is not None and hold.export.state.value == "done"
+    assert hold.export.file == clip["frigate_export_file"] and hold.export.duration_s == clip["frigate_export_duration_s"]
+    store.close()
+    assert verify_bundle(bundle, public_pem(signing_key(config.storage.data_dir))).ok
