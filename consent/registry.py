@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from guarita import audit
-from guarita.config import ProgramName
+from guarita.config import GuaritaConfig, ProgramName
 from guarita.consent.share_gate import CameraShareState, ConsentRecord, RegistryUnavailable, StaticRegistry
 from guarita.errors import GuaritaError, StoreError
 from guarita.local_time import local_zone
@@ -111,6 +111,12 @@ class Registry:
         self._data_dir = data_dir
         self._accredited = accredited
         self._clock = clock
+
+    @classmethod
+    def for_config(cls, config: GuaritaConfig, store: Store, clock: Callable[[], datetime] | None = None) -> Registry:
+        """The registry in ``store``, accredited as ``config`` says; ``clock`` (default: now, UTC) stamps writes."""
+        return cls(store, config.storage.data_dir, accredited=config.provider.accreditation is not None,
+                   clock=clock or (lambda: datetime.now(UTC)))
 
     # ---- helpers ---------------------------------------------------------------------
     def _document_key(self) -> bytes:
