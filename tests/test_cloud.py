@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -362,3 +363,36 @@ async def test_sweep_deletes_leftovers_outside_shared_periods_unless_held(
         {"from": "2026-11-20T12:00:00+00:00", "to": None}]
     assert (status["street"]["objects"], status["street"]["outside_shared_periods"]["objects"]) == (2, 0)
     assert (status["yard"]["shared_periods"], status["yard"]["outside_shared_periods"]["objects"]) == ([], 1)
+
+
+# covers BH-03, BH-06, BH-07
+async def test_the_run_services_upload_shared_footage_and_sweep_leftovers(tmp_path: Path, s3: SeaweedS3) -> None:
+    from guarita.retention.cloud_service import CloudService
+    from harness import wait_for
+
+    for path in lay_out(tmp_path / "media", ["2026-11-20/10"], 3, cameras=("street", "yard")):
+        os.utime(path, (NOW.timestamp(), NOW.timestamp()))  # written long ago: settled for the service's 15 s
+    config = load_config(write_config(tmp_path, s3), environ={KEY_ENV: s3.access.access_key})
+    assert config.retention.cloud is not None
+    store = Store.open(config.storage.data_dir)
+    share(config, store, "street", dt.datetime(2026, 11, 19, 8, 0, tzinfo=dt.UTC))
+    leftover = await leave_leftover(s3, store, "yard", dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC))
+    service = CloudService(config, config.retention.cloud, store, lambda: NOW)
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(service.run_uploads(stop)), asyncio.create_task(service.run_sweeps(stop))]
+    expected = [f"acme/street/2026-11-20/10/00.{s}.mp4" for s in ("00", "10", "20")]
+
+    def settled() -> bool:
+        keys = sorted(row[0] for row in store.db.execute("SELECT key FROM cloud_objects"))
+        return keys == expected
+
+    try:
+        await wait_for(settled)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    async with open_bucket(s3.access) as bucket:
+        assert await bucket.keys("acme/") == expected  # yard's files never went up; its leftover is gone
+    subjects = [row[0] for row in store.db.execute("SELECT subject FROM audit_log WHERE action = 'cloud.delete_unshared'")]
+    assert subjects == [leftover]
+    store.close()
