@@ -3,7 +3,8 @@
 Read from the store (what the uploader recorded complete, and the consent registry), not the
 bucket: per camera the objects and bytes, the oldest and newest object, the lag (now minus the
 end of the newest segment in the bucket), whether the config lets it upload now, the periods
-in which the camera was shared with cop_bh (``shared_periods``), and the objects lying outside
+the stored footage covers (segments less than ``STORED_GAP_S`` apart joined), the periods in
+which the camera was shared with cop_bh (``shared_periods``), and the objects lying outside
 them, which the next cloud sweep deletes unless a legal hold covers them. Every time is UTC.
 
 Covers: BH-03, BH-06, BH-07.
@@ -23,7 +24,22 @@ from guarita.retention.cloud_sweep import objects_outside
 from guarita.retention.footage import RetentionError, iso
 from guarita.store import Store
 
-__all__ = ["add_cloud_commands", "cloud_status"]
+__all__ = ["STORED_GAP_S", "add_cloud_commands", "cloud_status"]
+
+STORED_GAP_S = 1.0  # segments closer than this count as one stretch of stored footage
+TEXT_SPANS = 5  # stretches printed per camera; --json lists them all
+
+
+def _stored_periods(store: Store, camera: str) -> list[dict[str, str]]:
+    spans: list[list[float]] = []
+    for start, end in store.db.execute(
+        "SELECT start_utc, end_utc FROM cloud_objects WHERE camera = ? ORDER BY start_utc", (camera,)
+    ):
+        if spans and start <= spans[-1][1] + STORED_GAP_S:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
+    return [{"from": iso(start), "to": iso(end)} for start, end in spans]
 
 
 def cloud_status(store: Store, registry: Registry, cameras: list[str], now: float) -> list[dict[str, Any]]:
@@ -40,17 +56,17 @@ def cloud_status(store: Store, registry: Registry, cameras: list[str], now: floa
             "camera": camera, "uploading": camera in cameras, "objects": int(count), "bytes": int(size or 0),
             "oldest": None if oldest is None else iso(oldest), "newest": None if newest is None else iso(newest),
             "lag_s": None if last_end is None else round(max(0.0, now - last_end), 1),
+            "stored_periods": _stored_periods(store, camera) if count else [],
             "shared_periods": [period.as_json() for period in periods],
             "outside_shared_periods": {"objects": len(outside), "bytes": sum(int(row[3]) for row in outside)},
         })
     return status
 
 
-def _periods_text(periods: list[dict[str, Any]]) -> str:
-    if not periods:
-        return "never shared with cop_bh"
-    spans = [f"{p['from']} → {p['to'] or 'now'}" for p in periods]
-    return "shared with cop_bh " + ", ".join(spans)
+def _spans(periods: list[dict[str, Any]]) -> str:
+    spans = [f"{p['from']} → {p['to'] or 'now'}" for p in periods[:TEXT_SPANS]]
+    more = f" and {len(periods) - TEXT_SPANS} more (--json lists all)" if len(periods) > TEXT_SPANS else ""
+    return ", ".join(spans) + more
 
 
 def _text(status: list[dict[str, Any]], bucket: str, days: int) -> str:
@@ -60,7 +76,10 @@ def _text(status: list[dict[str, Any]], bucket: str, days: int) -> str:
         uploading = "" if entry["uploading"] else "; not uploading (the config does not share it with cop_bh now)"
         lines.append(f"  {entry['camera']}: {entry['objects']} objects, {entry['bytes'] / 1e6:.1f} MB, "
                      f"{entry['oldest'] or '-'} → {entry['newest'] or '-'}, {lag}{uploading}")
-        lines.append(f"    {_periods_text(entry['shared_periods'])}")
+        if entry["stored_periods"]:
+            lines.append(f"    stored: {_spans(entry['stored_periods'])}")
+        shared = entry["shared_periods"]
+        lines.append(f"    shared with cop_bh {_spans(shared)}" if shared else "    never shared with cop_bh")
         outside = entry["outside_shared_periods"]
         if outside["objects"]:
             lines.append(f"    {outside['objects']} objects ({outside['bytes'] / 1e6:.1f} MB) lie outside those periods: "

@@ -21,6 +21,7 @@ from harness import FakeClock
 
 from guarita import audit
 from guarita.cli import main
+from guarita.cli_cloud import cloud_status
 from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config
 from guarita.consent.registry import Registry
@@ -300,6 +301,16 @@ async def test_only_segments_wholly_inside_shared_periods_are_uploaded(tmp_path:
     assert (report.uploaded, report.unshared, report.failed, report.cursor) == (7, 11, [], "2026-11-20/14")
     again = await uploader(config, store).run_pass()
     assert (again.uploaded, again.unshared) == (0, 0)
+    assert config.retention.cloud is not None
+    street, yard = cloud_status(store, registry_of(config, store), cop_bh_cameras(config), NOW.timestamp())
+    assert (yard["camera"], yard["objects"], yard["stored_periods"], yard["shared_periods"]) == ("yard", 0, [], [])
+    assert street["stored_periods"] == [
+        {"from": f"2026-11-20T{h}:00:{a}+00:00", "to": f"2026-11-20T{h}:00:30+00:00"}
+        for h, a in (("09", "20"), ("12", "00"), ("13", "00"))]
+    assert street["shared_periods"] == [
+        {"from": "2026-11-20T09:00:15+00:00", "to": "2026-11-20T10:00:05+00:00"},
+        {"from": "2026-11-20T12:00:00+00:00", "to": None}]
+    assert street["outside_shared_periods"] == {"objects": 0, "bytes": 0}
     store.close()
 
 
