@@ -25,6 +25,7 @@ from guarita.adapters.dvr.report import SyncResult, vehicle_status
 from guarita.adapters.dvr.sync import DvrSync
 from guarita.cli_common import SubParsers, cli_config, emit, guarded, json_option, open_store
 from guarita.config import FleetConfig, GuaritaConfig
+from guarita.consent.registry import Registry
 from guarita.errors import DvrError
 from guarita.frigate import FrigateVersion
 from guarita.local_time import local_zone
@@ -194,7 +195,8 @@ def _cmd_retention_sweep(args: argparse.Namespace) -> int:
         if config.retention.cloud is not None:
             cloud = asyncio.run(sweep_cloud(store, RetentionPolicy.for_config(config),
                                             S3Access.for_config(config.retention.cloud), now=now, holds=holds,
-                                            dry_run=args.dry_run, actor=actor))
+                                            registry=Registry.for_config(config, store), dry_run=args.dry_run,
+                                            actor=actor))
             lines.append(cloud.text())
             document["cloud"] = cloud.as_json()
             errors += cloud.errors
