@@ -142,6 +142,11 @@ class Metrics:
             "guarita_frigate_retention_shortfall",
             "Shared cameras whose footage Frigate keeps less than the policy (daily check; alarm > 0).",
         )
+        self.service_restarts = Counter(
+            "guarita_service_restarts_total",
+            "Times a guarita run service failed and was restarted (alarm on increase).",
+            ("service",),
+        )
         self.latency = Histogram(
             "guarita_delivery_latency_seconds",
             "From queuing in the outbox to the uplink's PUBACK.",
@@ -165,6 +170,7 @@ class Metrics:
             self.retention_shortfall,
             self.outbox_quota_ratio,
             self.link_up,
+            self.service_restarts,
             self.latency,
         ):
             lines += metric.render()
