@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -110,3 +111,26 @@ async def test_brokers_unreachable_at_start_are_retried_not_fatal(tmp_path: Path
         assert log.count("frigate link up") == 1
     finally:
         guarita.stop()
+
+
+# covers PB-01, PB-05
+async def test_a_taken_web_port_is_a_clear_startup_error(tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broker: MosquittoBroker, pki: TestPki) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        config = write_config(tmp_path / "guarita.yaml", frigate_broker=frigate_broker, uplink_broker=uplink_broker,
+                              pki=pki, cameras=BUS_CAMERAS, programs=["detro"], web_port=port)
+        guarita = GuaritaProcess(config).start()
+        try:
+            code = await asyncio.to_thread(guarita.wait, 20)
+        finally:
+            guarita.stop()
+    finally:
+        taken.close()
+    output = guarita.output()
+    assert code == 1, output
+    assert f"error: cannot listen on 127.0.0.1:{port} (web.port): address already in use" in output
+    assert "Traceback" not in output and "ExceptionGroup" not in output
+    assert "link up" not in output, "nothing else was started"
