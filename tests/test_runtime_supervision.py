@@ -34,7 +34,7 @@ CAMERAS: dict[str, Any] = {
     "bus_10234_front": {"programs": ["detro"], "vehicle": "10234"},
 }
 PHASE_S = 2.5  # a real restart: several seconds per phase
-TIMEOUT_PHASE_S = 12.5  # outlasts the Frigate client's own 10 s timeout
+TIMEOUT_PHASE_S = 13.5  # outlasts the Frigate client's own 10 s timeout
 
 
 @pytest.fixture
