@@ -220,6 +220,9 @@ class Supervisor:
                         self.fatal = fatal
                     stop.set()
                     return
+                if stop.is_set():  # failed while shutting down: nothing to restart
+                    log.warning("service %s failed while stopping: %s", service.name, self._describe(exc))
+                    return
                 delay = backoff.next_delay()
                 self._failed(service.name, exc, delay)
                 await wait_or_stop(stop, delay)
@@ -233,11 +236,15 @@ class Supervisor:
                 self._set(service.name, ServiceState.FINISHED)
             return
 
+    def _describe(self, exc: Exception) -> str:
+        """``Type: message`` of each error in ``exc``, safe to show."""
+        return self.redact("; ".join(f"{type(e).__name__}: {e}" for e in _leaves(exc)))
+
     def _failed(self, name: str, exc: Exception, delay: float) -> None:
         status = self.status[name]
         first_of_streak = status.state is ServiceState.RUNNING
         status.restarts += 1
-        status.last_error = self.redact("; ".join(f"{type(e).__name__}: {e}" for e in _leaves(exc)))
+        status.last_error = self._describe(exc)
         self.metrics.service_restarts.inc(name)
         self._set(name, ServiceState.RESTARTING)
         if not first_of_streak:

@@ -121,6 +121,23 @@ async def test_a_service_with_nothing_to_do_finishes_without_degrading() -> None
     await asyncio.wait_for(task, 5)
 
 
+# covers PB-01
+async def test_an_error_while_stopping_is_logged_not_restarted(caplog: pytest.LogCaptureFixture) -> None:
+    async def untidy(stop: asyncio.Event) -> None:
+        await stop.wait()
+        raise RuntimeError("socket already closed")
+
+    metrics = Metrics()
+    supervisor = Supervisor(metrics)
+    stop = asyncio.Event()
+    task = asyncio.create_task(supervisor.run([Service("untidy", untidy)], stop))
+    await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, 2)
+    assert metrics.service_restarts.get("untidy") == 0
+    assert "service untidy failed while stopping: RuntimeError: socket already closed" in caplog.text
+
+
 # covers BH-07
 def test_the_redactor_hides_secrets_and_url_credentials_and_bounds_length() -> None:
     redact = Redactor(["s3cr3t", ""])
