@@ -1,8 +1,10 @@
 """The ``guarita`` command line.
 
 ``guarita run | check-config | demo``; every command takes ``-c FILE`` (or
-``$GUARITA_CONFIG``). Exit status: 0 success, 1 refused (bad config, failed check),
-2 usage error.
+``$GUARITA_CONFIG``). Exit status: 0 success, 1 refused (bad config, failed check; for
+``run`` also a web port that cannot be bound, or a configuration error a service met while
+running), 2 usage error. ``run`` otherwise ends only on SIGTERM or SIGINT (exit 0): a
+service that fails is restarted (``guarita.supervisor``).
 
 Covers: PB-01, PB-05.
 """

@@ -5,6 +5,7 @@
     ├── SecretError            a *_file / *_env secret cannot be read
     ├── StoreError             the SQLite store cannot be opened or migrated
     ├── OutboxFullError        the outbox reached its disk quota
+    ├── ListenError            a port Guarita serves on cannot be bound (taken, not allowed)
     ├── LinkError              an MQTT link (Frigate side or an uplink) failed
     │   └── LinkTimeout        the broker did not answer in time
     ├── FrigateError           Frigate's HTTP API failed
@@ -40,6 +41,7 @@ __all__ = [
     "GuaritaError",
     "LinkError",
     "LinkTimeout",
+    "ListenError",
     "OutboxFullError",
     "SecretError",
     "StoreError",
@@ -82,6 +84,10 @@ class StoreError(GuaritaError):
 
 class OutboxFullError(GuaritaError):
     """The outbox of an uplink reached its disk quota; nothing more can be queued."""
+
+
+class ListenError(GuaritaError):
+    """A port Guarita serves on cannot be bound: taken by another process, or not allowed."""
 
 
 class LinkError(GuaritaError):

@@ -146,6 +146,11 @@ class Metrics:
             "guarita_hold_exports_failed",
             "Active legal holds whose Frigate export failed after every retry (alarm > 0).",
         )
+        self.service_restarts = Counter(
+            "guarita_service_restarts_total",
+            "Times a guarita run service failed and was restarted (alarm on increase).",
+            ("service",),
+        )
         self.latency = Histogram(
             "guarita_delivery_latency_seconds",
             "From queuing in the outbox to the uplink's PUBACK.",
@@ -170,6 +175,7 @@ class Metrics:
             self.hold_exports_failed,
             self.outbox_quota_ratio,
             self.link_up,
+            self.service_restarts,
             self.latency,
         ):
             lines += metric.render()

@@ -92,6 +92,7 @@ class CloudUploader:
         registry: Registry,
         access: S3Access | None = None,
         observer: Callable[[str], None] | None = None,
+        pass_interval_s: float = PASS_INTERVAL_S,
     ) -> None:
         self.cloud = cloud
         self.provider = provider
@@ -103,6 +104,7 @@ class CloudUploader:
         self.access = access or S3Access.for_config(cloud)
         self.limiter = RateLimiter.from_mbps(cloud.bandwidth_mbps)
         self.observer = observer  # told each key once it is recorded complete (tests, progress)
+        self.pass_interval_s = pass_interval_s
 
     def _cursor(self) -> str | None:
         row = self.store.db.execute("SELECT hour FROM cloud_cursor WHERE source = ?", (self.source.name,)).fetchone()
@@ -204,7 +206,11 @@ class CloudUploader:
             self.observer(key)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """A pass every ``PASS_INTERVAL_S`` until ``stop``; a failing store is logged once, and its recovery."""
+        """A pass every ``pass_interval_s`` until ``stop``; a failing store is logged once, and its recovery.
+
+        Frigate failing to answer is not caught here: the supervisor of ``guarita run`` logs it,
+        restarts this service with backoff and shows it in ``/healthz``.
+        """
         failing = False
         while not stop.is_set():
             try:
@@ -216,5 +222,5 @@ class CloudUploader:
                 if not failing:  # the bucket, or the store holding the registry and the index
                     log.info("cloud copy paused: %s", exc)
                 failing = True
-            await wait_or_stop(stop, PASS_INTERVAL_S)
+            await wait_or_stop(stop, self.pass_interval_s)
 

@@ -24,7 +24,7 @@ from guarita.consent.registry import Registry
 from guarita.frigate_check import frigate_client
 from guarita.link_state import wait_or_stop
 from guarita.retention._s3 import S3Access
-from guarita.retention.cloud import CloudUploader, cop_bh_cameras
+from guarita.retention.cloud import PASS_INTERVAL_S, CloudUploader, cop_bh_cameras
 from guarita.retention.cloud_segments import FrigateApiSource, MediaDirSource
 from guarita.retention.cloud_sweep import sweep_cloud
 from guarita.retention.holds import HoldBook
@@ -48,6 +48,7 @@ class CloudService:
         self.clock = clock
         self.access = S3Access.for_config(cloud)
         self.registry = Registry.for_config(config, store, clock)
+        self.pass_interval_s = PASS_INTERVAL_S  # between the uploader's passes
 
     async def run_uploads(self, stop: asyncio.Event) -> None:
         """The uploader until ``stop``."""
@@ -55,13 +56,15 @@ class CloudService:
         media_dir = self.config.frigate.media_dir
         if media_dir is not None:
             await CloudUploader(self.cloud, self.config.provider.id, self.store, MediaDirSource(media_dir), self.clock,
-                                cameras=cameras, registry=self.registry, access=self.access).run(stop)
+                                cameras=cameras, registry=self.registry, access=self.access,
+                                pass_interval_s=self.pass_interval_s).run(stop)
             return
         async with aiohttp.ClientSession() as session:
             api = FrigateApiSource(frigate_client(self.config, session), self.config.storage.data_dir / "cloud_partial",
                                    first_days=self.config.retention.cop_bh_days)
             await CloudUploader(self.cloud, self.config.provider.id, self.store, api, self.clock,
-                                cameras=cameras, registry=self.registry, access=self.access).run(stop)
+                                cameras=cameras, registry=self.registry, access=self.access,
+                                pass_interval_s=self.pass_interval_s).run(stop)
 
     async def run_sweeps(self, stop: asyncio.Event) -> None:
         """A cloud sweep at start and every hour until ``stop``."""

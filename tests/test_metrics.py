@@ -193,6 +193,7 @@ def test_guarita_metrics_parse_strictly_and_are_consistent() -> None:
         "guarita_messages_refused_total", "guarita_outbox_depth", "guarita_outbox_bytes", "guarita_outbox_quota_ratio",
         "guarita_link_up", "guarita_delivery_latency_seconds", "guarita_frigate_retention_shortfall",
         "guarita_hold_exports_failed",
+        "guarita_service_restarts_total",
     }
     for name, family in families.items():
         assert family["help"], f"{name} has a help text"

@@ -84,6 +84,7 @@ PINNED = {
         "GuaritaError",
         "LinkError",
         "LinkTimeout",
+        "ListenError",
         "OutboxFullError",
         "SecretError",
         "StoreError",
