@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from harness import FakeClock
+from harness import FakeClock, share_camera
 
 from guarita import audit
 from guarita.cli import main
@@ -81,20 +81,6 @@ def registry_of(config: GuaritaConfig, store: Store, clock: FakeClock | None = N
     return Registry.for_config(config, store, clock or FakeClock(NOW))
 
 
-def share(config: GuaritaConfig, store: Store, camera: str, since: dt.datetime) -> FakeClock:
-    """Record client, attestation, sign and consent for ``camera`` at ``since``; the clock stays there."""
-    clock = FakeClock(since)
-    registry = registry_of(config, store, clock)
-    evidence = config.storage.data_dir / "consent.pdf"
-    evidence.write_bytes(b"%PDF-1.7 signed consent")
-    if "condo-1" not in {c.client_id for c in registry.clients()}:
-        registry.add_client("condo-1", "Condominio Flores", by="ana")
-    registry.attest(camera, public_facing=True, evidence=evidence, by="ana")
-    registry.record_signage(camera, plate="BHS-0001", photo=evidence, by="ana")
-    registry.grant(camera, client_id="condo-1", evidence=evidence, by="ana")
-    return clock
-
-
 def uploader(config: GuaritaConfig, store: Store, **kwargs: object) -> CloudUploader:
     assert config.retention.cloud is not None and config.frigate.media_dir is not None
     source = MediaDirSource(config.frigate.media_dir, settle_s=0)
@@ -111,7 +97,7 @@ async def test_copies_cop_bh_segments_with_keys_and_sha256(tmp_path: Path, s3: S
     config_path = write_config(tmp_path, s3)
     config = load_config(config_path)
     store = Store.open(config.storage.data_dir)
-    share(config, store, "street", dt.datetime(2026, 11, 19, 8, 0, tzinfo=dt.UTC))
+    share_camera(config, store, "street", dt.datetime(2026, 11, 19, 8, 0, tzinfo=dt.UTC))
     report = await uploader(config, store).run_pass()
     assert (report.uploaded, report.already, report.failed, report.cursor) == (6, 0, [], "2026-11-20/12")
     async with open_bucket(s3.access) as bucket:
@@ -137,7 +123,7 @@ async def test_resumes_after_the_uploader_is_killed(tmp_path: Path, s3: SeaweedS
     lay_out(tmp_path / "media", ["2026-11-20/10"], 30, cameras=("street",))
     config = load_config(write_config(tmp_path, s3, extra={"bandwidth_mbps": 16}), environ={KEY_ENV: s3.access.access_key})
     store = Store.open(config.storage.data_dir)
-    share(config, store, "street", dt.datetime(2026, 11, 19, 8, 0, tzinfo=dt.UTC))
+    share_camera(config, store, "street", dt.datetime(2026, 11, 19, 8, 0, tzinfo=dt.UTC))
     first: list[str] = []
     enough = asyncio.Event()
 
@@ -171,7 +157,7 @@ async def test_sweeper_deletes_only_past_policy_and_unheld(tmp_path: Path, s3: S
     config_path = write_config(tmp_path, s3, days=8)
     config = load_config(config_path)
     store = Store.open(config.storage.data_dir)
-    share(config, store, "street", dt.datetime(2026, 11, 9, 8, 0, tzinfo=dt.UTC))
+    share_camera(config, store, "street", dt.datetime(2026, 11, 9, 8, 0, tzinfo=dt.UTC))
     assert (await uploader(config, store).run_pass()).uploaded == 6
     held = TimeWindow(dt.datetime(2026, 11, 10, 10, 0, 5, tzinfo=dt.UTC).timestamp(),
                       dt.datetime(2026, 11, 10, 10, 0, 12, tzinfo=dt.UTC).timestamp())
@@ -239,7 +225,7 @@ async def test_without_the_media_folder_segments_come_through_frigates_api(tmp_p
     try:
         config = load_config(write_config(tmp_path, s3), environ={KEY_ENV: s3.access.access_key})
         store = Store.open(config.storage.data_dir)
-        share(config, store, "street", start - dt.timedelta(hours=2))
+        share_camera(config, store, "street", start - dt.timedelta(hours=2))
         with store.transaction() as db:
             db.execute("INSERT INTO cloud_cursor (source, hour) VALUES ('frigate_api', ?)", (hour,))
         async with aiohttp.ClientSession() as session:
@@ -275,7 +261,7 @@ T3 = dt.datetime(2026, 11, 20, 12, 0, 0, tzinfo=dt.UTC)  # granted again: on a s
 
 def share_revoke_regrant(config: GuaritaConfig, store: Store) -> None:
     """street: shared [T1, T2) and [T3, now); yard: nothing in the registry (no client, consent, attestation, sign)."""
-    clock = share(config, store, "street", T1)
+    clock = share_camera(config, store, "street", T1)
     registry = registry_of(config, store, clock)
     clock.now = T2
     registry.revoke("street", by="ana", reason="client withdrew by phone")
@@ -386,7 +372,7 @@ async def test_the_run_services_upload_shared_footage_and_sweep_leftovers(tmp_pa
     config = load_config(write_config(tmp_path, s3), environ={KEY_ENV: s3.access.access_key})
     assert config.retention.cloud is not None
     store = Store.open(config.storage.data_dir)
-    share(config, store, "street", dt.datetime(2026, 11, 19, 8, 0, tzinfo=dt.UTC))
+    share_camera(config, store, "street", dt.datetime(2026, 11, 19, 8, 0, tzinfo=dt.UTC))
     leftover = await leave_leftover(s3, store, "yard", dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC))
     service = CloudService(config, config.retention.cloud, store, lambda: NOW)
     stop = asyncio.Event()

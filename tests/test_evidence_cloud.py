@@ -33,7 +33,8 @@ from guarita.standin.frigate_cameras import StandinCamera, StandinCameras
 from guarita.standin.mosquitto import free_port
 from guarita.standin.seaweed import SeaweedS3
 from guarita.store import Store
-from test_cloud import KEY_ENV, lay_out, share, uploader, write_config
+from harness import share_camera
+from test_cloud import KEY_ENV, lay_out, uploader, write_config
 from test_evidence import LEFT_HALF, left_and_right_pixels
 
 pytestmark = pytest.mark.slow
@@ -58,7 +59,7 @@ async def uploaded_config(tmp_path: Path, s3: SeaweedS3, frigate_port: int) -> t
     config = load_config(path, environ={KEY_ENV: s3.access.access_key})
     lay_out(tmp_path / "media", ["2026-11-20/10"], 6, cameras=("street",))
     store = Store.open(config.storage.data_dir)
-    share(config, store, "street", HOUR - dt.timedelta(days=1))  # only footage of a shared period goes up
+    share_camera(config, store, "street", HOUR - dt.timedelta(days=1))  # only footage of a shared period goes up
     assert (await uploader(config, store).run_pass()).uploaded == 6
     store.close()
     return path, config

@@ -8,11 +8,13 @@ import socket
 import sqlite3
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from harness import GuaritaProcess, Receiver, lifecycles, write_config
+from harness import ACCREDITED, GuaritaProcess, Receiver, lifecycles, share_camera, write_config
 
+from guarita.config_loader import load_config
 from guarita.standin.frigate_api import StandinMqtt, make_frigate_app, serve_frigate
 from guarita.standin.frigate_cameras import StandinCamera, StandinCameras
 from guarita.standin.frigate_faults import FaultKind, FrigateFaults
@@ -21,6 +23,7 @@ from guarita.standin.broker_fleet import BrokerFleet
 from guarita.standin.mosquitto import MosquittoBroker
 from guarita.standin.seaweed import SeaweedS3
 from guarita.standin.tls import TestPki
+from guarita.store import Store
 
 BUS_CAMERAS = {
     "bus_10234_front": {"programs": ["detro"], "vehicle": "10234"},
@@ -162,8 +165,13 @@ async def test_frigate_answering_500_ends_no_service_of_guarita_run(tmp_path: Pa
                     "frigate": {"url": f"http://127.0.0.1:{frigate_port}",
                                 "mqtt": {"host": "127.0.0.1", "port": frigate_broker.port}},
                     "retention": {"cloud": cloud},
+                    "provider": ACCREDITED,
                 },
             )
+            loaded = load_config(config)
+            store = Store.open(loaded.storage.data_dir)
+            share_camera(loaded, store, "street", datetime.now(UTC) - timedelta(days=1))  # cloud copy: shared only
+            store.close()
             guarita = GuaritaProcess(config).start()
             try:
                 await asyncio.to_thread(guarita.wait_healthy, 30)

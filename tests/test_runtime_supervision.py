@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Receiver, lifecycles, wait_for, write_config
+from harness import ACCREDITED, Receiver, lifecycles, share_camera, wait_for, write_config
 
 from guarita.config_loader import load_config
 from guarita.retention.cloud_segments import hour_of
@@ -27,6 +27,7 @@ from guarita.standin.frigate_mqtt import FrigateMqttStandin
 from guarita.standin.mosquitto import MosquittoBroker
 from guarita.standin.seaweed import SeaweedS3
 from guarita.standin.tls import TestPki
+from guarita.store import Store
 
 KEY_ENV = "GUARITA_TEST_S3_KEY"
 CAMERAS: dict[str, Any] = {
@@ -66,9 +67,14 @@ async def test_a_frigate_restart_loses_nothing_and_health_recovers(
             "frigate": {"url": f"http://127.0.0.1:{frigate_port}",
                         "mqtt": {"host": "127.0.0.1", "port": frigate_broker.port}},
             "retention": {"cloud": cloud},
+            "provider": ACCREDITED,
         },
     )
-    runtime = Runtime(load_config(path, environ={KEY_ENV: s3.access.access_key}),
+    config = load_config(path, environ={KEY_ENV: s3.access.access_key})
+    store = Store.open(config.storage.data_dir)
+    share_camera(config, store, "street", hour_begins - dt.timedelta(hours=1))  # the cloud copy takes shared footage only
+    store.close()
+    runtime = Runtime(config,
                       reconnect_max_s=0.5, restart_max_s=1.0, settle_s=1.0)
     assert runtime.cloud is not None
     runtime.cloud.pass_interval_s = 0.3  # Frigate is asked often enough to meet every fault
