@@ -50,6 +50,7 @@ class DvrPoller:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set; passes in progress are cancelled (their ``.part`` files stay)."""
+        self._sync.close_interrupted()  # rows a killed process left "running"
         if not self.vehicles:
             await stop.wait()
             return
