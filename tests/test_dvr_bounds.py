@@ -163,6 +163,7 @@ async def test_a_dvr_that_cannot_list_its_camera_folders_is_a_failed_pass_not_a_
     day = _now().astimezone(dt.timezone(dt.timedelta(hours=-3))).date()
     (vehicle,) = compliance_report(config, store.db, day).vehicles
     assert not vehicle.monitored, "a pass that listed no camera does not make the bus monitored"
+    assert vehicle.status.startswith("no: every DVR pass failed: camera 1 (folder '1') could not be listed")
     store.close()
 
 
