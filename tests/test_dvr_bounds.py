@@ -336,3 +336,38 @@ def test_the_report_keeps_many_gaps_under_the_cap(tmp_path: Path) -> None:
     camera = document["cameras"][0]
     assert camera["gaps_more"] + len(camera["gaps"]) == 2000 and camera["gaps"][-1][1] == "1970-01-14T21:15:00Z"
     assert_valid_report(document)
+
+
+# covers PB-06, DT-06
+async def test_an_ftp_dvr_that_sends_without_end_is_cut_off_at_the_listed_size_and_the_listing_cap(
+    tmp_path: Path,
+) -> None:
+    from guarita.adapters.dvr.ftp_source import FtpDvrSource
+    from guarita.standin.dvr_ftp import DvrFtpServer
+
+    sd = tmp_path / "sd"
+    make_dvr_tree(sd, START, {1: "1", 2: "2"}, count=1, seconds=60)
+    (tmp_path / "dvr.pass").write_text("pw\n")
+    async with DvrFtpServer(sd, user="dvr", password="pw") as server:
+        server.endless_body(NAME)  # both cameras' files go on past their listed size
+        path = fleet_config(tmp_path, server.url)
+        data = json.loads(path.read_text())
+        data["fleet"]["vehicles"]["10234"]["dvr"]["password_file"] = str(tmp_path / "dvr.pass")
+        path.write_text(json.dumps(data))
+        config = load_config(path)
+        store = Store.open(config.storage.data_dir)
+        began = time.monotonic()
+        result = await DvrSync(config, store, None, clock=_now).sync("10234")
+        assert time.monotonic() - began < 20
+        assert result is not None and result.status == "ok" and result.files == 0
+        for entry in result.quarantined:
+            listed = (sd / entry["folder"] / NAME).stat().st_size
+            assert entry["size"] == listed and f"served more than the listed {listed} bytes" in entry["reason"]
+        assert len(result.quarantined) == 2
+        server.endless_listing()
+        async with FtpDvrSource(server.url, password="pw") as source:
+            began = time.monotonic()
+            with pytest.raises(DvrTransferError, match=f"larger than {LISTING_MAX_BYTES} bytes; refused"):
+                await source.list_folder("1")
+            assert time.monotonic() - began < 20
+    store.close()
