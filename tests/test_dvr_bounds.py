@@ -23,6 +23,7 @@ import pytest
 
 from guarita.adapters.dvr import fetch as fetch_module
 from guarita.adapters.dvr import sync as sync_module
+from guarita.adapters.dvr.arrival import DvrPoller
 from guarita.adapters.dvr.fetch import fetch_to_part
 from guarita.adapters.dvr.http_source import HttpDvrSource
 from guarita.adapters.dvr.names import unsafe_name_reason
@@ -164,6 +165,13 @@ async def test_a_dvr_that_cannot_list_its_camera_folders_is_a_failed_pass_not_a_
     (vehicle,) = compliance_report(config, store.db, day).vehicles
     assert not vehicle.monitored, "a pass that listed no camera does not make the bus monitored"
     assert vehicle.status.startswith("no: every DVR pass failed: camera 1 (folder '1') could not be listed")
+    # A parked bus polled again with the same failure records (and reports) it once, not every poll.
+    async with DvrHttpServer(sd, port=server.port) as again:
+        again.folder_status = status
+        poller_sync = DvrSync(config, store, None, clock=_now)
+        assert (await poller_sync.sync("10234", record_empty=False)) is not None, "a new failure is recorded"
+        assert (await poller_sync.sync("10234", record_empty=False)) is None
+    assert len(_rows(store)) == 2
     store.close()
 
 
@@ -291,10 +299,14 @@ async def test_a_cancelled_pass_is_closed_and_a_row_left_running_is_closed_at_st
         await task
     ((status, finished),) = _rows(store)
     assert status == "partial" and finished is not None
-    # A process killed mid-pass leaves its row running; the next start closes it.
+    # A process killed mid-pass leaves its row running; the next start of the poller closes it.
     start_sync(store, "10234", "DVR-2009-000123", _now())
-    assert sync.close_interrupted() == 1
-    assert [row[0] for row in _rows(store)] == ["partial", "failed"]
+    assert config.fleet is not None
+    stop = asyncio.Event()
+    stop.set()
+    await DvrPoller(DvrSync(config, store, None, clock=_now), config.fleet).run(stop)
+    assert [row[0] for row in _rows(store)][:2] == ["partial", "failed"]
+    assert sync.close_interrupted() == 0
     store.close()
 
 
