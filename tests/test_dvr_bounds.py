@@ -383,3 +383,20 @@ async def test_an_ftp_dvr_that_sends_without_end_is_cut_off_at_the_listed_size_a
                 await source.list_folder("1")
             assert time.monotonic() - began < 20
     store.close()
+
+
+# covers PB-06
+def test_the_worst_report_still_fits_64_kib() -> None:
+    from guarita.adapters.dvr.archive import Coverage
+
+    result = SyncResult(vehicle="10234", dvr_serial="DVR-1", sync_id=1, started_at=0.0, finished_at=1.0)
+    gaps = tuple((float(i * 600), float(i * 600 + 300)) for i in range(500))
+    result.coverage = [Coverage(n, 501, 1, 0.0, 500 * 600.0, gaps) for n in range(1, 65)]
+    for camera in range(1, 65):
+        result.camera_unlisted(camera, str(camera), "x" * 1000)
+    for index in range(1000):
+        result.add_quarantined("1", f"{index}" + "y" * 400, f"reason {'z' * index}", None)
+    document = result.as_json("acme", dict.fromkeys(range(1, 65), "other"))
+    assert len(json.dumps(document, separators=(",", ":")).encode()) <= REPORT_MAX_BYTES
+    assert document["quarantined_total"] == 1000 and len(document["detail"]) <= 2000
+    assert_valid_report(document)

@@ -56,7 +56,7 @@ LISTED_QUARANTINED = 100  # quarantined files named one by one; the rest are cou
 REASON_KINDS = 20  # distinct kinds of reason counted one by one; the rest are "other"
 TEXT_CHARS = 300  # a name, a folder or a reason in the report is cut to this many characters
 DETAIL_CHARS = 2000
-GAPS_WHEN_SHORT = 50  # gaps kept per camera (the newest) if the report is still too large
+GAPS_WHEN_SHORT = (50, 10, 0)  # gaps kept per camera (the newest), in turn, while the report is too large
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _HEX = re.compile(r"\b[0-9a-f]{16,}\b")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -136,8 +136,10 @@ class SyncResult:
         while _size(document) > REPORT_MAX_BYTES and listed > 0:
             listed //= 2
             document = self._document(provider, roles, listed, None)
-        if _size(document) > REPORT_MAX_BYTES:
-            document = self._document(provider, roles, 0, GAPS_WHEN_SHORT)
+        for gaps in GAPS_WHEN_SHORT:
+            if _size(document) <= REPORT_MAX_BYTES:
+                break
+            document = self._document(provider, roles, 0, gaps)
         return document
 
     def _document(self, provider: str, roles: dict[int, str], listed: int, gaps: int | None) -> dict[str, Any]:
@@ -146,7 +148,8 @@ class SyncResult:
             files, size = self.per_camera.get(cover.camera, [0, 0])
             entry: dict[str, Any] = {"role": roles.get(cover.camera), "files": files, "bytes": size, **cover.as_json()}
             all_gaps = entry["gaps"]
-            entry["gaps"] = all_gaps if gaps is None else all_gaps[-gaps:]  # the newest
+            if gaps is not None and len(all_gaps) > gaps:
+                entry["gaps"] = all_gaps[len(all_gaps) - gaps :]  # the newest
             entry["gaps_more"] = len(all_gaps) - len(entry["gaps"])
             error = self.camera_errors.get(cover.camera)
             entry["error"] = None if error is None else _cut(error)
