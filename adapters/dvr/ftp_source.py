@@ -114,6 +114,9 @@ class FtpDvrSource:
                     return sorted(_list_entries(client, lines), key=lambda e: e.name)
             except _FTP_ERRORS as exc:
                 raise self._translate(exc, what) from exc
+            except asyncio.CancelledError:
+                self._drop()  # a listing given up on (its time limit) leaves the connection mid-command
+                raise
         raise DvrFolderMissing(f"DVR {self._display}: {what} is not there")
 
     async def size(self, folder: str, name: str) -> int:
