@@ -487,6 +487,12 @@ class FleetConfig(_Model):
     duration_tolerance_s: float = Field(
         default=5.0, ge=0, le=30, description="Slack on the 1–5 minute segment length (DT-11)."
     )
+    min_transfer_mbps: float = Field(
+        default=1.0,
+        gt=0,
+        description="Slowest average rate a DVR file may arrive at, in megabits per second (plus 30 s); slower, "
+        "its transfer stops for this pass and the next resumes it.",
+    )
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig, description="Onboard sensor data.")
 
 

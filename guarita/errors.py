@@ -16,6 +16,7 @@
         ├── DvrUnreachable     the DVR does not answer (the bus is not in the garage)
         ├── DvrAuthError       the DVR refused the credentials
         └── DvrTransferError   a listing or a transfer broke off or made no sense
+            └── DvrFolderMissing   a folder the config names is not on the DVR
 
 Foreign errors (paho rc, aiohttp, sqlite3, OSError) are translated once, at the module
 that talks to them, with ``raise ... from exc``.
@@ -32,6 +33,7 @@ __all__ = [
     "ConfigProblem",
     "DvrAuthError",
     "DvrError",
+    "DvrFolderMissing",
     "DvrTransferError",
     "DvrUnreachable",
     "FrigateAuthError",
@@ -133,3 +135,7 @@ class DvrAuthError(DvrError):
 
 class DvrTransferError(DvrError):
     """A listing could not be read or a transfer broke off; what was fetched so far is kept."""
+
+
+class DvrFolderMissing(DvrTransferError):
+    """A folder asked for is not on the DVR (HTTP 404, FTP 550, no such directory on the card)."""
