@@ -1,7 +1,7 @@
 """The ``guarita`` command line.
 
 ``guarita run | check-config | demo``; every command takes ``-c FILE`` (or
-``$GUARITA_CONFIG``). Exit status: 0 success, 1 refused (bad config, failed check),
+``$GUARITA_CONFIG``; ``check-config FILE`` also works). Exit status: 0 success, 1 refused (bad config, failed check),
 2 usage error.
 
 Covers: PB-01, PB-05.
@@ -82,7 +82,10 @@ def summarize(config: GuaritaConfig, path: Path) -> str:
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
-    path = resolve_config_path(args.config, os.environ)
+    if args.file and args.config and args.file != args.config:
+        print(f"error: two config files given ({args.file} and -c {args.config}); give one", file=sys.stderr)
+        return 2
+    path = resolve_config_path(args.file or args.config, os.environ)
     config = load_config(path)
     print(summarize(config, path))
     if args.online:
@@ -146,6 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[common], help="forward Frigate events until SIGTERM")
     run.set_defaults(func=_cmd_run)
     check = sub.add_parser("check-config", parents=[common], help="validate the config file")
+    check.add_argument("file", nargs="?", help="config file (same as -c FILE)")
     check.add_argument("--online", action="store_true", help="also ask Frigate for its MQTT settings")
     check.set_defaults(func=_cmd_check_config)
     acl = sub.add_parser("acl", help="print access-control lists for the centres' brokers")
