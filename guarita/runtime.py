@@ -21,6 +21,7 @@ from typing import Any
 from guarita import audit
 from guarita.adapters.dvr.arrival import DvrPoller
 from guarita.adapters.dvr.sync import DvrSync
+from guarita.audit_head import publish_audit_head
 from guarita.api import make_api_app
 from guarita.bridge import EventBridge
 from guarita.catalogue import Catalogue
@@ -306,6 +307,7 @@ class Runtime:
                 app = make_web_app(self.health, self.metrics, api)
                 group.create_task(serve_web(app, web.host, web.port, stop, self.web_port))
                 group.create_task(self._housekeeping(stop))
+                group.create_task(publish_audit_head(self.store, stop))  # the head goes off-box via the log
                 if self.dvr_poller is not None:
                     group.create_task(self.dvr_poller.run(stop))
                 if self.telemetry is not None:
