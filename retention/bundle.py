@@ -39,11 +39,17 @@ def file_sha256(path: Path) -> str:
 
 
 def write_bundle(folder: Path, manifest: dict[str, Any], key: Ed25519PrivateKey) -> bytes:
-    """Write ``manifest.json`` (signed), ``manifest.sig`` and ``public_key.pem``; return the manifest bytes."""
+    """Write ``manifest.json`` (signed), ``manifest.sig`` and ``public_key.pem``; return the manifest bytes.
+
+    The whole bundle is then made readable by its owner only (folders 0700, files 0600): it
+    holds footage released for a legal request (BH-07).
+    """
     data = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode()
     (folder / MANIFEST).write_bytes(data)
     (folder / SIGNATURE).write_bytes(key.sign(data))
     (folder / PUBLIC_KEY).write_bytes(public_pem(key))
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o700 if path.is_dir() else 0o600)
     return data
 
 

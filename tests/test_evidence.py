@@ -340,3 +340,14 @@ def test_verify_on_a_missing_folder_says_so(tmp_path: Path, capsys: pytest.Captu
     out = capsys.readouterr().out
     assert f"FAILED {missing}: no such folder" in out and "bundle NOT verified" in out
     assert "manifest.json" not in out
+
+
+# covers BH-07
+def test_a_written_bundle_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    bundle.mkdir(mode=0o755)
+    small_bundle(bundle, Ed25519PrivateKey.generate())
+    paths = [bundle, *bundle.rglob("*")]
+    assert len(paths) == 7  # the folder, clips/, clips/portaria/, the clip, the manifest, its signature, the key
+    modes = {p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in paths}
+    assert modes == {p: (0o700 if (tmp_path / p).is_dir() else 0o600) for p in modes}
