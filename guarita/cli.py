@@ -26,6 +26,7 @@ from guarita.cli_evidence import add_evidence_commands
 from guarita.cli_fleet import add_fleet_commands
 from guarita.cli_registry import add_registry_commands
 from guarita.cli_reports import add_reports_commands
+from guarita._config_rules import without_userinfo
 from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config, resolve_config_path
 from guarita.errors import ConfigError, GuaritaError
@@ -93,7 +94,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
         for warning in warnings:
             print(f"warning: {warning}")
         if not warnings:
-            print(f"frigate at {config.frigate.url}: MQTT settings fit Guarita")
+            print(f"frigate at {without_userinfo(config.frigate.url)}: MQTT settings fit Guarita")
     return 0
 
 

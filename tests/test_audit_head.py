@@ -72,3 +72,24 @@ def test_a_logged_head_detects_a_log_rewritten_after_it(
     capsys.readouterr()
     assert main(["audit", "verify", "-c", str(config), "--head", published]) == 1
     assert "no longer in the chain" in capsys.readouterr().err
+
+
+# covers BH-07, PB-03
+def test_audit_verify_says_where_keying_began_in_an_old_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "guarita.yaml"
+    config.write_text("provider: {id: acme, name: ACME, kind: security_company}\nstorage: {data_dir: data}\n")
+    store = Store.open(tmp_path / "data")
+    prev = audit.GENESIS
+    for seq in (1, 2):  # entries from a Guarita that did not key its log yet
+        digest = audit.entry_hash(prev, seq, 1.5, "op", "config.load", "acme", "{}")
+        store.db.execute("INSERT INTO audit_log VALUES (?, 1.5, 'op', 'config.load', 'acme', '{}', ?, ?)",
+                         (seq, prev, digest))
+        prev = digest
+    add_entry(store, 3)  # the first keyed write: switch-over entry 3, then entry 4
+    store.close()
+    assert main(["audit", "verify", "-c", str(config)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("4 entries, chain intact, head ")
+    assert out[1] == "entries 1-2 unkeyed (before keying), keyed (HMAC-SHA-256) from entry 3"

@@ -1179,3 +1179,20 @@ def test_bad_dvr_source_is_named_without_its_password(tmp_path: Path) -> None:
     problems = problems_of(write_config(tmp_path, body))
     assert problems and all(SECRET not in p for p in problems), problems
     assert "9:9 fleet.vehicles.10234.dvr.source: unknown DVR source 'smb://***@10.0.0.1/share'" in problems[0]
+
+
+# covers BH-07
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://u:p@127.0.0.1:5000/x", "http://***@127.0.0.1:5000/x"),
+        ("ftp://dvr@10.0.0.1/rec/", "ftp://***@10.0.0.1/rec/"),
+        ("https://frigate.lan:8971/", "https://frigate.lan:8971/"),
+        ("http://host/path@not-userinfo", "http://host/path@not-userinfo"),
+        ("u:p@host", "***@host"),
+    ],
+)
+def test_urls_are_shown_without_their_userinfo(url: str, shown: str) -> None:
+    from guarita._config_rules import without_userinfo
+
+    assert without_userinfo(url) == shown
