@@ -52,11 +52,6 @@ def without_userinfo(url: str) -> str:
     return f"{scheme}{sep}***@{host}{slash}{tail}"
 
 
-def _has_userinfo(url: str) -> bool:
-    rest = url.partition("://")[2] if "://" in url else url
-    return "@" in rest.partition("/")[0]
-
-
 def verify_no_credentials_in_urls(config: GuaritaConfig) -> Iterator[RuleViolation]:
     """No URL or host in the file carries a user or password: they would be printed and logged.
 
@@ -67,7 +62,7 @@ def verify_no_credentials_in_urls(config: GuaritaConfig) -> Iterator[RuleViolati
     if config.retention.cloud is not None:
         urls.append((("retention", "cloud", "endpoint"), config.retention.cloud.endpoint, "access_key_*/secret_key_*"))
     for path, url, instead in urls:
-        if _has_userinfo(url):
+        if without_userinfo(url) != url:
             yield RuleViolation(
                 path, f"credentials must not be in the URL ({without_userinfo(url)}); use {instead} instead"
             )
@@ -187,7 +182,8 @@ def _verify_dvr_source(path: Path, source: str) -> Iterator[RuleViolation]:
     parts = urlsplit(source)
     if parts.scheme not in DVR_SCHEMES:
         yield RuleViolation(
-            path, f"unknown DVR source {without_userinfo(source)!r}: use http://, https://, ftp:// or file:// (a mounted folder)"
+            path,
+            f"unknown DVR source {without_userinfo(source)!r}: use http://, https://, ftp:// or file:// (a mounted folder)",
         )
         return
     if parts.password is not None:
