@@ -354,7 +354,7 @@ def test_the_readme_command_for_the_example_passes(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    match = re.search(r"`(\w+)=(\S+) \.venv/bin/guarita (check-config config\.example\.yaml)`", readme)
+    match = re.search(r"^(\w+)=(\S+) \.venv/bin/guarita (check-config config\.example\.yaml) ", readme, re.MULTILINE)
     assert match is not None, "README shows how to check config.example.yaml"
     monkeypatch.setenv(match[1], match[2])
     monkeypatch.chdir(ROOT)
