@@ -147,9 +147,11 @@ class Registry:
             raise RegistryRefusal(f"cannot read the evidence file {source}: {exc.strerror}") from exc
         target = self._data_dir / "evidence" / digest[:2] / digest
         if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
+            for folder in (target.parent.parent, target.parent):  # the owner's only (BH-07)
+                folder.mkdir(exist_ok=True, mode=0o700)
             partial = target.with_suffix(".part")
             shutil.copyfile(source, partial)
+            partial.chmod(0o600)
             partial.replace(target)
         return digest
 

@@ -2,8 +2,9 @@
 
 ``hold add | list | release`` keeps footage past its policy for a legal reason;
 ``evidence request | approve | export | verify | pubkey | list`` releases footage only on a
-legal request approved by a second person, as a signed bundle; ``report client`` is the
-LGPD access report. Every write goes to the audit log.
+legal request approved by a second person, as a signed bundle (``verify`` exits 0 verified
+with ``--pubkey``, 1 failed, 3 consistent but signed by a key only the bundle vouches for);
+``report client`` is the LGPD access report. Every write goes to the audit log.
 
 Covers: PB-04, BH-06, BH-07, BH-08, BH-11, DT-04, DT-06.
 """
@@ -34,7 +35,11 @@ from guarita.retention.hold_followup import ExportFollowUp, wait_for_hold_export
 from guarita.retention.holds import LegalHold, list_holds, place_hold, release_hold
 from guarita.store import Store
 
-__all__ = ["add_client_report_command", "add_evidence_commands"]
+__all__ = ["SIGNER_UNPROVEN", "VERIFIED", "add_client_report_command", "add_evidence_commands"]
+
+# Exit statuses of ``guarita evidence verify`` (1 is a failed check, 2 a usage error).
+VERIFIED = 0
+SIGNER_UNPROVEN = 3
 
 
 def _now() -> dt.datetime:
@@ -153,9 +158,18 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     lines = [f"key: {check.key_source} (SHA-256 {check.key_fingerprint or '-'})",
              f"{check.files_ok} files match the manifest"]
     lines += [f"FAILED {problem}" for problem in check.problems]
-    lines.append("bundle verified" if check.ok else "bundle NOT verified")
+    if check.verified:
+        lines.append("bundle verified")
+    elif check.ok:
+        lines += [
+            "signature consistent, signer UNPROVEN: it was checked only with the key inside the bundle,",
+            f"which anyone editing the bundle can replace. Confirm SHA-256 {check.key_fingerprint} with the",
+            "provider (`guarita evidence pubkey` prints theirs), or pass their key with --pubkey.",
+        ]
+    else:
+        lines.append("bundle NOT verified")
     emit(args, "\n".join(lines), check.as_json())
-    return 0 if check.ok else 1
+    return VERIFIED if check.verified else (SIGNER_UNPROVEN if check.ok else 1)
 
 
 def _cmd_pubkey(args: argparse.Namespace) -> int:
@@ -240,7 +254,8 @@ def add_evidence_commands(sub: SubParsers, common: argparse.ArgumentParser) -> N
     export.set_defaults(func=guarded(_cmd_export))
     verify = steps.add_parser("verify", parents=[json_option()], help="check a bundle's hashes and signature")
     verify.add_argument("folder", metavar="DIR")
-    verify.add_argument("--pubkey", metavar="FILE", help="the provider's public key PEM (default: the bundle's)")
+    verify.add_argument("--pubkey", metavar="FILE",
+                        help="the provider's public key PEM; without it the signer is unproven (exit 3)")
     verify.set_defaults(func=_cmd_verify)
     pubkey = steps.add_parser("pubkey", parents=[common], help="print the public key that signs bundles")
     pubkey.set_defaults(func=guarded(_cmd_pubkey))

@@ -65,6 +65,8 @@ class ConfigProblem:
     message: str
 
     def __str__(self) -> str:
+        if not self.file:  # no file to point into (none was named): the message alone
+            return self.message
         return f"{self.file}:{self.line}:{self.column} {self.key_path}: {self.message}"
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from guarita import audit
 from guarita.adapters.dvr.arrival import DvrPoller
 from guarita.adapters.dvr.sync import DvrSync
+from guarita.audit_head import publish_audit_head
 from guarita.api import make_api_app
 from guarita.bridge import EventBridge
 from guarita.catalogue import Catalogue
@@ -294,6 +295,7 @@ class Runtime:
             *(Service(f"uplink_{uplink.name}", uplink.run) for uplink in self.uplinks),
             Service("web", self._serve_web),
             Service("housekeeping", self._housekeeping),
+            Service("audit_head", lambda stop: publish_audit_head(self.store, stop)),  # the head goes off-box via the log
         ]
         if self.dvr_poller is not None:
             services.append(Service("dvr_poller", self.dvr_poller.run))

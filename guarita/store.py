@@ -7,12 +7,13 @@ in microseconds, so an executor hop would cost more than it saves.
 ``synchronous=FULL`` makes every commit durable against power loss, not only process
 crashes; callers batch their writes so the hot path pays one fsync per batch.
 
-Covers: PB-01, DT-21.
+Covers: PB-01, DT-21, BH-07.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -330,7 +331,8 @@ class Store:
         """
         path = data_dir / DB_FILE
         try:
-            data_dir.mkdir(parents=True, exist_ok=True)
+            data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _private_file(path)
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
@@ -359,7 +361,8 @@ class Store:
             except sqlite3.Error as exc:
                 self.db.execute("ROLLBACK")
                 raise StoreError(f"migration {number + 1} of {self.path} failed: {exc}") from exc
-            log.info("store %s migrated to schema version %d", self.path, number + 1)
+        if version < len(MIGRATIONS):
+            log.info("store %s migrated from schema version %d to %d", self.path, version, len(MIGRATIONS))
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -395,6 +398,14 @@ class Store:
     def close(self) -> None:
         """Close the connection (checkpointing the WAL)."""
         self.db.close()
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` readable by its owner only, or make it so (with its WAL files): BH-07."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and file.stat().st_mode & 0o077:
+            file.chmod(0o600)
 
 
 def _statements(script: str) -> Iterator[str]:

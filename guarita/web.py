@@ -2,9 +2,12 @@
 
 The REST API (``guarita.api``) is a sub-application mounted under ``/api/v1``.
 ``guarita run`` binds the port (:func:`listen_web`) before it starts any other service, so a
-port that cannot be bound is a start-up error naming the address and the config key.
+port that cannot be bound is a start-up error naming the address and the config key. aiohttp's
+server logger would print a malformed request's offending header (a 64 KiB ``Authorization``
+holding a bearer token) in its message and traceback; those errors are logged as one line
+naming only the kind of error (BH-07).
 
-Covers: PB-05.
+Covers: PB-05, BH-07.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from guarita._api_openapi import API_PREFIX
 from guarita.errors import ListenError
@@ -52,6 +57,20 @@ def make_web_app(
     return app
 
 
+class _RequestErrorLog(logging.LoggerAdapter[logging.Logger]):
+    """aiohttp's server logger, minus the request text its parse errors carry (it may hold a token)."""
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+        exc_info = kwargs.get("exc_info")
+        error = sys.exc_info()[1] if exc_info is True else exc_info
+        if isinstance(exc_info, tuple):
+            error = exc_info[1]
+        if isinstance(error, HttpProcessingError):
+            kwargs.pop("exc_info")
+            msg = f"{msg}: malformed request refused with {error.code} ({type(error).__name__}; details withheld)"
+        return msg, kwargs
+
+
 def _reason(exc: OSError) -> str:
     if exc.errno == errno.EADDRINUSE:
         return "address already in use"
@@ -66,7 +85,7 @@ async def listen_web(app: web.Application, host: str, port: int, key: str = "web
     Raises:
         ListenError: the port cannot be bound; the message names the address and ``key``.
     """
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, logger=_RequestErrorLog(logging.getLogger("aiohttp.server")))
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

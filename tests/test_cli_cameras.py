@@ -196,9 +196,10 @@ async def test_masked_snapshot_and_attestation_record_the_masked_image(
     snap = await guarita("cameras", "snapshot", "garagem", "-c", str(config), "--masked", "-o", "masked.jpg",
                          cwd=tmp_path)
     assert snap.code == 0, snap.err
-    assert "saved masked.jpg" in snap.out and "1 privacy mask(s) applied" in snap.out
+    assert f"saved {(tmp_path / 'masked.jpg').resolve()} (" in snap.out and "1 privacy mask(s) applied" in snap.out
     raw = await guarita("cameras", "snapshot", "garagem", "-c", str(config), cwd=tmp_path)
     assert "NOT masked: keep it inside the provider" in raw.out
+    assert f"saved {(tmp_path / 'garagem.jpg').resolve()} (" in raw.out  # the full path: it says where it wrote
 
     def left_and_right(data: bytes) -> tuple[tuple[int, ...], tuple[int, ...]]:
         with Image.open(io.BytesIO(data)) as image:

@@ -69,7 +69,7 @@ async def test_sigkill_mid_stream_then_restart_loses_nothing(tmp_path: Path, fri
         second.stop()
 
 
-# covers PB-05, DT-21
+# covers PB-05, DT-21, BH-07
 async def test_sigterm_stops_within_five_seconds_with_the_outbox_intact(tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broker: MosquittoBroker, pki: TestPki) -> None:
     config = bus_config(tmp_path, frigate_broker, uplink_broker, pki)
     guarita = GuaritaProcess(config).start()
@@ -93,6 +93,10 @@ async def test_sigterm_stops_within_five_seconds_with_the_outbox_intact(tmp_path
     (pending,) = db.execute("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL").fetchone()
     assert pending == 20
     assert "outbox kept 20 undelivered messages" in guarita.output()
+    # The audit head goes to the log (to be shipped off the machine) at start and at shutdown.
+    (seq, digest) = db.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    assert "audit log head at start: entry " in guarita.output()
+    assert f"audit log head at shutdown: entry {seq}, hash {digest}" in guarita.output()
 
 
 # covers PB-05, DT-08
