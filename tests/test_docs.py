@@ -45,7 +45,7 @@ EXAMPLE = ROOT / "config.example.yaml"
 CONFIG_DOC = ROOT / "docs" / "configuration.md"
 MQTT_DOC = ROOT / "docs" / "mqtt.md"
 SCHEMAS = ROOT / "docs" / "schemas"
-CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "frigate-contract"
+CONTRACT = ROOT / "tests" / "fixtures" / "frigate"
 
 # The one environment variable config.example.yaml reads a secret from.
 EXAMPLE_ENV = "GUARITA_FRIGATE_MQTT_PASSWORD"
@@ -341,8 +341,6 @@ BUS = CameraConfig(programs=[ProgramName.DETRO], vehicle="10234")
 
 
 def _contract_payloads() -> list[bytes]:
-    if not CONTRACT.is_dir():
-        pytest.skip(f"Frigate contract not found at {CONTRACT} (the shared/ folder beside the repo)")
     raw = [(CONTRACT / f"mqtt-events-{kind}.json").read_bytes() for kind in ("new", "update", "end")]
     # The 0.14 shape: sub_label as a plain string.
     legacy = json.loads(raw[-1])

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from frigate_payloads import frigate_example
 from harness import Receiver, lifecycles, running, wait_for, write_config
 
 from guarita.config import ProgramName
@@ -23,7 +24,6 @@ from guarita.standin.frigate_mqtt import FrigateMqttStandin
 from guarita.standin.mosquitto import MosquittoBroker
 from guarita.standin.tls import TestPki, make_ca
 
-CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "frigate-contract"
 
 CAMERAS: dict[str, Any] = {
     "street_front": {"programs": ["cop_bh"], "location": {"lat": -19.9245, "lon": -43.9352}, "heading": 180},
@@ -49,9 +49,7 @@ def config_for(tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broker: M
 
 
 def contract(name: str) -> dict[str, Any]:
-    if not CONTRACT.is_dir():
-        pytest.skip("shared/frigate-contract is not beside the repo")
-    return json.loads((CONTRACT / name).read_text())  # type: ignore[no-any-return]
+    return frigate_example(name)  # type: ignore[no-any-return]
 
 
 def on_camera(message: dict[str, Any], camera: str) -> dict[str, Any]:
