@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import random
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,13 +22,16 @@ from frigate_payloads import real_event_stream
 from harness import Receiver, running, write_config
 
 from guarita.cli import main
-from guarita.config import ProgramName
+from guarita.config import CameraConfig, ProgramForwardConfig, ProgramName
 from guarita.config_loader import load_config
 from guarita.consent.share_gate import CameraShareState, ConsentRecord, StaticRegistry
 from guarita.errors import ConfigError
+from guarita.plugins import CopBhPlugin, DetroPlugin
+from guarita.standin.frigate_events import tracked_object_lifecycle
 from guarita.standin.frigate_mqtt import FrigateMqttStandin
 from guarita.standin.mosquitto import MosquittoBroker
 from guarita.standin.tls import TestPki
+from guarita.tracked_object import parse_event
 
 NAMED_ID = "1796586259.364372-ta96qs"  # the capture's tracked person Frigate called "john"
 BASIS = "LGPD art. 11 II b; COP-BH agreement 12/2026"
@@ -226,3 +230,24 @@ def test_an_unknown_identifying_field_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"programs\.cop_bh\.forward\.face"):
         load_config(write(tmp_path, text))
+
+
+# covers BH-07, PB-05, DT-02
+def test_a_plate_is_read_from_frigate_and_sent_only_where_opted_in() -> None:
+    messages = tracked_object_lifecycle(
+        "bus_10234_front", "car", 1_782_824_400.0, updates=2, rng=random.Random(3), license_plate="RIO2A19"
+    )
+    assert messages[-1]["after"]["recognized_license_plate"][0] == "RIO2A19", "0.17 sends [plate, score]"
+    end = parse_event(json.dumps(messages[-1]).encode())
+    assert end.license_plate == "RIO2A19" and end.label == "car"
+    legacy = copy.deepcopy(messages[-1])
+    legacy["after"]["recognized_license_plate"] = "RIO2A19"  # the string form older docs show
+    assert parse_event(json.dumps(legacy).encode()).license_plate == "RIO2A19"
+
+    bus = CameraConfig(programs=[ProgramName.DETRO], vehicle="10234")
+    street = CameraConfig.model_validate(STREET)
+    plates = ProgramForwardConfig.model_validate({"license_plate": {"enabled": True, "legal_basis": BASIS}})
+    opted = DetroPlugin("acme", forward=plates).event_payload(end, 4, bus)
+    assert opted["license_plate"] == "RIO2A19" and "sub_label" not in opted
+    for withheld in (DetroPlugin("acme").event_payload(end, 4, bus), CopBhPlugin("acme").event_payload(end, 4, street)):
+        assert "RIO2A19" not in json.dumps(withheld) and withheld["label"] == "car"
