@@ -4,7 +4,7 @@
 ``$GUARITA_CONFIG``). Exit status: 0 success, 1 refused (bad config, failed check),
 2 usage error.
 
-Covers: PB-01, PB-05.
+Covers: PB-01, PB-05, BH-07.
 """
 
 from __future__ import annotations
