@@ -229,6 +229,18 @@ def verify_detro_vehicles_in_fleet(config: GuaritaConfig) -> Iterator[RuleViolat
             )
 
 
+def verify_opt_ins_name_a_legal_basis(config: GuaritaConfig) -> Iterator[RuleViolation]:
+    """A recognised name or plate leaves only when the file says on what legal ground (BH-07)."""
+    for name, program in config.programs.items():
+        for field, opt_in in (("sub_label", program.forward.sub_label), ("license_plate", program.forward.license_plate)):
+            if opt_in.enabled and not (opt_in.legal_basis or "").strip():
+                yield RuleViolation(
+                    ("programs", name.value, "forward", field, "legal_basis"),
+                    f"forwarding {field} to {name.value} identifies people; give the legal basis it rests on in "
+                    f"`legal_basis` (e.g. the LGPD article and the agreement), or set `enabled: false`",
+                )
+
+
 RULES: tuple[Callable[[GuaritaConfig], Iterator[RuleViolation]], ...] = (
     verify_no_credentials_in_urls,
     verify_uplinks_use_tls,
@@ -239,4 +251,5 @@ RULES: tuple[Callable[[GuaritaConfig], Iterator[RuleViolation]], ...] = (
     verify_fleet,
     verify_detro_vehicles_in_fleet,
     verify_cloud,
+    verify_opt_ins_name_a_legal_basis,
 )

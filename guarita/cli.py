@@ -6,7 +6,7 @@ failed check; for ``run`` also a web port that cannot be bound, or a configurati
 met while running), 2 usage error. ``run`` otherwise ends only on SIGTERM or SIGINT (exit 0): a
 service that fails is restarted (``guarita.supervisor``).
 
-Covers: PB-01, PB-05.
+Covers: PB-01, PB-05, BH-07.
 """
 
 from __future__ import annotations
@@ -78,6 +78,8 @@ def summarize(config: GuaritaConfig, path: Path) -> str:
             f"program {program.value}: {state}, {uplink.host}:{uplink.port} {tls}, "
             f"topics {config.topic_root(program)}/{config.provider.id}/..., {count} cameras"
         )
+        for field, basis in settings.forward.opt_ins().items():  # identifying fields: shown only when let out
+            lines.append(f"  forwards {field} to {program.value} (opt-in); legal basis: {basis}")
     private = [name for name, c in config.cameras.items() if not c.programs]
     lines.append(f"cameras: {len(config.cameras)} ({len(private)} never leave: {', '.join(private) or 'none'})")
     lines.append(f"data_dir: {config.storage.data_dir}")

@@ -352,6 +352,10 @@ class Runtime:
                         "cameras": sorted(self.config.cameras),
                         "programs": sorted(p.value for p in self.config.programs),
                         "accredited": self.config.provider.accreditation is not None,
+                        # Identifying fields let out, by program, with the legal basis the file gives (BH-07).
+                        "forward_opt_ins": {
+                            p.value: settings.forward.opt_ins() for p, settings in sorted(self.config.programs.items())
+                        },
                     },
                 )
             await self.supervisor.run(self.services(), stop)

@@ -389,7 +389,7 @@ def test_dvr_sync_and_status_commands(tmp_path: Path, capsys: pytest.CaptureFixt
     )
     assert main(["dvr", "status", "-c", config]) == 0
     status = capsys.readouterr().out
-    # covers DT-06: every time shown to a person carries its zone (the logs are UTC)
+    # Every time shown to a person carries its zone (the logs are UTC)
     assert re.search(r"vehicle 10234 \(DVR DVR-2009-000123\): last sync \d{4}-\d\d-\d\d \d\d:\d\d:\d\d -03:00 ok", status)
     assert "1 quarantined" in status
     assert main(["dvr", "status", "10234", "-c", config, "--json"]) == 0

@@ -1,7 +1,7 @@
 """Portaria 958/2009 reports: rollout figures, monitored vehicles, equipment, events, route, CLI.
 
 The rollout cases are computed by hand from the tables of Art. 2 and Art. 3
-(/work/shared/seeds/detro-portaria-958.txt), vehicles rounded up.
+(Portaria DETRO/RJ n. 958/2009, see docs/requirements.md), vehicles rounded up.
 """
 
 from __future__ import annotations

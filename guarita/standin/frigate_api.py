@@ -1,7 +1,7 @@
 """A stand-in for Frigate's HTTP API, built from the contract - it is not Frigate.
 
 ``make_frigate_app`` returns an aiohttp application that answers under ``/api`` the way
-Frigate 0.14-0.17 does according to ``frigate-contract/README.md`` and its JSON examples:
+Frigate 0.14-0.17 does according to its source and the examples in ``tests/fixtures/frigate/``:
 same paths, key order, types and error bodies. It serves a handful of cameras
 (:class:`StandinCameras`), event and review rows produced by
 :mod:`guarita.standin.frigate_events` (the same payloads a test publishes on MQTT), synthetic
