@@ -33,6 +33,7 @@ from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
 from aiobotocore.session import get_session  # type: ignore[import-untyped]
 
 from guarita.config import CloudConfig
+from guarita.consent.registry import Registry
 from guarita.retention.cloud import CloudUploader
 from guarita.retention.cloud_segments import MediaDirSource
 from guarita.standin.dvr_media import make_segment
@@ -71,13 +72,25 @@ async def sequential(s3: SeaweedS3, files: list[Path], prefix: str = "sequential
         return time.perf_counter() - started
 
 
+def shared_registry(store: Store, data: Path) -> Registry:
+    """A registry in which the camera ``bench`` has been shared with cop_bh since the day before the footage."""
+    registry = Registry(store, data, accredited=True, clock=lambda: NOW - dt.timedelta(days=2))
+    evidence = data / "bench-evidence.txt"
+    evidence.write_text("benchmark: consent, attestation and sign stand-in\n")
+    registry.add_client("bench", "Benchmark", by="bench")
+    registry.grant("bench", client_id="bench", evidence=evidence, by="bench")
+    registry.attest("bench", public_facing=True, evidence=evidence, by="bench")
+    registry.record_signage("bench", plate="BENCH-1", photo=evidence, by="bench")
+    return registry
+
+
 async def guarita(s3: SeaweedS3, media: Path, data: Path, concurrency: int) -> tuple[float, int]:
     """Seconds for one uploader pass, and the segments it uploaded."""
     cloud = CloudConfig(endpoint=s3.endpoint, bucket=s3.bucket, concurrency=concurrency)
     store = Store.open(data)
     try:
-        uploader = CloudUploader(cloud, "bench", store, MediaDirSource(media, ["bench"], settle_s=0), lambda: NOW,
-                                 access=s3.access)
+        uploader = CloudUploader(cloud, "bench", store, MediaDirSource(media, settle_s=0), lambda: NOW,
+                                 cameras=["bench"], registry=shared_registry(store, data), access=s3.access)
         started = time.perf_counter()
         report = await uploader.run_pass()
         return time.perf_counter() - started, report.uploaded

@@ -1,7 +1,7 @@
 """Forwarding benchmark: Guarita (durable outbox) against a Mosquitto bridge, in one run.
 
-Two pipelines carry Frigate ``update`` events (~3.9 KB, shaped like the contract's
-mqtt-events-update.json) from a Frigate-side broker to an uplink broker over TLS:
+Two pipelines carry Frigate ``update`` events (~3.9 KB, shaped like
+tests/fixtures/frigate/mqtt-events-update.json) from a Frigate-side broker to an uplink broker over TLS:
 
   (a) Mosquitto's own bridge: ``topic frigate/# out 1``, ``max_queued_messages 0``;
   (b) ``guarita run`` with the durable SQLite outbox (synchronous=FULL), 1,000 cameras.
@@ -43,19 +43,14 @@ from guarita.standin.mosquitto import MosquittoBroker, free_port
 from guarita.standin.tls import TestPki, make_test_pki
 
 REPO = Path(__file__).resolve().parents[1]
-CONTRACT = REPO.parent / "shared" / "frigate-contract" / "mqtt-events-update.json"
+CONTRACT = REPO / "tests" / "fixtures" / "frigate" / "mqtt-events-update.json"
 CAMERAS = 1000
 ID_PATTERN = re.compile(rb'"id":\s*"([^"]+)"')
 ACL = "user acme\ntopic write detro/v1/acme/#\ntopic write frigate/#\n\nuser receiver\ntopic read #\n"
 
 
 def update_template() -> dict[str, Any]:
-    if CONTRACT.is_file():
-        return json.loads(CONTRACT.read_text())  # type: ignore[no-any-return]
-    from guarita.standin.frigate_events import tracked_object_lifecycle
-    import random
-
-    return tracked_object_lifecycle("cam_0", "person", 1_782_824_400.0, updates=3, rng=random.Random(1))[2]
+    return json.loads(CONTRACT.read_text())  # type: ignore[no-any-return]
 
 
 def realistic(template: dict[str, Any], target: int = 4000) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from guarita import audit
-from guarita.config import ProgramName
+from guarita.config import GuaritaConfig, ProgramName
 from guarita.consent.share_gate import CameraShareState, ConsentRecord, RegistryUnavailable, StaticRegistry
 from guarita.errors import GuaritaError, StoreError
 from guarita.local_time import local_zone
@@ -112,6 +112,12 @@ class Registry:
         self._accredited = accredited
         self._clock = clock
 
+    @classmethod
+    def for_config(cls, config: GuaritaConfig, store: Store, clock: Callable[[], datetime] | None = None) -> Registry:
+        """The registry in ``store``, accredited as ``config`` says; ``clock`` (default: now, UTC) stamps writes."""
+        return cls(store, config.storage.data_dir, accredited=config.provider.accreditation is not None,
+                   clock=clock or (lambda: datetime.now(UTC)))
+
     # ---- helpers ---------------------------------------------------------------------
     def _document_key(self) -> bytes:
         path = self._data_dir / "keys" / "document-hmac.key"
@@ -141,9 +147,11 @@ class Registry:
             raise RegistryRefusal(f"cannot read the evidence file {source}: {exc.strerror}") from exc
         target = self._data_dir / "evidence" / digest[:2] / digest
         if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
+            for folder in (target.parent.parent, target.parent):  # the owner's only (BH-07)
+                folder.mkdir(exist_ok=True, mode=0o700)
             partial = target.with_suffix(".part")
             shutil.copyfile(source, partial)
+            partial.chmod(0o600)
             partial.replace(target)
         return digest
 
@@ -363,15 +371,34 @@ class Registry:
         finally:
             db.execute("COMMIT")
 
-    def _snapshot(self, db: sqlite3.Connection) -> RegistrySnapshot:
+    def snapshot_as_of(self, moment: float, camera: str) -> RegistrySnapshot:
+        """``camera``'s state as the registry held it at ``moment`` (rows recorded at or before it)."""
+        return self._snapshot(self._store.db, as_of=moment, camera=camera)
+
+    def change_times(self, camera: str) -> list[float]:
+        """Every instant ``camera``'s gate state may have changed: its rows' ``recorded_at``, its grants' expiries."""
+        rows = self._store.db.execute(
+            "SELECT recorded_at FROM registry_consents WHERE camera = ?1 "
+            "UNION SELECT expires_at FROM registry_consents WHERE camera = ?1 AND expires_at IS NOT NULL "
+            "UNION SELECT recorded_at FROM registry_ownership WHERE camera = ?1 "
+            "UNION SELECT recorded_at FROM registry_attestations WHERE camera = ?1 "
+            "UNION SELECT recorded_at FROM registry_signage WHERE camera = ?1",
+            (camera,),
+        )
+        return sorted(float(row[0]) for row in rows)
+
+    def _snapshot(self, db: sqlite3.Connection, *, as_of: float | None = None, camera: str | None = None) -> RegistrySnapshot:
+        """The state from every row (or those recorded at or before ``as_of``; of one ``camera`` only)."""
         version = self.version()
+        bound, args = _row_bound(as_of, camera)
         cameras: dict[str, dict[str, Any]] = {}
-        latest = "SELECT * FROM {t} WHERE seq IN (SELECT MAX(seq) FROM {t} GROUP BY camera)"
+        latest = "SELECT * FROM {t} WHERE seq IN (SELECT MAX(seq) FROM {t} WHERE " + bound + " GROUP BY camera)"
         for row in db.execute(
-            "SELECT camera, action, client_id, programs, expires_at, recorded_at FROM registry_consents ORDER BY seq"
+            "SELECT camera, action, client_id, programs, expires_at, recorded_at FROM registry_consents "
+            f"WHERE {bound} ORDER BY seq", args
         ):  # replayed in order: the last grant, and whether a revoke followed it
-            camera, action, client_id, programs, expires_at, recorded_at = row
-            entry = cameras.setdefault(camera, {})
+            camera_name, action, client_id, programs, expires_at, recorded_at = row
+            entry = cameras.setdefault(camera_name, {})
             entry["consent_client"] = client_id
             if action == "grant":
                 entry["consent"] = ConsentRecord(
@@ -382,19 +409,29 @@ class Registry:
             elif "consent" in entry:
                 granted: ConsentRecord = entry["consent"]
                 entry["consent"] = ConsentRecord(granted.programs, granted.granted_at, granted.expires_at, _at(recorded_at))
-        owners = {row[1]: row[2] for row in db.execute(latest.format(t="registry_ownership"))}
-        for camera in set(cameras) | set(owners):
-            entry = cameras.setdefault(camera, {})
-            owner = owners.get(camera)
+        owners = {row[1]: row[2] for row in db.execute(latest.format(t="registry_ownership"), args)}
+        for camera_name in set(cameras) | set(owners):
+            entry = cameras.setdefault(camera_name, {})
+            owner = owners.get(camera_name)
             entry["client_id"] = owner
             if owner is None or entry.pop("consent_client", owner) != owner:
                 entry.pop("consent", None)  # consent from a previous owner no longer counts
-        for row in db.execute(latest.format(t="registry_attestations")):
+        for row in db.execute(latest.format(t="registry_attestations"), args):
             cameras.setdefault(row[1], {})["public_facing"] = bool(row[2])
-        for row in db.execute(latest.format(t="registry_signage")):
+        for row in db.execute(latest.format(t="registry_signage"), args):
             cameras.setdefault(row[1], {})["signage_plate"] = row[2]
-        states = {camera: CameraShareState(**fields) for camera, fields in cameras.items()}
+        states = {name: CameraShareState(**fields) for name, fields in cameras.items()}
         return RegistrySnapshot(accredited=self._accredited, cameras=states, version=version)
+
+
+def _row_bound(as_of: float | None, camera: str | None) -> tuple[str, dict[str, Any]]:
+    """The ``WHERE`` condition (and its named parameters) that keeps the rows a snapshot replays."""
+    conditions = ["1"]
+    if as_of is not None:
+        conditions.append("recorded_at <= :as_of")
+    if camera is not None:
+        conditions.append("camera = :camera")
+    return " AND ".join(conditions), {"as_of": as_of, "camera": camera}
 
 
 class LiveRegistry:

@@ -26,7 +26,7 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from guarita import audit
+from guarita._api_read_audit import ReadAudit
 from guarita._api_models import MAX_EVIDENCE_BYTES, ErrorBody, FieldProblem, ValidationErrorBody
 from guarita._api_openapi import ApiOperation
 from guarita.config import ApiRole, GuaritaConfig
@@ -38,6 +38,7 @@ __all__ = [
     "API_CLOCK",
     "API_CONFIG",
     "API_REGISTRY",
+    "API_READS",
     "API_STORE",
     "MAX_BODY_BYTES",
     "ApiProblem",
@@ -59,6 +60,7 @@ log = logging.getLogger(__name__)
 API_CONFIG: web.AppKey[GuaritaConfig] = web.AppKey("api_config", GuaritaConfig)
 API_REGISTRY: web.AppKey[Registry] = web.AppKey("api_registry", Registry)
 API_STORE: web.AppKey[Store] = web.AppKey("api_store", Store)
+API_READS: web.AppKey[ReadAudit] = web.AppKey("api_reads", ReadAudit)
 API_CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("api_clock", Callable[[], datetime])  # type: ignore[arg-type]
 
 # Base64 of the largest evidence file, and room for the rest of the body.
@@ -205,17 +207,11 @@ def configured_camera(request: web.Request) -> str:
 def audit_read(request: web.Request, caller: Caller) -> None:
     """Record that ``caller`` read registry data; called before answering, so no read goes unaudited.
 
+    Reads are coalesced per token, route and minute (``guarita._api_read_audit``).
+
     Covers: BH-09, PB-03.
     """
-    with request.app[API_STORE].transaction() as db:
-        audit.append(
-            db,
-            at=request.app[API_CLOCK]().timestamp(),
-            actor=caller.name,
-            action="api.read",
-            subject=request.path,
-            details={"method": request.method, "role": caller.role.value},
-        )
+    request.app[API_READS].record(caller.name, caller.role.value, request.method, request.path)
 
 
 @contextmanager

@@ -327,6 +327,7 @@ class AuditVerifyReport(_Response):
     head: str = Field(pattern=_SHA256, description="Hash of the last entry; keep it to detect a cut later.")
     broken: AuditBreakModel | None = Field(description="The first broken entry, or null.")
     problem: str | None = Field(description="What is wrong, or null.")
+    keying: str = Field(description="Which entries are plain SHA-256 (written before keying) and which HMAC-keyed.")
 
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (

@@ -38,6 +38,7 @@ from guarita.errors import OutboxFullError
 from guarita.outbox import Outbox
 from guarita.telemetry.detro import detro_enabled
 from guarita.vehicle_events import (
+    LOGIN_PATTERN,
     MAX_ACTION_CHARS,
     MAX_BY_CHARS,
     UnknownVehicleEvent,
@@ -78,7 +79,10 @@ class VehicleEventAckBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     action: str = Field(min_length=1, max_length=MAX_ACTION_CHARS, pattern=_NOT_BLANK, description="What was done.")
-    by: str = Field(min_length=1, max_length=MAX_BY_CHARS, pattern=_NOT_BLANK, description="Who did it.")
+    by: str = Field(
+        min_length=1, max_length=MAX_BY_CHARS, pattern=LOGIN_PATTERN,
+        description="Who did it: the operator's login (user id), not a full name; sent to DETRO as is.",
+    )
 
 
 class VehicleEventAckModel(_Response):

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from guarita.config import CameraRole, GuaritaConfig, ProgramName, _SecretHolder
 
-__all__ = ["RULES", "RuleViolation", "is_loopback_host", "secret_holders"]
+__all__ = ["RULES", "RuleViolation", "is_loopback_host", "secret_holders", "without_userinfo"]
 
 Path = tuple[str | int, ...]
 
@@ -40,13 +40,49 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def without_userinfo(url: str) -> str:
+    """``url`` with any ``user:password@`` part replaced by ``***@``, safe to print (BH-07)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    authority, slash, tail = rest.partition("/")
+    if "@" not in authority:
+        return url
+    host = authority.rpartition("@")[2]
+    return f"{scheme}{sep}***@{host}{slash}{tail}"
+
+
+def verify_no_credentials_in_urls(config: GuaritaConfig) -> Iterator[RuleViolation]:
+    """No URL or host in the file carries a user or password: they would be printed and logged.
+
+    A password goes in ``password_file``/``password_env``; a user in ``username``. DVR sources
+    are checked by ``verify_fleet`` (an ``ftp://user@host`` user is allowed there).
+    """
+    urls: list[tuple[Path, str, str]] = [(("frigate", "url"), config.frigate.url, "username and password_file/_env")]
+    if config.retention.cloud is not None:
+        urls.append((("retention", "cloud", "endpoint"), config.retention.cloud.endpoint, "access_key_*/secret_key_*"))
+    for path, url, instead in urls:
+        if without_userinfo(url) != url:
+            yield RuleViolation(
+                path, f"credentials must not be in the URL ({without_userinfo(url)}); use {instead} instead"
+            )
+    hosts: list[tuple[Path, str]] = [(("frigate", "mqtt", "host"), config.frigate.mqtt.host)]
+    hosts += [(("programs", n.value, "uplink", "host"), p.uplink.host) for n, p in config.programs.items()]
+    for path, host in hosts:
+        if "@" in host or "://" in host:
+            yield RuleViolation(
+                path, f"give a bare host name or address here, not a URL or user@host ({without_userinfo(host)}); "
+                "the user goes in `username`, the password in password_file/password_env",
+            )
+
+
 def verify_uplinks_use_tls(config: GuaritaConfig) -> Iterator[RuleViolation]:
     """An uplink leaves the machine, so it must use TLS unless its host is loopback."""
     for name, program in config.programs.items():
         if program.uplink.tls is None and not is_loopback_host(program.uplink.host):
             yield RuleViolation(
                 ("programs", name.value, "uplink"),
-                f"uplink to {program.uplink.host} has no `tls` section; TLS is required for any "
+                f"uplink to {without_userinfo(program.uplink.host)} has no `tls` section; TLS is required for any "
                 "host that is not a loopback address (add `tls: {ca_file: ...}`)",
             )
 
@@ -146,7 +182,8 @@ def _verify_dvr_source(path: Path, source: str) -> Iterator[RuleViolation]:
     parts = urlsplit(source)
     if parts.scheme not in DVR_SCHEMES:
         yield RuleViolation(
-            path, f"unknown DVR source {source!r}: use http://, https://, ftp:// or file:// (a mounted folder)"
+            path,
+            f"unknown DVR source {without_userinfo(source)!r}: use http://, https://, ftp:// or file:// (a mounted folder)",
         )
         return
     if parts.password is not None:
@@ -155,7 +192,7 @@ def _verify_dvr_source(path: Path, source: str) -> Iterator[RuleViolation]:
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
             yield RuleViolation(path, "a file:// source needs an absolute local path, e.g. file:///mnt/sd")
     elif not parts.hostname:
-        yield RuleViolation(path, f"DVR source {source!r} has no host")
+        yield RuleViolation(path, f"DVR source {without_userinfo(source)!r} has no host")
 
 
 def verify_cloud(config: GuaritaConfig) -> Iterator[RuleViolation]:
@@ -165,15 +202,14 @@ def verify_cloud(config: GuaritaConfig) -> Iterator[RuleViolation]:
         return
     path: Path = ("retention", "cloud")
     parts = urlsplit(cloud.endpoint)
+    shown = without_userinfo(cloud.endpoint)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        yield RuleViolation((*path, "endpoint"), f"endpoint {cloud.endpoint!r} must be an http(s) URL with a host")
+        yield RuleViolation((*path, "endpoint"), f"endpoint {shown!r} must be an http(s) URL with a host")
     elif parts.scheme == "http" and not is_loopback_host(parts.hostname):
         yield RuleViolation(
             (*path, "endpoint"),
-            f"endpoint {cloud.endpoint} is not TLS; use https:// for any host that is not a loopback address",
+            f"endpoint {shown} is not TLS; use https:// for any host that is not a loopback address",
         )
-    elif parts.password is not None or parts.username is not None:
-        yield RuleViolation((*path, "endpoint"), "keys must not be in the URL; use access_key_*/secret_key_*")
     for key in ("access_key", "secret_key"):
         sources = [getattr(cloud, f"{key}_env"), getattr(cloud, f"{key}_file")]
         if None not in sources:
@@ -193,7 +229,20 @@ def verify_detro_vehicles_in_fleet(config: GuaritaConfig) -> Iterator[RuleViolat
             )
 
 
+def verify_opt_ins_name_a_legal_basis(config: GuaritaConfig) -> Iterator[RuleViolation]:
+    """A recognised name or plate leaves only when the file says on what legal ground (BH-07)."""
+    for name, program in config.programs.items():
+        for field, opt_in in (("sub_label", program.forward.sub_label), ("license_plate", program.forward.license_plate)):
+            if opt_in.enabled and not (opt_in.legal_basis or "").strip():
+                yield RuleViolation(
+                    ("programs", name.value, "forward", field, "legal_basis"),
+                    f"forwarding {field} to {name.value} identifies people; give the legal basis it rests on in "
+                    f"`legal_basis` (e.g. the LGPD article and the agreement), or set `enabled: false`",
+                )
+
+
 RULES: tuple[Callable[[GuaritaConfig], Iterator[RuleViolation]], ...] = (
+    verify_no_credentials_in_urls,
     verify_uplinks_use_tls,
     verify_one_secret_source,
     verify_client_cert_pairs,
@@ -202,4 +251,5 @@ RULES: tuple[Callable[[GuaritaConfig], Iterator[RuleViolation]], ...] = (
     verify_fleet,
     verify_detro_vehicles_in_fleet,
     verify_cloud,
+    verify_opt_ins_name_a_legal_basis,
 )

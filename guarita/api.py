@@ -36,9 +36,11 @@ from aiohttp import web
 from guarita import __version__, audit
 from guarita._cameras_support import CameraCommandError, masked_evidence
 from guarita._api_vehicle_events import VEHICLE_EVENT_OPERATIONS, add_vehicle_event_routes
+from guarita._api_read_audit import ReadAudit
 from guarita._api_http import (
     API_CLOCK,
     API_CONFIG,
+    API_READS,
     API_REGISTRY,
     API_STORE,
     MAX_BODY_BYTES,
@@ -151,10 +153,11 @@ async def _get_clients(request: web.Request, caller: Caller) -> web.Response:
 
 async def _get_audit_verify(request: web.Request, caller: Caller) -> web.Response:
     given = request.query.get("head")
-    if given is not None and not _HEAD.match(given):
+    if given is not None and not _HEAD.fullmatch(given):  # fullmatch: `$` would let a trailing newline by
         raise invalid("head", "must be 64 hex digits")
     db = request.app[API_STORE].db
-    count, broken = audit.verify(db)
+    result = audit.check(db)
+    count, broken = result.entries, result.broken
     last = db.execute("SELECT hash FROM audit_log ORDER BY rowid DESC LIMIT 1").fetchone()
     known = given is None or db.execute(
         "SELECT 1 FROM audit_log WHERE hash = ?", (given.lower(),)
@@ -168,6 +171,7 @@ async def _get_audit_verify(request: web.Request, caller: Caller) -> web.Respons
         head=str(last[0]) if last else audit.GENESIS,
         broken=None if broken is None else AuditBreakModel(seq=broken.seq, problem=broken.problem),
         problem=problem,
+        keying=result.describe_keying(),
     ))
 
 
@@ -307,6 +311,11 @@ def _openapi_text() -> str:
     return json.dumps(openapi_document(list(OPERATIONS), version=__version__), indent=1, ensure_ascii=False)
 
 
+async def _flush_reads(app: web.Application) -> None:
+    """Write the counts of coalesced reads before the server goes away."""
+    app[API_READS].flush()
+
+
 def make_api_app(
     config: GuaritaConfig,
     registry: Registry,
@@ -320,6 +329,8 @@ def make_api_app(
     app[API_REGISTRY] = registry
     app[API_STORE] = store
     app[API_CLOCK] = clock
+    app[API_READS] = ReadAudit(store, clock)
+    app.on_cleanup.append(_flush_reads)
     app[_DOCUMENT] = _openapi_text()
     for operation, handler in _ROUTES:
         app.router.add_route(operation.method, operation.path, guarded(operation, handler))

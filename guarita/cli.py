@@ -1,10 +1,12 @@
 """The ``guarita`` command line.
 
 ``guarita run | check-config | demo``; every command takes ``-c FILE`` (or
-``$GUARITA_CONFIG``). Exit status: 0 success, 1 refused (bad config, failed check),
-2 usage error.
+``$GUARITA_CONFIG``; ``check-config FILE`` also works). Exit status: 0 success, 1 refused (bad config,
+failed check; for ``run`` also a web port that cannot be bound, or a configuration error a service
+met while running), 2 usage error. ``run`` otherwise ends only on SIGTERM or SIGINT (exit 0): a
+service that fails is restarted (``guarita.supervisor``).
 
-Covers: PB-01, PB-05.
+Covers: PB-01, PB-05, BH-07.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from guarita.cli_evidence import add_evidence_commands
 from guarita.cli_fleet import add_fleet_commands
 from guarita.cli_registry import add_registry_commands
 from guarita.cli_reports import add_reports_commands
+from guarita._config_rules import without_userinfo
 from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config, resolve_config_path
 from guarita.errors import ConfigError, GuaritaError
@@ -76,6 +79,8 @@ def summarize(config: GuaritaConfig, path: Path) -> str:
             f"program {program.value}: {state}, {uplink.host}:{uplink.port} {tls}, "
             f"topics {config.topic_root(program)}/{config.provider.id}/..., {count} cameras"
         )
+        for field, basis in settings.forward.opt_ins().items():  # identifying fields: shown only when let out
+            lines.append(f"  forwards {field} to {program.value} (opt-in); legal basis: {basis}")
     private = [name for name, c in config.cameras.items() if not c.programs]
     lines.append(f"cameras: {len(config.cameras)} ({len(private)} never leave: {', '.join(private) or 'none'})")
     lines.append(f"data_dir: {config.storage.data_dir}")
@@ -83,7 +88,10 @@ def summarize(config: GuaritaConfig, path: Path) -> str:
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
-    path = resolve_config_path(args.config, os.environ)
+    if args.file and args.config and args.file != args.config:
+        print(f"error: two config files given ({args.file} and -c {args.config}); give one", file=sys.stderr)
+        return 2
+    path = resolve_config_path(args.file or args.config, os.environ)
     config = load_config(path)
     print(summarize(config, path))
     if args.online:
@@ -91,7 +99,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
         for warning in warnings:
             print(f"warning: {warning}")
         if not warnings:
-            print(f"frigate at {config.frigate.url}: MQTT settings fit Guarita")
+            print(f"frigate at {without_userinfo(config.frigate.url)}: MQTT settings fit Guarita")
     return 0
 
 
@@ -147,6 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[common], help="forward Frigate events until SIGTERM")
     run.set_defaults(func=_cmd_run)
     check = sub.add_parser("check-config", parents=[common], help="validate the config file")
+    check.add_argument("file", nargs="?", help="config file (same as -c FILE)")
     check.add_argument("--online", action="store_true", help="also ask Frigate for its MQTT settings")
     check.set_defaults(func=_cmd_check_config)
     acl = sub.add_parser("acl", help="print access-control lists for the centres' brokers")

@@ -1,7 +1,8 @@
 """``guarita audit verify``: check that the hash-chained audit log was not edited.
 
 Exit 0 and ``N entries, chain intact, head <hash>`` when every entry follows the one before
-it; exit 1 naming the first broken entry otherwise. A chain cut at its end, or rewritten
+it, then which entries are keyed (see ``guarita.audit``); exit 1 naming the first broken
+entry otherwise. A chain cut at its end, or rewritten
 from some entry on with recomputed hashes, still verifies: keep the printed head somewhere
 else and pass it back with ``--head`` to detect that too.
 
@@ -38,7 +39,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         raise AuditRefusal(f"no database at {data_dir / DB_FILE}: nothing to verify (is storage.data_dir right?)")
     store = Store.open(data_dir)
     try:
-        count, broken = audit.verify(store.db)
+        result = audit.check(store.db)
+        count, broken = result.entries, result.broken
         last = store.db.execute("SELECT hash FROM audit_log ORDER BY rowid DESC LIMIT 1").fetchone()
         known = args.head is None or store.db.execute(
             "SELECT 1 FROM audit_log WHERE hash = ?", (args.head.strip().lower(),)
@@ -58,9 +60,13 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             "head": head,
             "broken": None if broken is None else {"seq": broken.seq, "problem": broken.problem},
             "problem": problem,
+            "unkeyed_entries": result.unkeyed,
+            "keyed_from": result.keyed_from,
+            "keying": result.describe_keying(),
         }, indent=2))
     elif problem is None:
         print(f"{count} entries, chain intact, head {head}")
+        print(result.describe_keying())
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)
         return 1

@@ -174,7 +174,7 @@ async def _snapshot(args: argparse.Namespace) -> int:
         source = f"Frigate's latest.jpg of {args.name}"
     if args.masked:
         image = mask_jpeg(image, camera.privacy_masks)
-    out = Path(args.output or f"{args.name}{'-masked' if args.masked else ''}.jpg")
+    out = Path(args.output or f"{args.name}{'-masked' if args.masked else ''}.jpg").resolve()  # say where, in full
     out.write_bytes(image)
     state = (f"{len(camera.privacy_masks)} privacy mask(s) applied" if args.masked else
              "NOT masked: keep it inside the provider (use --masked for anything that leaves)")

@@ -129,5 +129,5 @@ def add_events_commands(sub: SubParsers, common: argparse.ArgumentParser) -> Non
     ack = group.add_parser("ack", parents=[common, output], help="record what was done about an event")
     ack.add_argument("event", metavar="EVENT", help="the event id, as `events list` shows it")
     ack.add_argument("--action", required=True, help="what was done, e.g. 'called the driver'")
-    ack.add_argument("--by", required=True, metavar="USER", help="who did it (recorded and sent to DETRO)")
+    ack.add_argument("--by", required=True, metavar="USER", help="the operator's login (user id), not a full name; recorded and sent to DETRO")
     ack.set_defaults(func=_cmd_ack)

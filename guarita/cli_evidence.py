@@ -2,8 +2,9 @@
 
 ``hold add | list | release`` keeps footage past its policy for a legal reason;
 ``evidence request | approve | export | verify | pubkey | list`` releases footage only on a
-legal request approved by a second person, as a signed bundle; ``report client`` is the
-LGPD access report. Every write goes to the audit log.
+legal request approved by a second person, as a signed bundle (``verify`` exits 0 verified
+with ``--pubkey``, 1 failed, 3 consistent but signed by a key only the bundle vouches for);
+``report client`` is the LGPD access report. Every write goes to the audit log.
 
 Covers: PB-04, BH-06, BH-07, BH-08, BH-11, DT-04, DT-06.
 """
@@ -15,6 +16,7 @@ import asyncio
 import datetime as dt
 import getpass
 import sys
+import tempfile
 from pathlib import Path
 
 import aiohttp
@@ -29,10 +31,15 @@ from guarita.retention.client_report import client_report, client_report_markdow
 from guarita.retention.evidence import approve_request, list_requests, parse_request_type, record_request
 from guarita.retention.evidence_export import ExportResult, export_request
 from guarita.retention.footage import FootageSource, RetentionError, check_source, iso, parse_window
+from guarita.retention.hold_followup import ExportFollowUp, wait_for_hold_export
 from guarita.retention.holds import LegalHold, list_holds, place_hold, release_hold
 from guarita.store import Store
 
-__all__ = ["add_client_report_command", "add_evidence_commands"]
+__all__ = ["SIGNER_UNPROVEN", "VERIFIED", "add_client_report_command", "add_evidence_commands"]
+
+# Exit statuses of ``guarita evidence verify`` (1 is a failed check, 2 a usage error).
+VERIFIED = 0
+SIGNER_UNPROVEN = 3
 
 
 def _now() -> dt.datetime:
@@ -55,8 +62,7 @@ def _sources(config: GuaritaConfig, args: argparse.Namespace) -> list[FootageSou
 
 def _hold_line(hold: LegalHold) -> str:
     state = "active" if hold.active else f"released {iso(hold.released_at or 0)} by {hold.released_by}: {hold.release_reason}"
-    export = hold.frigate_export_id and f", Frigate export {hold.frigate_export_id}" or (
-        f", {hold.export_note}" if hold.export_note else "")
+    export = f", {hold.export.describe()}" if hold.export is not None else ""
     return (f"hold {hold.id}: {hold.source.label} {hold.window.as_json()['from']} → {hold.window.as_json()['to']}, "
             f"ref {hold.ref}, by {hold.created_by} {iso(hold.created_at)}{export}; {state}")
 
@@ -64,8 +70,15 @@ def _hold_line(hold: LegalHold) -> str:
 async def _place(config: GuaritaConfig, store: Store, args: argparse.Namespace, source: FootageSource) -> LegalHold:
     window = parse_window(args.start, args.end, config)
     async with aiohttp.ClientSession() as session:
-        return await place_hold(store, source, window, ref=args.ref, by=args.by, at=_now().timestamp(),
-                                frigate=frigate_client(config, session))
+        frigate = frigate_client(config, session)
+        hold = await place_hold(store, source, window, ref=args.ref, by=args.by, at=_now().timestamp(),
+                                frigate=frigate)
+        if hold.export is None or args.wait <= 0:
+            return hold
+        with tempfile.TemporaryDirectory(prefix="guarita-hold-export-", dir=config.storage.data_dir) as scratch:
+            return await wait_for_hold_export(store, frigate, hold.id, now=lambda: _now().timestamp(),
+                                              scratch=Path(scratch), wait_s=args.wait,
+                                              settings=ExportFollowUp(poll_s=1.0))
 
 
 def _cmd_hold_add(args: argparse.Namespace) -> int:
@@ -76,7 +89,10 @@ def _cmd_hold_add(args: argparse.Namespace) -> int:
     source = sources[0]
     with open_store(config) as store:
         hold = asyncio.run(_place(config, store, args, source))
-    emit(args, _hold_line(hold), hold.as_json())
+    line = _hold_line(hold)
+    if hold.export is not None and hold.export.state.value in ("pending", "in_progress"):
+        line += "\n`guarita run` keeps following the export; see `guarita hold list`"
+    emit(args, line, hold.as_json())
     return 0
 
 
@@ -142,9 +158,18 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     lines = [f"key: {check.key_source} (SHA-256 {check.key_fingerprint or '-'})",
              f"{check.files_ok} files match the manifest"]
     lines += [f"FAILED {problem}" for problem in check.problems]
-    lines.append("bundle verified" if check.ok else "bundle NOT verified")
+    if check.verified:
+        lines.append("bundle verified")
+    elif check.ok:
+        lines += [
+            "signature consistent, signer UNPROVEN: it was checked only with the key inside the bundle,",
+            f"which anyone editing the bundle can replace. Confirm SHA-256 {check.key_fingerprint} with the",
+            "provider (`guarita evidence pubkey` prints theirs), or pass their key with --pubkey.",
+        ]
+    else:
+        lines.append("bundle NOT verified")
     emit(args, "\n".join(lines), check.as_json())
-    return 0 if check.ok else 1
+    return VERIFIED if check.verified else (SIGNER_UNPROVEN if check.ok else 1)
 
 
 def _cmd_pubkey(args: argparse.Namespace) -> int:
@@ -195,6 +220,8 @@ def add_evidence_commands(sub: SubParsers, common: argparse.ArgumentParser) -> N
     _window_options(add)
     add.add_argument("--ref", required=True, help="the legal reference (case or inquiry number)")
     add.add_argument("--by", required=True, metavar="USER", help="who places the hold")
+    add.add_argument("--wait", type=float, default=60.0, metavar="S",
+                     help="seconds to follow a camera hold's Frigate export until it is done or failed (60)")
     add.set_defaults(func=guarded(_cmd_hold_add))
     listing = holds.add_parser("list", parents=leaf, help="active holds (--all: released ones too)")
     listing.add_argument("--all", action="store_true", help="include released holds")
@@ -227,7 +254,8 @@ def add_evidence_commands(sub: SubParsers, common: argparse.ArgumentParser) -> N
     export.set_defaults(func=guarded(_cmd_export))
     verify = steps.add_parser("verify", parents=[json_option()], help="check a bundle's hashes and signature")
     verify.add_argument("folder", metavar="DIR")
-    verify.add_argument("--pubkey", metavar="FILE", help="the provider's public key PEM (default: the bundle's)")
+    verify.add_argument("--pubkey", metavar="FILE",
+                        help="the provider's public key PEM; without it the signer is unproven (exit 3)")
     verify.set_defaults(func=_cmd_verify)
     pubkey = steps.add_parser("pubkey", parents=[common], help="print the public key that signs bundles")
     pubkey.set_defaults(func=guarded(_cmd_pubkey))

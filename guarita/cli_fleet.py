@@ -25,6 +25,7 @@ from guarita.adapters.dvr.report import SyncResult, vehicle_status
 from guarita.adapters.dvr.sync import DvrSync
 from guarita.cli_common import SubParsers, cli_config, emit, guarded, json_option, open_store
 from guarita.config import FleetConfig, GuaritaConfig
+from guarita.consent.registry import Registry
 from guarita.errors import DvrError
 from guarita.frigate import FrigateVersion
 from guarita.local_time import local_zone
@@ -86,16 +87,22 @@ def _sync_text(result: SyncResult, document: dict[str, Any], zone: dt.tzinfo) ->
         f"{len(result.quarantined)} quarantined, {result.telemetry_files} telemetry files"
     ]
     if result.detail:
-        lines.append(f"  stopped: {result.detail}")
+        lines.append(f"  {'failed' if result.status == 'failed' else 'stopped'}: {result.detail}")
     lines += _coverage_lines(document["cameras"], zone)
-    lines += [f"  quarantined {q['folder']}/{q['name']}: {q['reason']}" for q in result.quarantined]
+    lines += [f"  quarantined {q['folder']}/{q['name']}: {q['reason']}" for q in document["quarantined"]]
+    if document["quarantined_more"]:
+        kinds = ", ".join(f"{count} × {kind}" for kind, count in document["quarantined_by_reason"].items())
+        lines.append(f"  … and {document['quarantined_more']} more quarantined ({kinds})")
     return "\n".join(lines)
 
 
 def _local(iso: str | None, zone: dt.tzinfo) -> str:
+    """An ISO 8601 instant as local time with its UTC offset: ``2026-11-20 08:00:00 -03:00``."""
     if iso is None:
         return "-"
-    return dt.datetime.fromisoformat(iso).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+    moment = dt.datetime.fromisoformat(iso).astimezone(zone)
+    offset = moment.strftime("%z")
+    return f"{moment:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]}"
 
 
 def _coverage_lines(cameras: list[dict[str, Any]], zone: dt.tzinfo) -> list[str]:
@@ -104,8 +111,10 @@ def _coverage_lines(cameras: list[dict[str, Any]], zone: dt.tzinfo) -> list[str]
         span = f"{_local(camera['first'], zone)} → {_local(camera['last'], zone)}"
         lines.append(
             f"  camera {camera['camera']} ({camera['role']}): {camera['archived_files']} files in the archive, "
-            f"{span}, {len(camera['gaps'])} gaps"
+            f"{span}, {len(camera['gaps']) + camera.get('gaps_more', 0)} gaps"
         )
+        if camera.get("error"):
+            lines.append(f"    NOT LISTED: {camera['error']}")
         lines += [f"    gap {_local(start, zone)} → {_local(end, zone)}" for start, end in camera["gaps"]]
     return lines
 
@@ -126,7 +135,7 @@ def _cmd_dvr_sync(args: argparse.Namespace) -> int:
         assert result is not None  # record_empty defaults to on
     document = _sync_document(config, result)
     emit(args, _sync_text(result, document, zone), document)
-    return 0 if result.status == "ok" else 3
+    return {"ok": 0, "partial": 3}.get(result.status, 4)
 
 
 def _sync_document(config: GuaritaConfig, result: SyncResult) -> dict[str, Any]:
@@ -154,6 +163,8 @@ def _cmd_dvr_status(args: argparse.Namespace) -> int:
         )
         lines.append(f"vehicle {doc['vehicle']} (DVR {doc['dvr_serial'] or 'none'}): {when}, "
                      f"{len(doc['quarantined'])} quarantined")
+        if last is not None and last["status"] != "ok" and last["detail"]:
+            lines.append(f"  {last['status']}: {last['detail']}")
         lines += _coverage_lines(doc["cameras"], zone)
     emit(args, "\n".join(lines), documents if not args.vehicle else documents[0])
     return 0
@@ -194,7 +205,8 @@ def _cmd_retention_sweep(args: argparse.Namespace) -> int:
         if config.retention.cloud is not None:
             cloud = asyncio.run(sweep_cloud(store, RetentionPolicy.for_config(config),
                                             S3Access.for_config(config.retention.cloud), now=now, holds=holds,
-                                            dry_run=args.dry_run, actor=actor))
+                                            registry=Registry.for_config(config, store), dry_run=args.dry_run,
+                                            actor=actor))
             lines.append(cloud.text())
             document["cloud"] = cloud.as_json()
             errors += cloud.errors
@@ -208,8 +220,9 @@ def _retention_text(version: FrigateVersion, report: RetentionReport) -> str:
     for camera in report.cameras:
         verdict = "ok" if camera.compliant else "NOT OK: " + "; ".join(camera.problems)
         reviews = ", ".join(f"{k} {v:g}" for k, v in camera.review_days.items())
-        lines.append(f"  {camera.camera}: recording {'on' if camera.recording else 'off'}, motion footage "
-                     f"{camera.motion_days:g} days{', ' + reviews if reviews else ''}: {verdict}")
+        lines.append(f"  {camera.camera}: recording {'on' if camera.recording else 'off'}, footage without motion "
+                     f"{camera.continuous_days:g} days, with motion {camera.motion_days:g} days"
+                     f"{', ' + reviews if reviews else ''}: {verdict}")
     if not report.cameras:
         lines.append("  no camera is shared with cop_bh")
     return "\n".join(lines)

@@ -32,11 +32,13 @@ __all__ = [
     "FrigateConfig",
     "FrigateMqttConfig",
     "ForwardConfig",
+    "IdentifyingFieldOptIn",
     "GuaritaConfig",
     "Location",
     "MqttProtocol",
     "OutboxConfig",
     "ProgramConfig",
+    "ProgramForwardConfig",
     "ProgramName",
     "ProviderConfig",
     "ProviderKind",
@@ -232,6 +234,39 @@ class AgencyConfig(_Model):
     )
 
 
+class IdentifyingFieldOptIn(_Model):
+    """Whether one identifying field (a recognised name or plate) leaves for a program (BH-07).
+
+    Off by default; turning it on needs the LGPD legal basis the provider relies on, which
+    ``check-config`` prints and the audit log records at every start.
+    """
+
+    enabled: bool = Field(default=False, description="Forward this field to the program (default: withheld).")
+    legal_basis: str | None = Field(
+        default=None,
+        description="The legal basis for sending it (e.g. an LGPD article and the agreement that grounds it); "
+        "required and non-empty when `enabled`.",
+    )
+
+
+class ProgramForwardConfig(_Model):
+    """Identifying fields a program may receive; each is withheld unless opted in."""
+
+    sub_label: IdentifyingFieldOptIn = Field(
+        default_factory=IdentifyingFieldOptIn,
+        description="Frigate's `sub_label` (e.g. the name face recognition gave a person).",
+    )
+    license_plate: IdentifyingFieldOptIn = Field(
+        default_factory=IdentifyingFieldOptIn,
+        description="Frigate's `recognized_license_plate` (a plate read by LPR).",
+    )
+
+    def opt_ins(self) -> dict[str, str]:
+        """Field name -> legal basis, for every field that is forwarded."""
+        fields = {"sub_label": self.sub_label, "license_plate": self.license_plate}
+        return {name: opt.legal_basis or "" for name, opt in fields.items() if opt.enabled}
+
+
 class ProgramConfig(_Model):
     """One program (COP-BH or DETRO): its uplink and topic root."""
 
@@ -244,6 +279,10 @@ class ProgramConfig(_Model):
         default_factory=dict,
         description="cop_bh only: agencies by id, each receiving the cameras inside its area under "
         "`<root>/agency/<id>/...`.",
+    )
+    forward: ProgramForwardConfig = Field(
+        default_factory=ProgramForwardConfig,
+        description="Identifying fields this program may receive (each off by default; opting in needs a legal basis).",
     )
 
 
@@ -503,6 +542,12 @@ class FleetConfig(_Model):
     )
     duration_tolerance_s: float = Field(
         default=5.0, ge=0, le=30, description="Slack on the 1–5 minute segment length (DT-11)."
+    )
+    min_transfer_mbps: float = Field(
+        default=1.0,
+        gt=0,
+        description="Slowest average rate a DVR file may arrive at, in megabits per second (plus 30 s); slower, "
+        "its transfer stops for this pass and the next resumes it.",
     )
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig, description="Onboard sensor data.")
 

@@ -43,7 +43,7 @@ def resolve_config_path(given: str | os.PathLike[str] | None, environ: Mapping[s
     """
     chosen = given or environ.get(CONFIG_ENV)
     if not chosen:
-        raise ConfigError([ConfigProblem("(none)", 1, 1, "-c", f"no config file: pass -c FILE or set {CONFIG_ENV}")])
+        raise ConfigError([ConfigProblem("", 0, 0, "-c", f"no config file: pass -c FILE or set {CONFIG_ENV}")])
     return Path(chosen)
 
 

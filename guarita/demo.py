@@ -3,7 +3,10 @@
 Starts private Mosquitto brokers on free loopback ports (Frigate's, and one TLS broker per
 centre), a Frigate stand-in publishing tracked objects for five cameras, Guarita itself with
 SQLite in a temporary directory, and two receiving centres (stand-ins for COP-BH and DETRO).
-It prints what each centre receives as it arrives, and at the end what was held back and why.
+It prints what each centre receives (each camera's first event in full, then counts per
+camera every few seconds: ``guarita.demo_story``), and at the end what was held back and why.
+Log records go to ``demo.log`` in the work folder; the folder is removed at the end unless
+``--keep``, and the last line says which.
 
 The consent registry is the real one. Over the run, an operator (scripted) records what
 the CLI records: ``street_front`` starts held back, gets its client's consent, then the
@@ -45,8 +48,9 @@ from guarita.config_loader import load_config
 from guarita.consent.registry import Registry
 from guarita.consent.share_gate import decide
 from guarita.demo_evidence import show_evidence_request
+from guarita.demo_story import CentreStory, log_to_file
 from guarita.runtime import Runtime
-from guarita.standin.centre import Centre, Received
+from guarita.standin.centre import Centre
 from guarita.standin.frigate_api import StandinMqtt, make_frigate_app, serve_frigate
 from guarita.standin.frigate_cameras import StandinCamera, StandinCameras
 from guarita.standin.frigate_events import tracked_object_lifecycle
@@ -56,7 +60,9 @@ from guarita.standin.dvr_http import DvrHttpServer
 from guarita.standin.mosquitto import MosquittoBroker, free_port
 from guarita.standin.tls import make_test_pki
 
-__all__ = ["DEMO_CAMERAS", "run_demo"]
+__all__ = ["DEMO_CAMERAS", "LOG_NAME", "run_demo"]
+
+LOG_NAME = "demo.log"
 
 DEMO_CAMERAS: dict[str, dict[str, Any]] = {
     "street_front": {"programs": ["cop_bh"], "location": {"lat": -19.9245, "lon": -43.9352}, "heading": 180},
@@ -151,16 +157,6 @@ class _GarageProgress:
                   file=self._out, flush=True)
 
 
-def _dvr_report_line(name: str, report: dict[str, Any]) -> str:
-    gaps = [f"camera {c['camera']} {g[0][11:16]}–{g[1][11:16]} UTC" for c in report["cameras"] for g in c["gaps"]]
-    bad = [f"{q['folder']}/{q['name']} ({q['reason']})" for q in report["quarantined"]]
-    return (
-        f"  [{name}] DVR report, bus {report['vehicle']} (DVR {report['dvr_serial']}): {report['status']}, "
-        f"{report['files']} files, {report['bytes'] / 1e6:.1f} MB; gaps: {', '.join(gaps) or 'none'}; "
-        f"quarantined: {', '.join(bad) or 'none'}"
-    )
-
-
 def _write_config(
     workdir: Path,
     frigate: MosquittoBroker,
@@ -221,34 +217,8 @@ async def _frigate_activity(frigate: FrigateMqttStandin, published: Counter[str]
             group.create_task(camera_activity(camera, random.Random(958 + index)))
 
 
-def _printer(name: str, out: TextIO) -> Any:
-    def show(message: Received) -> None:
-        if "/cameras/" in message.topic:
-            camera = message.topic.rsplit("/", 1)[-1]
-            state = f"published (sign {message.json['sign_plate']})" if message.payload else "withdrawn"
-            print(f"  [{name}] catalogue: {camera} {state}", file=out, flush=True)
-            return
-        if message.topic.endswith("/dvr"):
-            print(_dvr_report_line(name, message.json), file=out, flush=True)
-            return
-        if "/events" not in message.topic:
-            print(f"  [{name}] {message.topic} = {message.payload.decode()}", file=out, flush=True)
-            return
-        event = message.json
-        where = event.get("vehicle") or event.get("location")
-        print(
-            f"  [{name}] {event['camera']:<19} {event['type']:<6} #{event['seq']} {event['label']} "
-            f"score {event['score']:.2f} {where}",
-            file=out,
-            flush=True,
-        )
-
-    return show
-
-
-def _summary(runtime: Runtime, published: Counter[str], centres: dict[str, Centre], out: TextIO) -> None:
+def _summary(runtime: Runtime, published: Counter[str], stories: dict[str, CentreStory], out: TextIO) -> None:
     now = datetime.now(UTC)
-    received = {name: Counter(e["camera"] for e in centre.events()) for name, centre in centres.items()}
     print("\nSummary (messages: Frigate published / each centre received)", file=out)
     print(f"  {'camera':<19} {'frigate':>7} {'COP-BH':>7} {'DETRO':>7}  held back because", file=out)
     config = runtime.config
@@ -261,12 +231,14 @@ def _summary(runtime: Runtime, published: Counter[str], centres: dict[str, Centr
             if not decision.shared:
                 reasons.append(f"{program.value}: " + ", ".join(r.value for r in decision.reasons))
         print(
-            f"  {camera:<19} {published[camera]:>7} {received['cop_bh'][camera]:>7} "
-            f"{received['detro'][camera]:>7}  {'; '.join(reasons)}",
+            f"  {camera:<19} {published[camera]:>7} {stories['cop_bh'].received[camera]:>7} "
+            f"{stories['detro'].received[camera]:>7}  {'; '.join(reasons)}".rstrip(),
             file=out,
         )
     throttled = int(runtime.metrics.skipped.get("throttled"))
     print(f"  updates throttled to one per {config.forward.update_interval:g} s per event: {throttled}", file=out)
+    print(f"  COP-BH received {stories['cop_bh'].outside_catalogue} events of cameras outside its catalogue",
+          file=out)
     health = runtime.health()
     print(f"  outbox depth {health['outbox']['depth']}, quarantined {health['quarantined']}", file=out)
     if runtime.dvr_poller is not None and DEMO_BUS in runtime.dvr_poller.results:
@@ -275,22 +247,44 @@ def _summary(runtime: Runtime, published: Counter[str], centres: dict[str, Centr
               f"{len(result.quarantined)} quarantined with the reason beside each file", file=out)
 
 
+def _say_where_things_went(workdir: Path, keep_dir: bool, out: TextIO) -> None:
+    """The last lines: the work folder kept (and how to remove it), or removed (and how to keep it)."""
+    if keep_dir:
+        print(f"\nkept {workdir} (log {workdir / LOG_NAME}); remove it with: rm -r {workdir}", file=out)
+    else:
+        print(f"\nremoved {workdir} with everything above in it (log, archive, evidence bundle); "
+              "run `guarita demo --keep` to keep it", file=out)
+
+
 async def run_demo(
     duration_s: float = 30.0, keep_dir: bool = False, out: TextIO = sys.stdout, *, discover_camera: bool = True
 ) -> int:
     """Run the demo for ``duration_s`` seconds (or until Ctrl-C); returns the exit status.
 
     With ``discover_camera``, a virtual ONVIF camera is discovered meanwhile, in a network
-    namespace of its own (``guarita.demo_onboarding``), and its Frigate entry printed.
+    namespace of its own (``guarita.demo_onboarding``), and its Frigate entry written to a file.
+    Log records go to ``LOG_NAME`` in the work folder, which is removed at the end unless
+    ``keep_dir``.
     """
     workdir = Path(tempfile.mkdtemp(prefix="guarita-demo-"))
+    print(f"guarita demo: working in {workdir}; log lines go to {workdir / LOG_NAME}", file=out, flush=True)
+    try:
+        with log_to_file(workdir / LOG_NAME):
+            await _run_in(workdir, duration_s, out, discover_camera)
+    finally:
+        _say_where_things_went(workdir, keep_dir, out)
+        if not keep_dir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+async def _run_in(workdir: Path, duration_s: float, out: TextIO, discover_camera: bool) -> None:
     onboarding: asyncio.Task[None] | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        print(f"guarita demo: working in {workdir}", file=out, flush=True)
         if discover_camera:
             onboarding = asyncio.create_task(_show_onboarding(workdir / "onboarding", out))
         pki = make_test_pki(workdir / "pki")
@@ -330,7 +324,11 @@ async def run_demo(
                     f"DETRO 127.0.0.1:{centre_brokers['detro'].port} (TLS)",
                     file=out,
                 )
-                names = {"cop_bh": "COP-BH", "detro": "DETRO"}
+                started = time.monotonic()
+                stories = {
+                    "cop_bh": CentreStory("COP-BH", out, started, catalogued=True),
+                    "detro": CentreStory("DETRO", out, started, catalogued=False),
+                }
                 centres = {
                     program: await stack.enter_async_context(
                         Centre(
@@ -339,32 +337,39 @@ async def run_demo(
                             username="centre",
                             password=broker.users["centre"],
                             ca_file=pki.ca_cert,
-                            on_message=_printer(names[program], out),
+                            on_message=stories[program],
                         )
                     )
                     for program, broker in centre_brokers.items()
                 }
                 published: Counter[str] = Counter()
-                await _run_traffic(runtime, frigate_broker, centres, published, stop, duration_s, out, bus_dvr)
+                await _run_traffic(runtime, frigate_broker, stories, published, stop, duration_s, out, bus_dvr)
             if onboarding is not None:
                 await asyncio.wait_for(onboarding, 120)
-            _summary(runtime, published, centres, out)
+            _summary(runtime, published, stories, out)
     finally:
         if onboarding is not None and not onboarding.done():
             onboarding.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        if keep_dir:
-            print(f"kept {workdir}", file=out)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+
+
+def _tally_period(duration_s: float) -> float:
+    """Seconds between two count lines per camera: about four periods per run, never under 5 s."""
+    return max(5.0, duration_s / 4)
+
+
+async def _tally(stories: dict[str, CentreStory], period_s: float) -> None:
+    while True:
+        await asyncio.sleep(period_s)
+        for story in stories.values():
+            story.flush()
 
 
 async def _run_traffic(
     runtime: Runtime,
     frigate_broker: MosquittoBroker,
-    centres: dict[str, Centre],
+    stories: dict[str, CentreStory],
     published: Counter[str],
     stop: asyncio.Event,
     duration_s: float,
@@ -374,11 +379,14 @@ async def _run_traffic(
     """Guarita and the Frigate stand-in's traffic, until ``duration_s`` or Ctrl-C; then drain."""
     guarita_stop = asyncio.Event()
     guarita = asyncio.create_task(runtime.run(guarita_stop))
+    period = _tally_period(duration_s)
     async with FrigateMqttStandin("127.0.0.1", frigate_broker.port) as frigate:
-        print(f"running for {duration_s:g} s (Ctrl-C ends it); what each centre receives:", file=out, flush=True)
+        print(f"running for {duration_s:g} s (Ctrl-C ends it); what each centre receives, "
+              f"counted per camera every {period:g} s:", file=out, flush=True)
         activity = asyncio.create_task(_frigate_activity(frigate, published, stop))
         story = asyncio.create_task(_operator_story(runtime.registry, runtime.config.storage.data_dir, duration_s, out))
         garage = asyncio.create_task(_bus_arrives(runtime, bus_dvr, duration_s / 5, out))
+        tally = asyncio.create_task(_tally(stories, period))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), duration_s)
         stop.set()
@@ -388,9 +396,14 @@ async def _run_traffic(
                 await task
         await activity
     deadline = time.monotonic() + 5  # let the last messages reach the centres
-    while any(runtime.outbox.depth(p) for p in centres) and time.monotonic() < deadline:
+    while any(runtime.outbox.depth(p) for p in stories) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.3)
+    tally.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await tally
+    for centre_story in stories.values():
+        centre_story.flush()
     guarita_stop.set()
     await guarita
 
@@ -407,7 +420,7 @@ async def _bus_arrives(runtime: Runtime, bus_dvr: DvrHttpServer, after_s: float,
 
 
 async def _show_onboarding(workdir: Path, out: TextIO) -> None:
-    """A technician's first step at a client's house: find the camera, see its Frigate entry."""
+    """A technician's first step at a client's house: find the camera, write its Frigate entry."""
     from guarita.demo_onboarding import show_discovered_camera
 
     workdir.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
 ``show_discovered_camera`` starts ipycam (a third-party virtual ONVIF camera) in a network
 namespace of its own, runs this module inside that namespace (discovery multicasts, so it never
 runs in the host's network), and returns the lines to print: the camera found by WS-Discovery,
-its make, model and serial, its profiles and streams, and the Frigate 0.17 entry it would get.
+its make, model and serial, its streams, and where the Frigate 0.17 entry it would get was written.
 Without root or ``ip`` it returns one line saying why it was skipped.
 
 Covers: PB-02, PB-07.
@@ -18,7 +18,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["show_discovered_camera"]
+__all__ = ["ENTRY_NAME", "show_discovered_camera"]
+
+ENTRY_NAME = "portaria.frigate.yaml"
 
 _PASSWORD_ENV = "GUARITA_DEMO_CAMERA_PASSWORD"
 _DEMO_FRIGATE = "0.17.2-3d4dd3a"
@@ -40,33 +42,33 @@ async def show_discovered_camera(workdir: Path) -> list[str]:
     from guarita.standin.rtsp_server import RtspServerError, make_clip
 
     if not netns_available():
-        return ["onboarding: skipped the virtual ONVIF camera (a network namespace needs root and iproute2's `ip`)"]
+        return ["skipped the virtual ONVIF camera (a network namespace needs root and iproute2's `ip`)"]
     password = secrets.token_urlsafe(12)
     settings = CameraSettings(password=password, serial_number="PY-DEMO-0001")
     try:
         clip = await make_clip(workdir / "onvif-street.mp4", width=640, height=360, fps=10, seconds=4)
     except RtspServerError as exc:
-        return [f"onboarding: skipped the virtual ONVIF camera ({exc})"]
+        return [f"skipped the virtual ONVIF camera ({exc})"]
 
     def run() -> list[str]:
         with NetNamespace() as namespace, VirtualOnvifCamera(namespace.name, clip, workdir / "onvif-camera", settings):
             result = subprocess.run(
                 [*namespace.exec_prefix(), sys.executable, "-m", "guarita.demo_onboarding",
-                 str(settings.onvif_port)],
+                 str(settings.onvif_port), str(workdir / ENTRY_NAME)],
                 capture_output=True, text=True, timeout=90, check=False, env=os.environ | {_PASSWORD_ENV: password},
             )
         if result.returncode != 0:
-            return [f"onboarding: the virtual camera could not be read: {result.stderr.strip()[-300:]}"]
+            return [f"the virtual camera could not be read: {result.stderr.strip()[-300:]}"]
         return result.stdout.splitlines()
 
     try:
         return await asyncio.to_thread(run)
     except (NetnsError, subprocess.TimeoutExpired) as exc:
-        return [f"onboarding: skipped the virtual ONVIF camera ({exc})"]
+        return [f"skipped the virtual ONVIF camera ({exc})"]
 
 
-async def _inside(port: int) -> list[str]:
-    """Run inside the namespace: discover, log in, probe the streams, build the entry."""
+async def _inside(port: int, entry_path: Path) -> list[str]:
+    """Run inside the namespace: discover, log in, probe the streams, write the entry to ``entry_path``."""
     from guarita.adapters.onvif import discover, probe_onvif
     from guarita.adapters.rtsp import probe_streams, with_credentials
     from guarita.frigate import FrigateVersion
@@ -74,22 +76,22 @@ async def _inside(port: int) -> list[str]:
 
     password = os.environ[_PASSWORD_ENV]
     found = await discover(1.5, source_address="127.0.0.1")
-    lines = [f"onboarding: WS-Discovery found {len(found)} ONVIF camera(s)"]
-    lines += [f"  {c.host}:{c.port} name {c.name} ({c.endpoint})" for c in found]
+    names = ", ".join(f"{c.name} at {c.host}:{c.port}" for c in found)
+    lines = [f"WS-Discovery found {len(found)} ONVIF camera(s): {names}"]
     probe = await probe_onvif("127.0.0.1", port, "admin", password)
     device = probe.device
-    lines.append(f"  {device.manufacturer} {device.model}, serial {device.serial}, firmware {device.firmware}, "
-                 f"clock {round(probe.clock_skew_s or 0):+d} s from ours")
-    lines += [f"  profile {p.describe()}: {p.stream_uri}" for p in probe.profiles]
+    lines.append(f"{device.manufacturer} {device.model}, serial {device.serial}, firmware {device.firmware}, "
+                 f"clock {round(probe.clock_skew_s or 0):+d} s from ours, {len(probe.profiles)} profiles")
     roles = await probe_streams([with_credentials(p.stream_uri or "", "admin", password) for p in probe.h26x_profiles])
-    lines.append(f"  record {roles.record.describe()}")
+    lines.append(f"record stream: {roles.record.describe()}")
     if roles.detect:
-        lines.append(f"  detect {roles.detect.describe()}")
+        lines.append(f"detect stream: {roles.detect.describe()}")
     entry = build_frigate_camera("portaria", roles, FrigateVersion.parse(_DEMO_FRIGATE))
-    lines.append(f"  Frigate {_DEMO_FRIGATE} entry (guarita cameras add portaria --onvif ... --apply):")
-    lines += [f"    {line}" for line in entry.yaml().splitlines()]
+    entry_path.write_text(entry.yaml(), encoding="utf-8")
+    lines.append(f"Frigate {_DEMO_FRIGATE} entry for `portaria` written to {entry_path} "
+                 "(what `guarita cameras add portaria --onvif ... --apply` sends)")
     return lines
 
 
 if __name__ == "__main__":
-    print("\n".join(asyncio.run(_inside(int(sys.argv[1])))))
+    print("\n".join(asyncio.run(_inside(int(sys.argv[1]), Path(sys.argv[2])))))

@@ -6,6 +6,7 @@
     ├── StoreError             the SQLite store cannot be opened or migrated
     │   └── StoreFullError     the disk holding the store is full
     ├── OutboxFullError        the outbox reached its disk quota
+    ├── ListenError            a port Guarita serves on cannot be bound (taken, not allowed)
     ├── LinkError              an MQTT link (Frigate side or an uplink) failed
     │   ├── LinkTimeout        the broker did not answer in time
     │   └── PublishRefused     the broker refused one message (MQTT 5 PUBACK reason code)
@@ -17,6 +18,7 @@
         ├── DvrUnreachable     the DVR does not answer (the bus is not in the garage)
         ├── DvrAuthError       the DVR refused the credentials
         └── DvrTransferError   a listing or a transfer broke off or made no sense
+            └── DvrFolderMissing   a folder the config names is not on the DVR
 
 Foreign errors (paho rc, aiohttp, sqlite3, OSError) are translated once, at the module
 that talks to them, with ``raise ... from exc``.
@@ -33,6 +35,7 @@ __all__ = [
     "ConfigProblem",
     "DvrAuthError",
     "DvrError",
+    "DvrFolderMissing",
     "DvrTransferError",
     "DvrUnreachable",
     "FrigateAuthError",
@@ -42,6 +45,7 @@ __all__ = [
     "GuaritaError",
     "LinkError",
     "LinkTimeout",
+    "ListenError",
     "OutboxFullError",
     "PublishRefused",
     "SecretError",
@@ -65,6 +69,8 @@ class ConfigProblem:
     message: str
 
     def __str__(self) -> str:
+        if not self.file:  # no file to point into (none was named): the message alone
+            return self.message
         return f"{self.file}:{self.line}:{self.column} {self.key_path}: {self.message}"
 
 
@@ -90,6 +96,10 @@ class StoreFullError(StoreError):
 
 class OutboxFullError(GuaritaError):
     """The outbox of an uplink reached its disk quota; nothing more can be queued."""
+
+
+class ListenError(GuaritaError):
+    """A port Guarita serves on cannot be bound: taken by another process, or not allowed."""
 
 
 class LinkError(GuaritaError):
@@ -143,3 +153,7 @@ class DvrAuthError(DvrError):
 
 class DvrTransferError(DvrError):
     """A listing could not be read or a transfer broke off; what was fetched so far is kept."""
+
+
+class DvrFolderMissing(DvrTransferError):
+    """A folder asked for is not on the DVR (HTTP 404, FTP 550, no such directory on the card)."""

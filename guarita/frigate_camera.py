@@ -8,7 +8,11 @@ so an obsolete key would make its config invalid). With ``restream``, the camera
 go2rtc (``go2rtc.streams``) and Frigate reads them back from ``rtsp://127.0.0.1:8554/<stream>``.
 The password never enters the entry: it becomes a ``{FRIGATE_<NAME>_RTSP_PASSWORD}`` placeholder,
 which Frigate fills from its environment. ``apply_frigate_camera`` sends the entry with
-``PUT /api/config/set`` (JSON body, Frigate 0.16+) and returns Frigate's answer.
+``PUT /api/config/set`` (JSON body, Frigate 0.16+) and returns Frigate's answer. Frigate checks
+every ``{FRIGATE_*}`` placeholder against its own process environment right then and answers a
+bare 400 "Error parsing config" when one is missing (the variable is named only in its log), so
+that refusal is turned into a message naming the entry's variables: Frigate must have them and
+be restarted before ``--apply``.
 
 Covers: PB-02, PB-07, BH-07.
 """
@@ -24,7 +28,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from ruamel.yaml import YAML
 
 from guarita.adapters.rtsp import StreamRoles
-from guarita.errors import GuaritaError
+from guarita.errors import FrigateHttpError, GuaritaError
 from guarita.frigate import FrigateClient, FrigateVersion
 
 __all__ = [
@@ -42,6 +46,7 @@ CONFIG_SET_JSON_SINCE = (0, 16)
 """``PUT /api/config/set`` reads a JSON ``config_data`` body from Frigate 0.16 on (0.14/0.15: query only)."""
 DETECT_FPS = 5
 RESTREAM_BASE = "rtsp://127.0.0.1:8554"
+_PLACEHOLDER = re.compile(r"\{(FRIGATE_[A-Za-z0-9_]*)\}")
 
 
 class FrigateCameraError(GuaritaError):
@@ -96,6 +101,14 @@ class FrigateCameraEntry:
         if self.go2rtc_streams:
             data = {"go2rtc": {"streams": self.go2rtc_streams}} | data
         return data
+
+    def variables(self) -> list[str]:
+        """Every ``FRIGATE_*`` variable the entry's ``{...}`` placeholders name, in order."""
+        found: list[str] = []
+        for name in _PLACEHOLDER.findall(repr(self.config_data())):
+            if name not in found:
+                found.append(name)
+        return found
 
     def set_body(self) -> dict[str, Any]:
         """The ``PUT /api/config/set`` JSON body (restart needed: Frigate starts cameras at boot)."""
@@ -155,7 +168,8 @@ async def apply_frigate_camera(client: FrigateClient, entry: FrigateCameraEntry)
 
     Raises:
         FrigateCameraError: the running Frigate is older than 0.16 (no JSON body form), another version
-            than the entry was built for, or it answered ``success: false``.
+            than the entry was built for, it answered ``success: false``, or it refused an entry
+            with ``{FRIGATE_*}`` placeholders (the message names the variables it must have).
         FrigateError: Frigate could not be reached or refused (an invalid config comes back as 400).
     """
     running = await client.version()
@@ -166,7 +180,20 @@ async def apply_frigate_camera(client: FrigateClient, entry: FrigateCameraEntry)
         )
     if running.minor != entry.version.minor:
         raise FrigateCameraError(f"the entry was made for Frigate {entry.version} but {running} runs; make it again")
-    answer = await client.set_config(entry.set_body())
+    try:
+        answer = await client.set_config(entry.set_body())
+    except FrigateHttpError as exc:
+        variables = entry.variables()
+        if exc.status != 400 or not variables:
+            raise
+        names = ", ".join(variables)
+        raise FrigateCameraError(
+            f"Frigate refused camera {entry.name} (HTTP 400, \"Error parsing config\"): the entry uses "
+            f"{', '.join('{' + name + '}' for name in variables)}, and Frigate checks each against its own "
+            f"environment when the change arrives. Set {names} in Frigate's environment (docker compose "
+            "`environment:` or its .env file), restart Frigate, then run this command again with --apply. "
+            "Frigate's log names the variable it lacks. Nothing was changed in Frigate or in Guarita's config"
+        ) from exc
     message = str(answer.get("message", ""))
     if answer.get("success") is not True:
         raise FrigateCameraError(f"Frigate did not take camera {entry.name}: {message or answer}")

@@ -160,6 +160,15 @@ class Metrics:
             "guarita_frigate_retention_shortfall",
             "Shared cameras whose footage Frigate keeps less than the policy (daily check; alarm > 0).",
         )
+        self.hold_exports_failed = Gauge(
+            "guarita_hold_exports_failed",
+            "Active legal holds whose Frigate export failed after every retry (alarm > 0).",
+        )
+        self.service_restarts = Counter(
+            "guarita_service_restarts_total",
+            "Times a guarita run service failed and was restarted (alarm on increase).",
+            ("service",),
+        )
         self.latency = Histogram(
             "guarita_delivery_latency_seconds",
             "From queuing in the outbox to the uplink's PUBACK.",
@@ -185,8 +194,10 @@ class Metrics:
             self.outbox_depth,
             self.outbox_bytes,
             self.retention_shortfall,
+            self.hold_exports_failed,
             self.outbox_quota_ratio,
             self.link_up,
+            self.service_restarts,
             self.latency,
         ):
             lines += metric.render()

@@ -1,9 +1,11 @@
-"""``guarita run``: every service under one stop signal, in one ``TaskGroup``.
+"""``guarita run``: every service under one stop signal, each supervised.
 
 Services: the Frigate-side subscriber, one publisher per enabled program, the health and
 metrics server, housekeeping, the Frigate configuration check, and with ``retention.cloud``
-the cloud uploader and sweeper. A link or Frigate
-being unreachable is logged and retried; it never ends the process.
+the cloud uploader and sweeper. A link or Frigate being unreachable is logged and retried
+by the service itself; anything else a service raises is caught by the
+:class:`~guarita.supervisor.Supervisor`, which restarts it with backoff. Only a stop signal,
+a configuration error, or a web port that cannot be bound at start ends the process.
 
 Covers: PB-01, PB-05, PB-06, DT-02, DT-08, DT-21.
 """
@@ -21,6 +23,7 @@ from typing import Any
 from guarita import audit
 from guarita.adapters.dvr.arrival import DvrPoller
 from guarita.adapters.dvr.sync import DvrSync
+from guarita.audit_head import publish_audit_head
 from guarita.api import make_api_app
 from guarita.bridge import EventBridge
 from guarita.catalogue import Catalogue
@@ -39,12 +42,14 @@ from guarita.quarantine import Quarantine
 from guarita.retention.archive_sweep import sweep_archive
 from guarita.retention.cloud_service import CloudService
 from guarita.retention.frigate_retention import run_retention_checks
+from guarita.retention.hold_followup import run_hold_exports
 from guarita.retention.holds import HoldBook
 from guarita.retention.policy import archive_hold_check
 from guarita.store import Store
+from guarita.supervisor import Redactor, Service, Supervisor, secret_values
 from guarita.telemetry import TelemetryIngest, TelemetrySubscriber, telemetry_link_settings
 from guarita.uplink import UplinkPublisher
-from guarita.web import make_web_app, serve_web
+from guarita.web import listen_web, make_web_app
 
 __all__ = ["Runtime", "frigate_link_settings", "sweep_archive_with_holds", "uplink_link_settings", "utc_now"]
 
@@ -134,10 +139,15 @@ class Runtime:
         clock: Callable[[], datetime] = utc_now,
         reconnect_max_s: float = 30.0,
         check_frigate: bool = True,
+        restart_max_s: float = 60.0,
+        settle_s: float = 60.0,
     ) -> None:
         self.config = config
         self._check_frigate = check_frigate
         self.metrics = Metrics()
+        self.supervisor = Supervisor(
+            self.metrics, restart_max_s=restart_max_s, settle_s=settle_s, redact=Redactor(secret_values(config))
+        )
         self.store = Store.open(config.storage.data_dir)
         self.outbox = Outbox.for_config(self.store, config.outbox, lambda: clock().timestamp())
         self.outbox.on_dead_letter = lambda uplink, kind: self.metrics.dead_lettered.inc(uplink, kind)
@@ -226,7 +236,11 @@ class Runtime:
             links[f"uplink:{uplink.name}"] = {"up": uplink.state.up, "detail": uplink.state.detail}
         if self.telemetry is not None:
             links["telemetry"] = {"up": self.telemetry.state.up, "detail": self.telemetry.state.detail}
-        degraded = not all(link["up"] for link in links.values()) or self.outbox.level is not QuotaLevel.OK
+        degraded = (
+            not all(link["up"] for link in links.values())
+            or self.outbox.level is not QuotaLevel.OK
+            or self.supervisor.degraded
+        )
         own = [self.store.full] if self.store.full is not None else []
         dead_letters = self.outbox.dead_letter_count()
         if dead_letters:
@@ -259,6 +273,7 @@ class Runtime:
             "dvr_present": dict(self.dvr_poller.present) if self.dvr_poller is not None else {},
             "store": {"path": str(self.store.path), "writable": self.store.full is None},
             "warnings": warnings,
+            "services": self.supervisor.report(),
         }
 
     async def _watch_registry(self, stop: asyncio.Event) -> None:
@@ -299,54 +314,86 @@ class Runtime:
                     log.error("archive sweep failed: %s; trying again in an hour", exc)
                 next_sweep = time.monotonic() + ARCHIVE_SWEEP_S
 
+    def services(self) -> list[Service]:
+        """Every long-running service of this configuration, named as ``/healthz`` shows them."""
+        services = [
+            Service("registry", self._watch_registry),
+            Service("frigate_subscriber", self.frigate.run),
+            *(Service(f"uplink_{uplink.name}", uplink.run) for uplink in self.uplinks),
+            Service("web", self._serve_web),
+            Service("housekeeping", self._housekeeping),
+            Service("audit_head", lambda stop: publish_audit_head(self.store, stop)),  # the head goes off-box via the log
+        ]
+        if self.dvr_poller is not None:
+            services.append(Service("dvr_poller", self.dvr_poller.run))
+        if self.telemetry is not None:
+            services.append(Service("telemetry", self.telemetry.run))
+        if self.cloud is not None:
+            services += [Service("cloud_upload", self.cloud.run_uploads), Service("cloud_sweep", self.cloud.run_sweeps)]
+        if self._check_frigate:
+            config = self.config
+            services += [
+                Service("frigate_check", lambda stop: run_frigate_checks(config, self.warnings, stop)),
+                Service("retention_check", lambda stop: run_retention_checks(config, self.retention_warnings, stop)),
+                Service(
+                    "hold_exports",
+                    lambda stop: run_hold_exports(config, self.store, self.metrics, stop,
+                                                  now=lambda: self._clock().timestamp()),
+                ),
+            ]
+        return services
+
+    async def _serve_web(self, stop: asyncio.Event) -> None:
+        """The web server, bound before any service started, answers until ``stop``."""
+        await stop.wait()
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Run every service until ``stop`` is set, then close the store."""
+        """Bind the web port, run every service until ``stop`` is set, then close the store.
+
+        Raises:
+            ListenError: the web port cannot be bound (nothing else was started).
+            ConfigError, SecretError: a service found the configuration unusable.
+        """
         loop = asyncio.get_running_loop()
         self.web_port = loop.create_future()
-        log.info(
-            "guarita running for %s: %d cameras, uplinks: %s",
-            self.config.provider.id,
-            len(self.config.cameras),
-            ", ".join(u.name for u in self.uplinks) or "none",
-        )
+        web = self.config.web
+        runner = None
         try:
-            with self.store.transaction() as db:
-                audit.append(
-                    db,
-                    at=self._clock().timestamp(),
-                    actor="guarita",
-                    action="config.load",
-                    subject=self.config.provider.id,
-                    details={
-                        "cameras": sorted(self.config.cameras),
-                        "programs": sorted(p.value for p in self.config.programs),
-                        "accredited": self.config.provider.accreditation is not None,
-                    },
-                )
-        except StoreFullError as exc:
-            # Start degraded rather than not at all: Frigate's broker keeps the events meanwhile.
-            log.error("starting on a full disk, the config.load audit entry is not recorded: %s", exc)
-        try:
-            async with asyncio.TaskGroup() as group:
-                group.create_task(self._watch_registry(stop))
-                group.create_task(self.frigate.run(stop))
-                for uplink in self.uplinks:
-                    group.create_task(uplink.run(stop))
-                web = self.config.web
-                api = make_api_app(self.config, self.registry, self.store, self._clock, self.outbox)
-                app = make_web_app(self.health, self.metrics, api)
-                group.create_task(serve_web(app, web.host, web.port, stop, self.web_port))
-                group.create_task(self._housekeeping(stop))
-                if self.dvr_poller is not None:
-                    group.create_task(self.dvr_poller.run(stop))
-                if self.telemetry is not None:
-                    group.create_task(self.telemetry.run(stop))
-                if self.cloud is not None:
-                    group.create_task(self.cloud.run_uploads(stop))
-                    group.create_task(self.cloud.run_sweeps(stop))
-                if self._check_frigate:
-                    group.create_task(run_frigate_checks(self.config, self.warnings, stop))
-                    group.create_task(run_retention_checks(self.config, self.retention_warnings, stop))
+            api = make_api_app(self.config, self.registry, self.store, self._clock, self.outbox)
+            runner, port = await listen_web(make_web_app(self.health, self.metrics, api), web.host, web.port)
+            self.web_port.set_result(port)
+            log.info(
+                "guarita running for %s: %d cameras, uplinks: %s",
+                self.config.provider.id,
+                len(self.config.cameras),
+                ", ".join(u.name for u in self.uplinks) or "none",
+            )
+            try:
+                with self.store.transaction() as db:
+                    audit.append(
+                        db,
+                        at=self._clock().timestamp(),
+                        actor="guarita",
+                        action="config.load",
+                        subject=self.config.provider.id,
+                        details={
+                            "cameras": sorted(self.config.cameras),
+                            "programs": sorted(p.value for p in self.config.programs),
+                            "accredited": self.config.provider.accreditation is not None,
+                            # Identifying fields let out, by program, with the legal basis the file gives (BH-07).
+                            "forward_opt_ins": {
+                                p.value: settings.forward.opt_ins() for p, settings in sorted(self.config.programs.items())
+                            },
+                        },
+                    )
+            except StoreFullError as exc:
+                # Start degraded rather than not at all: Frigate's broker keeps the events meanwhile.
+                log.error("starting on a full disk, the config.load audit entry is not recorded: %s", exc)
+            await self.supervisor.run(self.services(), stop)
         finally:
+            if runner is not None:
+                await runner.cleanup()
             self.store.close()
-            log.info("guarita stopped; outbox kept %d undelivered messages", sum(self.outbox.depth(u.name) for u in self.uplinks))
+            if runner is not None:
+                log.info("guarita stopped; outbox kept %d undelivered messages",
+                         sum(self.outbox.depth(u.name) for u in self.uplinks))

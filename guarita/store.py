@@ -7,6 +7,8 @@ in microseconds, so an executor hop would cost more than it saves.
 ``synchronous=FULL`` makes every commit durable against power loss, not only process
 crashes; callers batch their writes so the hot path pays one fsync per batch.
 
+Covers: PB-01, DT-21, BH-07.
+    """,
 A full disk is a state, not a crash: a write that fails for want of space raises
 ``StoreFullError`` naming the directory, ``full`` holds that message (for /healthz) until
 a later commit succeeds, and the change is logged once each way. A transaction SQLite
@@ -19,6 +21,8 @@ Covers: PB-01, DT-21.
 from __future__ import annotations
 
 import logging
+import os
+    """,
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -301,12 +305,29 @@ MIGRATIONS: tuple[str, ...] = (
         hour TEXT NOT NULL
     );
     """,
-    # 6: dead letters: outbox messages set aside because a broker refused them or they were too
+    # 6: what became of each camera hold's Frigate export (pending, in progress, done with its
+    # file, failed with the reason); append-only, the latest row of a hold is its state.
+    """
+    CREATE TABLE legal_hold_exports (
+        seq INTEGER PRIMARY KEY,
+        hold_id INTEGER NOT NULL REFERENCES legal_holds (id),
+        state TEXT NOT NULL CHECK (state IN ('pending', 'in_progress', 'done', 'failed')),
+        at REAL NOT NULL,
+        attempt INTEGER NOT NULL,
+        export_id TEXT,
+        file TEXT,
+        duration_s REAL,
+        sha256 TEXT,
+        reason TEXT
+    );
+    CREATE INDEX legal_hold_exports_hold ON legal_hold_exports (hold_id, seq);
+    """,
+    # 7: dead letters: outbox messages set aside because a broker refused them or they were too
     # large to queue, so what follows them is delivered. The outbox gets AUTOINCREMENT ids: an
     # uplink reads on from the last id it sent, so an id must never come back after the newest
     # row left the table (dead-lettered, or pruned once delivered).
     """
-    CREATE TABLE outbox_v6 (
+    CREATE TABLE outbox_v7 (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         uplink TEXT NOT NULL,
         idem_key TEXT NOT NULL,
@@ -319,10 +340,10 @@ MIGRATIONS: tuple[str, ...] = (
         delivered_at REAL,
         UNIQUE (idem_key, uplink)
     );
-    INSERT INTO outbox_v6 SELECT id, uplink, idem_key, order_key, topic, payload, qos, retain, created_at,
+    INSERT INTO outbox_v7 SELECT id, uplink, idem_key, order_key, topic, payload, qos, retain, created_at,
         delivered_at FROM outbox;
     DROP TABLE outbox;
-    ALTER TABLE outbox_v6 RENAME TO outbox;
+    ALTER TABLE outbox_v7 RENAME TO outbox;
     CREATE INDEX outbox_pending ON outbox (uplink, id) WHERE delivered_at IS NULL;
     CREATE INDEX outbox_delivered ON outbox (delivered_at) WHERE delivered_at IS NOT NULL;
     CREATE TABLE dead_letters (
@@ -362,7 +383,8 @@ class Store:
         """
         path = data_dir / DB_FILE
         try:
-            data_dir.mkdir(parents=True, exist_ok=True)
+            data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _private_file(path)
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
@@ -396,6 +418,11 @@ class Store:
                 self.db.execute(f"PRAGMA user_version = {number + 1}")
                 self.db.execute("COMMIT")
             except sqlite3.Error as exc:
+                self.db.execute("ROLLBACK")
+                raise StoreError(f"migration {number + 1} of {self.path} failed: {exc}") from exc
+        if version < len(MIGRATIONS):
+            log.info("store %s migrated from schema version %d to %d", self.path, version, len(MIGRATIONS))
+    """,
                 self._rollback()
                 raise self._write_error(f"migration {number + 1} of {self.path} failed", exc) from exc
             log.info("store %s migrated to schema version %d", self.path, number + 1)
@@ -471,6 +498,13 @@ class Store:
         self.db.close()
 
 
+def _private_file(path: Path) -> None:
+    """Create ``path`` readable by its owner only, or make it so (with its WAL files): BH-07."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and file.stat().st_mode & 0o077:
+            file.chmod(0o600)
+    """,
 def _out_of_space(exc: sqlite3.Error, path: Path) -> bool:
     """True if ``exc`` says the disk is full (SQLITE_FULL, or an I/O error on a disk with no room)."""
     primary = getattr(exc, "sqlite_errorcode", 0) & 0xFF

@@ -3,7 +3,9 @@
 Only the fields Guarita forwards are typed; Frigate adds keys between versions, so other
 keys are ignored. Anything that does not parse raises ``MalformedPayload`` with a reason a
 technician can read (the bridge quarantines it). ``sub_label`` is a plain string in
-0.14 and ``[name, score]`` from 0.15 on; both become the name.
+0.14 and ``[name, score]`` from 0.15 on; both become the name. ``recognized_license_plate``
+(0.16 on) is ``[plate, score]``; it becomes the plate. Whether either leaves is the
+program's choice (``programs.<program>.forward``), not the parser's.
 
 Covers: PB-05, BH-11, DT-02.
 """
@@ -68,6 +70,8 @@ class _TrackedObject(msgspec.Struct, frozen=True):
     has_snapshot: bool
     # 0.14 sends "john"; 0.15+ send ["john", 0.91]; both mean the name.
     sub_label: str | tuple[str, float] | None = None
+    # 0.16+ send ["ABC1D23", 0.93]; older docs show a plain string.
+    recognized_license_plate: str | tuple[str, float] | None = None
     end_time: _Timestamp | None = None
     entered_zones: list[str] = []
 
@@ -101,6 +105,12 @@ class TrackedObjectEvent:
     zones: tuple[str, ...]
     has_clip: bool
     has_snapshot: bool
+    license_plate: str | None = None
+
+
+def _name_of(value: str | tuple[str, float] | None) -> str | None:
+    """``"john"`` and ``["john", 0.85]`` both mean ``"john"``; the score is dropped."""
+    return value[0] if isinstance(value, tuple) else value
 
 
 def _describe_msgspec(exc: msgspec.MsgspecError) -> tuple[str, str]:
@@ -131,13 +141,12 @@ def parse_event(payload: bytes) -> TrackedObjectEvent:
     except msgspec.MsgspecError as exc:
         raise MalformedPayload(*_describe_msgspec(exc)) from exc
     after = message.after
-    sub_label = after.sub_label[0] if isinstance(after.sub_label, tuple) else after.sub_label
     return TrackedObjectEvent(
         type=message.type,
         id=after.id,
         camera=after.camera,
         label=after.label,
-        sub_label=sub_label,
+        sub_label=_name_of(after.sub_label),
         score=after.score,
         top_score=after.top_score,
         start_time=after.start_time,
@@ -146,6 +155,7 @@ def parse_event(payload: bytes) -> TrackedObjectEvent:
         zones=tuple(after.entered_zones),
         has_clip=after.has_clip,
         has_snapshot=after.has_snapshot,
+        license_plate=_name_of(after.recognized_license_plate),
     )
 
 

@@ -5,14 +5,16 @@ first): the online summary (DT-16). ``ack_event`` records what an operator did a
 event (the action, who, when: DT-17) as a new row of the append-only
 ``vehicle_event_acks``, with its audit entry (``vehicle_event.ack``) and, when DETRO is
 configured, a ``guarita.vehicle_event_ack/1`` message on the vehicle's events topic, all in
-one transaction. An event can be acknowledged more than once; each ack is kept.
+one transaction. An event can be acknowledged more than once; each ack is kept. Who did it
+is the operator's login (user id), never a full name: it is what DETRO receives (BH-07).
 
-Covers: DT-16, DT-17, DT-13.
+Covers: DT-16, DT-17, DT-13, BH-07.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from guarita.telemetry.detro import ack_message, detro_enabled
 
 __all__ = [
     "MAX_ACTION_CHARS",
+    "LOGIN_PATTERN",
     "MAX_BY_CHARS",
     "EventAck",
     "UnknownVehicleEvent",
@@ -39,7 +42,10 @@ __all__ = [
 ]
 
 MAX_ACTION_CHARS = 500
-MAX_BY_CHARS = 100
+MAX_BY_CHARS = 64
+# A login: letters, digits, `.`, `_`, `-`; no spaces (a full name) and no `@` (an e-mail address).
+LOGIN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_LOGIN = re.compile(LOGIN_PATTERN)
 
 
 class VehicleEventRefusal(GuaritaError):
@@ -191,6 +197,16 @@ def _text(value: str, name: str, flag: str, limit: int) -> str:
     return text
 
 
+def _login(value: str) -> str:
+    login = _text(value, "who did it", "--by USER", MAX_BY_CHARS)
+    if not _LOGIN.fullmatch(login):
+        raise VehicleEventRefusal(
+            f"--by takes the operator's login (user id, e.g. `ana.souza`), not a full name or an e-mail "
+            f"address: {login!r} has characters other than letters, digits, `.`, `_` and `-`"
+        )
+    return login
+
+
 def ack_event(
     store: Store,
     outbox: Outbox,
@@ -208,12 +224,12 @@ def ack_event(
 
     Raises:
         UnknownVehicleEvent: no event has this id.
-        VehicleEventRefusal: ``action`` or ``by`` is blank or too long.
+        VehicleEventRefusal: ``action`` is blank or too long, or ``by`` is not a login.
         OutboxFullError: the outbox is full; nothing was recorded.
         StoreError: the store cannot be written.
     """
     action = _text(action, "what was done", "--action TEXT", MAX_ACTION_CHARS)
-    by = _text(by, "who did it", "--by USER", MAX_BY_CHARS)
+    by = _login(by)
     now = clock().timestamp()
     messages: list[OutboxMessage] = []
     with store.transaction() as db:

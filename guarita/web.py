@@ -1,23 +1,32 @@
 """The HTTP server: ``/healthz`` (JSON), ``/metrics`` (Prometheus) and the REST API.
 
 The REST API (``guarita.api``) is a sub-application mounted under ``/api/v1``.
+``guarita run`` binds the port (:func:`listen_web`) before it starts any other service, so a
+port that cannot be bound is a start-up error naming the address and the config key. aiohttp's
+server logger would print a malformed request's offending header (a 64 KiB ``Authorization``
+holding a bearer token) in its message and traceback; those errors are logged as one line
+naming only the kind of error (BH-07).
 
-Covers: PB-05.
+Covers: PB-05, BH-07.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from guarita._api_openapi import API_PREFIX
+from guarita.errors import ListenError
 from guarita.metrics import Metrics
 
-__all__ = ["HEALTH", "METRICS", "make_web_app", "serve_web"]
+__all__ = ["HEALTH", "METRICS", "listen_web", "make_web_app", "serve_web"]
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +57,58 @@ def make_web_app(
     return app
 
 
-async def serve_web(app: web.Application, host: str, port: int, stop: asyncio.Event, bound: asyncio.Future[int]) -> None:
-    """Serve ``app`` until ``stop``; ``bound`` receives the port actually bound."""
-    runner = web.AppRunner(app, access_log=None)
+class _RequestErrorLog(logging.LoggerAdapter[logging.Logger]):
+    """aiohttp's server logger, minus the request text its parse errors carry (it may hold a token)."""
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+        exc_info = kwargs.get("exc_info")
+        error = sys.exc_info()[1] if exc_info is True else exc_info
+        if isinstance(exc_info, tuple):
+            error = exc_info[1]
+        if isinstance(error, HttpProcessingError):
+            kwargs.pop("exc_info")
+            msg = f"{msg}: malformed request refused with {error.code} ({type(error).__name__}; details withheld)"
+        return msg, kwargs
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return "address already in use"
+    if exc.errno == errno.EACCES:
+        return "permission denied (ports below 1024 need privileges)"
+    return (exc.strerror or str(exc)).lower()
+
+
+async def listen_web(app: web.Application, host: str, port: int, key: str = "web.port") -> tuple[web.AppRunner, int]:
+    """Bind ``host:port`` and serve ``app``; return the runner (``cleanup()`` stops it) and the port bound.
+
+    Raises:
+        ListenError: the port cannot be bound; the message names the address and ``key``.
+    """
+    runner = web.AppRunner(app, access_log=None, logger=_RequestErrorLog(logging.getLogger("aiohttp.server")))
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
         await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        actual = sockets[0].getsockname()[1] if sockets else port
-        log.info("health and metrics on http://%s:%d/healthz", host, actual)
+    except OSError as exc:
+        await runner.cleanup()
+        raise ListenError(f"cannot listen on {host}:{port} ({key}): {_reason(exc)}") from exc
+    except BaseException:
+        await runner.cleanup()
+        raise
+    actual = int(runner.addresses[0][1]) if runner.addresses else port
+    log.info("health and metrics on http://%s:%d/healthz", host, actual)
+    return runner, actual
+
+
+async def serve_web(app: web.Application, host: str, port: int, stop: asyncio.Event, bound: asyncio.Future[int]) -> None:
+    """Serve ``app`` until ``stop``; ``bound`` receives the port actually bound.
+
+    Raises:
+        ListenError: the port cannot be bound.
+    """
+    runner, actual = await listen_web(app, host, port)
+    try:
         if not bound.done():
             bound.set_result(actual)
         await stop.wait()

@@ -16,8 +16,9 @@ def plugins_for(config: GuaritaConfig) -> dict[ProgramName, ProgramPlugin]:
     made: dict[ProgramName, ProgramPlugin] = {}
     for program in config.programs:
         root = config.topic_root(program)
+        forward = config.programs[program].forward
         if program is ProgramName.COP_BH:
-            made[program] = CopBhPlugin(config.provider.id, root, config.camera_agencies)
+            made[program] = CopBhPlugin(config.provider.id, root, config.camera_agencies, forward=forward)
         else:
-            made[program] = DetroPlugin(config.provider.id, root)
+            made[program] = DetroPlugin(config.provider.id, root, forward=forward)
     return made

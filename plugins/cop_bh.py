@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from guarita.config import CameraConfig, ProgramName
+from guarita.config import CameraConfig, ProgramForwardConfig, ProgramName
 from guarita.plugins._event_payload import base_event_payload
 from guarita.tracked_object import TrackedObjectEvent
 
@@ -29,6 +29,7 @@ class CopBhPlugin:
     topic_root: str = "copbh/v1"
     agencies: Callable[[str], tuple[str, ...]] = field(default=lambda camera: ())
     program: ProgramName = ProgramName.COP_BH
+    forward: ProgramForwardConfig = field(default_factory=ProgramForwardConfig)  # identifying fields: off
 
     def event_topics(self, camera_name: str, camera: CameraConfig) -> list[str]:
         own = f"{self.provider}/events/{camera_name}"
@@ -37,7 +38,7 @@ class CopBhPlugin:
         ]
 
     def event_payload(self, event: TrackedObjectEvent, seq: int, camera: CameraConfig) -> dict[str, Any]:
-        payload = base_event_payload(event, seq, self.provider)
+        payload = base_event_payload(event, seq, self.provider, self.forward)
         location = camera.location
         payload["location"] = (
             {"lat": location.lat, "lon": location.lon, "heading": camera.heading} if location is not None else None

@@ -6,7 +6,9 @@ plus ``public_key.pem`` for convenience. ``verify_bundle`` passes only when the 
 checks out and every file the manifest lists is there with its SHA-256 and size; it names
 every file that fails, and every file the manifest does not list. The key inside the bundle
 proves nothing by itself: a court checks against the key the provider published
-(``guarita evidence pubkey``), passed with ``--pubkey``, or compares fingerprints.
+(``guarita evidence pubkey``), passed with ``--pubkey``, or compares fingerprints. Checked
+only against the bundle's own key, a bundle is at best *consistent* (``signer_proven`` is
+False). The manifest's ``signature.public_key_sha256`` must name the key that signed it.
 
 Covers: BH-07, BH-08, DT-04, DT-06.
 """
@@ -37,11 +39,17 @@ def file_sha256(path: Path) -> str:
 
 
 def write_bundle(folder: Path, manifest: dict[str, Any], key: Ed25519PrivateKey) -> bytes:
-    """Write ``manifest.json`` (signed), ``manifest.sig`` and ``public_key.pem``; return the manifest bytes."""
+    """Write ``manifest.json`` (signed), ``manifest.sig`` and ``public_key.pem``; return the manifest bytes.
+
+    The whole bundle is then made readable by its owner only (folders 0700, files 0600): it
+    holds footage released for a legal request (BH-07).
+    """
     data = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode()
     (folder / MANIFEST).write_bytes(data)
     (folder / SIGNATURE).write_bytes(key.sign(data))
     (folder / PUBLIC_KEY).write_bytes(public_pem(key))
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o700 if path.is_dir() else 0o600)
     return data
 
 
@@ -51,18 +59,25 @@ class BundleCheck:
 
     folder: Path
     key_source: str
+    signer_proven: bool = False
     key_fingerprint: str | None = None
     files_ok: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """True when the signature and every file check out."""
+        """True when the signature and every file check out (with whichever key was used)."""
         return not self.problems
+
+    @property
+    def verified(self) -> bool:
+        """True when ``ok`` and the key came from outside the bundle (``--pubkey``)."""
+        return self.ok and self.signer_proven
 
     def as_json(self) -> dict[str, Any]:
         """What ``guarita evidence verify --json`` prints."""
-        return {"folder": str(self.folder), "ok": self.ok, "key": self.key_source,
+        return {"folder": str(self.folder), "ok": self.ok, "verified": self.verified,
+                "signer_proven": self.signer_proven, "key": self.key_source,
                 "key_sha256": self.key_fingerprint, "files_ok": self.files_ok, "problems": self.problems}
 
 
@@ -94,9 +109,24 @@ def _check_files(folder: Path, manifest: dict[str, Any], check: BundleCheck) -> 
             check.problems.append(f"{relative}: not listed in the manifest")
 
 
+def _check_named_key(manifest: dict[str, Any], check: BundleCheck) -> None:
+    """The manifest names the fingerprint of the key that signed it; it must be this key's."""
+    signature = manifest.get("signature")
+    named = signature.get("public_key_sha256") if isinstance(signature, dict) else None
+    if named is not None and named != check.key_fingerprint:
+        check.problems.append(
+            f"{MANIFEST}: signature.public_key_sha256 is {named}, but the key that signed it is "
+            f"{check.key_fingerprint} (the bundle was re-signed with another key)"
+        )
+
+
 def verify_bundle(folder: Path, public_key: bytes | None = None, key_name: str = "--pubkey") -> BundleCheck:
     """Check a bundle's signature and every file's hash; ``public_key`` PEM, else the bundle's own key."""
-    check = BundleCheck(folder, key_name if public_key is not None else f"{PUBLIC_KEY} in the bundle")
+    check = BundleCheck(folder, key_name if public_key is not None else f"{PUBLIC_KEY} in the bundle",
+                        signer_proven=public_key is not None)
+    if not folder.is_dir():
+        check.problems.append(f"{folder}: {'not a folder' if folder.exists() else 'no such folder'}")
+        return check
     try:
         data = (folder / MANIFEST).read_bytes()
         manifest = json.loads(data)
@@ -124,5 +154,7 @@ def verify_bundle(folder: Path, public_key: bytes | None = None, key_name: str =
                     f"{MANIFEST}: the signature in {SIGNATURE} does not match it with this key "
                     "(the manifest was edited, or another key signed it)"
                 )
+            elif isinstance(manifest, dict):
+                _check_named_key(manifest, check)
     _check_files(folder, manifest if isinstance(manifest, dict) else {}, check)
     return check

@@ -1,4 +1,12 @@
-"""The cloud copy: cop_bh cameras' recording segments uploaded to an S3-compatible bucket.
+"""The cloud copy: shared cameras' recording segments uploaded to an S3-compatible bucket.
+
+Only footage of a period in which the camera was shared goes up. The config names the
+candidates (``cop_bh_cameras``: listed in ``cop_bh``, the program enabled, the provider
+accredited); the registry's history (``consent.share_history.shared_periods``) gives, at
+each pass, the periods in which the share gate passed for each of them. A segment is
+uploaded only if ``[start, end)`` lies wholly inside one of those periods; one that straddles
+a boundary, or lies outside, is skipped and counted (``unshared``), never retried, and the
+cursor moves past it like past any other. A camera with no shared period is not even listed.
 
 A pass walks the source (Frigate's recordings folder, or its API) from the cursor's hour on,
 skips what the store says is already in the bucket, and uploads the rest with
@@ -9,7 +17,7 @@ nothing, so an upload cut short (crash, cancel, lost link) is simply redone on t
 pass, and nothing recorded complete is sent twice. The cursor moves past an hour once the
 hour is over (plus ``HOUR_GRACE_S``) and every segment in it is recorded.
 
-Covers: BH-06, BH-07.
+Covers: BH-03, BH-06, BH-07, BH-10.
 """
 
 from __future__ import annotations
@@ -17,13 +25,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from guarita.adapters.dvr.rate import RateLimiter
 from guarita.config import CloudConfig, GuaritaConfig, ProgramName
+from guarita.consent.registry import Registry
+from guarita.consent.share_history import SharedPeriod, inside_shared_period, shared_periods
+from guarita.errors import StoreError
 from guarita.link_state import wait_or_stop
 from guarita.retention._s3 import CloudBucket, CloudError, S3Access, open_bucket
 from guarita.retention.cloud_segments import Segment, SegmentSource, hour_of, hour_start
@@ -38,7 +50,13 @@ HOUR_GRACE_S = 300.0  # Frigate moves a segment out of its cache within seconds;
 
 
 def cop_bh_cameras(config: GuaritaConfig) -> list[str]:
-    """The cameras shared with cop_bh: the ones the cloud copy keeps."""
+    """The cameras the config lets the cloud copy take now: listed in an enabled cop_bh, provider accredited.
+
+    Which of their footage goes up is the registry's history's to say (``shared_periods``).
+    """
+    program = config.programs.get(ProgramName.COP_BH)
+    if program is None or not program.enabled or config.provider.accreditation is None:
+        return []
     return sorted(name for name, camera in config.cameras.items() if ProgramName.COP_BH in camera.programs)
 
 
@@ -49,13 +67,14 @@ class CloudPass:
     uploaded: int = 0
     bytes: int = 0
     already: int = 0
+    unshared: int = 0  # segments outside every shared period of their camera: skipped
     failed: list[str] = field(default_factory=list)
     cursor: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The JSON form."""
         return {"uploaded": self.uploaded, "bytes": self.bytes, "already_there": self.already,
-                "failed": self.failed, "cursor": self.cursor}
+                "unshared_skipped": self.unshared, "failed": self.failed, "cursor": self.cursor}
 
 
 class CloudUploader:
@@ -69,17 +88,23 @@ class CloudUploader:
         source: SegmentSource,
         clock: Callable[[], datetime],
         *,
+        cameras: Collection[str],
+        registry: Registry,
         access: S3Access | None = None,
         observer: Callable[[str], None] | None = None,
+        pass_interval_s: float = PASS_INTERVAL_S,
     ) -> None:
         self.cloud = cloud
         self.provider = provider
         self.store = store
         self.source = source
         self.clock = clock
+        self.cameras = sorted(cameras)  # what the config allows (``cop_bh_cameras``)
+        self.registry = registry
         self.access = access or S3Access.for_config(cloud)
         self.limiter = RateLimiter.from_mbps(cloud.bandwidth_mbps)
         self.observer = observer  # told each key once it is recorded complete (tests, progress)
+        self.pass_interval_s = pass_interval_s
 
     def _cursor(self) -> str | None:
         row = self.store.db.execute("SELECT hour FROM cloud_cursor WHERE source = ?", (self.source.name,)).fetchone()
@@ -101,10 +126,13 @@ class CloudUploader:
         report = CloudPass()
         now = self.clock().timestamp()
         cursor = self._cursor()
+        periods = {camera: shared_periods(self.registry, camera) for camera in self.cameras}
+        listed = [camera for camera, spans in periods.items() if spans]
         advance = True
         async with open_bucket(self.access) as bucket:
             await bucket.check()
-            async for hour, segments in self.source.hours(cursor, now):
+            async for hour, found in self.source.hours(cursor, now, listed):
+                segments = self._shared(found, periods, now, report)
                 known = self._known(segments)
                 todo = [s for s in segments if s.key(self.provider) not in known]
                 report.already += len(segments) - len(todo)
@@ -121,7 +149,20 @@ class CloudUploader:
         if report.uploaded or report.failed:
             log.info("cloud copy: %d segments uploaded (%.1f MB), %d failed", report.uploaded, report.bytes / 1e6,
                      len(report.failed))
+        if report.unshared:
+            log.info("cloud copy: %d segments skipped: not wholly inside a period their camera was shared",
+                     report.unshared)
         return report
+
+    @staticmethod
+    def _shared(
+        found: list[Segment], periods: dict[str, tuple[SharedPeriod, ...]], now: float, report: CloudPass
+    ) -> list[Segment]:
+        """The segments that are over and lie wholly inside a shared period; the others counted."""
+        over = [s for s in found if s.end <= now]  # one still running waits for the next pass
+        shared = [s for s in over if inside_shared_period(periods.get(s.camera, ()), s.start, s.end)]
+        report.unshared += len(over) - len(shared)
+        return shared
 
     async def _upload_all(self, bucket: CloudBucket, todo: list[Segment], report: CloudPass) -> None:
         queue: asyncio.Queue[Segment] = asyncio.Queue()
@@ -165,7 +206,11 @@ class CloudUploader:
             self.observer(key)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """A pass every ``PASS_INTERVAL_S`` until ``stop``; a failing store is logged once, and its recovery."""
+        """A pass every ``pass_interval_s`` until ``stop``; a failing store is logged once, and its recovery.
+
+        Frigate failing to answer is not caught here: the supervisor of ``guarita run`` logs it,
+        restarts this service with backoff and shows it in ``/healthz``.
+        """
         failing = False
         while not stop.is_set():
             try:
@@ -173,9 +218,9 @@ class CloudUploader:
                 if failing:
                     log.info("cloud copy: the bucket answers again")
                 failing = False
-            except CloudError as exc:
-                if not failing:
+            except (CloudError, StoreError, sqlite3.Error) as exc:
+                if not failing:  # the bucket, or the store holding the registry and the index
                     log.info("cloud copy paused: %s", exc)
                 failing = True
-            await wait_or_stop(stop, PASS_INTERVAL_S)
+            await wait_or_stop(stop, self.pass_interval_s)
 

@@ -1,7 +1,8 @@
 """Which recording segments the cloud copy takes, and what each object is called.
 
 Frigate files a segment as ``recordings/YYYY-MM-DD/HH/<camera>/MM.SS.mp4`` (UTC, the segment's
-start); the object key is ``<provider>/<camera>/<YYYY-MM-DD>/<HH>/<MM.SS>.mp4``. Two sources:
+start); the object key is ``<provider>/<camera>/<YYYY-MM-DD>/<HH>/<MM.SS>.mp4``. The uploader
+names the cameras to list on each pass (only those with a shared period). Two sources:
 
 * ``MediaDirSource`` reads Frigate's recordings folder (``frigate.media_dir``), walking only
   the hour folders from the cursor on (never the whole tree);
@@ -67,8 +68,10 @@ class SegmentSource(Protocol):
 
     name: str
 
-    def hours(self, cursor: str | None, now: float) -> AsyncIterator[tuple[str, list[Segment]]]:
-        """Each hour from ``cursor`` (inclusive) to ``now``, oldest first, with its settled segments."""
+    def hours(
+        self, cursor: str | None, now: float, cameras: Collection[str]
+    ) -> AsyncIterator[tuple[str, list[Segment]]]:
+        """Each hour from ``cursor`` (inclusive) to ``now``, oldest first, with ``cameras``' settled segments."""
         ...
 
     async def read(self, segment: Segment) -> bytes:
@@ -81,9 +84,8 @@ class MediaDirSource:
 
     name = "media_dir"
 
-    def __init__(self, media_dir: Path, cameras: Collection[str], *, settle_s: float = 15.0) -> None:
+    def __init__(self, media_dir: Path, *, settle_s: float = 15.0) -> None:
         self.root = media_dir / "recordings"
-        self.cameras = frozenset(cameras)
         self.settle_s = settle_s  # a file written in the last seconds may still be growing
 
     def _folders(self, path: Path, pattern: re.Pattern[str]) -> list[str]:
@@ -92,10 +94,10 @@ class MediaDirSource:
         except FileNotFoundError:
             return []
 
-    def _segments(self, hour: str, wall: float) -> list[Segment]:
+    def _segments(self, hour: str, wall: float, cameras: frozenset[str]) -> list[Segment]:
         start_of_hour = hour_start(hour)
         found = []
-        for camera in sorted(self.cameras.intersection(self._folders(self.root / hour, re.compile(".+")))):
+        for camera in sorted(cameras.intersection(self._folders(self.root / hour, re.compile(".+")))):
             folder = self.root / hour / camera
             for entry in sorted(os.scandir(folder), key=lambda e: e.name):
                 match = _NAME.match(entry.name)
@@ -107,8 +109,11 @@ class MediaDirSource:
                 found.append(Segment(camera, start, start + SEGMENT_S, Path(entry.path)))
         return found
 
-    async def hours(self, cursor: str | None, now: float) -> AsyncIterator[tuple[str, list[Segment]]]:
+    async def hours(
+        self, cursor: str | None, now: float, cameras: Collection[str]
+    ) -> AsyncIterator[tuple[str, list[Segment]]]:
         """The hour folders at or after ``cursor``; the dates before its date are not opened."""
+        wanted = frozenset(cameras)
         last = hour_of(now)
         wall = time.time()
         for date in self._folders(self.root, _DATE):
@@ -117,7 +122,7 @@ class MediaDirSource:
             for hh in self._folders(self.root / date, _HOUR):
                 hour = f"{date}/{hh}"
                 if (cursor is None or hour >= cursor) and hour <= last:
-                    yield hour, self._segments(hour, wall)
+                    yield hour, self._segments(hour, wall, wanted)
 
     async def read(self, segment: Segment) -> bytes:
         """The file's bytes (a few MB: read on the loop)."""
@@ -130,17 +135,18 @@ class FrigateApiSource:
 
     name = "frigate_api"
 
-    def __init__(self, client: FrigateClient, cameras: Collection[str], scratch: Path, *, first_days: int) -> None:
+    def __init__(self, client: FrigateClient, scratch: Path, *, first_days: int) -> None:
         self.client = client
-        self.cameras = sorted(cameras)
         self.scratch = scratch
         self.first_days = first_days  # how far back the very first pass looks
 
-    async def hours(self, cursor: str | None, now: float) -> AsyncIterator[tuple[str, list[Segment]]]:
-        """The API's segments from the cursor's hour on, grouped by hour."""
+    async def hours(
+        self, cursor: str | None, now: float, cameras: Collection[str]
+    ) -> AsyncIterator[tuple[str, list[Segment]]]:
+        """The API's segments of ``cameras`` from the cursor's hour on, grouped by hour."""
         after = hour_start(cursor) if cursor else now - self.first_days * 86400.0
         by_hour: dict[str, list[Segment]] = {}
-        for camera in self.cameras:
+        for camera in sorted(cameras):
             for item in await self.client.recordings(camera, after, now):
                 if item.end_time <= now:
                     segment = Segment(camera, item.start_time, item.end_time)

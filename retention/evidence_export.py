@@ -13,7 +13,10 @@ when the config gives it any. The export places a legal hold on the window of ev
 (with the Frigate export id for a Frigate camera), adds an ``export`` step to the chain of
 custody (naming the Frigate exports and the cloud objects), and writes ``manifest.json``
 (request, cameras, window, per-file SHA-256 and duration, Guarita version, chain of custody)
-signed with the provider's Ed25519 key.
+signed with the provider's Ed25519 key. A Frigate clip is cut to the request's exact window
+(Frigate's exports run past it at key frames); its manifest entry gives that ``window``, the
+clip's ``duration_s``, and the export as Frigate made it (file, SHA-256, duration,
+``cut_to_window``).
 
 Covers: BH-06, BH-07, BH-08, BH-11, DT-04, DT-06.
 """
@@ -44,6 +47,7 @@ from guarita.retention.cloud_export import CloudClip, fetch_cloud_clip
 from guarita.retention.evidence import EvidenceError, EvidenceRequest, add_custody, get_request
 from guarita.retention.footage import FootageSource, iso
 from guarita.retention.frigate_export import FrigateClip, fetch_frigate_clip
+from guarita.retention.hold_exports import ExportState, HoldExport
 from guarita.retention.holds import insert_hold
 from guarita.store import Store
 
@@ -136,9 +140,10 @@ async def _camera_file(config: GuaritaConfig, clip: FrigateClip | CloudClip, req
         return {**entry, "camera": clip.camera, "start": iso(request.window.start), "source": "cloud",
                 "cloud_objects": [{"key": item.key, "sha256": item.sha256} for item in clip.objects]}
     entry = await _write_clip(clip.path, folder, f"clips/{clip.camera}/{clip.export_id}.mp4", masks)
-    return {**entry, "camera": clip.camera, "start": iso(request.window.start), "source": "frigate_export",
-            "frigate_export_id": clip.export_id, "frigate_export_sha256": clip.export_sha256,
-            "reused_from_hold": clip.reused_hold}
+    return {**entry, "camera": clip.camera, "start": iso(request.window.start), "window": request.window.as_json(),
+            "source": "frigate_export", "frigate_export_id": clip.export_id, "frigate_export_file": clip.video_path,
+            "frigate_export_sha256": clip.export_sha256, "frigate_export_duration_s": clip.export_seconds,
+            "cut_to_window": clip.cut, "reused_from_hold": clip.reused_hold}
 
 
 def _cameras(config: GuaritaConfig, sources: tuple[FootageSource, ...]) -> list[dict[str, Any]]:
@@ -174,6 +179,14 @@ async def _camera_clip(store: Store, frigate: FrigateClient | None, cloud: S3Acc
     return clip
 
 
+def _export_state(clip: FrigateClip | None, at: float) -> HoldExport | None:
+    """The export state of the hold on a camera whose Frigate export this bundle fetched: done."""
+    if clip is None:
+        return None
+    return HoldExport(ExportState.DONE, at, 1, clip.export_id, file=clip.video_path, duration_s=clip.export_seconds,
+                      sha256=clip.export_sha256)
+
+
 async def export_request(
     store: Store, config: GuaritaConfig, request_id: int, folder: Path, *, by: str, now: dt.datetime,
     frigate: FrigateClient | None = None, cloud: S3Access | None = None,
@@ -202,12 +215,14 @@ async def export_request(
         files = [await _export_file(config, segment, folder) for segment in segments]
         files += [await _camera_file(config, clip, request, folder) for clip in clips]
     exports = {clip.camera: clip.export_id for clip in clips if isinstance(clip, FrigateClip)}
+    fetched = {clip.camera: clip for clip in clips if isinstance(clip, FrigateClip)}
     from_cloud = {clip.camera: [item.key for item in clip.objects] for clip in clips if isinstance(clip, CloudClip)}
     at = now.timestamp()
     with store.transaction() as db:
         holds = tuple(
             insert_hold(db, source, request.window, ref=f"evidence {request.id}: {request.ref}", by=by, at=at,
-                        evidence_request=request.id, export_id=exports.get(source.camera or ""))
+                        evidence_request=request.id, export_id=exports.get(source.camera or ""),
+                        export=_export_state(fetched.get(source.camera or ""), at))
             for source in request.sources
         )
         add_custody(db, request.id, "export", by=by, at=at, details={

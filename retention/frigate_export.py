@@ -4,10 +4,14 @@ Frigate never deletes its exports, so an export is the copy a bundle starts from
 active legal hold on the camera already recorded a Frigate export whose window covers the
 request's (``guarita hold add --camera``), that export is reused; otherwise Frigate is asked
 for a new one (``POST /api/export/...``) and followed until it finishes. The MP4 is fetched
-from nginx's ``/exports/<file>``; when the reused export is wider than the request, it is cut
-to the request's window with ffmpeg (``cut_clip``, also used for the cloud copy), so nothing
-outside the window leaves. Masks are burned in afterwards by
-:mod:`guarita.retention.evidence_export`, like the DVR clips'.
+from nginx's ``/exports/<file>`` and always cut to the request's window with ffmpeg
+(``cut_clip``, also used for the cloud copy) when it is longer: a reused export may be wider,
+and every Frigate export runs past its end at key frames (a 20 s request gave 20.9 s), so
+nothing outside the window leaves. The cut starts ``window.start - export.date`` into the
+export (Frigate starts it at the asked second) and lasts exactly the window. A reused export is
+one a hold recorded done (or still in progress, then waited for); a hold whose export failed
+is not reused. Masks are burned in afterwards by :mod:`guarita.retention.evidence_export`,
+like the DVR clips'.
 
 Covers: PB-04, BH-06, BH-07, BH-08.
 """
@@ -20,20 +24,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import ffmpeg  # type: ignore[import-untyped]
+
 from guarita.errors import FrigateError, FrigateHttpError
 from guarita.frigate import Export, FrigateClient
 from guarita.retention.bundle import file_sha256
 from guarita.retention.evidence import EvidenceError, EvidenceRequest
 from guarita.retention.footage import TimeWindow
+from guarita.retention.hold_exports import ExportState
 from guarita.retention.holds import LegalHold, list_holds
 from guarita.store import Store
 
-__all__ = ["FrigateClip", "cut_clip", "fetch_frigate_clip", "reusable_hold", "run_ffmpeg"]
+__all__ = ["FrigateClip", "cut_clip", "fetch_frigate_clip", "reusable_hold", "run_ffmpeg", "video_seconds"]
 
 log = logging.getLogger(__name__)
 
 _SLACK_S = 1.0
 """Frigate truncates an export's start and end to whole seconds."""
+_LENGTH_TOLERANCE_S = 0.1
+"""An export at most this much longer than the window is kept as Frigate made it."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,9 @@ class FrigateClip:
         path: The clip in the scratch folder.
         export_sha256: SHA-256 of the file as Frigate served it (before any cut or mask).
         reused_hold: The hold whose export was reused, or None when the export is new.
+        video_path: The export's file as Frigate names it.
+        export_seconds: Length of the export as Frigate made it.
+        cut: Whether the clip was cut to the window (False: the export was the window's length).
     """
 
     camera: str
@@ -53,12 +65,19 @@ class FrigateClip:
     path: Path
     export_sha256: str
     reused_hold: int | None
+    video_path: str = ""
+    export_seconds: float = 0.0
+    cut: bool = False
 
 
 def reusable_hold(store: Store, camera: str, window: TimeWindow) -> LegalHold | None:
-    """The active hold on ``camera`` with a Frigate export covering ``window`` (the tightest one)."""
+    """The active hold on ``camera`` with a usable Frigate export covering ``window`` (the tightest one).
+
+    Usable: done, or still in progress; never one that failed or is pending.
+    """
     covering = [hold for hold in list_holds(store.db, active_only=True)
-                if hold.source.camera == camera and hold.frigate_export_id is not None
+                if hold.source.camera == camera and hold.export is not None and hold.export.export_id is not None
+                and hold.export.state in (ExportState.DONE, ExportState.IN_PROGRESS)
                 and hold.window.start <= window.start and hold.window.end >= window.end]
     return min(covering, key=lambda hold: hold.window.end - hold.window.start, default=None)
 
@@ -71,14 +90,14 @@ async def _export(
     store: Store, frigate: FrigateClient, request: EvidenceRequest, camera: str, poll_s: float
 ) -> tuple[Export, TimeWindow, int | None]:
     hold = reusable_hold(store, camera, request.window)
-    if hold is not None and hold.frigate_export_id is not None:
+    export_id = hold.export.export_id if hold is not None and hold.export is not None else None
+    if hold is not None and export_id is not None:
         try:
-            return await _finished(frigate, hold.frigate_export_id, poll_s), hold.window, hold.id
+            return await _finished(frigate, export_id, poll_s), hold.window, hold.id
         except FrigateHttpError as exc:
             if exc.status != 404:
                 raise
-            log.warning("hold %d's Frigate export %s is gone (%s); asking for a new one", hold.id,
-                        hold.frigate_export_id, exc)
+            log.warning("hold %d's Frigate export %s is gone (%s); asking for a new one", hold.id, export_id, exc)
     export_id = await frigate.start_export(camera, request.window.start, request.window.end,
                                            name=f"evidence {request.id}: {request.ref}"[:256])
     return await _finished(frigate, export_id, poll_s), request.window, None
@@ -96,6 +115,18 @@ async def run_ffmpeg(args: Sequence[str], failure: str) -> None:
     _, stderr = await process.communicate()
     if process.returncode != 0:
         raise EvidenceError(f"{failure}: {stderr.decode(errors='replace').strip()[-300:]}")
+
+
+def video_seconds(path: Path) -> float:
+    """Length of a video file in seconds (ffprobe; blocking, run it in a thread).
+
+    Raises:
+        EvidenceError: ffprobe cannot read it.
+    """
+    try:
+        return round(float(ffmpeg.probe(str(path), v="error")["format"]["duration"]), 3)
+    except (ffmpeg.Error, KeyError, ValueError) as exc:
+        raise EvidenceError(f"{path.name} is not a readable video: {exc}") from exc
 
 
 async def cut_clip(source: Path, dest: Path, offset: float, seconds: float) -> None:
@@ -126,11 +157,14 @@ async def fetch_frigate_clip(
     except FrigateError as exc:
         raise EvidenceError(f"Frigate could not export camera {camera} for request {request.id}: {exc}") from exc
     digest = await asyncio.to_thread(file_sha256, downloaded)
+    seconds = await asyncio.to_thread(video_seconds, downloaded)
     clip = downloaded
     window = request.window
-    if covered.start < window.start - _SLACK_S or covered.end > window.end + _SLACK_S:
+    wider = covered.start < window.start - _SLACK_S or covered.end > window.end + _SLACK_S
+    cut = wider or seconds > window.end - window.start + _LENGTH_TOLERANCE_S
+    if cut:
         clip = scratch / f"{export.id}.mp4"
         await cut_clip(downloaded, clip, max(0.0, window.start - export.date), window.end - window.start)
-    log.info("Frigate export %s of %s fetched for request %d%s", export.id, camera, request.id,
-             f" (reused from hold {hold_id})" if hold_id is not None else "")
-    return FrigateClip(camera, export.id, clip, digest, hold_id)
+    log.info("Frigate export %s of %s fetched for request %d (%.1f s%s)%s", export.id, camera, request.id, seconds,
+             ", cut to the window" if cut else "", f", reused from hold {hold_id}" if hold_id is not None else "")
+    return FrigateClip(camera, export.id, clip, digest, hold_id, export.video_path, seconds, cut)

@@ -5,14 +5,18 @@ is promised (PB-04, BH-06) hold only if Frigate's config says so. Per camera sha
 cop_bh, from ``/api/version`` and ``/api/config``:
 
 * recording is enabled (``record.enabled``);
-* footage with motion lives long enough: 0.17 ``max(record.motion.days,
-  record.continuous.days)``; 0.14–0.16 ``record.retain.days`` with a ``mode`` of ``all`` or
-  ``motion`` (``active_objects`` drops footage without a tracked object);
-* footage around review items lives long enough: 0.15+ ``record.alerts.retain.days`` and
-  ``record.detections.retain.days``; 0.14 ``record.events.retain.default``.
+* every kind of footage lives long enough, as Frigate's cleanup (contract §5) deletes it:
+  footage without motion (0.17 ``record.continuous.days``; 0.14–0.16 ``record.retain.days``
+  with ``mode: all``, since ``motion`` and ``active_objects`` drop it), footage with motion
+  (0.17 ``max(record.motion.days, record.continuous.days)``; older ``record.retain.days``), and
+  footage around review items (0.15+ ``record.alerts.retain.days`` and
+  ``record.detections.retain.days``; 0.14 ``record.events.retain.default`` and each
+  ``record.events.retain.objects.<label>``).
 
-``fix_retention`` writes only the failing keys, in the version's own schema (0.17 never gets
-``record.retain``, older ones never ``continuous``/``motion``), per camera, with
+``fix_retention`` writes every failing key, in the version's own schema (0.17 never gets
+``record.retain``, older ones never ``continuous``/``motion``; on 0.17 both ``continuous`` and a
+short ``motion`` are written, raising only ``motion`` would leave footage without motion at the
+``continuous`` days), per camera, with
 ``PUT /api/config/set`` (JSON body, Frigate 0.16+). Frigate 0.14/0.15 take API config changes
 only as a query string; there the fix is refused and the keys to set are printed instead.
 ``guarita run`` checks daily and keeps a warning in ``/healthz`` while a camera falls short.
@@ -54,6 +58,7 @@ class CameraRetention:
     review_days: dict[str, float] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
     fix: dict[str, Any] = field(default_factory=dict)
+    continuous_days: float = 0
 
     @property
     def compliant(self) -> bool:
@@ -63,7 +68,7 @@ class CameraRetention:
     def as_json(self) -> dict[str, Any]:
         """The camera's part of ``guarita retention check --json``."""
         return {"camera": self.camera, "in_frigate": self.in_frigate, "recording": self.recording,
-                "motion_days": self.motion_days, "review_days": self.review_days, "compliant": self.compliant,
+                "continuous_days": self.continuous_days, "motion_days": self.motion_days, "review_days": self.review_days, "compliant": self.compliant,
                 "problems": list(self.problems), "fix": {"record": self.fix} if self.fix else None}
 
 
@@ -99,29 +104,8 @@ def _whole(days: float) -> int | float:
     return int(days) if float(days).is_integer() else days
 
 
-def _assess_record(record: RecordSettings, minor: int, days: int) -> tuple[float, dict[str, float], list[str], dict[str, Any]]:
-    problems: list[str] = []
-    fix: dict[str, Any] = {}
-    if not record.enabled:
-        problems.append("recording is disabled (record.enabled: false)")
-        fix["enabled"] = True
-    if minor >= 17:
-        motion = max(record.motion_days, record.continuous_days)
-        if motion < days:
-            problems.append(f"record.motion.days/continuous.days keep footage {_whole(motion)} days, below {days}")
-            fix["motion"] = {"days": days}
-    else:
-        retain = record.retain
-        motion = retain.days if retain is not None else 0
-        mode = retain.mode if retain is not None else None
-        weak_mode = mode is RetainMode.ACTIVE_OBJECTS
-        if motion < days or weak_mode:
-            if motion < days:
-                problems.append(f"record.retain.days is {_whole(motion)}, below {days}")
-            if weak_mode:
-                problems.append("record.retain.mode is active_objects: footage without a tracked object is dropped")
-            keep = RetainMode.ALL if mode is RetainMode.ALL else RetainMode.MOTION
-            fix["retain"] = {"days": max(_whole(motion), days), "mode": keep.value}
+def _review_days(record: RecordSettings, days: int, problems: list[str], fix: dict[str, Any]) -> dict[str, float]:
+    """Footage kept around review items: 0.15+ alerts/detections, 0.14 ``record.events``."""
     reviews: dict[str, float] = {}
     for severity in ("alerts", "detections"):
         review = getattr(record, severity)
@@ -131,11 +115,59 @@ def _assess_record(record: RecordSettings, minor: int, days: int) -> tuple[float
                 problems.append(f"record.{severity}.retain.days is {_whole(review.retain.days)}, below {days}")
                 fix[severity] = {"retain": {"days": days}}
     if record.events is not None:
-        reviews["events"] = record.events.retain.default
-        if record.events.retain.default < days:
-            problems.append(f"record.events.retain.default is {_whole(record.events.retain.default)}, below {days}")
-            fix["events"] = {"retain": {"default": days}}
-    return motion, reviews, problems, fix
+        retain = record.events.retain
+        reviews["events"] = min([retain.default, *retain.objects.values()])
+        events_fix: dict[str, Any] = {}
+        if retain.default < days:
+            problems.append(f"record.events.retain.default is {_whole(retain.default)}, below {days}")
+            events_fix["default"] = days
+        short = {label: kept for label, kept in retain.objects.items() if kept < days}
+        for label, kept in short.items():
+            problems.append(f"record.events.retain.objects.{label} is {_whole(kept)}, below {days}")
+        if short:
+            events_fix["objects"] = {label: days for label in short}
+        if events_fix:
+            fix["events"] = {"retain": events_fix}
+    return reviews
+
+
+def _assess_record(
+    record: RecordSettings, minor: int, days: int
+) -> tuple[float, float, dict[str, float], list[str], dict[str, Any]]:
+    """Continuous and motion footage lifetimes, review lifetimes, problems and the fix, in ``0.<minor>`` keys."""
+    problems: list[str] = []
+    fix: dict[str, Any] = {}
+    if not record.enabled:
+        problems.append("recording is disabled (record.enabled: false)")
+        fix["enabled"] = True
+    if minor >= 17:
+        continuous, motion_key = record.continuous_days, record.motion_days
+        motion = max(motion_key, continuous)  # Frigate's cleanup: motion footage goes after max(motion, continuous)
+        if continuous < days:
+            problems.append(f"record.continuous.days is {_whole(continuous)}, below {days}: footage without "
+                            f"motion is deleted after {_whole(continuous)} days")
+            fix["continuous"] = {"days": days}
+        if motion < days:
+            problems.append(f"record.motion.days is {_whole(motion_key)}, below {days}")
+        if problems and motion_key < days:
+            fix["motion"] = {"days": days}
+    else:
+        retain = record.retain
+        kept = retain.days if retain is not None else 0
+        mode = retain.mode if retain is not None else None
+        motion = kept
+        continuous = kept if mode is RetainMode.ALL else 0
+        if kept < days:
+            problems.append(f"record.retain.days is {_whole(kept)}, below {days}")
+        if mode is not RetainMode.ALL:
+            dropped = ("footage without a tracked object" if mode is RetainMode.ACTIVE_OBJECTS
+                       else "footage without motion")
+            problems.append(f"record.retain.mode is {mode.value if mode else 'unset'}, not all: {dropped} is "
+                            "not kept")
+        if kept < days or mode is not RetainMode.ALL:
+            fix["retain"] = {"days": max(_whole(kept), days), "mode": RetainMode.ALL.value}
+    reviews = _review_days(record, days, problems, fix)
+    return continuous, motion, reviews, problems, fix
 
 
 def assess_retention(config: GuaritaConfig, version: FrigateVersion, frigate: FrigateConfig) -> RetentionReport:
@@ -147,8 +179,9 @@ def assess_retention(config: GuaritaConfig, version: FrigateVersion, frigate: Fr
         if settings is None:
             cameras.append(CameraRetention(name, False, problems=("Frigate has no camera by this name",)))
             continue
-        motion, reviews, problems, fix = _assess_record(settings.record, version.minor, days)
-        cameras.append(CameraRetention(name, True, settings.record.enabled, motion, reviews, tuple(problems), fix))
+        continuous, motion, reviews, problems, fix = _assess_record(settings.record, version.minor, days)
+        cameras.append(CameraRetention(name, True, settings.record.enabled, motion, reviews, tuple(problems), fix,
+                                       continuous_days=continuous))
     return RetentionReport(str(version.raw), days, tuple(cameras))
 
 

@@ -15,6 +15,8 @@ if ! /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0");
   want+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
 fi
 command -v ip >/dev/null 2>&1 || want+=(iproute2)
+# The deployment test checks the systemd unit with systemd-analyze verify.
+command -v systemd-analyze >/dev/null 2>&1 || want+=(systemd)
 if [ ${#want[@]} -gt 0 ]; then
   echo "quickstart: installing ${want[*]}" >&2
   sudo_cmd=""

@@ -20,13 +20,16 @@ from typing import Any
 
 import yaml
 
+from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config
+from guarita.consent.registry import Registry
 from guarita.consent.share_gate import RegistryView
 from guarita.runtime import Runtime
 from guarita.standin.centre import Centre
 from guarita.standin.frigate_events import tracked_object_lifecycle
 from guarita.standin.mosquitto import MosquittoBroker, free_port
 from guarita.standin.tls import TestPki
+from guarita.store import Store
 
 
 def Receiver(broker: MosquittoBroker, pki: TestPki, topic: str = "#") -> Centre:
@@ -145,6 +148,11 @@ class GuaritaProcess:
             self.process.wait(5)
 
 
+# A provider accredited under the BH + Segura call: without it the share gate passes nothing (BH-01).
+ACCREDITED: dict[str, Any] = {"id": "acme", "name": "ACME Segurança", "kind": "security_company",
+                              "accreditation": {"date": "2021-03-01"}}
+
+
 class FakeClock:
     """Aware UTC time that moves only when the test says so."""
 
@@ -191,3 +199,20 @@ async def running(
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+
+
+def share_camera(config: GuaritaConfig, store: Store, camera: str, since: datetime) -> FakeClock:
+    """Record client, attestation, sign and consent for ``camera`` at ``since`` (the gate passes from then on).
+
+    The provider must be accredited in ``config`` for the gate to pass. The returned clock stays at ``since``.
+    """
+    clock = FakeClock(since)
+    registry = Registry.for_config(config, store, clock)
+    evidence = config.storage.data_dir / "consent.pdf"
+    evidence.write_bytes(b"%PDF-1.7 signed consent")
+    if "condo-1" not in {c.client_id for c in registry.clients()}:
+        registry.add_client("condo-1", "Condominio Flores", by="ana")
+    registry.attest(camera, public_facing=True, evidence=evidence, by="ana")
+    registry.record_signage(camera, plate="BHS-0001", photo=evidence, by="ana")
+    registry.grant(camera, client_id="condo-1", evidence=evidence, by="ana")
+    return clock

@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import secrets
+import sqlite3
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -452,6 +453,71 @@ async def test_a_document_in_error_is_not_echoed(api: Api) -> None:
 
 async def test_a_bad_audit_head_is_400(api: Api) -> None:
     assert fields(await api.call("GET", "/api/v1/audit/verify?head=xyz", "audrey")) == {"head": "must be 64 hex digits"}
+
+
+# covers BH-07
+async def test_an_audit_head_with_a_trailing_newline_is_400(api: Api) -> None:
+    head = (await api.call("GET", "/api/v1/audit/verify", "audrey")).body["head"]
+    answer = await api.call("GET", f"/api/v1/audit/verify?head={head}%0A", "audrey")
+    assert fields(answer) == {"head": "must be 64 hex digits"}
+
+
+# covers BH-07, PB-03
+async def test_audit_verify_says_which_entries_are_keyed(api: Api) -> None:
+    answer = await api.call("GET", "/api/v1/audit/verify", "audrey")
+    assert answer.body["intact"] is True and answer.body["keying"] == "every entry keyed (HMAC-SHA-256)"
+
+
+# covers BH-07
+async def test_an_oversized_authorization_header_logs_no_token(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    token = HOLDERS["alice"][1]
+    host, port = api.base.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    header = f"Bearer {token}{'A' * 64 * 1024}"
+    writer.write(f"GET /api/v1/clients HTTP/1.1\r\nHost: {host}\r\nAuthorization: {header}\r\n\r\n".encode())
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.") and b" 400 " in answer.split(b"\r\n")[0]
+    await asyncio.sleep(0.05)
+    assert "malformed request refused with 400" in caplog.text
+    assert token not in caplog.text and "Traceback" not in caplog.text
+
+
+# covers BH-09, PB-03
+async def test_a_flood_of_reads_makes_a_bounded_number_of_audit_entries(api: Api) -> None:
+    before = len(api.audit())
+    semaphore = asyncio.Semaphore(32)
+
+    async def read() -> int:
+        async with semaphore:
+            return (await api.call("GET", "/api/v1/clients", "audrey")).status
+
+    assert set(await asyncio.gather(*(read() for _ in range(5000)))) == {200}
+    api.clock.now += timedelta(minutes=1)
+    assert (await api.call("GET", "/api/v1/clients", "audrey")).status == 200
+    assert (await api.call("GET", "/api/v1/cameras", "vera")).status == 200
+    new = api.audit()[before:]
+    assert new == [("audrey", "api.read", "/api/v1/clients"), ("audrey", "api.read.repeat", "/api/v1/clients"),
+                   ("audrey", "api.read", "/api/v1/clients"), ("vera", "api.read", "/api/v1/cameras")]
+    (details,) = api.store.db.execute("SELECT details FROM audit_log WHERE action = 'api.read.repeat'").fetchone()
+    assert json.loads(details) == {"method": "GET", "role": "auditor", "minute": "2026-06-30T13:00+00:00",
+                                   "count": 4999}
+    assert audit.verify(api.store.db)[1] is None
+
+
+# covers BH-09, PB-03
+async def test_coalesced_reads_are_written_when_the_server_stops(tmp_path: Path) -> None:
+    async with serving(tmp_path) as api:
+        for _ in range(3):
+            assert (await api.call("GET", "/api/v1/cameras", "vera")).status == 200
+        assert [a for _, a, _ in api.audit()] == ["api.read"]
+        store = api.store
+    db = sqlite3.connect(store.path)
+    rows = db.execute("SELECT action, details FROM audit_log ORDER BY seq").fetchall()
+    db.close()
+    assert [(a, json.loads(d).get("count")) for a, d in rows] == [("api.read", None), ("api.read.repeat", 2)]
 
 
 # covers BH-03

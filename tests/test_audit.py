@@ -6,7 +6,11 @@ the ``audit_log`` table through a connection of its own.
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +19,7 @@ from typing import Any
 import pytest
 
 from guarita import audit
+from guarita.errors import StoreError
 from guarita.consent.registry import Registry
 from guarita.store import Store
 
@@ -135,13 +140,13 @@ def test_changing_the_last_hash_is_named(store: Store, intruder: sqlite3.Connect
 
 
 # covers BH-07, PB-03
-def test_an_edit_with_its_own_hash_recomputed_breaks_the_next_link(store: Store, intruder: sqlite3.Connection) -> None:
+def test_an_edit_with_a_plain_hash_recomputed_is_named_at_that_entry(store: Store, intruder: sqlite3.Connection) -> None:
     at, _, action, subject, details, prev, _ = row(intruder, 3)
     forged = audit.entry_hash(prev, 3, at, "mallory", action, subject, details)
     intruder.execute("UPDATE audit_log SET actor = 'mallory', hash = ? WHERE seq = 3", (forged,))
     _, broken = audit.verify(store.db)
-    assert broken is not None and broken.seq == 4
-    assert "does not follow" in broken.problem
+    assert broken is not None and broken.seq == 3
+    assert "without the audit key" in broken.problem
 
 
 # covers BH-07, PB-03
@@ -189,3 +194,74 @@ def test_registry_changes_are_audited_without_the_raw_document(tmp_path: Path) -
         assert '"document_hmac":"' in details, "the document appears only as its keyed hash"
     finally:
         opened.close()
+
+
+def plain_append(db: sqlite3.Connection, seq: int, actor: str, action: str = "consent.grant") -> str:
+    """Append an entry the way a writer without the key can: plain SHA-256 over the previous hash."""
+    last = db.execute("SELECT hash FROM audit_log WHERE seq = ?", (seq - 1,)).fetchone()
+    prev = str(last[0]) if last else audit.GENESIS
+    at, subject, details = T0 + seq, "cam1", json.dumps({"n": seq}, separators=(",", ":"))
+    digest = audit.entry_hash(prev, seq, at, actor, action, subject, details)
+    db.execute(
+        "INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (seq, at, actor, action, subject, details, prev, digest),
+    )
+    return digest
+
+
+# covers BH-07, BH-09, PB-03
+def test_an_entry_forged_at_the_end_with_a_plain_sha256_is_detected(store: Store, intruder: sqlite3.Connection) -> None:
+    plain_append(intruder, 7, "mallory", "consent.revoke")
+    result = audit.check(store.db)
+    assert result.broken == audit.AuditBreak(
+        7, "an unkeyed entry after keying began at entry 1: written by someone without the audit key"
+    )
+    assert (result.entries, result.unkeyed, result.keyed_from) == (7, 0, 1)
+
+
+# covers BH-07, PB-03
+def test_the_audit_key_is_kept_apart_from_the_database_readable_by_its_owner_only(store: Store) -> None:
+    key = store.path.parent / audit.KEY_FILE
+    assert len(key.read_bytes()) == 32
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(key.parent).st_mode) == 0o700
+    assert key.read_bytes() not in store.path.read_bytes()
+
+
+# covers BH-07, PB-03
+def test_an_old_unkeyed_log_still_verifies_and_keying_starts_at_a_marked_switch_over(tmp_path: Path) -> None:
+    opened = Store.open(tmp_path / "data")
+    try:
+        for seq in (1, 2, 3):  # written by a Guarita from before keying
+            plain_append(opened.db, seq, f"op{seq}")
+        assert not (tmp_path / "data" / audit.KEY_FILE).exists()
+        assert audit.check(opened.db) == audit.AuditCheck(3, None, 3, None)
+        assert audit.check(opened.db).describe_keying() == "all 3 entries unkeyed (plain SHA-256; written before keying)"
+
+        with opened.transaction() as db:
+            entry = audit.append(db, at=T0 + 10, actor="ana", action="client.add", subject="c1", details={})
+        assert entry.seq == 5
+        marker = opened.db.execute("SELECT action, details FROM audit_log WHERE seq = 4").fetchone()
+        assert marker == (audit.SWITCH_OVER, '{"unkeyed_entries":3}')
+        result = audit.check(opened.db)
+        assert result == audit.AuditCheck(5, None, 3, 4)
+        assert result.describe_keying() == "entries 1-3 unkeyed (before keying), keyed (HMAC-SHA-256) from entry 4"
+
+        plain_append(opened.db, 6, "mallory")  # after the switch-over, a plain entry is a forgery
+        assert audit.verify(opened.db)[1] == audit.AuditBreak(
+            6, "an unkeyed entry after keying began at entry 4: written by someone without the audit key"
+        )
+    finally:
+        opened.close()
+
+
+# covers BH-07, PB-03
+def test_a_lost_audit_key_is_refused_not_replaced(store: Store) -> None:
+    key = store.path.parent / audit.KEY_FILE
+    key.unlink()
+    with pytest.raises(StoreError, match="audit key .* is missing but the audit log was keyed with it"):
+        with store.transaction() as db:
+            audit.append(db, at=T0 + 50, actor="op", action="consent.grant", subject="cam", details={})
+    assert not key.exists()
+    broken = audit.verify(store.db)[1]
+    assert broken is not None and broken.seq == 1 and "audit key" in broken.problem and "missing" in broken.problem

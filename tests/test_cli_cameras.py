@@ -89,9 +89,10 @@ async def camera(clips: tuple[Path, Path]) -> AsyncIterator[RtspServer]:
 async def frigate(tmp_path: Path) -> AsyncIterator[Callable[[str], object]]:
     runners: list[web.AppRunner] = []
 
-    async def start(release: str) -> tuple[web.Application, Path]:
+    async def start(release: str, environment: dict[str, str] | None = None) -> tuple[web.Application, Path]:
         cameras = StandinCameras(cameras=(StandinCamera(name="garagem"), StandinCamera(name="portaria")))
-        app = make_frigate_app(cameras, version=release)
+        env = {"FRIGATE_PORTARIA_RTSP_PASSWORD": SECRET} if environment is None else environment
+        app = make_frigate_app(cameras, version=release, environment=env)
         runner, port = await serve_frigate(app)
         runners.append(runner)
         config = tmp_path / "guarita.yaml"
@@ -156,6 +157,20 @@ async def test_add_applies_the_entry_and_keeps_the_yaml_comments(
         ("cop_bh", 180, -19.9245)
 
 
+# covers PB-02, BH-07
+async def test_apply_before_frigate_has_the_variable_names_it_and_changes_nothing(
+        camera: RtspServer, frigate: Callable[..., object], tmp_path: Path) -> None:
+    app, config = await frigate("0.17.2-3d4dd3a", environment={})  # type: ignore[misc]
+    before = config.read_text()
+    refused = await guarita(*add_args(camera, config, "--apply"), cwd=tmp_path)
+    assert refused.code == 1
+    assert "the entry uses {FRIGATE_PORTARIA_RTSP_PASSWORD}" in refused.err
+    assert "Set FRIGATE_PORTARIA_RTSP_PASSWORD in Frigate's environment" in refused.err
+    assert "restart Frigate, then run this command again with --apply" in refused.err
+    assert config.read_text() == before  # the camera is not half-added
+    assert SECRET not in refused.out + refused.err
+
+
 # covers PB-02
 async def test_frigate_014_gets_retain_keys_printed_and_nothing_applied(
         camera: RtspServer, frigate: Callable[[str], object], tmp_path: Path) -> None:
@@ -181,9 +196,10 @@ async def test_masked_snapshot_and_attestation_record_the_masked_image(
     snap = await guarita("cameras", "snapshot", "garagem", "-c", str(config), "--masked", "-o", "masked.jpg",
                          cwd=tmp_path)
     assert snap.code == 0, snap.err
-    assert "saved masked.jpg" in snap.out and "1 privacy mask(s) applied" in snap.out
+    assert f"saved {(tmp_path / 'masked.jpg').resolve()} (" in snap.out and "1 privacy mask(s) applied" in snap.out
     raw = await guarita("cameras", "snapshot", "garagem", "-c", str(config), cwd=tmp_path)
     assert "NOT masked: keep it inside the provider" in raw.out
+    assert f"saved {(tmp_path / 'garagem.jpg').resolve()} (" in raw.out  # the full path: it says where it wrote
 
     def left_and_right(data: bytes) -> tuple[tuple[int, ...], tuple[int, ...]]:
         with Image.open(io.BytesIO(data)) as image:

@@ -209,6 +209,55 @@ def test_no_config_file_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> 
     assert out == ""
     assert "-c" in err and "GUARITA_CONFIG" in err
     assert "Traceback" not in err
+    assert err == "no config file: pass -c FILE or set GUARITA_CONFIG\n"  # no `(none):1:1` location
+
+
+# covers PB-01
+def test_config_file_may_be_given_positionally(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GUARITA_TEST_MQTT_PASSWORD", SECRET)
+    good = write(tmp_path / "good", VALID)
+    bad = write(tmp_path / "bad", INVALID)
+
+    assert main(["check-config", str(good)]) == 0
+    assert capsys.readouterr().out == expected_summary(good)
+    assert main(["check-config", str(bad)]) == 1
+    assert capsys.readouterr().err.splitlines()[0].startswith(f"{bad}:5:5 ")
+    assert main(["check-config", str(good), "-c", str(good)]) == 0
+    capsys.readouterr()
+    assert main(["check-config", str(good), "-c", str(bad)]) == 2
+    assert "two config files" in capsys.readouterr().err
+
+
+# covers BH-07
+@pytest.mark.parametrize("args", [[], ["--online"]], ids=["offline", "online"])
+def test_frigate_url_with_a_password_is_refused_and_never_printed(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    args: list[str],
+) -> None:
+    monkeypatch.setenv("GUARITA_TEST_MQTT_PASSWORD", "mqtt-placeholder")
+    text = VALID.replace("frigate:\n", f"frigate:\n  url: http://admin:{SECRET}@127.0.0.1:9\n", 1)
+    path = write(tmp_path, text)
+    (tmp_path / "secrets/copbh.password").write_text("copbh-placeholder\n", encoding="utf-8")
+    guarita_logger = logging.getLogger("guarita")
+    guarita_logger.addHandler(caplog.handler)
+    try:
+        code = main(["-v", "check-config", str(path), *args])
+    finally:
+        guarita_logger.removeHandler(caplog.handler)
+
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out == ""
+    assert err == (
+        f"{path}:4:3 frigate.url: credentials must not be in the URL (http://***@127.0.0.1:9); "
+        "use username and password_file/_env instead\n"
+    )
+    assert SECRET not in out + err + caplog.text
 
 
 # covers PB-01
@@ -298,3 +347,16 @@ def test_check_config_as_a_real_process(tmp_path: Path) -> None:
     assert bad.stdout == ""
     assert bad.stderr.splitlines() == [f"{invalid}:{line}" for line in INVALID_LINES]
     assert SECRET not in ok.stdout + ok.stderr + bad.stdout + bad.stderr
+
+
+# covers PB-01
+def test_the_readme_command_for_the_example_passes(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"^(\w+)=(\S+) \.venv/bin/guarita (check-config config\.example\.yaml) ", readme, re.MULTILINE)
+    assert match is not None, "README shows how to check config.example.yaml"
+    monkeypatch.setenv(match[1], match[2])
+    monkeypatch.chdir(ROOT)
+    assert main(match[3].split()) == 0
+    assert capsys.readouterr().out.startswith("config.example.yaml: valid\n")

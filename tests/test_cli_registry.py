@@ -464,7 +464,8 @@ def test_audit_verify_intact_then_an_edited_row(cli: Cli, config: Path) -> None:
     assert intact.code == 0 and intact.out.startswith("5 entries, chain intact, head ")
     document = cli("audit", "verify", "--json").json()
     assert document["entries"] == 5 and document["intact"] is True and len(document["head"]) == 64
-    assert intact.out == f"5 entries, chain intact, head {document['head']}\n"
+    assert intact.out == f"5 entries, chain intact, head {document['head']}\nevery entry keyed (HMAC-SHA-256)\n"
+    assert (document["unkeyed_entries"], document["keyed_from"]) == (0, 1)
 
     tamper(config, "UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
     broken = cli("audit", "verify")

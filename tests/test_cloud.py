@@ -1,8 +1,9 @@
 """The cloud copy against a real S3 store (SeaweedFS from PyPI, key auth on) and real ffmpeg segments.
 
-Upload from a Frigate-shaped recordings folder, keys and SHA-256 read back; resume after the
-uploader is cancelled mid-run; the sweeper with an injected clock and legal holds; wrong keys;
-the config rules.
+Upload from a Frigate-shaped recordings folder, keys and SHA-256 read back; only footage of the
+periods the registry shared a camera goes up; resume after the uploader is cancelled mid-run;
+the sweeper with an injected clock and legal holds, and the leftovers outside shared periods it
+deletes; wrong keys; the config rules.
 """
 
 from __future__ import annotations
@@ -11,15 +12,19 @@ import asyncio
 import datetime as dt
 import hashlib
 import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from harness import FakeClock, share_camera
 
 from guarita import audit
 from guarita.cli import main
+from guarita.cli_cloud import cloud_status
 from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config
+from guarita.consent.registry import Registry
 from guarita.errors import ConfigError
 from guarita.retention import FootageSource, TimeWindow, add_hold
 from guarita.retention._s3 import CloudAuthError, S3Access, open_bucket
@@ -47,11 +52,14 @@ def write_config(tmp_path: Path, s3: SeaweedS3, *, days: int = 7, extra: dict[st
     cloud = {"endpoint": s3.endpoint, "bucket": s3.bucket, "access_key_env": KEY_ENV,
              "secret_key_file": str(secret), "days": days, "concurrency": 3, **(extra or {})}
     data = {
-        "provider": {"id": "acme", "name": "ACME", "kind": "security_company"},
+        "provider": {"id": "acme", "name": "ACME", "kind": "security_company",
+                     "accreditation": {"date": "2021-03-01"}},
         "storage": {"data_dir": str(tmp_path / "data")},
         "frigate": {"media_dir": str(tmp_path / "media")},
         "programs": {"cop_bh": {"uplink": {"host": "127.0.0.1", "port": 1}}},
-        "cameras": {"street": {"programs": ["cop_bh"], "location": {"lat": -19.9, "lon": -43.9}}, "lobby": {}},
+        "cameras": {"street": {"programs": ["cop_bh"], "location": {"lat": -19.9, "lon": -43.9}}, "lobby": {},
+                    # listed in cop_bh by the config, but the registry never let it go (no client, no consent...)
+                    "yard": {"programs": ["cop_bh"], "location": {"lat": -19.9, "lon": -43.9}}},
         "retention": {"cloud": cloud},
     }
     path = tmp_path / "guarita.yaml"
@@ -69,10 +77,15 @@ def lay_out(media: Path, hours: list[str], per_hour: int, cameras: tuple[str, ..
     return files
 
 
+def registry_of(config: GuaritaConfig, store: Store, clock: FakeClock | None = None) -> Registry:
+    return Registry.for_config(config, store, clock or FakeClock(NOW))
+
+
 def uploader(config: GuaritaConfig, store: Store, **kwargs: object) -> CloudUploader:
     assert config.retention.cloud is not None and config.frigate.media_dir is not None
-    source = MediaDirSource(config.frigate.media_dir, cop_bh_cameras(config), settle_s=0)
-    return CloudUploader(config.retention.cloud, "acme", store, source, lambda: NOW, **kwargs)  # type: ignore[arg-type]
+    source = MediaDirSource(config.frigate.media_dir, settle_s=0)
+    return CloudUploader(config.retention.cloud, "acme", store, source, lambda: NOW,  # type: ignore[arg-type]
+                         cameras=cop_bh_cameras(config), registry=registry_of(config, store), **kwargs)
 
 
 # covers BH-06
@@ -84,6 +97,7 @@ async def test_copies_cop_bh_segments_with_keys_and_sha256(tmp_path: Path, s3: S
     config_path = write_config(tmp_path, s3)
     config = load_config(config_path)
     store = Store.open(config.storage.data_dir)
+    share_camera(config, store, "street", dt.datetime(2026, 11, 19, 8, 0, tzinfo=dt.UTC))
     report = await uploader(config, store).run_pass()
     assert (report.uploaded, report.already, report.failed, report.cursor) == (6, 0, [], "2026-11-20/12")
     async with open_bucket(s3.access) as bucket:
@@ -101,6 +115,7 @@ async def test_copies_cop_bh_segments_with_keys_and_sha256(tmp_path: Path, s3: S
     street = status["cameras"][0]
     assert (street["camera"], street["objects"], street["oldest"], street["newest"]) == (
         "street", 6, "2026-11-20T10:00:00+00:00", "2026-11-20T11:00:20+00:00")
+    assert street["shared_periods"] == [{"from": "2026-11-19T08:00:00+00:00", "to": None}]
 
 
 # covers BH-06
@@ -108,6 +123,7 @@ async def test_resumes_after_the_uploader_is_killed(tmp_path: Path, s3: SeaweedS
     lay_out(tmp_path / "media", ["2026-11-20/10"], 30, cameras=("street",))
     config = load_config(write_config(tmp_path, s3, extra={"bandwidth_mbps": 16}), environ={KEY_ENV: s3.access.access_key})
     store = Store.open(config.storage.data_dir)
+    share_camera(config, store, "street", dt.datetime(2026, 11, 19, 8, 0, tzinfo=dt.UTC))
     first: list[str] = []
     enough = asyncio.Event()
 
@@ -141,6 +157,7 @@ async def test_sweeper_deletes_only_past_policy_and_unheld(tmp_path: Path, s3: S
     config_path = write_config(tmp_path, s3, days=8)
     config = load_config(config_path)
     store = Store.open(config.storage.data_dir)
+    share_camera(config, store, "street", dt.datetime(2026, 11, 9, 8, 0, tzinfo=dt.UTC))
     assert (await uploader(config, store).run_pass()).uploaded == 6
     held = TimeWindow(dt.datetime(2026, 11, 10, 10, 0, 5, tzinfo=dt.UTC).timestamp(),
                       dt.datetime(2026, 11, 10, 10, 0, 12, tzinfo=dt.UTC).timestamp())
@@ -208,16 +225,18 @@ async def test_without_the_media_folder_segments_come_through_frigates_api(tmp_p
     try:
         config = load_config(write_config(tmp_path, s3), environ={KEY_ENV: s3.access.access_key})
         store = Store.open(config.storage.data_dir)
+        share_camera(config, store, "street", start - dt.timedelta(hours=2))
         with store.transaction() as db:
             db.execute("INSERT INTO cloud_cursor (source, hour) VALUES ('frigate_api', ?)", (hour,))
         async with aiohttp.ClientSession() as session:
             from guarita.frigate import FrigateClient
 
             client = FrigateClient(session, f"http://127.0.0.1:{port}")
-            source = FrigateApiSource(client, cop_bh_cameras(config), tmp_path / "scratch", first_days=1)
+            source = FrigateApiSource(client, tmp_path / "scratch", first_days=1)
             assert config.retention.cloud is not None
             copier = CloudUploader(config.retention.cloud, "acme", store, source,
-                                   lambda: start + dt.timedelta(seconds=35))
+                                   lambda: start + dt.timedelta(seconds=35), cameras=cop_bh_cameras(config),
+                                   registry=registry_of(config, store))
             report = await copier.run_pass()
         # Frigate also lists the segment that ends as the hour starts (it overlaps the range).
         assert (report.uploaded, report.failed) == (4, [])
@@ -233,3 +252,144 @@ async def test_without_the_media_folder_segments_come_through_frigates_api(tmp_p
         store.close()
     finally:
         await runner.cleanup()
+
+
+T1 = dt.datetime(2026, 11, 20, 9, 0, 15, tzinfo=dt.UTC)  # consent: mid-segment (00.10 straddles it)
+T2 = dt.datetime(2026, 11, 20, 10, 0, 5, tzinfo=dt.UTC)  # revoked: mid-segment again
+T3 = dt.datetime(2026, 11, 20, 12, 0, 0, tzinfo=dt.UTC)  # granted again: on a segment's start
+
+
+def share_revoke_regrant(config: GuaritaConfig, store: Store) -> None:
+    """street: shared [T1, T2) and [T3, now); yard: nothing in the registry (no client, consent, attestation, sign)."""
+    clock = share_camera(config, store, "street", T1)
+    registry = registry_of(config, store, clock)
+    clock.now = T2
+    registry.revoke("street", by="ana", reason="client withdrew by phone")
+    clock.now = T3
+    registry.grant("street", client_id="condo-1", evidence=config.storage.data_dir / "consent.pdf", by="ana")
+
+
+# covers BH-03, BH-06, BH-07, BH-10
+async def test_only_segments_wholly_inside_shared_periods_are_uploaded(tmp_path: Path, s3: SeaweedS3) -> None:
+    hours = [f"2026-11-20/{h:02d}" for h in range(8, 14)]
+    lay_out(tmp_path / "media", hours, 3, cameras=("street", "yard", "lobby"))
+    config = load_config(write_config(tmp_path, s3), environ={KEY_ENV: s3.access.access_key})
+    store = Store.open(config.storage.data_dir)
+    share_revoke_regrant(config, store)
+    report = await uploader(config, store).run_pass()
+    # Before T1 (08:xx, 09:00:00), straddling T1 (09:00:10) or T2 (10:00:00), revoked (11:xx): not uploaded.
+    expected = ["acme/street/2026-11-20/09/00.20.mp4",
+                *(f"acme/street/2026-11-20/{h}/00.{s}.mp4" for h in ("12", "13") for s in ("00", "10", "20"))]
+    async with open_bucket(s3.access) as bucket:
+        assert await bucket.keys("acme/") == expected  # the bucket itself, not only the index
+    assert sorted(row[0] for row in store.db.execute("SELECT key FROM cloud_objects")) == expected
+    # yard (listed in cop_bh, never consented) is not even listed; street's 11 others are skipped, not retried
+    assert (report.uploaded, report.unshared, report.failed, report.cursor) == (7, 11, [], "2026-11-20/14")
+    again = await uploader(config, store).run_pass()
+    assert (again.uploaded, again.unshared) == (0, 0)
+    assert config.retention.cloud is not None
+    street, yard = cloud_status(store, registry_of(config, store), cop_bh_cameras(config), NOW.timestamp())
+    assert (yard["camera"], yard["objects"], yard["stored_periods"], yard["shared_periods"]) == ("yard", 0, [], [])
+    assert street["stored_periods"] == [
+        {"from": f"2026-11-20T{h}:00:{a}+00:00", "to": f"2026-11-20T{h}:00:30+00:00"}
+        for h, a in (("09", "20"), ("12", "00"), ("13", "00"))]
+    assert street["shared_periods"] == [
+        {"from": "2026-11-20T09:00:15+00:00", "to": "2026-11-20T10:00:05+00:00"},
+        {"from": "2026-11-20T12:00:00+00:00", "to": None}]
+    assert street["outside_shared_periods"] == {"objects": 0, "bytes": 0}
+    store.close()
+
+
+async def leave_leftover(s3: SeaweedS3, store: Store, camera: str, start: dt.datetime) -> str:
+    """An object and its index row, as the uploader that ignored the registry left them."""
+    key = f"acme/{camera}/{start:%Y-%m-%d/%H/%M.%S}.mp4"
+    body = f"segment of {camera} at {start.isoformat()}".encode()
+    digest = hashlib.sha256(body).hexdigest()
+    async with open_bucket(s3.access) as bucket:
+        await bucket.put(key, body, digest)
+    with store.transaction() as db:
+        db.execute("INSERT INTO cloud_objects (key, camera, start_utc, end_utc, size, sha256, uploaded_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (key, camera, start.timestamp(), start.timestamp() + 10, len(body), digest, NOW.timestamp()))
+    return key
+
+
+# covers BH-03, BH-06, BH-07, BH-10, BH-11
+async def test_sweep_deletes_leftovers_outside_shared_periods_unless_held(
+    tmp_path: Path, s3: SeaweedS3, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(KEY_ENV, s3.access.access_key)
+    config_path = write_config(tmp_path, s3)
+    config = load_config(config_path)
+    store = Store.open(config.storage.data_dir)
+    share_revoke_regrant(config, store)
+    at = [dt.datetime(2026, 11, 20, h, m, tzinfo=dt.UTC) for h, m in ((8, 0), (9, 30), (10, 30), (12, 30), (9, 40))]
+    before, inside, revoked, inside_again, held_at = at
+    gone = [await leave_leftover(s3, store, "street", before), await leave_leftover(s3, store, "street", revoked),
+            await leave_leftover(s3, store, "yard", inside)]
+    kept = [await leave_leftover(s3, store, "street", inside), await leave_leftover(s3, store, "street", inside_again),
+            await leave_leftover(s3, store, "yard", held_at)]
+    add_hold(store, FootageSource(camera="yard"),
+             TimeWindow(held_at.timestamp(), held_at.timestamp() + 5), ref="IP 78/2026", by="ana", at=NOW.timestamp())
+    store.close()
+    assert main(["cloud", "status", "-c", str(config_path)]) == 0
+    text = capsys.readouterr().out
+    assert ("shared with cop_bh 2026-11-20T09:00:15+00:00 → 2026-11-20T10:00:05+00:00, "
+            "2026-11-20T12:00:00+00:00 → now") in text
+    assert "2 objects (0.0 MB) lie outside those periods" in text  # street: before and revoked
+    sweep = ["retention", "sweep", "-c", str(config_path), "--now", NOW.isoformat(), "--json"]
+    assert await asyncio.to_thread(main, [*sweep, "--dry-run"]) == 0
+    dry = json.loads(capsys.readouterr().out)["cloud"]
+    assert (dry["deleted_unshared_objects"], dry["held_unshared_objects"]) == (3, 1)
+    assert await asyncio.to_thread(main, sweep) == 0
+    done = json.loads(capsys.readouterr().out)["cloud"]
+    assert (done["deleted_objects"], done["deleted_unshared_objects"], done["held_unshared_objects"]) == (3, 3, 1)
+    async with open_bucket(s3.access) as bucket:
+        assert await bucket.keys("acme/") == sorted(kept)
+    store = Store.open(config.storage.data_dir)
+    entries = store.db.execute("SELECT subject, details FROM audit_log WHERE action = 'cloud.delete_unshared'").fetchall()
+    assert sorted(row[0] for row in entries) == sorted(gone)  # one entry per deleted object, named by its key
+    assert json.loads(entries[0][1])["reason"] == "outside every period the camera was shared with cop_bh"
+    assert audit.verify(store.db)[1] is None
+    assert store.db.execute("SELECT COUNT(*) FROM audit_log WHERE action = 'retention.sweep'").fetchone()[0] == 0
+    store.close()
+    assert main(["cloud", "status", "-c", str(config_path), "--json"]) == 0
+    status = {entry["camera"]: entry for entry in json.loads(capsys.readouterr().out)["cameras"]}
+    assert status["street"]["shared_periods"] == [
+        {"from": "2026-11-20T09:00:15+00:00", "to": "2026-11-20T10:00:05+00:00"},
+        {"from": "2026-11-20T12:00:00+00:00", "to": None}]
+    assert (status["street"]["objects"], status["street"]["outside_shared_periods"]["objects"]) == (2, 0)
+    assert (status["yard"]["shared_periods"], status["yard"]["outside_shared_periods"]["objects"]) == ([], 1)
+
+
+# covers BH-03, BH-06, BH-07
+async def test_the_run_services_upload_shared_footage_and_sweep_leftovers(tmp_path: Path, s3: SeaweedS3) -> None:
+    from guarita.retention.cloud_service import CloudService
+    from harness import wait_for
+
+    for path in lay_out(tmp_path / "media", ["2026-11-20/10"], 3, cameras=("street", "yard")):
+        os.utime(path, (NOW.timestamp(), NOW.timestamp()))  # written long ago: settled for the service's 15 s
+    config = load_config(write_config(tmp_path, s3), environ={KEY_ENV: s3.access.access_key})
+    assert config.retention.cloud is not None
+    store = Store.open(config.storage.data_dir)
+    share_camera(config, store, "street", dt.datetime(2026, 11, 19, 8, 0, tzinfo=dt.UTC))
+    leftover = await leave_leftover(s3, store, "yard", dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC))
+    service = CloudService(config, config.retention.cloud, store, lambda: NOW)
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(service.run_uploads(stop)), asyncio.create_task(service.run_sweeps(stop))]
+    expected = [f"acme/street/2026-11-20/10/00.{s}.mp4" for s in ("00", "10", "20")]
+
+    def settled() -> bool:
+        keys = sorted(row[0] for row in store.db.execute("SELECT key FROM cloud_objects"))
+        return keys == expected
+
+    try:
+        await wait_for(settled)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    async with open_bucket(s3.access) as bucket:
+        assert await bucket.keys("acme/") == expected  # yard's files never went up; its leftover is gone
+    subjects = [row[0] for row in store.db.execute("SELECT subject FROM audit_log WHERE action = 'cloud.delete_unshared'")]
+    assert subjects == [leftover]
+    store.close()

@@ -1104,3 +1104,95 @@ def test_tls_files_that_are_not_pem_are_refused_at_their_line(tmp_path: Path, pk
     ]
     assert "not a usable PEM CA certificate" in problems[0]
     assert "do not load as a PEM pair" in problems[1]
+
+
+# --- credentials in URLs -------------------------------------------------------------------------
+
+
+# covers BH-07
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            f"frigate:\n  url: http://admin:{SECRET}@127.0.0.1:5000\n",
+            "4:3 frigate.url: credentials must not be in the URL (http://***@127.0.0.1:5000); use username and "
+            "password_file/_env instead",
+        ),
+        (
+            "frigate:\n  url: https://admin@frigate.lan:8971/\n",
+            "4:3 frigate.url: credentials must not be in the URL (https://***@frigate.lan:8971/); use username and "
+            "password_file/_env instead",
+        ),
+        (
+            f"frigate:\n  mqtt: {{host: 'guarita:{SECRET}@10.0.0.5'}}\n",
+            "4:10 frigate.mqtt.host: give a bare host name or address here, not a URL or user@host (***@10.0.0.5); "
+            "the user goes in `username`, the password in password_file/password_env",
+        ),
+        (
+            f"programs:\n  cop_bh:\n    uplink: {{host: 'mqtts://acme:{SECRET}@10.0.0.9'}}\n",
+            "5:5 programs.cop_bh.uplink: uplink to mqtts://***@10.0.0.9 has no `tls` section; TLS is required for "
+            "any host that is not a loopback address (add `tls: {ca_file: ...}`)\n"
+            "5:14 programs.cop_bh.uplink.host: give a bare host name or address here, not a URL or user@host "
+            "(mqtts://***@10.0.0.9); the user goes in `username`, the password in password_file/password_env",
+        ),
+    ],
+    ids=["frigate-password", "frigate-user", "frigate-mqtt-host", "uplink-host"],
+)
+def test_credentials_in_a_url_are_refused_at_its_line_without_echoing_them(
+    tmp_path: Path, body: str, expected: str
+) -> None:
+    path = write_config(tmp_path, body)
+    assert problems_of(path) == expected.split("\n")
+
+
+# covers BH-07
+def test_cloud_endpoint_with_keys_is_refused_without_echoing_them(tmp_path: Path) -> None:
+    body = f"""\
+        retention:
+          cloud:
+            endpoint: http://AKIA:{SECRET}@s3.example.net
+            bucket: footage
+            access_key_env: AK
+            secret_key_env: SK
+        """
+    problems = problems_of(write_config(tmp_path, body), {"AK": "a", "SK": "s"})
+    assert problems == [
+        "5:5 retention.cloud.endpoint: credentials must not be in the URL (http://***@s3.example.net); use "
+        "access_key_*/secret_key_* instead",
+        "5:5 retention.cloud.endpoint: endpoint http://***@s3.example.net is not TLS; use https:// for any host "
+        "that is not a loopback address",
+    ]
+
+
+# covers BH-07
+def test_bad_dvr_source_is_named_without_its_password(tmp_path: Path) -> None:
+    body = f"""\
+        fleet:
+          vehicles:
+            "10234":
+              plate: KXY1A23
+              dvr:
+                serial: S1
+                source: smb://dvr:{SECRET}@10.0.0.1/share
+                cameras: {{1: interior, 2: front}}
+        """
+    problems = problems_of(write_config(tmp_path, body))
+    assert problems and all(SECRET not in p for p in problems), problems
+    assert "9:9 fleet.vehicles.10234.dvr.source: unknown DVR source 'smb://***@10.0.0.1/share'" in problems[0]
+
+
+# covers BH-07
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://u:p@127.0.0.1:5000/x", "http://***@127.0.0.1:5000/x"),
+        ("ftp://dvr@10.0.0.1/rec/", "ftp://***@10.0.0.1/rec/"),
+        ("https://frigate.lan:8971/", "https://frigate.lan:8971/"),
+        ("http://host/path@not-userinfo", "http://host/path@not-userinfo"),
+        ("u:p@host", "***@host"),
+    ],
+)
+def test_urls_are_shown_without_their_userinfo(url: str, shown: str) -> None:
+    from guarita._config_rules import without_userinfo
+
+    assert without_userinfo(url) == shown

@@ -34,7 +34,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from guarita._config_rules import RULES
-from guarita.config import CameraConfig, GuaritaConfig, Location, ProgramName
+from guarita.config import CameraConfig, GuaritaConfig, Location, ProgramForwardConfig, ProgramName
 from guarita.config_loader import CONFIG_ENV, load_config
 from guarita.plugins import CopBhPlugin, DetroPlugin
 from guarita.runtime import frigate_link_settings, status_topic, uplink_link_settings
@@ -45,7 +45,7 @@ EXAMPLE = ROOT / "config.example.yaml"
 CONFIG_DOC = ROOT / "docs" / "configuration.md"
 MQTT_DOC = ROOT / "docs" / "mqtt.md"
 SCHEMAS = ROOT / "docs" / "schemas"
-CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "frigate-contract"
+CONTRACT = ROOT / "tests" / "fixtures" / "frigate"
 
 # The one environment variable config.example.yaml reads a secret from.
 EXAMPLE_ENV = "GUARITA_FRIGATE_MQTT_PASSWORD"
@@ -338,11 +338,14 @@ DETRO = "guarita.event.v1.detro.json"
 STREET = CameraConfig(programs=[ProgramName.COP_BH], location=Location(lat=-19.9245, lon=-43.9352), heading=180)
 STREET_NO_HEADING = CameraConfig(programs=[ProgramName.COP_BH], location=Location(lat=-19.9, lon=-43.9))
 BUS = CameraConfig(programs=[ProgramName.DETRO], vehicle="10234")
+# Present only when the program opted in (programs.<program>.forward); absent by default.
+OPT_IN_FIELDS = {"sub_label", "license_plate"}
+OPTED_IN = ProgramForwardConfig.model_validate({
+    "sub_label": {"enabled": True, "legal_basis": "test"}, "license_plate": {"enabled": True, "legal_basis": "test"},
+})
 
 
 def _contract_payloads() -> list[bytes]:
-    if not CONTRACT.is_dir():
-        pytest.skip(f"Frigate contract not found at {CONTRACT} (the shared/ folder beside the repo)")
     raw = [(CONTRACT / f"mqtt-events-{kind}.json").read_bytes() for kind in ("new", "update", "end")]
     # The 0.14 shape: sub_label as a plain string.
     legacy = json.loads(raw[-1])
@@ -360,14 +363,25 @@ def _wire(payload: dict[str, Any]) -> Any:
 
 
 def _cop_bh_payloads() -> list[Any]:
-    plugin = CopBhPlugin("acme")
-    made = [_wire(plugin.event_payload(e, seq, STREET)) for seq, e in enumerate(_events(), 1)]
-    return [*made, _wire(plugin.event_payload(_events()[0], 1, STREET_NO_HEADING))]
+    made = []
+    for plugin in (CopBhPlugin("acme"), CopBhPlugin("acme", forward=OPTED_IN)):
+        made += [_wire(plugin.event_payload(e, seq, STREET)) for seq, e in enumerate(_events(), 1)]
+    return [*made, _wire(CopBhPlugin("acme").event_payload(_events()[0], 1, STREET_NO_HEADING))]
 
 
 def _detro_payloads() -> list[Any]:
-    plugin = DetroPlugin("acme")
-    return [_wire(plugin.event_payload(e, seq, BUS)) for seq, e in enumerate(_events(), 1)]
+    made = []
+    for plugin in (DetroPlugin("acme"), DetroPlugin("acme", forward=OPTED_IN)):
+        made += [_wire(plugin.event_payload(e, seq, BUS)) for seq, e in enumerate(_events(), 1)]
+    return made
+
+
+def test_identifying_fields_are_absent_unless_opted_in() -> None:  # covers BH-07
+    for payloads in (_cop_bh_payloads(), _detro_payloads()):
+        withheld, opted = payloads[:4], payloads[4:8]
+        assert not [p for p in withheld if OPT_IN_FIELDS & set(p)]
+        assert [p["sub_label"] for p in opted] == [None, None, "john", "visitor"]
+        assert all(p["license_plate"] is None for p in opted)
 
 
 def test_contract_events_cover_every_type_and_sub_label_shape() -> None:
@@ -391,10 +405,11 @@ def test_plugin_payloads_validate(schema: str, build: Any) -> None:  # covers PB
 @pytest.mark.parametrize(("schema", "build"), [(COP_BH, _cop_bh_payloads), (DETRO, _detro_payloads)])
 def test_extra_or_missing_fields_are_refused(schema: str, build: Any) -> None:  # covers PB-05, BH-07
     validator = _validator(schema)
-    good = build()[-1]
-    for extra in ("snapshot", "thumbnail", "box", "client", "image"):
+    good = build()[7]  # an opted-in end event: every field there can be
+    assert OPT_IN_FIELDS <= set(good)
+    for extra in ("snapshot", "thumbnail", "box", "client", "image", "recognized_license_plate", "sub_label_score"):
         assert not validator.is_valid({**good, extra: "x"}), f"{schema} accepts an extra field {extra!r}"
-    for field in good:
+    for field in set(good) - OPT_IN_FIELDS:
         missing = {k: v for k, v in good.items() if k != field}
         assert not validator.is_valid(missing), f"{schema} accepts a payload without {field!r}"
 
@@ -414,6 +429,7 @@ def test_extra_or_missing_fields_are_refused(schema: str, build: Any) -> None:  
         ("start_time", 1782824400.512),
         ("end_time", "yesterday"),
         ("sub_label", ["john", 0.91]),
+        ("license_plate", ["RIO2A19", 0.93]),
         ("zones", "porch"),
         ("has_clip", "true"),
         ("provider", "ACME"),
@@ -444,7 +460,7 @@ def test_schemas_are_exact_and_documented() -> None:
         schema = _schema(name)
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
         assert schema["additionalProperties"] is False
-        assert set(schema["required"]) == set(schema["properties"]), "every field is always present"
+        assert set(schema["required"]) == set(schema["properties"]) - OPT_IN_FIELDS, "every other field is always present"
         assert all(p.get("description") for p in schema["properties"].values())
     mqtt = MQTT_DOC.read_text(encoding="utf-8")
     for field in _schema(COP_BH)["properties"] | _schema(DETRO)["properties"]:

@@ -23,7 +23,7 @@ from guarita.adapters.dvr.names import unsafe_name_reason
 from guarita.adapters.dvr.source import CHUNK_BYTES, DvrSource, RemoteEntry
 from guarita.adapters.dvr.sources import open_source, redact_url
 from guarita.config import DvrConfig
-from guarita.errors import DvrAuthError, DvrError, DvrTransferError, DvrUnreachable
+from guarita.errors import DvrAuthError, DvrError, DvrFolderMissing, DvrTransferError, DvrUnreachable
 from guarita.standin.dvr_ftp import DvrFtpServer
 from guarita.standin.dvr_http import DvrHttpServer, ListingFormat
 from guarita.standin.mosquitto import free_port
@@ -82,7 +82,8 @@ async def test_http_listings_in_every_format_give_names_folders_and_sizes(tree: 
         assert files[SMALL].size == 700 and files[ODD].size == 3
         assert files[BIG].size == (None if listing == "apache-html" else big_size)  # Apache says "2.5M"
         assert await source.size("1", BIG) == big_size  # HEAD gives the exact size
-        assert await source.list_folder("9") == []  # no such camera folder
+        with pytest.raises(DvrFolderMissing, match="HTTP 404"):  # no such camera folder
+            await source.list_folder("9")
         assert source.display == server.url
 
 
@@ -234,7 +235,8 @@ async def test_ftp_listing_gives_sizes_and_flags_symlinks(tree: Path, mlsd: bool
             assert files["link.mp4"].is_link and not files["link.mp4"].is_dir
             escape = by_name(await source.list_folder("2"))["escape"]
             assert escape.is_link and not escape.is_dir  # a link to a folder is not a folder
-            assert await source.list_folder("9") == []
+            with pytest.raises(DvrFolderMissing, match="'9' is not there"):
+                await source.list_folder("9")
             assert await source.size("1", BIG) == files[BIG].size
 
 
@@ -266,7 +268,8 @@ async def test_folder_source_flags_symlinks_and_never_follows_them(tree: Path) -
         assert files[BIG].size == len(data) and files[ODD].size == 3
         assert by_name(await source.list_folder("2"))["escape"] == RemoteEntry("escape", is_link=True)
         assert by_name(await source.list_folder(""))["1"].is_dir
-        assert await source.list_folder("9") == []
+        with pytest.raises(DvrFolderMissing, match="'9' is not on the card"):
+            await source.list_folder("9")
         with pytest.raises(DvrTransferError, match="symbolic link"):
             await collect(source.fetch("1", "link.mp4", 0))
         with pytest.raises(DvrTransferError, match="never followed"):

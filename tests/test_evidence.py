@@ -19,11 +19,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from guarita import audit
 from guarita.adapters.dvr.sync import DvrSync
 from guarita.cli import main
+from guarita.cli_evidence import SIGNER_UNPROVEN
 from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config
 from guarita.frigate import FrigateClient
-from guarita.retention._signing import KEY_FILE, public_pem, signing_key
-from guarita.retention.bundle import verify_bundle
+from guarita.retention._signing import KEY_FILE, fingerprint, public_pem, signing_key
+from guarita.retention.bundle import file_sha256, verify_bundle, write_bundle
 from guarita.retention.evidence import RequestType, approve_request, record_request
 from guarita.retention.evidence_export import export_request
 from guarita.retention.footage import FootageSource, TimeWindow
@@ -175,7 +176,7 @@ def _tamper_and_verify(bundle: Path, pubkey: Path, clip: str, tmp_path: Path,
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False and report["problems"][0].startswith("manifest.json: the signature")
     manifest.write_bytes(original)
-    assert main(["evidence", "verify", str(bundle)]) == 0
+    assert main(["evidence", "verify", str(bundle)]) == SIGNER_UNPROVEN  # consistent, but only self-vouched
     capsys.readouterr()
 
 
@@ -271,3 +272,116 @@ async def test_frigate_cameras_are_exported_from_frigate_masked_signed_and_verif
     manifest_path = bundle / "manifest.json"
     manifest_path.write_text(manifest_path.read_text().replace(hold.frigate_export_id or "-", "portaria_zzzzzz"))
     assert verify_bundle(bundle, pubkey).problems[0].startswith("manifest.json: the signature")
+
+
+# covers BH-08, DT-06, PB-04
+async def test_a_frigate_export_longer_than_the_window_is_cut_to_it_and_the_manifest_says_so(tmp_path: Path) -> None:
+    # Frigate cuts exports at key frames: the stand-in's 20 s export is 20.9 s long, as 0.17.2's was.
+    app = make_frigate_app(StandinCameras(cameras=(StandinCamera(name="garagem"),)),
+                           clock=lambda: dt.datetime.fromtimestamp(T0 + 3600, dt.UTC), export_delay_s=0.05)
+    runner, port = await serve_frigate(app)
+    config = write_frigate_config(tmp_path, port)
+    store = Store.open(config.storage.data_dir)
+    bundle = tmp_path / "bundle"
+    window = TimeWindow(T0 + 20, T0 + 40)
+    try:
+        async with aiohttp.ClientSession() as session:
+            frigate = FrigateClient(session, f"http://127.0.0.1:{port}")
+            request = record_request(
+                store, request_type=RequestType.POLICE_AUTHORITY, ref="IP 9/2026", requester="DHPP",
+                sources=[FootageSource(camera="garagem")], window=window, by="ana", at=T0 + 200)
+            approve_request(store, request.id, by="bruno", at=T0 + 300)
+            await export_request(store, config, request.id, bundle, by="carla",
+                                 now=dt.datetime.fromtimestamp(T0 + 400, dt.UTC), frigate=frigate)
+    finally:
+        await runner.cleanup()
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    (clip,) = manifest["files"]
+    assert clip["frigate_export_duration_s"] >= 20.8, "the export as Frigate made it runs past the window"
+    assert clip["duration_s"] == pytest.approx(20.0, abs=0.1)
+    assert clip["cut_to_window"] is True
+    assert clip["window"] == manifest["window"] == window.as_json()
+    (hold,) = [h for h in list_holds(store.db) if h.evidence_request == request.id]
+    assert hold.export is not None and hold.export.state.value == "done"
+    assert hold.export.file == clip["frigate_export_file"] and hold.export.duration_s == clip["frigate_export_duration_s"]
+    store.close()
+    assert verify_bundle(bundle, public_pem(signing_key(config.storage.data_dir))).ok
+
+
+def small_bundle(folder: Path, key: Ed25519PrivateKey, request_type: str = "judiciary") -> dict[str, object]:
+    """A bundle in the export's shape (one clip, the signing key's fingerprint named) signed by ``key``."""
+    clip = folder / "clips" / "portaria" / "20261120080000.mp4"
+    clip.parent.mkdir(parents=True, exist_ok=True)
+    clip.write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(range(256)) * 4)
+    manifest: dict[str, object] = {
+        "format": "guarita-evidence/1", "request": {"id": 1, "type": request_type},
+        "files": [{"path": "clips/portaria/20261120080000.mp4", "sha256": file_sha256(clip),
+                   "size": clip.stat().st_size}],
+        "signature": {"algorithm": "Ed25519", "file": "manifest.sig",
+                      "public_key_sha256": fingerprint(key.public_key())},
+    }
+    write_bundle(folder, manifest, key)
+    return manifest
+
+
+# covers BH-08, DT-04
+def test_a_bundle_re_signed_with_another_key_is_not_verified_without_the_providers_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    provider, forger = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    provider_pem, forger_pem = tmp_path / "provider.pem", tmp_path / "forger.pem"
+    provider_pem.write_bytes(public_pem(provider))
+    forger_pem.write_bytes(public_pem(forger))
+    bundle = tmp_path / "bundle"
+    small_bundle(bundle, provider)
+    assert main(["evidence", "verify", str(bundle), "--pubkey", str(provider_pem)]) == 0
+    assert capsys.readouterr().out.endswith("bundle verified\n")
+
+    # Someone edits the request type and signs again with a key of their own, fingerprint and all.
+    small_bundle(bundle, forger, request_type="police_authority")
+    forged_fingerprint = fingerprint(forger.public_key())
+    assert main(["evidence", "verify", str(bundle)]) == SIGNER_UNPROVEN == 3
+    out = capsys.readouterr().out
+    assert "bundle verified" not in out and "signer UNPROVEN" in out
+    assert f"SHA-256 {forged_fingerprint}" in out
+    assert main(["evidence", "verify", str(bundle), "--json"]) == SIGNER_UNPROVEN
+    report = json.loads(capsys.readouterr().out)
+    assert (report["ok"], report["verified"], report["signer_proven"]) == (True, False, False)
+    assert report["key_sha256"] == forged_fingerprint
+
+    assert main(["evidence", "verify", str(bundle), "--pubkey", str(provider_pem)]) == 1
+    assert "FAILED manifest.json: the signature in manifest.sig does not match" in capsys.readouterr().out
+
+
+# covers BH-08, DT-04
+def test_the_manifest_must_name_the_key_that_signed_it(tmp_path: Path) -> None:
+    provider, forger = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    bundle = tmp_path / "bundle"
+    manifest = small_bundle(bundle, provider)
+    write_bundle(bundle, manifest, forger)  # re-signed, but still naming the provider's fingerprint
+    check = verify_bundle(bundle, public_pem(forger))
+    assert not check.ok
+    assert check.problems == [
+        f"manifest.json: signature.public_key_sha256 is {fingerprint(provider.public_key())}, but the key that "
+        f"signed it is {fingerprint(forger.public_key())} (the bundle was re-signed with another key)"
+    ]
+
+
+# covers DT-04
+def test_verify_on_a_missing_folder_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "no-such-bundle"
+    assert main(["evidence", "verify", str(missing)]) == 1
+    out = capsys.readouterr().out
+    assert f"FAILED {missing}: no such folder" in out and "bundle NOT verified" in out
+    assert "manifest.json" not in out
+
+
+# covers BH-07
+def test_a_written_bundle_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    bundle.mkdir(mode=0o755)
+    small_bundle(bundle, Ed25519PrivateKey.generate())
+    paths = [bundle, *bundle.rglob("*")]
+    assert len(paths) == 7  # the folder, clips/, clips/portaria/, the clip, the manifest, its signature, the key
+    modes = {p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in paths}
+    assert modes == {p: (0o700 if (tmp_path / p).is_dir() else 0o600) for p in modes}

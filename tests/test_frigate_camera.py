@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 
 import aiohttp
@@ -20,6 +21,7 @@ from guarita.frigate_camera import (
 )
 from guarita.standin.frigate_api import (
     FRIGATE_CONFIG_SETS,
+    FRIGATE_STANDIN,
     StandinCamera,
     StandinCameras,
     make_frigate_app,
@@ -103,8 +105,10 @@ def test_versions_whose_keys_are_unknown_are_refused(release: str) -> None:
 async def frigate() -> AsyncIterator[Callable[[str], object]]:
     runners: list[web.AppRunner] = []
     async with aiohttp.ClientSession() as session:
-        async def start(release: str) -> tuple[FrigateClient, web.Application]:
-            app = make_frigate_app(StandinCameras(cameras=(StandinCamera(name="street_front"),)), version=release)
+        async def start(release: str, environment: dict[str, str] | None = None) -> tuple[FrigateClient, web.Application]:
+            env = {"FRIGATE_PORTARIA_RTSP_PASSWORD": SECRET} if environment is None else environment
+            app = make_frigate_app(StandinCameras(cameras=(StandinCamera(name="street_front"),)), version=release,
+                                   environment=env)
             runner, port = await serve_frigate(app)
             runners.append(runner)
             return FrigateClient(session, f"http://127.0.0.1:{port}"), app
@@ -154,3 +158,37 @@ async def test_old_frigates_and_obsolete_keys_are_never_written(frigate: Callabl
     assert refused.value.status == 400 and "Error parsing config" in str(refused.value)
     with pytest.raises(FrigateHttpError, match="No configuration data provided"):
         await new.set_config({"requires_restart": 1})
+
+
+# covers PB-02, BH-07
+async def test_a_placeholder_frigate_lacks_is_refused_and_the_message_names_the_variables(
+        frigate: Callable[..., object], caplog: pytest.LogCaptureFixture) -> None:
+    client, app = await frigate("0.17.2-3d4dd3a", environment={})  # type: ignore[misc]
+    entry = build_frigate_camera("portaria", ROLES, await client.version())
+    # What Frigate itself answers: a bare 400; only its log names the variable.
+    async with aiohttp.ClientSession() as session:
+        with caplog.at_level(logging.ERROR, logger="guarita.standin._frigate_config"):
+            async with session.put(f"{client.base_url}/api/config/set", json=entry.set_body()) as response:
+                assert response.status == 400
+                assert await response.json() == {"success": False,
+                                                  "message": "Error parsing config. Check logs for error message."}
+    assert "KeyError: 'FRIGATE_PORTARIA_RTSP_PASSWORD'" in caplog.text
+    with pytest.raises(FrigateCameraError) as refused:
+        await apply_frigate_camera(client, entry)
+    message = str(refused.value)
+    assert "{FRIGATE_PORTARIA_RTSP_PASSWORD}" in message
+    assert "Set FRIGATE_PORTARIA_RTSP_PASSWORD in Frigate's environment" in message
+    assert "restart Frigate, then run this command again with --apply" in message
+    assert SECRET not in message
+    # The technician sets the variable in Frigate's environment and restarts it: now it is taken.
+    app[FRIGATE_STANDIN].environment["FRIGATE_PORTARIA_RTSP_PASSWORD"] = SECRET  # type: ignore[index]
+    assert await apply_frigate_camera(client, entry) == "Config successfully updated, restart to apply"
+
+
+# covers PB-02
+async def test_restream_placeholders_live_in_go2rtc_which_frigate_does_not_check(
+        frigate: Callable[..., object]) -> None:
+    client, _ = await frigate("0.17.2-3d4dd3a", environment={})  # type: ignore[misc]
+    entry = build_frigate_camera("portaria", ROLES, await client.version(), restream=True)
+    assert entry.variables() == ["FRIGATE_PORTARIA_RTSP_PASSWORD"]
+    assert await apply_frigate_camera(client, entry) == "Config successfully updated, restart to apply"

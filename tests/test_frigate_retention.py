@@ -30,9 +30,10 @@ Start = Callable[..., Awaitable[tuple[web.Application, Path]]]
 async def frigate(tmp_path: Path) -> AsyncIterator[Start]:
     runners: list[web.AppRunner] = []
 
-    async def start(release: str, *, days: float = 3, recording: bool = True) -> tuple[web.Application, Path]:
+    async def start(release: str, *, days: float = 3, recording: bool = True,
+                    motion_days: float | None = None) -> tuple[web.Application, Path]:
         cameras = StandinCameras(cameras=(
-            StandinCamera(name="portaria", retention_days=days, record_enabled=recording),
+            StandinCamera(name="portaria", retention_days=days, record_enabled=recording, motion_days=motion_days),
             StandinCamera(name="garagem", retention_days=days),
         ))
         app = make_frigate_app(cameras, version=release)
@@ -68,8 +69,8 @@ def written(app: web.Application) -> list[Any]:
 
 # covers PB-04, BH-06
 @pytest.mark.parametrize(("release", "record"), [
-    ("0.17.2-3d4dd3a", {"enabled": True, "motion": {"days": 7}, "alerts": {"retain": {"days": 7}},
-                        "detections": {"retain": {"days": 7}}}),
+    ("0.17.2-3d4dd3a", {"enabled": True, "continuous": {"days": 7}, "motion": {"days": 7},
+                        "alerts": {"retain": {"days": 7}}, "detections": {"retain": {"days": 7}}}),
     ("0.16.4-4131252", {"enabled": True, "retain": {"days": 7, "mode": "all"}, "alerts": {"retain": {"days": 7}},
                         "detections": {"retain": {"days": 7}}}),
 ])
@@ -99,7 +100,8 @@ async def test_frigate_014_is_judged_on_its_keys_and_the_fix_is_refused(frigate:
     assert code == 1 and written(app) == []
     assert "record.retain.days is 3, below 7" in out and "record.events.retain.default is 3, below 7" in out
     assert "only as a query string" in err
-    assert "cameras.portaria.record.retain.days: 7" in err and "cameras.portaria.record.events.retain.default: 7" in err
+    assert "cameras.portaria.record.retain.days: 7" in err and "cameras.portaria.record.retain.mode: all" in err
+    assert "cameras.portaria.record.events.retain.default: 7" in err
     assert "continuous" not in err and "motion.days" not in err
 
 
@@ -161,3 +163,34 @@ async def test_a_shortfall_degrades_health_and_raises_the_metric(frigate: Start)
         assert "guarita_frigate_retention_shortfall 1" in runtime.metrics.render()
     finally:
         runtime.store.close()
+
+
+# covers PB-04, BH-06
+async def test_footage_without_motion_is_judged_on_continuous_days_and_the_fix_writes_it(frigate: Start) -> None:
+    # The field case: motion already raised to 7, continuous left at 3 (footage without motion lived 3 days).
+    app, config = await frigate("0.17.2-3d4dd3a", days=3, motion_days=7)
+    code, out, _ = await guarita("retention", "check", "-c", str(config), "--json")
+    (camera,) = json.loads(out)["cameras"]
+    assert code == 1 and camera["compliant"] is False
+    assert (camera["continuous_days"], camera["motion_days"]) == (3, 7)
+    assert camera["problems"][0] == ("record.continuous.days is 3, below 7: footage without motion is deleted "
+                                     "after 3 days")
+    code, _, err = await guarita("retention", "check", "-c", str(config), "--fix")
+    assert code == 0, err
+    (body,) = written(app)
+    record = body["config_data"]["cameras"]["portaria"]["record"]
+    assert record["continuous"] == {"days": 7} and "motion" not in record  # motion already keeps 7 days
+    assert record["alerts"] == {"retain": {"days": 7}} and record["detections"] == {"retain": {"days": 7}}
+
+
+# covers PB-04, BH-06
+async def test_frigate_016_keeping_only_motion_is_short_and_the_fix_keeps_all(frigate: Start) -> None:
+    app, config = await frigate("0.16.4-4131252", days=10, motion_days=10)  # record.retain {days: 10, mode: motion}
+    code, out, _ = await guarita("retention", "check", "-c", str(config), "--json")
+    (camera,) = json.loads(out)["cameras"]
+    assert code == 1
+    assert camera["problems"] == ["record.retain.mode is motion, not all: footage without motion is not kept"]
+    code, _, err = await guarita("retention", "check", "-c", str(config), "--fix")
+    assert code == 0, err
+    (body,) = written(app)
+    assert body["config_data"]["cameras"]["portaria"]["record"] == {"retain": {"days": 10, "mode": "all"}}

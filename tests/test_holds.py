@@ -5,17 +5,25 @@ Real parts: SQLite, the archive sweep, the ``guarita`` command line, the Frigate
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import logging
 from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from guarita import audit
 from guarita.cli import main
+from guarita.config_loader import load_config
 from guarita.frigate import FrigateClient
+from guarita.metrics import Metrics
 from guarita.retention import FootageSource, HoldBook, HoldError, TimeWindow, place_hold, release_hold
+from guarita.retention.hold_exports import ExportState, failed_export_count
+from guarita.retention.hold_followup import ExportFollowUp, follow_up_exports, run_hold_exports
+from guarita.retention.holds import get_hold
 from guarita.standin.frigate_api import FRIGATE_STANDIN, make_frigate_app, serve_frigate
 from guarita.standin.frigate_cameras import StandinCamera, StandinCameras
 from guarita.standin.mosquitto import free_port
@@ -121,4 +129,150 @@ async def test_a_camera_hold_creates_a_frigate_export_or_records_it_pending(tmp_
     assert HoldBook.load(store.db).holding(camera, OLD, OLD + 10) == (2,)
     with pytest.raises(HoldError, match="needs who"):
         release_hold(store, 2, by="bruno", reason=" ", at=OLD)
+    store.close()
+
+
+async def _frigate(export_delay_s: float = 0.05) -> tuple[web.Application, web.AppRunner, int]:
+    app = make_frigate_app(StandinCameras(cameras=(StandinCamera(name="portaria"),)), version="0.17.2-3d4dd3a",
+                           clock=lambda: dt.datetime.fromtimestamp(OLD + DAY, dt.UTC), export_delay_s=export_delay_s)
+    runner, port = await serve_frigate(app)
+    return app, runner, port
+
+
+async def _settle(app: web.Application) -> None:
+    """Wait until the stand-in has no export in progress (its exports finish or vanish after the delay)."""
+    for _ in range(100):
+        if not any(row["in_progress"] for row in app[FRIGATE_STANDIN].exports.values()):
+            return
+        await asyncio.sleep(0.02)
+
+
+def _now() -> float:
+    return OLD + DAY
+
+
+# covers PB-04, BH-06, DT-06
+async def test_a_hold_export_is_followed_until_frigate_finished_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    app, runner, port = await _frigate()
+    store = Store.open(tmp_path)
+    settings = ExportFollowUp(appear_s=0)
+    try:
+        async with aiohttp.ClientSession() as session:
+            frigate = FrigateClient(session, f"http://127.0.0.1:{port}")
+            hold = await place_hold(store, FootageSource(camera="portaria"), TimeWindow(OLD, OLD + 20), ref="IP 5",
+                                    by="ana", at=OLD, frigate=frigate)
+            assert hold.export is not None and hold.export.state is ExportState.IN_PROGRESS  # accepted, not done
+            assert hold.export.export_id == hold.frigate_export_id
+            await _settle(app)
+            states = await follow_up_exports(store, frigate, now=_now, scratch=tmp_path, settings=settings)
+    finally:
+        await runner.cleanup()
+    done = states[hold.id]
+    row = app[FRIGATE_STANDIN].exports[hold.frigate_export_id or ""]
+    assert (done.state, done.file, done.attempt) == (ExportState.DONE, row["video_path"], 1)
+    assert done.duration_s == pytest.approx(20.9, abs=0.15) and done.sha256 is not None
+    store.close()
+    config = write_config(tmp_path)
+    assert main(["hold", "list", "-c", str(config)]) == 0
+    assert f"export done: {row['video_path']} (" in capsys.readouterr().out
+
+
+# covers PB-04, BH-06, DT-06
+async def test_a_failed_export_is_retried_then_alarmed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    app, runner, port = await _frigate()
+    app[FRIGATE_STANDIN].fail_exports = True  # Frigate's ffmpeg fails: the row vanishes, no file
+    store = Store.open(tmp_path)
+    settings = ExportFollowUp(appear_s=0, max_attempts=2)
+    try:
+        async with aiohttp.ClientSession() as session:
+            frigate = FrigateClient(session, f"http://127.0.0.1:{port}")
+            hold = await place_hold(store, FootageSource(camera="portaria"), TimeWindow(OLD, OLD + 20), ref="IP 6",
+                                    by="ana", at=OLD, frigate=frigate)
+            first = hold.frigate_export_id
+            await _settle(app)
+            retry = (await follow_up_exports(store, frigate, now=_now, scratch=tmp_path, settings=settings))[hold.id]
+            assert (retry.state, retry.attempt) == (ExportState.PENDING, 1)
+            assert f"Frigate export {first} disappeared before it finished" in (retry.reason or "")
+            second = (await follow_up_exports(store, frigate, now=_now, scratch=tmp_path, settings=settings))[hold.id]
+            assert (second.state, second.attempt) == (ExportState.IN_PROGRESS, 2) and second.export_id != first
+            await _settle(app)
+            with caplog.at_level(logging.ERROR, logger="guarita.retention.hold_followup"):
+                failed = (await follow_up_exports(store, frigate, now=_now, scratch=tmp_path,
+                                                  settings=settings))[hold.id]
+            # Nothing more is tried once it failed for good.
+            assert await follow_up_exports(store, frigate, now=_now, scratch=tmp_path, settings=settings) == {}
+    finally:
+        await runner.cleanup()
+    assert failed.state is ExportState.FAILED and "gave up after 2 attempts" in (failed.reason or "")
+    assert "failed 2 times" in caplog.text and "NOT secured" in caplog.text
+    assert failed_export_count(store.db) == 1
+    assert [row[0] for row in store.db.execute("SELECT action FROM audit_log ORDER BY seq")] == [
+        "hold.add", "hold.export"]
+    store.close()
+    config = write_config(tmp_path)
+    assert main(["hold", "list", "-c", str(config)]) == 0
+    assert f"export failed: Frigate export {second.export_id} disappeared" in capsys.readouterr().out
+
+
+# covers PB-04, BH-06
+async def test_an_export_frigate_never_finishes_fails_after_the_time_limit_and_a_retry_can_succeed(
+        tmp_path: Path) -> None:
+    app, runner, port = await _frigate()
+    standin = app[FRIGATE_STANDIN]
+    standin.stall_exports = True
+    store = Store.open(tmp_path)
+    try:
+        async with aiohttp.ClientSession() as session:
+            frigate = FrigateClient(session, f"http://127.0.0.1:{port}")
+            hold = await place_hold(store, FootageSource(camera="portaria"), TimeWindow(OLD, OLD + 10), ref="IP 7",
+                                    by="ana", at=OLD, frigate=frigate)
+            await asyncio.sleep(0.1)
+            patient = ExportFollowUp(appear_s=0, timeout_s=DAY + 1)
+            assert (await follow_up_exports(store, frigate, now=_now, scratch=tmp_path, settings=patient)
+                    )[hold.id].state is ExportState.IN_PROGRESS
+            late = ExportFollowUp(appear_s=0, timeout_s=60)  # placed a day ago (OLD), still running
+            retry = (await follow_up_exports(store, frigate, now=_now, scratch=tmp_path, settings=late))[hold.id]
+            assert retry.state is ExportState.PENDING and "still in progress 60 s after it started" in (retry.reason or "")
+            standin.stall_exports = False
+            await follow_up_exports(store, frigate, now=_now, scratch=tmp_path, settings=late)  # attempt 2 starts
+            await _settle(app)
+            done = (await follow_up_exports(store, frigate, now=_now, scratch=tmp_path, settings=late))[hold.id]
+    finally:
+        await runner.cleanup()
+    assert (done.state, done.attempt) == (ExportState.DONE, 2)
+    assert done.duration_s == pytest.approx(10.9, abs=0.15)
+    store.close()
+
+
+# covers PB-04, BH-06
+async def test_guarita_run_keeps_following_a_pending_export(tmp_path: Path) -> None:
+    app, runner, port = await _frigate()
+    config_path = write_config(tmp_path)
+    data = json.loads(config_path.read_text())
+    data["frigate"]["url"] = f"http://127.0.0.1:{port}"
+    config_path.write_text(json.dumps(data))
+    config = load_config(config_path)
+    store = Store.open(tmp_path)
+    metrics = Metrics()
+    try:
+        # Placed while Frigate was unreachable: pending, no attempt counted.
+        pending = await place_hold(store, FootageSource(camera="portaria"), TimeWindow(OLD, OLD + 10), ref="IP 8",
+                                   by="ana", at=OLD, frigate=None)
+        assert pending.export is not None and (pending.export.state, pending.export.attempt) == (ExportState.PENDING, 0)
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_hold_exports(config, store, metrics, stop, now=_now,
+                                                    settings=ExportFollowUp(poll_s=0.05, appear_s=0)))
+        for _ in range(200):
+            current = get_hold(store.db, pending.id).export
+            if current is not None and current.state is ExportState.DONE:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+    finally:
+        await runner.cleanup()
+    assert current is not None and current.state is ExportState.DONE and current.export_id in app[FRIGATE_STANDIN].exports
+    assert "guarita_hold_exports_failed 0" in metrics.render()
     store.close()

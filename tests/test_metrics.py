@@ -198,6 +198,8 @@ def test_guarita_metrics_parse_strictly_and_are_consistent() -> None:
         "guarita_link_up", "guarita_delivery_latency_seconds", "guarita_frigate_retention_shortfall",
         "guarita_messages_dead_lettered_total", "guarita_dead_letters", "guarita_quarantine_rows",
         "guarita_quarantine_pruned_total",
+        "guarita_hold_exports_failed",
+        "guarita_service_restarts_total",
     }
     for name, family in families.items():
         assert family["help"], f"{name} has a help text"
@@ -226,5 +228,5 @@ def test_guarita_metrics_parse_strictly_and_are_consistent() -> None:
 # covers PB-05
 def test_an_idle_guarita_exposes_every_family_without_samples() -> None:
     families = parse(Metrics().render())
-    assert len(families) == 17
+    assert len(families) == 19
     assert all(family["samples"] == [] for family in families.values())

@@ -1,7 +1,7 @@
 """Portaria 958/2009 reports: rollout figures, monitored vehicles, equipment, events, route, CLI.
 
 The rollout cases are computed by hand from the tables of Art. 2 and Art. 3
-(/work/shared/seeds/detro-portaria-958.txt), vehicles rounded up.
+(Portaria DETRO/RJ n. 958/2009, see docs/requirements.md), vehicles rounded up.
 """
 
 from __future__ import annotations
@@ -207,7 +207,8 @@ def test_a_vehicle_is_monitored_only_with_a_dvr_that_synced(tmp_path: Path) -> N
 
     status = {v.vehicle: v.status for v in report.vehicles}
     assert status == {
-        "1": "yes", "2": "yes", "3": "yes", "4": "no: DVR never synced", "5": "no: DVR never synced",
+        "1": "yes", "2": "yes", "3": "yes", "4": "no: DVR never synced",
+        "5": "no: every DVR pass failed: no reason recorded",
         "6": "no: no DVR configured", "7": "no: DVR never synced",
     }
     assert (report.fleet_size, report.monitored, report.required_percent, report.required_vehicles) == (7, 3, 100, 7)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from frigate_payloads import frigate_example
 from harness import Receiver, lifecycles, running, wait_for, write_config
 
 from guarita.config import ProgramName
@@ -23,7 +24,6 @@ from guarita.standin.frigate_mqtt import FrigateMqttStandin
 from guarita.standin.mosquitto import MosquittoBroker
 from guarita.standin.tls import TestPki, make_ca
 
-CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "frigate-contract"
 
 CAMERAS: dict[str, Any] = {
     "street_front": {"programs": ["cop_bh"], "location": {"lat": -19.9245, "lon": -43.9352}, "heading": 180},
@@ -49,9 +49,7 @@ def config_for(tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broker: M
 
 
 def contract(name: str) -> dict[str, Any]:
-    if not CONTRACT.is_dir():
-        pytest.skip("shared/frigate-contract is not beside the repo")
-    return json.loads((CONTRACT / name).read_text())  # type: ignore[no-any-return]
+    return frigate_example(name)  # type: ignore[no-any-return]
 
 
 def on_camera(message: dict[str, Any], camera: str) -> dict[str, Any]:
@@ -81,13 +79,13 @@ async def test_events_reach_each_program_transformed(tmp_path: Path, frigate_bro
         new, update, end = copbh
         assert new == {
             "schema": "guarita.event/1", "id": "1782824400.512345-k3v9qp", "type": "new", "seq": 1,
-            "provider": "acme", "camera": "street_front", "label": "person", "sub_label": None,
+            "provider": "acme", "camera": "street_front", "label": "person",
             "score": 0.8398, "top_score": 0.793, "start_time": "2026-06-30T13:00:00.512Z", "end_time": None,
             "zones": [], "has_clip": True, "has_snapshot": True,
             "location": {"lat": -19.9245, "lon": -43.9352, "heading": 180.0}, "agencies": [],
         }
         assert update["zones"] == ["porch"]
-        assert end["sub_label"] == "john", "0.17's [name, score] becomes the name"
+        assert "sub_label" not in end, "Frigate named the person (john): withheld by default"
         assert end["end_time"] == "2026-06-30T13:00:15.912Z"
         assert detro[0]["vehicle"] == "10234" and "location" not in detro[0]
         for event in copbh + detro:
@@ -101,6 +99,9 @@ async def test_events_reach_each_program_transformed(tmp_path: Path, frigate_bro
 async def test_sub_label_of_frigate_014_is_a_plain_string(tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broker: MosquittoBroker, pki: TestPki) -> None:
     config = config_for(tmp_path, frigate_broker, uplink_broker, pki, programs=["detro"], cameras={
         "bus_10234_front": {"programs": ["detro"], "vehicle": "10234"}})
+    data = yaml.safe_load(config.read_text())
+    data["programs"]["detro"]["forward"] = {"sub_label": {"enabled": True, "legal_basis": "test"}}
+    config.write_text(yaml.safe_dump(data))
     import random
 
     messages = tracked_object_lifecycle(

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from frigate_payloads import FRIGATE_FIXTURES, frigate_example
 
 import guarita.standin.frigate_api as frigate_api
 import guarita.standin.frigate_events as frigate_events
@@ -37,7 +38,6 @@ from guarita.standin.frigate_events import (
     tracked_object_lifecycle,
 )
 
-CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "frigate-contract"
 NOW = datetime(2026, 6, 30, 13, 0, tzinfo=UTC)
 T = NOW.timestamp()
 START = 1782824400.512345
@@ -45,13 +45,8 @@ ID_RE = re.compile(r"^\d+\.\d+-[a-z0-9]{6}$")
 V017_ONLY = ("active", "pending_loitering", "max_severity", "current_estimated_speed",
              "average_estimated_speed", "velocity_angle", "path_data", "recognized_license_plate")
 
-needs_contract = pytest.mark.skipif(
-    not CONTRACT.is_dir(), reason=f"Frigate contract files not found at {CONTRACT}"
-)
-
-
 def contract(name: str) -> Any:
-    return json.loads((CONTRACT / name).read_text())
+    return frigate_example(name)
 
 
 def json_roundtrip(value: Any) -> Any:
@@ -109,7 +104,6 @@ def person_story(version: str = "0.17", seed: int = 1) -> list[dict[str, Any]]:
 
 
 # covers PB-01
-@needs_contract
 def test_event_messages_match_contract_shapes() -> None:
     messages = json_roundtrip(person_story())
     assert [m["type"] for m in messages] == ["new", "update", "update", "end"]
@@ -119,7 +113,6 @@ def test_event_messages_match_contract_shapes() -> None:
 
 
 # covers PB-01
-@needs_contract
 def test_review_messages_match_contract_shapes() -> None:
     reviews = json_roundtrip(review_lifecycle(person_story(), rng=random.Random(2)))
     assert [m["type"] for m in reviews] == ["new", "update", "update", "end"]
@@ -131,7 +124,6 @@ def test_review_messages_match_contract_shapes() -> None:
 
 
 # covers PB-01
-@needs_contract
 def test_api_rows_match_contract_shapes() -> None:
     final = person_story()[-1]["after"]
     row = json_roundtrip(event_row(final))
@@ -303,7 +295,6 @@ async def start(http: aiohttp.ClientSession) -> AsyncIterator[Any]:
 
 
 # covers PB-01
-@needs_contract
 async def test_api_answers_match_contract_shapes(start: Any) -> None:
     served: Served = await start(mqtt=StandinMqtt(user="frigate"))
     served.state.add_tracked_object(
@@ -312,7 +303,7 @@ async def test_api_answers_match_contract_shapes(start: Any) -> None:
     status, text, response = await served.get("/api/version")
     assert status == 200 and response.content_type == "text/plain"
     assert text.decode() == "0.17.2-3d4dd3a"
-    assert re.fullmatch(r"\d+\.\d+\.\d+-[0-9a-f]{7}", (CONTRACT / "api-version.txt").read_text().strip())
+    assert re.fullmatch(r"\d+\.\d+\.\d+-[0-9a-f]{7}", (FRIGATE_FIXTURES / "api-version.txt").read_text().strip())
     assert (await served.get("/api/"))[1] == b"Frigate is running. Alive and healthy!"
 
     _, config, _ = await served.get("/api/config")

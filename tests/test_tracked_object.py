@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from frigate_payloads import frigate_example
 
 from guarita.standin.frigate_events import review_lifecycle, tracked_object_lifecycle
 from guarita.tracked_object import (
@@ -26,13 +27,8 @@ from guarita.tracked_object import (
     parse_review,
 )
 
-CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "frigate-contract"
-
-
 def contract(name: str) -> dict[str, Any]:
-    if not CONTRACT.is_dir():
-        pytest.skip("shared/frigate-contract is not beside the repo")
-    return json.loads((CONTRACT / name).read_text())  # type: ignore[no-any-return]
+    return frigate_example(name)  # type: ignore[no-any-return]
 
 
 def encode(message: dict[str, Any]) -> bytes:

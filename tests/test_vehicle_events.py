@@ -170,6 +170,20 @@ def test_an_ack_is_kept_audited_and_forwarded_to_detro(fleet: Fleet) -> None:
     }
 
 
+# covers DT-17, BH-07
+@pytest.mark.parametrize("by", ["Ana Maria Souza", "ana.souza@acme.com.br", "Souza, Ana", "Ana\tSouza"])
+def test_the_trail_names_a_login_never_a_full_name(fleet: Fleet, by: str) -> None:
+    depth = fleet.outbox.depth("detro")
+    with pytest.raises(VehicleEventRefusal, match="login") as refused:
+        ack_event(fleet.store, fleet.outbox, fleet.config, BRAKE, "called the driver", by, fleet.clock)
+    assert "--by" in str(refused.value)
+    assert fleet.outbox.depth("detro") == depth, "nothing about it went to DETRO"
+    assert fleet.store.db.execute("SELECT COUNT(*) FROM vehicle_event_acks").fetchone()[0] == 0
+    ack_event(fleet.store, fleet.outbox, fleet.config, BRAKE, "called the driver", " ana.souza ", fleet.clock)
+    (sent,) = [json.loads(m.payload) for m in fleet.outbox.pending("detro", 0, 100) if b"vehicle_event_ack" in m.payload]
+    assert sent["by"] == "ana.souza" and "Souza" not in json.dumps(sent)
+
+
 # covers DT-16, DT-17
 def test_open_events_leave_out_acked_ones_and_filters_apply(fleet: Fleet) -> None:
     everything = list_events(fleet.store.db)
@@ -343,6 +357,10 @@ async def test_the_api_lists_for_every_role_and_acks_for_admin_and_operator(flee
                              headers=bearer("alice")) as answer:
             fields = {f["field"] for f in (await answer.json())["fields"]}
             assert answer.status == 400 and fields == {"action", "extra"}
+        async with http.post(f"{base}/vehicle-events/{SPEED}/ack", json={"action": "x", "by": "Ana Souza"},
+                             headers=bearer("alice")) as answer:  # a full name is refused: DETRO gets logins only
+            assert answer.status == 400 and {f["field"] for f in (await answer.json())["fields"]} == {"by"}
+        assert fleet.store.db.execute("SELECT COUNT(*) FROM vehicle_event_acks").fetchone()[0] == 1
 
 
 # covers DT-16, DT-17

@@ -5,7 +5,7 @@ pass; a DVR that does not answer means the bus is away (logged once when it leav
 bus stays parked, later passes that find nothing new record nothing. At most
 ``fleet.max_concurrent_syncs`` buses sync at once; a vehicle is never synced twice at once.
 
-Covers: PB-06, DT-06.
+Covers: PB-06, DT-03, DT-06.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ class DvrPoller:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set; passes in progress are cancelled (their ``.part`` files stay)."""
+        self._sync.close_interrupted()  # rows a killed process left "running"
         if not self.vehicles:
             await stop.wait()
             return
@@ -101,8 +102,10 @@ class DvrPoller:
             self.present[vehicle] = True
             if result is not None:
                 self.results[vehicle] = result
-                log.info(
-                    "DVR of %s synced: %d files, %.1f MB, %d quarantined (%s)",
-                    vehicle, result.files, result.bytes / 1e6, len(result.quarantined), result.status,
+                log.log(
+                    logging.WARNING if result.status == "failed" else logging.INFO,
+                    "DVR of %s: pass %s: %d files, %.1f MB, %d quarantined%s",
+                    vehicle, result.status, result.files, result.bytes / 1e6, len(result.quarantined),
+                    f" ({result.detail})" if result.detail else "",
                 )
             return result

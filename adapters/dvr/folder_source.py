@@ -2,8 +2,12 @@
 
 Nothing on the card is trusted: symlinks are listed as links (never as folders) and never
 followed, a folder that is itself a link is refused, and files are opened with
-``O_NOFOLLOW`` relative to their folder. A missing root means the card is not inserted
-(``DvrUnreachable``). Blocking file I/O runs in ``asyncio.to_thread``, one call per chunk.
+``O_NOFOLLOW`` relative to their folder. Anything that is not a regular file or a folder
+(a FIFO, a device node, a socket) is listed with what it is in ``special`` and never opened
+(opening a FIFO would wait for a writer for ever; a device node reads without end); files
+are opened ``O_NONBLOCK`` too, so one swapped in after the listing cannot block either. A
+missing root means the card is not inserted (``DvrUnreachable``); a missing folder is
+``DvrFolderMissing``. Blocking file I/O runs in ``asyncio.to_thread``, one call per chunk.
 
 Covers: PB-06, DT-10.
 """
@@ -21,13 +25,28 @@ from typing import Self
 from urllib.parse import unquote, urlsplit
 
 from guarita.adapters.dvr.source import CHUNK_BYTES, RemoteEntry
-from guarita.errors import DvrTransferError, DvrUnreachable
+from guarita.errors import DvrFolderMissing, DvrTransferError, DvrUnreachable
 
 __all__ = ["FolderDvrSource"]
 
 _ROOT_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)  # the mount point may be a link
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+def special_kind(mode: int) -> str | None:
+    """What a file of ``mode`` is when it is neither a regular file nor a folder."""
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "a character device node"
+    if stat.S_ISBLK(mode):
+        return "a block device node"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    return None
 
 
 def _scan(folder_fd: int) -> list[RemoteEntry]:
@@ -39,7 +58,10 @@ def _scan(folder_fd: int) -> list[RemoteEntry]:
             elif entry.is_dir(follow_symlinks=False):
                 entries.append(RemoteEntry(name=entry.name, is_dir=True))
             else:
-                entries.append(RemoteEntry(name=entry.name, size=entry.stat(follow_symlinks=False).st_size))
+                info = entry.stat(follow_symlinks=False)
+                special = special_kind(info.st_mode)
+                size = None if special is not None else info.st_size
+                entries.append(RemoteEntry(name=entry.name, size=size, special=special))
     return sorted(entries, key=lambda e: e.name)
 
 
@@ -75,7 +97,10 @@ class FolderDvrSource:
         return None
 
     async def list_folder(self, folder: str) -> list[RemoteEntry]:
-        """Entries of ``folder`` ("" is the root), symlinks flagged; a missing folder is empty."""
+        """Entries of ``folder`` ("" is the root), symlinks and special files flagged.
+
+        Raises ``DvrFolderMissing`` when the folder is not on the card.
+        """
         return await asyncio.to_thread(self._list, folder)
 
     async def size(self, folder: str, name: str) -> int:
@@ -136,7 +161,7 @@ class FolderDvrSource:
     def _list(self, folder: str) -> list[RemoteEntry]:
         fd = self._open_folder(folder)
         if fd is None:
-            return []
+            raise DvrFolderMissing(f"DVR card {self._display}: folder {folder!r} is not on the card")
         try:
             return _scan(fd)
         except OSError as exc:
@@ -157,9 +182,10 @@ class FolderDvrSource:
             raise self._error(exc, what, "opening") from exc
         finally:
             os.close(folder_fd)
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        special = special_kind(os.fstat(fd).st_mode)
+        if special is not None:
             os.close(fd)
-            raise DvrTransferError(f"DVR card {self._display}: {what} is not a regular file")
+            raise DvrTransferError(f"DVR card {self._display}: {what} is {special}; only regular files are read")
         return fd
 
     def _error(self, exc: OSError, what: str, doing: str) -> DvrUnreachable | DvrTransferError:

@@ -7,8 +7,11 @@ verbatim from the listing lines, sizes from the ``size`` fact, and a symlink (Pr
 first so a transfer that ends early is caught even when the server reports success.
 
 Errors are translated here: no answer (refused, DNS, connect timeout, 421) is
-``DvrUnreachable``; 530 at login is ``DvrAuthError``; anything else, including a 426 abort
-and a data connection silent for ``read_timeout``, is ``DvrTransferError``. The password is
+``DvrUnreachable``; 530 at login is ``DvrAuthError``; a folder that is not there (450/550)
+is ``DvrFolderMissing``; anything else, including a 426 abort, a listing larger than
+``LISTING_MAX_BYTES`` and a data connection silent for ``read_timeout``, is
+``DvrTransferError``. A transfer left early drops the control connection (the next call
+logs in afresh), so it never answers out of step. The password is
 never logged (aioftp masks ``PASS``) nor put in a message.
 
 Covers: PB-06, DT-10.
@@ -26,9 +29,9 @@ from urllib.parse import unquote, urlsplit
 
 import aioftp
 
-from guarita.adapters.dvr.source import CHUNK_BYTES, RemoteEntry
+from guarita.adapters.dvr.source import CHUNK_BYTES, LISTING_MAX_BYTES, RemoteEntry
 from guarita.adapters.dvr.sources import redact_url
-from guarita.errors import DvrAuthError, DvrError, DvrTransferError, DvrUnreachable
+from guarita.errors import DvrAuthError, DvrError, DvrFolderMissing, DvrTransferError, DvrUnreachable
 
 __all__ = ["FtpDvrSource"]
 
@@ -95,7 +98,7 @@ class FtpDvrSource:
             client.close()
 
     async def list_folder(self, folder: str) -> list[RemoteEntry]:
-        """Entries of ``folder`` ("" is the root); a missing folder is an empty list."""
+        """Entries of ``folder`` ("" is the root); ``DvrFolderMissing`` when it is not there."""
         path = self._path(folder)
         what = f"folder {folder or '/'!r}"
         async with self._lock:
@@ -107,9 +110,14 @@ class FtpDvrSource:
                     return sorted((entry for entry in entries if entry is not None), key=lambda e: e.name)
                 if outcome == "unsupported":
                     outcome, lines = await self._listing(client, f"LIST {path}")
-                return sorted(_list_entries(client, lines), key=lambda e: e.name) if outcome == "listed" else []
+                if outcome == "listed":
+                    return sorted(_list_entries(client, lines), key=lambda e: e.name)
             except _FTP_ERRORS as exc:
                 raise self._translate(exc, what) from exc
+            except asyncio.CancelledError:
+                self._drop()  # a listing given up on (its time limit) leaves the connection mid-command
+                raise
+        raise DvrFolderMissing(f"DVR {self._display}: {what} is not there")
 
     async def size(self, folder: str, name: str) -> int:
         """Exact size in bytes of one file (``SIZE``)."""
@@ -206,9 +214,21 @@ class FtpDvrSource:
                 return "unsupported", []
             raise
         lines: list[bytes] = []
-        async with stream:
-            while line := await stream.readline():
-                lines.append(line)
+        received = 0
+        try:
+            async with stream:
+                while line := await stream.readline():
+                    received += len(line)
+                    if received > LISTING_MAX_BYTES:
+                        raise DvrTransferError(
+                            f"DVR {self._display}: the answer to {command.partition(' ')[0]} of "
+                            f"{command.partition(' ')[2]} is larger than {LISTING_MAX_BYTES} bytes; refused "
+                            "(a DVR folder listing is far smaller: check the DVR's FTP server)"
+                        )
+                    lines.append(line)
+        except BaseException:
+            self._drop()  # the control connection is mid-transfer: start afresh next time
+            raise
         return "listed", lines
 
     async def _size_or_none(self, client: aioftp.Client, path: PurePosixPath) -> int | None:

@@ -7,8 +7,10 @@ that is logged once). The user name comes from the URL, the password is given se
 and neither ever appears in a log line or an error (``display`` is the redacted URL).
 
 Every aiohttp error is translated here: no answer (refused, DNS, connect timeout) is
-``DvrUnreachable``; 401/403 is ``DvrAuthError``; any other status, a body shorter than its
-Content-Length or a read stalled longer than ``read_timeout`` is ``DvrTransferError``.
+``DvrUnreachable``; 401/403 is ``DvrAuthError``; a folder answering 404 is
+``DvrFolderMissing``; any other status, a body shorter than its Content-Length, a listing
+larger than ``LISTING_MAX_BYTES`` or a read stalled longer than ``read_timeout`` is
+``DvrTransferError``. A listing is read in chunks and abandoned at the cap, never whole.
 
 Covers: PB-06, DT-10.
 """
@@ -27,9 +29,9 @@ import aiohttp
 from yarl import URL
 
 from guarita.adapters.dvr._http_listing import parse_listing
-from guarita.adapters.dvr.source import CHUNK_BYTES, RemoteEntry
+from guarita.adapters.dvr.source import CHUNK_BYTES, LISTING_MAX_BYTES, RemoteEntry
 from guarita.adapters.dvr.sources import redact_url
-from guarita.errors import DvrAuthError, DvrError, DvrTransferError, DvrUnreachable
+from guarita.errors import DvrAuthError, DvrError, DvrFolderMissing, DvrTransferError, DvrUnreachable
 
 __all__ = ["HttpDvrSource"]
 
@@ -102,15 +104,15 @@ class HttpDvrSource:
             self._session = None
 
     async def list_folder(self, folder: str) -> list[RemoteEntry]:
-        """Entries of ``folder`` ("" is the root); a missing folder (404) is empty."""
+        """Entries of ``folder`` ("" is the root); ``DvrFolderMissing`` when it answers 404."""
         path = self._root_path + _quote_folder(folder)
         what = f"folder {folder or '/'!r}"
         try:
             async with self._request("GET", path) as response:
                 if response.status == 404:
-                    return []
+                    raise DvrFolderMissing(f"DVR {self._display}: {what} is not there (HTTP 404)")
                 self._check(response, what)
-                body = await response.read()
+                body = await self._capped_body(response, what)
                 content_type = response.content_type
         except aiohttp.ClientError as exc:
             raise self._translate(exc, what) from exc
@@ -118,6 +120,21 @@ class HttpDvrSource:
             return parse_listing(body, content_type, path)
         except ValueError as exc:
             raise DvrTransferError(f"DVR {self._display}: cannot read the listing of {what}: {exc}") from exc
+
+    async def _capped_body(self, response: aiohttp.ClientResponse, what: str) -> bytes:
+        """A listing's body, refused as soon as it passes ``LISTING_MAX_BYTES``."""
+        too_big = DvrTransferError(
+            f"DVR {self._display}: the listing of {what} is larger than {LISTING_MAX_BYTES} bytes; refused "
+            "(a DVR folder listing is far smaller: check the DVR's web server)"
+        )
+        if response.content_length is not None and response.content_length > LISTING_MAX_BYTES:
+            raise too_big
+        body = bytearray()
+        async for chunk in response.content.iter_chunked(CHUNK_BYTES):
+            body += chunk
+            if len(body) > LISTING_MAX_BYTES:
+                raise too_big
+        return bytes(body)
 
     async def size(self, folder: str, name: str) -> int:
         """Exact size in bytes of one file, from a HEAD request's Content-Length."""

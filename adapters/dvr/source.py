@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
 
-__all__ = ["CHUNK_BYTES", "DvrSource", "RemoteEntry"]
+__all__ = ["CHUNK_BYTES", "LISTING_MAX_BYTES", "DvrSource", "RemoteEntry"]
 
 CHUNK_BYTES = 1 << 20  # transfers are read and hashed in chunks of this size
+# A folder listing larger than this is refused: a day of 1-minute segments of one camera
+# lists in about 150 KiB; a listing that goes on is a broken or hostile DVR, not footage.
+LISTING_MAX_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class RemoteEntry:
     is_dir: bool = False
     size: int | None = None  # None when the listing gives no exact byte count (Apache's "1.2M")
     is_link: bool = False  # symlinks are never followed
+    special: str | None = None  # what a non-regular file is ("a FIFO (named pipe)"); never read
 
 
 class DvrSource(Protocol):
@@ -50,7 +54,8 @@ class DvrSource(Protocol):
     async def list_folder(self, folder: str) -> list[RemoteEntry]:
         """Entries of ``folder`` (relative to the source root; "" is the root).
 
-        A folder that does not exist is an empty list, not an error.
+        Raises ``DvrFolderMissing`` when the folder does not exist, and ``DvrTransferError``
+        when its listing is larger than ``LISTING_MAX_BYTES``.
         """
         ...
 

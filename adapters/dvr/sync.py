@@ -15,7 +15,16 @@ the pass as ``partial``: the archive holds only complete, verified files, and th
 resumes the ``.part``. The pass is recorded in ``dvr_syncs`` and its report queued for
 DETRO (``guarita.adapters.dvr.report``).
 
-Covers: PB-06, DT-06, DT-10, DT-11, DT-14.
+Every read from a DVR is bounded: a file is never written past its listed size (more is
+quarantined, "served more than the listed N bytes") and has a time limit from its size and
+``fleet.min_transfer_mbps``; listings are capped by the sources (``LISTING_MAX_BYTES``)
+and given ``LISTING_TIME_S``; a ``.sha256`` sidecar is read up to ``CHECKSUM_MAX_BYTES``.
+Empty files and special files (FIFOs, device nodes) are refused from the listing, never
+read. A camera folder that cannot be listed (missing, an HTTP error, too large) fails the
+pass for that camera, with the reason; the other folders are still synced. However a pass
+ends, its ``dvr_syncs`` row is closed.
+
+Covers: PB-06, DT-03, DT-06, DT-10, DT-11, DT-14.
 """
 
 from __future__ import annotations
@@ -33,12 +42,12 @@ from guarita.adapters.dvr import archive
 from guarita.adapters.dvr.fetch import FetchedFile, fetch_to_part, sync_file
 from guarita.adapters.dvr.names import CHECKSUM_SUFFIX, TELEMETRY_SUFFIX, VIDEO_SUFFIX, parse_start, unsafe_name_reason
 from guarita.adapters.dvr.rate import RateLimiter
-from guarita.adapters.dvr.report import SyncResult, finish_sync, start_sync
+from guarita.adapters.dvr.report import SyncResult, close_interrupted, finish_sync, start_sync
 from guarita.adapters.dvr.source import DvrSource, RemoteEntry
 from guarita.adapters.dvr.sources import open_source
 from guarita.adapters.dvr.validate import MAX_SEGMENT_S, validate_segment
-from guarita.config import DvrConfig, GuaritaConfig
-from guarita.errors import DvrError, DvrTransferError
+from guarita.config import DvrConfig, FleetConfig, GuaritaConfig
+from guarita.errors import DvrAuthError, DvrError, DvrFolderMissing, DvrTransferError, DvrUnreachable
 from guarita.local_time import local_zone
 from guarita.outbox import Outbox
 from guarita.store import Store
@@ -48,6 +57,13 @@ __all__ = ["DvrSync", "SyncProgress", "TelemetryFileSink", "TelemetryIngested"]
 log = logging.getLogger(__name__)
 
 CHECKS_IN_FLIGHT = 2  # files being checked by ffprobe while the next one is fetched
+LISTING_TIME_S = 120.0  # one folder listing, however slowly it comes
+CHECKSUM_MAX_BYTES = 1024  # "<64 hex digits>  <name>" is under 200 bytes
+CHECKSUM_TIME_S = 30.0
+
+
+class _Refused(Exception):
+    """A listed file will not be fetched; the message says why."""
 
 
 class SyncProgress(Protocol):
@@ -86,6 +102,14 @@ class _Job:
 class _Plan:
     files: list[_Job] = field(default_factory=list)
     refused: list[tuple[str, RemoteEntry, str]] = field(default_factory=list)
+    unlisted: list[tuple[int, str, str]] = field(default_factory=list)  # camera, folder, why
+    telemetry_error: str | None = None
+
+    @property
+    def failures(self) -> tuple[str, ...]:
+        """What could not be listed, to tell a repeated failure from a new one."""
+        found = tuple(f"{camera}:{reason}" for camera, _, reason in self.unlisted)
+        return found + ((self.telemetry_error,) if self.telemetry_error else ())
 
 
 @dataclass
@@ -121,6 +145,8 @@ class DvrSync:
         self._zone = local_zone(config.fleet.timezone)
         self._data = config.storage.data_dir
         self._check_slots = asyncio.Semaphore(CHECKS_IN_FLIGHT)
+        self._min_rate = _min_rate(config.fleet)
+        self._reported_failures: dict[str, tuple[str, ...]] = {}
 
     @classmethod
     def for_config(
@@ -137,6 +163,10 @@ class DvrSync:
             raise DvrError("this config has no `fleet` section: add the vehicles and their DVRs (docs/fleet.md)")
         limiter = RateLimiter.from_mbps(config.fleet.bandwidth_mbps)
         return cls(config, store, outbox, clock=clock, limiter=limiter, telemetry=telemetry)
+
+    def close_interrupted(self) -> int:
+        """Close as ``failed`` the passes an earlier process left ``running``; call once at start."""
+        return close_interrupted(self._store, self._clock())
 
     def dvr(self, vehicle: str) -> DvrConfig:
         """The vehicle's DVR settings; ``DvrError`` for an unknown vehicle or one without a DVR."""
@@ -160,75 +190,133 @@ class DvrSync:
         """
         dvr = self.dvr(vehicle)
         source = self._open(dvr)
-        async with source:
-            jobs = await self._plan(vehicle, dvr, source)  # a DVR that is not here raises here
-            if not jobs.files and not jobs.refused and not record_empty:
-                return None
-            work = _Pass(start_sync(self._store, vehicle, dvr.serial, self._clock()))
+        work: _Pass | None = None
+        failures: tuple[str, ...] = ()
+        try:
+            async with source:
+                jobs = await self._plan(vehicle, dvr, source)  # a DVR that is not here raises here
+                failures = jobs.failures
+                repeated = failures == self._reported_failures.get(vehicle, ())
+                if not jobs.files and not jobs.refused and repeated and not record_empty:
+                    return None
+                work = _Pass(start_sync(self._store, vehicle, dvr.serial, self._clock()))
+                await self._run(work, vehicle, dvr, source, jobs, progress)
+        finally:
+            # However the pass ended (the source closed last), its row is closed and reported.
+            if work is not None:
+                finish_sync(self._config, self._store, self._outbox, work.result, self._clock())
+                self._reported_failures[vehicle] = failures
+        return work.result
+
+    async def _run(
+        self, work: _Pass, vehicle: str, dvr: DvrConfig, source: DvrSource, jobs: _Plan, progress: SyncProgress | None
+    ) -> None:
+        """Fetch and file a planned pass; records why it stopped early, never raises but for cancellation."""
+        try:
             self._refuse(work, vehicle, jobs.refused)
+            for camera, folder, reason in jobs.unlisted:
+                work.result.camera_unlisted(camera, folder, reason)
+                log.error("DVR of %s: camera %d: %s", vehicle, camera, reason)
+            if jobs.telemetry_error is not None:
+                work.result.cut_short(jobs.telemetry_error)
             if progress is not None:
                 progress.planned(len(jobs.files), sum(job.size for job in jobs.files))
-            try:
-                for job in jobs.files:
-                    fetched = await self._fetch(vehicle, source, job, progress)
-                    await self._check_slots.acquire()
-                    task = asyncio.create_task(self._file(work, vehicle, dvr, job, fetched))
-                    work.checks.add(task)
-                    task.add_done_callback(work.checks.discard)
-            except DvrError as exc:
-                work.result.status = "partial"
-                work.result.detail = str(exc)
-                log.warning("DVR of %s: pass cut short (%s); the next pass resumes", vehicle, exc)
-            finally:
-                if work.checks:
-                    await asyncio.gather(*work.checks)
-        return finish_sync(self._config, self._store, self._outbox, work.result, self._clock())
+            for job in jobs.files:
+                fetched = await self._fetch(vehicle, source, job, progress)
+                await self._check_slots.acquire()
+                task = asyncio.create_task(self._file(work, vehicle, dvr, job, fetched))
+                work.checks.add(task)
+                task.add_done_callback(work.checks.discard)
+        except DvrError as exc:
+            work.result.cut_short(str(exc))
+            log.warning("DVR of %s: pass cut short (%s); the next pass resumes", vehicle, exc)
+        except Exception as exc:  # a bug or a full disk: the pass fails, the process goes on
+            log.exception("DVR of %s: the pass failed", vehicle)
+            work.result.fail(f"{type(exc).__name__}: {exc}")
+        except BaseException:  # cancelled: Guarita is stopping
+            work.result.cut_short("stopped before its end (Guarita stopping); the next pass resumes")
+            raise
+        finally:
+            if work.checks:
+                await asyncio.gather(*work.checks, return_exceptions=True)
 
     # ---- planning -------------------------------------------------------------------
     async def _plan(self, vehicle: str, dvr: DvrConfig, source: DvrSource) -> _Plan:
         plan = _Plan()
-        db = self._store.db
         folders: list[tuple[int | None, str]] = [(number, dvr.folder(number)) for number in sorted(dvr.cameras)]
         if dvr.telemetry_folder is not None:
             folders.append((None, dvr.telemetry_folder))
         for camera, folder in folders:
-            entries = await source.list_folder(folder)
-            if camera is None:
-                have = {row[0] for row in db.execute("SELECT name FROM dvr_telemetry_files WHERE vehicle = ?", (vehicle,))}
-            else:
-                have = {
-                    row[0]
-                    for row in db.execute(
-                        "SELECT name FROM dvr_segments WHERE vehicle = ? AND camera = ?", (vehicle, camera)
-                    )
-                }
-            rejected = {
-                (row[0], row[1])
-                for row in db.execute("SELECT name, size FROM dvr_quarantine WHERE vehicle = ? AND folder = ?", (vehicle, folder))
-            }
-            sidecars = {e.name for e in entries if e.name.endswith(CHECKSUM_SUFFIX) and not e.is_link}
-            recording = self._still_recording(entries) if camera is not None else None
-            for entry in sorted(entries, key=lambda e: e.name):
-                if entry.is_dir or entry.name in sidecars or entry.name in have:
-                    continue
-                reason = unsafe_name_reason(entry.name)
-                if reason is None and entry.is_link:
-                    reason = f"{entry.name!r} is a symbolic link; links are never followed"
-                if reason is not None:
-                    if (entry.name, entry.size) not in rejected:
-                        plan.refused.append((folder, entry, reason))
-                    continue
-                if entry.name == recording:
-                    log.debug("DVR of %s: %s/%s is still being recorded; next visit", vehicle, folder, entry.name)
-                    continue
-                size = entry.size if entry.size is not None else await source.size(folder, entry.name)
-                if (entry.name, size) in rejected:
-                    continue
-                checksum = None
-                if entry.name + CHECKSUM_SUFFIX in sidecars:
-                    checksum = await self._checksum(source, folder, entry.name + CHECKSUM_SUFFIX)
-                plan.files.append(_Job(camera, folder, entry, size, checksum))
+            try:
+                await self._plan_folder(plan, vehicle, camera, folder, source)
+            except (DvrUnreachable, DvrAuthError):
+                raise  # the bus left, or the password is wrong: nothing to record
+            except DvrFolderMissing as exc:
+                if camera is not None:
+                    plan.unlisted.append((camera, folder, str(exc)))
+                # a DVR without a telemetry folder keeps no telemetry
+            except DvrError as exc:
+                if camera is None:
+                    plan.telemetry_error = f"telemetry folder {folder!r} could not be listed: {exc}"
+                else:
+                    plan.unlisted.append((camera, folder, str(exc)))
         return plan
+
+    async def _plan_folder(
+        self, plan: _Plan, vehicle: str, camera: int | None, folder: str, source: DvrSource
+    ) -> None:
+        db = self._store.db
+        try:
+            async with asyncio.timeout(LISTING_TIME_S):
+                entries = await source.list_folder(folder)
+        except TimeoutError:
+            raise DvrTransferError(
+                f"DVR {source.display}: the listing of folder {folder!r} took longer than {LISTING_TIME_S:g} s"
+            ) from None
+        if camera is None:
+            have = {row[0] for row in db.execute("SELECT name FROM dvr_telemetry_files WHERE vehicle = ?", (vehicle,))}
+        else:
+            have = {
+                row[0]
+                for row in db.execute("SELECT name FROM dvr_segments WHERE vehicle = ? AND camera = ?", (vehicle, camera))
+            }
+        rejected = {
+            (row[0], row[1])
+            for row in db.execute("SELECT name, size FROM dvr_quarantine WHERE vehicle = ? AND folder = ?", (vehicle, folder))
+        }
+        sidecars = {e.name: e for e in entries if e.name.endswith(CHECKSUM_SUFFIX) and not e.is_link}
+        recording = self._still_recording(entries) if camera is not None else None
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.is_dir or entry.name in sidecars or entry.name in have:
+                continue
+            reason = unsafe_name_reason(entry.name)
+            if reason is None and entry.is_link:
+                reason = f"{entry.name!r} is a symbolic link; links are never followed"
+            if reason is None and entry.special is not None:
+                reason = f"{entry.name!r} is {entry.special}, not a regular file; never read"
+            if reason is not None:
+                if (entry.name, entry.size) not in rejected:
+                    plan.refused.append((folder, entry, reason))
+                continue
+            if entry.name == recording:
+                log.debug("DVR of %s: %s/%s is still being recorded; next visit", vehicle, folder, entry.name)
+                continue
+            size = entry.size if entry.size is not None else await source.size(folder, entry.name)
+            if (entry.name, size) in rejected:
+                continue
+            sized = RemoteEntry(entry.name, size=size)
+            if size == 0:
+                plan.refused.append((folder, sized, "empty file (0 bytes): no recording in it"))
+                continue
+            checksum = None
+            sidecar = sidecars.get(entry.name + CHECKSUM_SUFFIX)
+            if sidecar is not None:
+                try:
+                    checksum = await self._checksum(source, folder, sidecar)
+                except _Refused as exc:
+                    plan.refused.append((folder, sized, str(exc)))
+                    continue
+            plan.files.append(_Job(camera, folder, entry, size, checksum))
 
     def _still_recording(self, entries: list[RemoteEntry]) -> str | None:
         """The newest segment's name when it may still be growing (a parked bus keeps recording)."""
@@ -242,10 +330,35 @@ class DvrSync:
         return newest if (self._clock() - start).total_seconds() < open_for else None
 
     @staticmethod
-    async def _checksum(source: DvrSource, folder: str, sidecar: str) -> str | None:
-        """The DVR's own SHA-256 from ``<name>.sha256`` (``<hex>  <name>`` or ``<hex>``)."""
-        body = b"".join([chunk async for chunk in source.fetch(folder, sidecar, 0)])
-        words = body[:4096].decode("ascii", "replace").split()
+    async def _checksum(source: DvrSource, folder: str, sidecar: RemoteEntry) -> str | None:
+        """The DVR's own SHA-256 from ``<name>.sha256`` (``<hex>  <name>`` or ``<hex>``).
+
+        Raises:
+            _Refused: the sidecar is larger than ``CHECKSUM_MAX_BYTES``: its file is refused.
+        """
+        too_big = _Refused(
+            f"its checksum file {sidecar.name!r} is larger than {CHECKSUM_MAX_BYTES} bytes (a SHA-256 line is "
+            "under 200); refused, not fetched"
+        )
+        if sidecar.size is not None and sidecar.size > CHECKSUM_MAX_BYTES:
+            raise too_big
+        body = bytearray()
+        chunks = source.fetch(folder, sidecar.name, 0)
+        try:
+            async with asyncio.timeout(CHECKSUM_TIME_S):
+                async for chunk in chunks:
+                    body += chunk[: CHECKSUM_MAX_BYTES + 1 - len(body)]
+                    if len(body) > CHECKSUM_MAX_BYTES:
+                        raise too_big
+        except TimeoutError:
+            raise DvrTransferError(
+                f"DVR {source.display}: {folder}/{sidecar.name} took longer than {CHECKSUM_TIME_S:g} s"
+            ) from None
+        finally:
+            close = getattr(chunks, "aclose", None)
+            if close is not None:
+                await close()
+        words = bytes(body).decode("ascii", "replace").split()
         return words[0].lower() if words and len(words[0]) == 64 else None
 
     # ---- fetching and filing ---------------------------------------------------------
@@ -261,6 +374,7 @@ class DvrSync:
             job.size,
             limiter=self._limiter,
             on_bytes=progress.advanced if progress is not None else None,
+            min_rate=self._min_rate,
         )
         if fetched.size != job.size:
             raise DvrTransferError(
@@ -281,12 +395,13 @@ class DvrSync:
                 await self._archive(work, vehicle, job, fetched, duration or 0.0)
         except Exception as exc:  # one bad file must not end the pass
             log.exception("DVR of %s: could not file %s/%s", vehicle, job.folder, job.entry.name)
-            work.result.status = "partial"
-            work.result.detail = f"{job.folder}/{job.entry.name}: {exc}"
+            work.result.cut_short(f"{job.folder}/{job.entry.name}: {exc}")
         finally:
             self._check_slots.release()
 
     async def _verdict(self, job: _Job, fetched: FetchedFile) -> tuple[str | None, float | None]:
+        if fetched.overlong:
+            return f"served more than the listed {job.size} bytes (kept: the first {job.size})", None
         if job.checksum is not None and job.checksum != fetched.sha256:
             return f"SHA-256 {fetched.sha256} differs from the DVR's own checksum {job.checksum}", None
         suffix = TELEMETRY_SUFFIX if job.camera is None else VIDEO_SUFFIX
@@ -365,3 +480,11 @@ class DvrSync:
                 "quarantined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (vehicle, folder, name, size, sha256, reason, path, at),
             )
+
+
+def _min_rate(fleet: FleetConfig) -> float:
+    """Bytes per second a file must at least arrive at: ``min_transfer_mbps``, capped by the bandwidth share."""
+    mbps = fleet.min_transfer_mbps
+    if fleet.bandwidth_mbps is not None:
+        mbps = min(mbps, fleet.bandwidth_mbps / fleet.max_concurrent_syncs / 2)
+    return mbps * 1_000_000 / 8

@@ -1,7 +1,7 @@
 """Typed async client for Frigate NVR's HTTP API, versions 0.14 to 0.17.
 
 Built on an injected ``aiohttp.ClientSession`` (Frigate has no usable client library) and
-shaped after the contract in ``frigate-contract/README.md``:
+shaped after Frigate's own source and the example payloads in ``tests/fixtures/frigate/``:
 
 * ``FrigateClient`` - the methods, one per endpoint Guarita uses;
 * ``FrigateVersion`` - ``0.17.2-3d4dd3a`` parsed and comparable;

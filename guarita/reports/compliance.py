@@ -7,7 +7,9 @@ after a band's last listed date; before the first date (31.01.2010) nothing was 
 
 A vehicle counts as monitored when the config binds a DVR to it (DT-14) and that DVR has
 been synced at least once by the end of the report's day: an archived segment, or a sync
-run that ended ``ok`` or ``partial``.
+run that ended ``ok`` or ``partial``. A run that ended ``failed`` (a camera folder could
+not be listed, or the run stopped on an error) never counts; when it is the latest run of
+the day, its reason is shown beside the vehicle.
 
 Covers: DT-03, DT-14.
 """
@@ -130,6 +132,7 @@ class VehicleCompliance:
     dvr_serial: str | None
     first_synced_at: float | None
     last_synced_at: float | None
+    last_failure: str | None = None  # why the latest pass failed, when no good pass came after it
 
     @property
     def monitored(self) -> bool:
@@ -138,10 +141,13 @@ class VehicleCompliance:
 
     @property
     def status(self) -> str:
-        """``yes``, or why not."""
+        """``yes``, or why not; a failed latest pass is named either way."""
         if self.dvr_serial is None:
             return "no: no DVR configured"
-        return "yes" if self.first_synced_at is not None else "no: DVR never synced"
+        failure = None if self.last_failure is None else _failure_text(self.last_failure)
+        if self.first_synced_at is not None:
+            return "yes" if failure is None else f"yes; the last pass failed: {failure}"
+        return "no: DVR never synced" if failure is None else f"no: every DVR pass failed: {failure}"
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,33 @@ class ComplianceReport:
         return _ARTICLE[self.regime]
 
 
+def _failure_text(reason: str, limit: int = 160) -> str:
+    return reason if len(reason) <= limit else reason[: limit - 1] + "…"
+
+
+def _failed_passes(db: sqlite3.Connection, before: float) -> dict[str, tuple[float, str]]:
+    """Each vehicle's latest failed pass before ``before``: when it ended and why."""
+    found: dict[str, tuple[float, str]] = {}
+    rows = db.execute(
+        "SELECT vehicle, COALESCE(finished_at, started_at), detail FROM dvr_syncs "
+        "WHERE status = 'failed' AND COALESCE(finished_at, started_at) < ? ORDER BY id",
+        (before,),
+    )
+    for vehicle, at, detail in rows:
+        found[vehicle] = (at, _failure_reason(detail))
+    return found
+
+
+def _failure_reason(detail: str | None) -> str:
+    """The reason a failed pass's stored report gives."""
+    try:
+        document = json.loads(detail) if detail else None
+    except json.JSONDecodeError:
+        return detail or "no reason recorded"
+    reason = document.get("detail") if isinstance(document, dict) else None
+    return reason if isinstance(reason, str) and reason else "no reason recorded"
+
+
 def _first_last_syncs(db: sqlite3.Connection, before: float) -> dict[str, tuple[float, float]]:
     found: dict[str, tuple[float, float]] = {}
     queries = (
@@ -203,12 +236,15 @@ def compliance_report(config: GuaritaConfig, db: sqlite3.Connection, day: dt.dat
     zone = local_zone(config.fleet.timezone)
     end_of_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=zone).timestamp()
     syncs = _first_last_syncs(db, end_of_day)
+    failures = _failed_passes(db, end_of_day)
     vehicles = []
     for number in sorted(config.fleet.vehicles, key=order_key):
         settings = config.fleet.vehicles[number]
         first, last = syncs.get(number, (None, None)) if settings.dvr is not None else (None, None)
         serial = settings.dvr.serial if settings.dvr is not None else None
-        vehicles.append(VehicleCompliance(number, settings.plate, serial, first, last))
+        failed_at, reason = failures.get(number, (None, None))
+        failure = reason if failed_at is not None and (last is None or failed_at > last) else None
+        vehicles.append(VehicleCompliance(number, settings.plate, serial, first, last, failure))
     regime, size = config.fleet.regime, len(vehicles)
     band = band_for(regime, size)
     percent, required = required_on(regime, size, day)
@@ -269,7 +305,8 @@ def compliance_json(report: ComplianceReport) -> str:
         "compliant": report.compliant,
         "vehicles": [
             {"vehicle": v.vehicle, "plate": v.plate, "dvr_serial": v.dvr_serial, "monitored": v.monitored,
-             "status": v.status, "first_synced_at": when(v.first_synced_at), "last_synced_at": when(v.last_synced_at)}
+             "status": v.status, "first_synced_at": when(v.first_synced_at), "last_synced_at": when(v.last_synced_at),
+             "last_failure": v.last_failure}
             for v in report.vehicles
         ],
         "schedule": [

@@ -9,14 +9,20 @@ Covers: PB-01, PB-05.
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from guarita.standin.frigate_cameras import StandinCamera, StandinCameras
 
-__all__ = ["StandinMqtt", "config_body", "config_set_answer", "schema_version", "stats_body"]
+__all__ = ["StandinMqtt", "config_body", "config_set_answer", "missing_variables", "schema_version", "stats_body"]
 
 JsonObject = dict[str, Any]
+
+log = logging.getLogger(__name__)
+"""The stand-in's "Frigate log": why a config change was refused (the HTTP answer does not say)."""
 
 _FFMPEG = "/usr/lib/ffmpeg/7.0/bin/ffmpeg"
 _GLOBAL_ARGS = ["-hide_banner", "-loglevel", "warning", "-threads", "2"]
@@ -63,10 +69,11 @@ def _record(camera: StandinCamera | None, minor: int, days: float) -> JsonObject
         "sync_recordings": False,
         "expire_interval": 60,
     }
+    motion = camera.motion_days if camera is not None and camera.motion_days is not None else None
     if minor >= 17:
-        record |= {"continuous": {"days": _days(days)}, "motion": {"days": _days(days)}}
+        record |= {"continuous": {"days": _days(days)}, "motion": {"days": _days(days if motion is None else motion)}}
     else:
-        record["retain"] = _retain(days, "all")
+        record["retain"] = _retain(days, "all") if motion is None else _retain(motion, "motion")
     if minor >= 15:
         record |= {"detections": _review_retention(days), "alerts": _review_retention(days)}
     export: JsonObject = {"timelapse_args": "-vf setpts=0.04*PTS -r 30"}
@@ -275,13 +282,55 @@ def _camera_problems(name: str, camera: Any, minor: int) -> list[str]:
     return problems
 
 
-def config_set_answer(body: Any, has_query: bool, minor: int) -> tuple[int, JsonObject]:
+_PLACEHOLDER = re.compile(r"\{(FRIGATE_[A-Za-z0-9_]*)\}")
+
+
+def _env_strings(data: Any) -> list[str]:
+    """The values Frigate parses as ``EnvString`` (``{FRIGATE_*}`` filled from its environment).
+
+    Camera input paths and ONVIF login, and the MQTT login; ``go2rtc`` is free-form for
+    Frigate's config (go2rtc fills its own placeholders when it starts), so it is not checked.
+    """
+    if not isinstance(data, dict):
+        return []
+    found: list[Any] = []
+    mqtt = data.get("mqtt")
+    if isinstance(mqtt, dict):
+        found += [mqtt.get(key) for key in ("host", "user", "password")]
+    cameras = data.get("cameras")
+    for camera in cameras.values() if isinstance(cameras, dict) else []:
+        if not isinstance(camera, dict):
+            continue
+        ffmpeg = camera.get("ffmpeg")
+        inputs = ffmpeg.get("inputs") if isinstance(ffmpeg, dict) else None
+        found += [item.get("path") for item in inputs or [] if isinstance(item, dict)]
+        onvif = camera.get("onvif")
+        if isinstance(onvif, dict):
+            found += [onvif.get(key) for key in ("host", "user", "password")]
+    return [value for value in found if isinstance(value, str)]
+
+
+def missing_variables(data: Any, environment: Collection[str]) -> list[str]:
+    """``{FRIGATE_*}`` placeholders in ``config_data`` whose variable ``environment`` lacks, in order."""
+    missing: list[str] = []
+    for value in _env_strings(data):
+        for name in _PLACEHOLDER.findall(value):
+            if name not in environment and name not in missing:
+                missing.append(name)
+    return missing
+
+
+def config_set_answer(
+    body: Any, has_query: bool, minor: int, environment: Collection[str] = ()
+) -> tuple[int, JsonObject]:
     """Status and JSON answer of ``PUT /api/config/set`` for a parsed JSON ``body``.
 
     0.14 and 0.15 read only the query string (a JSON ``config_data`` is ignored, and the answer is
     still a success); from 0.16 a body without ``config_data`` and no query is refused, and a
     ``config_data`` that makes the config invalid (here: an obsolete retention key for the
-    version, a role used twice, no ``detect`` role) is rolled back with a 400.
+    version, a role used twice, no ``detect`` role, or a ``{FRIGATE_*}`` placeholder whose
+    variable is not in ``environment``, Frigate's own process environment) is rolled back
+    with a 400 whose body does not say why (Frigate logs it).
     """
     success = {"success": True, "message": "Config successfully updated, restart to apply"}
     if minor < 16 or has_query:
@@ -293,6 +342,8 @@ def config_set_answer(body: Any, has_query: bool, minor: int) -> tuple[int, Json
     cameras = data.get("cameras", {}) if isinstance(data, dict) else {}
     for name, camera in (cameras.items() if isinstance(cameras, dict) else []):
         problems += _camera_problems(str(name), camera, minor)
+    problems += [f"KeyError: {name!r}" for name in missing_variables(data, environment)]
     if problems:
+        log.error("Error parsing config: %s", "; ".join(problems))
         return 400, {"success": False, "message": "Error parsing config. Check logs for error message."}
     return 200, success

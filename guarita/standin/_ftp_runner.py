@@ -9,6 +9,10 @@ per request). Like ProFTPD, MLSD lists a symlink as ``type=OS.unix=slink:<target
 (pyftpdlib would report its target's type). ``--no-mlsd`` removes MLSD/MLST, like the
 busybox and vsftpd servers many DVRs run, so clients must fall back to ``LIST``.
 
+Hostile modes: a ``RETR`` of a file whose name is a line of ``W/endless`` sends the file,
+then zeros without end; while ``W/endless_listing`` exists, every MLSD and LIST goes on
+without end.
+
 Covers: PB-06.
 """
 
@@ -25,6 +29,33 @@ from typing import Any
 
 __all__ = ["main"]
 
+_ZEROS = bytes(64 * 1024)
+
+
+class _EndlessProducer:
+    """A pyftpdlib producer: ``head``, then zeros for ever."""
+
+    def __init__(self, head: bytes) -> None:
+        self._head = head
+
+    def more(self) -> bytes:
+        head, self._head = self._head, b""
+        return head or _ZEROS
+
+
+def _endless_lines() -> Iterator[bytes]:
+    index = 0
+    while True:
+        index += 1
+        yield f"type=file;size=1;modify=20261120110000; {index:012d}.mp4\r\n".encode()
+
+
+def _names_in(path: Path) -> set[str]:
+    try:
+        return set(path.read_text().split())
+    except FileNotFoundError:
+        return set()
+
 
 def _handler_class(workdir: Path, user: str, password: str, root: Path, mlsd: bool) -> Any:
     """pyftpdlib's FTPHandler set up as the DVR.
@@ -37,6 +68,7 @@ def _handler_class(workdir: Path, user: str, password: str, root: Path, mlsd: bo
         from pyftpdlib.authorizers import DummyAuthorizer  # type: ignore[import-untyped]
         from pyftpdlib.filesystems import AbstractedFS  # type: ignore[import-untyped]
         from pyftpdlib.handlers import DTPHandler, FTPHandler  # type: ignore[import-untyped]
+        from pyftpdlib.handlers.ftp.producers import BufferedIteratorProducer  # type: ignore[import-untyped]
 
     class _LinkAwareFS(AbstractedFS):  # type: ignore[misc]
         """Lists symlinks in MLSD as links (ProFTPD's fact) instead of their targets' type."""
@@ -44,6 +76,8 @@ def _handler_class(workdir: Path, user: str, password: str, root: Path, mlsd: bo
         def format_mlsx(
             self, basedir: str, listing: list[str], perms: str, facts: list[str], ignore_err: bool = True
         ) -> Iterator[bytes]:
+            if (workdir / "endless_listing").exists():
+                yield from _endless_lines()
             for basename in listing:
                 path = os.path.join(basedir, basename)
                 if os.path.islink(path):
@@ -86,7 +120,20 @@ def _handler_class(workdir: Path, user: str, password: str, root: Path, mlsd: bo
             return sent
 
     class Handler(FTPHandler):  # type: ignore[misc]
-        pass
+        def ftp_RETR(self, file: str) -> str | None:
+            if os.path.basename(file) not in _names_in(workdir / "endless"):
+                return super().ftp_RETR(file)  # type: ignore[no-any-return]
+            offset: int = getattr(self, "_restart_position", 0)  # REST, as pyftpdlib keeps it
+            self._restart_position = 0
+            head = Path(file).read_bytes()[offset:]
+            self.push_dtp_data(_EndlessProducer(head), isproducer=True, cmd="RETR")
+            return file
+
+        def ftp_LIST(self, path: str) -> str | None:
+            if not (workdir / "endless_listing").exists():
+                return super().ftp_LIST(path)  # type: ignore[no-any-return]
+            self.push_dtp_data(BufferedIteratorProducer(_endless_lines()), isproducer=True, cmd="LIST")
+            return path
 
     authorizer = DummyAuthorizer()
     authorizer.add_user(user, password, str(root), perm="elr")

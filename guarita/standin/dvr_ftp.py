@@ -6,6 +6,8 @@ is given separately, as in the config). ``bytes_sent`` is the total of file byte
 server wrote on data connections; ``cut_next_transfer(n)`` (or ``cut_after_bytes=`` at
 construction) makes the next RETR stop after ``n`` bytes with ``426``. ``mlsd=False``
 makes the server answer 500 to MLSD, like DVR firmware built on busybox or vsftpd.
+Hostile DVRs: ``endless_body(name)`` makes every RETR of a file called ``name`` send the
+file and then zeros without end; ``endless_listing()`` makes every listing go on without end.
 
 Covers: PB-06.
 """
@@ -66,6 +68,19 @@ class DvrFtpServer:
         if self._workdir is None:
             raise RuntimeError("start the server first")
         (self._workdir / "cut").write_text(str(after_bytes))
+
+    def endless_body(self, name: str) -> None:
+        """Make every RETR of a file called ``name`` (in any folder) go on past its end, for ever."""
+        if self._workdir is None:
+            raise RuntimeError("start the server first")
+        with (self._workdir / "endless").open("a") as names:
+            names.write(name + "\n")
+
+    def endless_listing(self) -> None:
+        """Make every MLSD and LIST answer go on without end."""
+        if self._workdir is None:
+            raise RuntimeError("start the server first")
+        (self._workdir / "endless_listing").touch()
 
     async def start(self) -> str:
         """Start the server process; return its URL once it listens."""

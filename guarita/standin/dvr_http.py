@@ -12,6 +12,13 @@ Fault hooks for tests: ``cut_after_bytes`` makes the next file GET send that man
 and drop the connection (the hook then resets); ``ignore_range`` answers every GET with the
 whole file (200), like DVR firmware without Range support. ``bytes_sent`` counts file body
 bytes actually written and ``requests`` records ``(path, Range header)`` of every request.
+
+Hostile DVRs, for the bounds on what Guarita reads: ``extra_body[path]`` (``path`` relative
+to ``root``, e.g. ``"1/20261120080000.mp4"``) appends that many bytes of zeros to the file's
+GET body, or sends zeros without end when it is None (no Content-Length then), while the
+listing still gives the file's real size; ``endless_listing`` makes every folder listing an
+nginx JSON array that never ends; ``folder_status`` answers every folder listing with that
+HTTP status (404: the camera folders are not there).
 A path with an empty, ``.`` or ``..`` segment is refused (400, as nginx refuses a path
 climbing above its root); one that resolves outside ``root`` through a symlink is not found
 (404).
@@ -88,6 +95,9 @@ class DvrHttpServer:
         self.ignore_range = False
         self.bytes_sent = 0
         self.requests: list[tuple[str, str | None]] = []
+        self.extra_body: dict[str, int | None] = {}
+        self.endless_listing = False
+        self.folder_status: int | None = None
         self._credentials = (username, password) if username is not None else None
         self._ssl = ssl_context
         self._runner: web.AppRunner | None = None
@@ -158,8 +168,56 @@ class DvrHttpServer:
         if target.is_dir():
             if not request.raw_path.partition("?")[0].endswith("/"):
                 raise web.HTTPMovedPermanently(location=request.raw_path.partition("?")[0] + "/")
+            if self.folder_status is not None:
+                return web.Response(status=self.folder_status, text=f"{self.folder_status} DVR says no")
+            if self.endless_listing:
+                return await self._endless_listing(request)
             return self._listing(target, "".join(f"/{s}" for s in segments))
+        relative = "/".join(segments)
+        if relative in self.extra_body:
+            return await self._overlong(request, target, self.extra_body[relative])
         return await self._file(request, target)
+
+    async def _endless_listing(self, request: web.Request) -> web.StreamResponse:
+        """An nginx JSON listing that never ends (chunked, no Content-Length)."""
+        response = web.StreamResponse()
+        response.content_type = "application/json"
+        await response.prepare(request)
+        entry = b'{ "name":"20261120080000.mp4", "type":"file", "mtime":"Fri, 20 Nov 2026 11:00:00 GMT", "size":1 },\n'
+        block = b"[\n" + entry * (_CHUNK // len(entry))
+        try:
+            while True:
+                await response.write(block)
+                self.bytes_sent += len(block)
+                block = entry * (_CHUNK // len(entry))
+        except (ConnectionResetError, ConnectionError):
+            return response
+
+    async def _overlong(self, request: web.Request, path: Path, extra: int | None) -> web.StreamResponse:
+        """The file's bytes, then ``extra`` zeros (None: zeros without end); Range is ignored."""
+        data = await asyncio.to_thread(path.read_bytes)
+        response = web.StreamResponse()
+        response.content_type = "application/octet-stream"
+        if extra is not None:
+            response.content_length = len(data) + extra
+        await response.prepare(request)
+        if request.method == "HEAD":
+            return response
+        zeros = bytes(_CHUNK)
+        left = extra
+        try:
+            await response.write(data)
+            self.bytes_sent += len(data)
+            while left is None or left > 0:
+                block = zeros if left is None else zeros[: min(left, _CHUNK)]
+                await response.write(block)
+                self.bytes_sent += len(block)
+                if left is not None:
+                    left -= len(block)
+        except (ConnectionResetError, ConnectionError):
+            return response
+        await response.write_eof()
+        return response
 
     def _listing(self, folder: Path, shown: str) -> web.Response:
         entries: list[tuple[str, bool, os.stat_result]] = []

@@ -1,7 +1,7 @@
 """A stand-in for Frigate's HTTP API, built from the contract - it is not Frigate.
 
 ``make_frigate_app`` returns an aiohttp application that answers under ``/api`` the way
-Frigate 0.14-0.17 does according to ``frigate-contract/README.md`` and its JSON examples:
+Frigate 0.14-0.17 does according to its source and the examples in ``tests/fixtures/frigate/``:
 same paths, key order, types and error bodies. It serves a handful of cameras
 (:class:`StandinCameras`), event and review rows produced by
 :mod:`guarita.standin.frigate_events` (the same payloads a test publishes on MQTT), synthetic
@@ -9,6 +9,10 @@ same paths, key order, types and error bodies. It serves a handful of cameras
 exports whose MP4 nginx-style ``/exports/<file>`` serves (made with ffmpeg on first download, see
 :mod:`guarita.standin._frigate_exports`), and a tiny fixed JPEG. It runs no detector. Use it in tests and in
 ``guarita demo``; never point a real deployment at it.
+
+``PUT /api/config/set`` checks ``{FRIGATE_*}`` placeholders in camera input paths (and ONVIF and
+MQTT logins) against the variables the stand-in's "process" has (``environment``), as Frigate
+0.17.2 does: a missing one gets the bare 400 "Error parsing config" and only the log names it.
 
 With ``users``, it behaves like Frigate's authenticated port 8971: ``POST /api/login`` sets the
 ``frigate_token`` JWT (HS256) cookie, every other route needs that cookie or
@@ -233,7 +237,8 @@ async def _config_set(request: web.Request) -> web.Response:
     except ValueError:
         body = None
     request.app[FRIGATE_CONFIG_SETS].append(body)
-    status, answer = config_set_answer(body, bool(request.query), _standin(request).minor)
+    standin = _standin(request)
+    status, answer = config_set_answer(body, bool(request.query), standin.minor, standin.environment)
     return web.json_response(answer, status=status)
 
 
@@ -435,6 +440,7 @@ def make_frigate_app(
     export_delay_s: float = 0.2,
     clock: Callable[[], datetime] | None = None,
     seed: int = 0,
+    environment: Mapping[str, str] | None = None,
 ) -> web.Application:
     """Build the stand-in Frigate application (serve it with :func:`serve_frigate`).
 
@@ -450,6 +456,9 @@ def make_frigate_app(
         export_delay_s: Seconds an export stays ``in_progress``.
         clock: Aware-UTC clock; ``datetime.now(UTC)`` when None.
         seed: Seed for export ids.
+        environment: The variables Frigate's process has (``FRIGATE_*``); ``PUT /api/config/set``
+            refuses a ``{FRIGATE_*}`` placeholder naming any other, as Frigate does. Change
+            ``app[FRIGATE_STANDIN].environment`` to "set a variable and restart Frigate".
 
     Returns:
         The application; its state is ``app[FRIGATE_STANDIN]``.
@@ -457,7 +466,7 @@ def make_frigate_app(
     standin = FrigateStandin(
         cameras, version=version, users=users, user_cameras=user_cameras, jwt_secret=jwt_secret,
         mqtt=mqtt or StandinMqtt(), clip_file=clip_file, export_delay_s=export_delay_s,
-        clock=clock or (lambda: datetime.now(UTC)), seed=seed,
+        clock=clock or (lambda: datetime.now(UTC)), seed=seed, environment=environment,
     )
     app = web.Application(middlewares=[_frigate_gate])
     app[FRIGATE_STANDIN] = standin

@@ -41,6 +41,11 @@ class StandinCamera(BaseModel):
     detect_fps: int = Field(default=5, gt=0, le=30, description="Detect frames per second.")
     record_enabled: bool = Field(default=True, description="Whether the camera records.")
     retention_days: float = Field(default=7, ge=0, description="Days recordings are kept.")
+    motion_days: float | None = Field(
+        default=None, ge=0,
+        description="Days footage with motion is kept when it differs from retention_days: 0.17 "
+                    "record.motion.days (continuous stays retention_days); before 0.17 record.retain "
+                    "with mode motion.")
     zones: tuple[str, ...] = Field(default=(), description="Zone names defined on the camera.")
 
     @property

@@ -1,8 +1,8 @@
 """Realistic Frigate MQTT payloads for ``<prefix>/events`` and ``<prefix>/reviews``.
 
 Part of the Frigate **stand-in**: these payloads are generated from the contract
-(``frigate-contract/mqtt-events-*.json``, ``mqtt-reviews-*.json``, section 3.1 "Field history"),
-not captured from Frigate. Keys, key order and value types follow the contract files; the
+(``tests/fixtures/frigate/mqtt-events-*.json``, ``mqtt-reviews-*.json``, and the field history
+below), not captured from Frigate. Keys, key order and value types follow those files; the
 numbers are invented but plausible (one object walking across the detect frame).
 
 Everything here is a pure function of its arguments and the given ``random.Random``.

@@ -76,6 +76,7 @@ class FrigateStandin:
         export_delay_s: float,
         clock: Callable[[], datetime],
         seed: int,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         self.cameras = cameras
         self.version = version
@@ -85,8 +86,12 @@ class FrigateStandin:
         self.mqtt = mqtt
         self.clip_file = clip_file
         self.export_delay_s = export_delay_s
+        self.environment: dict[str, str] = dict(environment or {})
+        """Frigate's process environment, against which ``{FRIGATE_*}`` placeholders are checked."""
         self.fail_exports = False
         """When True, exports vanish instead of finishing (as when Frigate's ffmpeg fails)."""
+        self.stall_exports = False
+        """When True, exports stay ``in_progress`` (as an export Frigate never completes)."""
         self.logins = 0
         """Successful ``POST /api/login`` calls so far."""
         self.events: dict[str, JsonObject] = {}
@@ -248,6 +253,8 @@ class FrigateStandin:
             return
         if self.fail_exports:
             del self.exports[export_id]
+        elif self.stall_exports:
+            return
         else:
             row["in_progress"] = False
 
