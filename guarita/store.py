@@ -7,22 +7,19 @@ in microseconds, so an executor hop would cost more than it saves.
 ``synchronous=FULL`` makes every commit durable against power loss, not only process
 crashes; callers batch their writes so the hot path pays one fsync per batch.
 
-Covers: PB-01, DT-21, BH-07.
-    """,
 A full disk is a state, not a crash: a write that fails for want of space raises
 ``StoreFullError`` naming the directory, ``full`` holds that message (for /healthz) until
 a later commit succeeds, and the change is logged once each way. A transaction SQLite
 already ended on its own (as it does on SQLITE_FULL) is not rolled back a second time,
 so the caller sees the real error.
 
-Covers: PB-01, DT-21.
+Covers: PB-01, DT-21, BH-07.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-    """,
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -418,14 +415,10 @@ class Store:
                 self.db.execute(f"PRAGMA user_version = {number + 1}")
                 self.db.execute("COMMIT")
             except sqlite3.Error as exc:
-                self.db.execute("ROLLBACK")
-                raise StoreError(f"migration {number + 1} of {self.path} failed: {exc}") from exc
-        if version < len(MIGRATIONS):
-            log.info("store %s migrated from schema version %d to %d", self.path, version, len(MIGRATIONS))
-    """,
                 self._rollback()
                 raise self._write_error(f"migration {number + 1} of {self.path} failed", exc) from exc
-            log.info("store %s migrated to schema version %d", self.path, number + 1)
+        if version < len(MIGRATIONS):
+            log.info("store %s migrated from schema version %d to %d", self.path, version, len(MIGRATIONS))
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -504,7 +497,8 @@ def _private_file(path: Path) -> None:
     for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         if file.exists() and file.stat().st_mode & 0o077:
             file.chmod(0o600)
-    """,
+
+
 def _out_of_space(exc: sqlite3.Error, path: Path) -> bool:
     """True if ``exc`` says the disk is full (SQLITE_FULL, or an I/O error on a disk with no room)."""
     primary = getattr(exc, "sqlite_errorcode", 0) & 0xFF
