@@ -26,7 +26,7 @@ async def test_a_url_and_token_that_work_create_the_entry_named_by_the_provider(
 ) -> None:
     flow = await _user_flow(hass)
     result = await hass.config_entries.flow.async_configure(
-        flow, {CONF_URL: guarita.url + "/api/v1/", CONF_TOKEN: guarita.viewer_token}
+        flow, {CONF_URL: guarita.url.replace("http://", "http://ha:s3cret@") + "/api/v1/", CONF_TOKEN: guarita.viewer_token}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Guarita acme"

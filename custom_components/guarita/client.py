@@ -15,7 +15,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import aiohttp
 
@@ -41,13 +41,17 @@ class GuaritaAuthError(GuaritaApiError):
 
 
 def base_url(url: str) -> str:
-    """The server's root as the user typed it, without a trailing ``/`` or ``/api/v1``."""
+    """The server's root as the user typed it, without a trailing ``/`` or ``/api/v1``, nor a user or password."""
     url = url.strip().rstrip("/")
     if url.endswith(API_PATH):
         url = url[: -len(API_PATH)]
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("the URL must start with http:// or https:// and name a host")
+    if parts.username is not None or parts.password is not None:
+        # The bearer token is the credential: a user and password in the URL are neither kept nor sent.
+        netloc = parts.netloc.rpartition("@")[2]
+        url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
     return url
 
 
