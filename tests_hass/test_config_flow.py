@@ -75,7 +75,7 @@ async def test_a_token_rotated_in_guarita_starts_reauthentication_and_a_new_toke
     hass: HomeAssistant, entry: MockConfigEntry, guarita: Guarita
 ) -> None:
     old_token = guarita.operator_token
-    guarita.stop()
+    await hass.async_add_executor_job(guarita.stop)
     new_token = await hass.async_add_executor_job(guarita.rotate_operator_token)
     await hass.async_add_executor_job(guarita.start)
     await entry.runtime_data.coordinator.async_refresh()
@@ -103,7 +103,7 @@ async def test_reconfigure_changes_url_and_token_of_the_same_guarita(
         result["flow_id"], {CONF_URL: f"http://127.0.0.1:{free_port()}", CONF_TOKEN: guarita.viewer_token}
     )
     assert result["errors"] == {"base": "cannot_connect"}
-    guarita.stop()  # Guarita moves to another port
+    await hass.async_add_executor_job(guarita.stop)  # Guarita moves to another port
     moved = await hass.async_add_executor_job(guarita.move_to_another_port)
     await hass.async_add_executor_job(guarita.start)
     result = await hass.config_entries.flow.async_configure(
