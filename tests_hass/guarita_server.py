@@ -105,6 +105,10 @@ class Guarita:
         self.viewer_token = secrets.token_urlsafe(24)
         self.process: subprocess.Popen[bytes] | None = None
         self.log = workdir / "guarita.log"
+        self.cameras: dict[str, Any] = {
+            CAMERA: {"programs": ["cop_bh"], "location": {"lat": -19.9245, "lon": -43.9352}},
+            BUS_CAMERA: {"programs": ["detro"], "vehicle": VEHICLE},
+        }
         self.write_config()
 
     def write_config(self) -> None:
@@ -115,10 +119,7 @@ class Guarita:
             "storage": {"data_dir": str(self.workdir / "data")},
             "frigate": {"url": f"http://127.0.0.1:{free_port()}", "mqtt": {"host": "127.0.0.1", "port": self.broker.port}},
             "programs": {"cop_bh": {"uplink": dict(uplink)}, "detro": {"uplink": dict(uplink)}},
-            "cameras": {
-                CAMERA: {"programs": ["cop_bh"], "location": {"lat": -19.9245, "lon": -43.9352}},
-                BUS_CAMERA: {"programs": ["detro"], "vehicle": VEHICLE},
-            },
+            "cameras": self.cameras,
             "fleet": {"vehicles": {VEHICLE: {"plate": "KXY1A23", "line": "232"}}},
             "web": {"host": "127.0.0.1", "port": self.web_port, "tokens": {
                 "home-assistant": token_entry("operator", self.operator_token),

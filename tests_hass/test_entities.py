@@ -145,3 +145,29 @@ async def test_unloading_stops_polling_and_removes_the_entities(
     assert coordinator._unsub_refresh is None and not coordinator._listeners
     assert all(s.state == STATE_UNAVAILABLE for s in hass.states.async_all() if s.entity_id.startswith(
         ("sensor.", "binary_sensor.")))
+
+
+# covers PB-08
+async def test_a_camera_added_to_guarita_appears_and_one_removed_can_be_deleted(
+    hass: HomeAssistant, entry: MockConfigEntry, guarita: Guarita
+) -> None:
+    from custom_components.guarita import async_remove_config_entry_device
+
+    await hass.async_add_executor_job(guarita.stop)
+    guarita.cameras["back_door"] = {"programs": ["cop_bh"], "location": {"lat": -19.9246, "lon": -43.9353}}
+    del guarita.cameras[CAMERA]
+    await hass.async_add_executor_job(guarita.write_config)
+    await hass.async_add_executor_job(guarita.start)
+    await refresh(hass, entry)
+    assert state(hass, "binary_sensor", "camera_back_door_shared_cop_bh").state == STATE_OFF
+    assert state(hass, "sensor", "camera_back_door_share_status").state == "no_client"
+    assert state(hass, "sensor", f"camera_{CAMERA}_share_status").state == STATE_UNAVAILABLE
+
+    devices = dr.async_get(hass)
+    gone = devices.async_get_device(identifiers={(DOMAIN, f"{PROVIDER}_camera_{CAMERA}")})
+    added = devices.async_get_device(identifiers={(DOMAIN, f"{PROVIDER}_camera_back_door")})
+    hub = devices.async_get_device(identifiers={(DOMAIN, PROVIDER)})
+    assert gone is not None and added is not None and hub is not None
+    assert await async_remove_config_entry_device(hass, entry, gone) is True
+    assert await async_remove_config_entry_device(hass, entry, added) is False
+    assert await async_remove_config_entry_device(hass, entry, hub) is False

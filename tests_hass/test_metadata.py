@@ -118,3 +118,16 @@ def test_quality_scale_states_every_bronze_and_silver_rule() -> None:
             assert value["status"] == "exempt" and value["comment"], rule
         else:
             assert value == "done", rule
+
+
+# covers PB-08
+def test_every_translated_entity_and_the_action_have_an_icon() -> None:
+    icons = json.loads((INTEGRATION / "icons.json").read_text(encoding="utf-8"))
+    strings = json.loads((INTEGRATION / "strings.json").read_text(encoding="utf-8"))
+    with_device_class = {"frigate_link", "uplink_link"}  # connectivity: Home Assistant's own icons
+    for platform, entities in strings["entity"].items():
+        assert set(entities) - with_device_class == set(icons["entity"][platform]), platform
+        for key, icon in icons["entity"][platform].items():
+            assert icon["default"].startswith("mdi:")
+            assert set(icon.get("state", {})) <= set(entities[key].get("state", {"on": 0, "off": 0})), key
+    assert set(icons["services"]) == set(strings["services"])

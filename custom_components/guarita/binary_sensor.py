@@ -15,7 +15,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import PROGRAMS
 from .coordinator import GuaritaConfigEntry, GuaritaCoordinator
-from .entity import GuaritaEntity, camera_device, hub_device
+from .entity import GuaritaEntity, add_new_entities, camera_device, hub_device
 from .names import program_label
 
 PARALLEL_UPDATES = 0
@@ -24,10 +24,14 @@ PARALLEL_UPDATES = 0
 async def async_setup_entry(
     hass: HomeAssistant, entry: GuaritaConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
-    """Add the binary sensors of the cameras, uplinks and hub Guarita reports."""
+    """Add the binary sensors of the cameras, uplinks and hub Guarita reports, and of those it adds later."""
     coordinator = entry.runtime_data.coordinator
+    add_new_entities(entry, coordinator, _entities, async_add_entities)
+
+
+def _entities(coordinator: GuaritaCoordinator) -> list[GuaritaEntity]:
     data = coordinator.data
-    entities: list[BinarySensorEntity] = [FrigateLinkSensor(coordinator)]
+    entities: list[GuaritaEntity] = [FrigateLinkSensor(coordinator)]
     entities += [UplinkLinkSensor(coordinator, program) for program in data.uplinks]
     entities += [
         CameraSharedSensor(coordinator, camera.name, program)
@@ -35,7 +39,7 @@ async def async_setup_entry(
         for program in camera.programs
         if program in PROGRAMS
     ]
-    async_add_entities(entities)
+    return entities
 
 
 class CameraSharedSensor(GuaritaEntity, BinarySensorEntity):

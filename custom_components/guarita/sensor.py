@@ -28,7 +28,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .client import Camera, Summary, Uplink, Vehicle
 from .const import SHARE_REASONS, SHARE_STATES
 from .coordinator import GuaritaConfigEntry, GuaritaCoordinator
-from .entity import GuaritaEntity, camera_device, hub_device, vehicle_device
+from .entity import GuaritaEntity, add_new_entities, camera_device, hub_device, vehicle_device
 from .names import program_label
 
 PARALLEL_UPDATES = 0
@@ -119,14 +119,17 @@ VEHICLE_SENSORS = (
 async def async_setup_entry(
     hass: HomeAssistant, entry: GuaritaConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
-    """Add the sensors of the hub, uplinks, cameras and vehicles Guarita reports."""
-    coordinator = entry.runtime_data.coordinator
+    """Add the sensors of the hub, uplinks, cameras and vehicles Guarita reports, and of those it adds later."""
+    add_new_entities(entry, entry.runtime_data.coordinator, _entities, async_add_entities)
+
+
+def _entities(coordinator: GuaritaCoordinator) -> list[GuaritaEntity]:
     data = coordinator.data
-    entities: list[SensorEntity] = [HubSensor(coordinator, d) for d in HUB_SENSORS]
+    entities: list[GuaritaEntity] = [HubSensor(coordinator, d) for d in HUB_SENSORS]
     entities += [UplinkSensor(coordinator, program, d) for program in data.uplinks for d in UPLINK_SENSORS]
     entities += [ShareStatusSensor(coordinator, camera) for camera in data.cameras]
     entities += [VehicleSensor(coordinator, vehicle, d) for vehicle in data.vehicles for d in VEHICLE_SENSORS]
-    async_add_entities(entities)
+    return entities
 
 
 class HubSensor(GuaritaEntity, SensorEntity):
