@@ -25,6 +25,7 @@ from guarita.adapters.dvr.arrival import DvrPoller
 from guarita.adapters.dvr.sync import DvrSync
 from guarita.audit_head import publish_audit_head
 from guarita.api import make_api_app
+from guarita._api_summary import LiveLink, LiveState
 from guarita.bridge import EventBridge
 from guarita.catalogue import Catalogue
 from guarita.config import GuaritaConfig, MqttProtocol, ProgramName
@@ -276,6 +277,16 @@ class Runtime:
             "services": self.supervisor.report(),
         }
 
+    def live_state(self) -> LiveState:
+        """Link states and deliveries since start, for the API's ``GET /summary``."""
+        links = {"frigate": LiveLink(self.frigate.state.up, self.frigate.state.detail)}
+        for uplink in self.uplinks:
+            links[f"uplink:{uplink.name}"] = LiveLink(uplink.state.up, uplink.state.detail)
+        if self.telemetry is not None:
+            links["telemetry"] = LiveLink(self.telemetry.state.up, self.telemetry.state.detail)
+        delivered = {labels[0]: int(count) for labels, count in self.metrics.delivered.values.items()}
+        return LiveState(links=links, delivered=delivered)
+
     async def _watch_registry(self, stop: asyncio.Event) -> None:
         """Apply registry changes (and consent expiries) to the gate and the catalogue."""
         failing = False
@@ -359,7 +370,7 @@ class Runtime:
         web = self.config.web
         runner = None
         try:
-            api = make_api_app(self.config, self.registry, self.store, self._clock, self.outbox)
+            api = make_api_app(self.config, self.registry, self.store, self._clock, self.outbox, self.live_state)
             runner, port = await listen_web(make_web_app(self.health, self.metrics, api), web.host, web.port)
             self.web_port.set_result(port)
             log.info(
