@@ -374,6 +374,7 @@ def test_verify_on_a_missing_folder_says_so(tmp_path: Path, capsys: pytest.Captu
     out = capsys.readouterr().out
     assert f"FAILED {missing}: no such folder" in out and "bundle NOT verified" in out
     assert "manifest.json" not in out
+    assert "in the bundle" not in out and "files match" not in out  # no key or files claimed of a missing folder
 
 
 # covers BH-07
