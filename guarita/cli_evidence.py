@@ -153,7 +153,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    key = Path(args.pubkey).read_bytes() if args.pubkey else None
+    try:
+        key = Path(args.pubkey).read_bytes() if args.pubkey else None
+    except OSError as exc:
+        raise RetentionError(f"cannot read the provider's public key {args.pubkey} (--pubkey): {exc.strerror}") from exc
     folder = Path(args.folder)
     check = verify_bundle(folder, key, args.pubkey or "--pubkey")
     # A missing folder has no key and no files to speak of: say only that it is missing
