@@ -227,6 +227,10 @@ async def test_masked_snapshot_and_attestation_record_the_masked_image(
     refused = await guarita("cameras", "attest", "garagem", "--not-public-facing", "--evidence", "notes.txt",
                             "--by", "ana", "-c", str(config), cwd=tmp_path)
     assert refused.code == 1 and "cannot blank garagem's privacy masks on the evidence" in refused.err
+    missing = await guarita("cameras", "attest", "garagem", "--not-public-facing", "--evidence", "nope.jpg",
+                            "--by", "ana", "-c", str(config), cwd=tmp_path)
+    assert missing.code == 1 and "the store could not be used" not in missing.err, missing.err
+    assert "cannot read the evidence file" in missing.err and "nope.jpg: No such file or directory" in missing.err
 
 
 # covers BH-07, PB-07
