@@ -15,9 +15,7 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import re
-import secrets
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -30,6 +28,7 @@ from guarita import audit
 from guarita.config import GuaritaConfig, ProgramName
 from guarita.consent.share_gate import CameraShareState, ConsentRecord, RegistryUnavailable, StaticRegistry
 from guarita.errors import GuaritaError, StoreError
+from guarita.key_file import make_key_file
 from guarita.local_time import local_zone
 from guarita.store import Store
 
@@ -130,13 +129,7 @@ class Registry:
                     f"the document key {path} is missing but documents were hashed with it: restore it "
                     "from the backup of this data_dir (a new key would make every stored document unmatchable)"
                 )
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            try:
-                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                return path.read_bytes()  # another process made it first
-            with os.fdopen(descriptor, "wb") as key_file:
-                key_file.write(secrets.token_bytes(32))
+            return make_key_file(path)
         return path.read_bytes()
 
     def _keep_evidence(self, source: Path) -> str:

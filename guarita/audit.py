@@ -22,8 +22,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import secrets
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from guarita.errors import StoreError
+from guarita.key_file import make_key_file
 
 __all__ = [
     "GENESIS",
@@ -131,19 +130,6 @@ def _read_key(path: Path) -> bytes | None:
         raise StoreError(f"cannot read the audit key {path}: {exc.strerror}") from exc
 
 
-def _make_key(path: Path) -> bytes:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes()  # another process made it first
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(secrets.token_bytes(32))
-        handle.flush()
-        os.fsync(handle.fileno())
-    return path.read_bytes()
-
-
 def _is_keyed(key: bytes, entry: AuditEntry) -> bool:
     fields = (entry.prev_hash, entry.seq, entry.at, entry.actor, entry.action, entry.subject, entry.details)
     return hmac.compare_digest(keyed_hash(key, *fields), entry.hash)
@@ -181,7 +167,7 @@ def append(
                 f"the audit key {path} is missing but the audit log was keyed with it: restore it from the "
                 "backup of this data_dir (a new key would make the log unverifiable)"
             )
-        key = _make_key(path)
+        key = make_key_file(path)
     seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
     if last is not None and not _is_keyed(key, last):  # the switch-over: mark where keying begins
         marker = json.dumps({"unkeyed_entries": last.seq}, separators=(",", ":"))
