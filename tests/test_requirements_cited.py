@@ -20,6 +20,11 @@ COVERS = re.compile(r"^[ \t]*#[ \t]*covers\b:?(.*)$", re.MULTILINE | re.IGNORECA
 ISSUE_2 = {"PB-01", "PB-05", "PB-09", "BH-07", "BH-09", "BH-11", "DT-02", "DT-08", "DT-21"}
 
 
+def citing_files() -> list[Path]:
+    """The main suite's tests and the Home Assistant integration's (``tests_hass/``)."""
+    return sorted([*(ROOT / "tests").glob("*.py"), *(ROOT / "tests_hass").glob("*.py")])
+
+
 def defined_ids() -> set[str]:
     return set(DEFINITION.findall(REQUIREMENTS.read_text(encoding="utf-8")))
 
@@ -27,7 +32,7 @@ def defined_ids() -> set[str]:
 def cited_ids() -> dict[str, set[str]]:
     """ID → the test files citing it."""
     cited: dict[str, set[str]] = {}
-    for path in sorted((ROOT / "tests").glob("*.py")):
+    for path in citing_files():
         for line in COVERS.findall(path.read_text(encoding="utf-8")):
             for found in ID.findall(line):
                 cited.setdefault(found, set()).add(path.name)
@@ -52,7 +57,7 @@ def test_every_cited_id_exists() -> None:
 def test_malformed_covers_lines_are_not_silently_ignored() -> None:
     # A cover line whose IDs do not match the pattern (e.g. "PB5", "BH-7") would cite nothing.
     bad: list[str] = []
-    for path in sorted((ROOT / "tests").glob("*.py")):
+    for path in citing_files():
         for line in COVERS.findall(path.read_text(encoding="utf-8")):
             leftovers = ID.sub("", line).replace(",", " ").split()
             if leftovers:
