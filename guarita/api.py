@@ -36,6 +36,7 @@ from aiohttp import web
 from guarita import __version__, audit
 from guarita._cameras_support import CameraCommandError, masked_evidence
 from guarita._api_vehicle_events import VEHICLE_EVENT_OPERATIONS, add_vehicle_event_routes
+from guarita._api_views import VIEW_OPERATIONS, add_view_routes
 from guarita._api_read_audit import ReadAudit
 from guarita._api_http import (
     API_CLOCK,
@@ -304,7 +305,9 @@ _ROUTES: tuple[tuple[ApiOperation, Handler], ...] = (
 _OPENAPI = ApiOperation("GET", "/openapi.json", "openapi", "Read this OpenAPI document",
                         "The OpenAPI 3.1 document of this API.", (), {200: None})
 
-OPERATIONS: tuple[ApiOperation, ...] = (*(op for op, _ in _ROUTES), *VEHICLE_EVENT_OPERATIONS, _OPENAPI)
+OPERATIONS: tuple[ApiOperation, ...] = (
+    *(op for op, _ in _ROUTES), *VEHICLE_EVENT_OPERATIONS, *VIEW_OPERATIONS, _OPENAPI
+)
 
 
 def _openapi_text() -> str:
@@ -335,5 +338,6 @@ def make_api_app(
     for operation, handler in _ROUTES:
         app.router.add_route(operation.method, operation.path, guarded(operation, handler))
     add_vehicle_event_routes(app, outbox)
+    add_view_routes(app)  # live views of shared cameras (docs/video.md)
     app.router.add_get(_OPENAPI.path, _get_openapi)
     return app

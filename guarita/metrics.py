@@ -146,6 +146,9 @@ class Metrics:
             "guarita_hold_exports_failed",
             "Active legal holds whose Frigate export failed after every retry (alarm > 0).",
         )
+        self.video_viewers = Gauge(
+            "guarita_video_viewers", "Live view streams being watched, per cop_bh camera.", ("camera",)
+        )
         self.service_restarts = Counter(
             "guarita_service_restarts_total",
             "Times a guarita run service failed and was restarted (alarm on increase).",
@@ -173,6 +176,7 @@ class Metrics:
             self.outbox_bytes,
             self.retention_shortfall,
             self.hold_exports_failed,
+            self.video_viewers,
             self.outbox_quota_ratio,
             self.link_up,
             self.service_restarts,
