@@ -244,8 +244,10 @@ async def test_a_shared_camera_plays_as_h264_fragmented_mp4_remuxed(tmp_path: Pa
         assert frames.returncode == 0, frames.stderr
         assert len([line for line in frames.stdout.decode().splitlines() if not line.startswith("#")]) == 30
         # Remuxed, not transcoded: one ffmpeg, copying.
+        asked = time.monotonic()
         reader = Reader(api.session, api.url(view))
         await asyncio.wait_for(reader.first.wait(), 15)
+        print(f"first bytes of a remuxed stream after {time.monotonic() - asked:.3f} s")
         (pid,) = ffmpeg_children()
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         assert b"copy" in argv and b"libx264" not in argv
@@ -304,6 +306,26 @@ async def test_twenty_viewers_share_one_upstream_ffmpeg_which_stops_after_the_la
         assert await until(lambda: not ffmpeg_children(), 5), "the upstream ends after the last viewer"
 
 
+# covers BH-11
+async def test_a_late_viewer_joins_the_running_upstream_at_a_keyframe_with_the_init_segment(
+    tmp_path: Path, camera: RtspServer
+) -> None:
+    async with serving(tmp_path, camera) as api:
+        view = await api.open_view("street")
+        first = Reader(api.session, api.url(view))
+        await asyncio.wait_for(first.first.wait(), 15)
+        await asyncio.sleep(3.0)
+        (upstream,) = ffmpeg_children()
+        probe = await run("ffprobe", "-v", "error", "-read_intervals", "%+#5", "-show_entries",
+                          "frame=key_frame,pts_time", "-of", "json", api.url(view))
+        assert probe.returncode == 0, probe.stderr
+        frames = json.loads(probe.stdout)["frames"]
+        assert len(frames) == 5 and frames[0]["key_frame"] == 1
+        assert float(frames[0]["pts_time"]) >= 2.0, "it joined the live stream, not a fresh pull from the start"
+        assert ffmpeg_children() == [upstream], "the late viewer was fed by the same ffmpeg"
+        await first.close()
+
+
 # ---- the gate ------------------------------------------------------------------------------------
 # covers BH-03, BH-05, BH-09
 async def test_refusals_name_their_reason_without_telling_an_agency_what_exists(
@@ -352,6 +374,7 @@ async def test_revoking_through_the_cli_ends_the_stream_within_a_second(tmp_path
         (revoked_at,) = [at for at, _, action, subject, _ in api.audit("consent.")
                          if action == "consent.revoke" and subject == "street"]
         assert reader.ended_at is not None and reader.ended_at - revoked_at < 1.0, reader.ended_at - revoked_at
+        print(f"revocation to end of stream at the reader: {reader.ended_at - revoked_at:.3f} s")
         assert await until(lambda: not ffmpeg_children(), 5)
         status, answer = await api.call("POST", f"/views/{view['view']}/renew", "vera")
         assert status == 410 and "no longer shared" in answer["error"]
