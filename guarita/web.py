@@ -56,7 +56,7 @@ def make_web_app(
     if api is not None:
         app.add_subapp(API_PREFIX, api)
         if API_VIDEO in api:
-            metrics.video_viewers.source = api[API_VIDEO].viewer_counts
+            api[API_VIDEO].report_to(metrics)
     return app
 
 

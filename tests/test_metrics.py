@@ -192,7 +192,7 @@ def test_guarita_metrics_parse_strictly_and_are_consistent() -> None:
         "guarita_events_skipped_total", "guarita_events_quarantined_total", "guarita_messages_delivered_total",
         "guarita_messages_refused_total", "guarita_outbox_depth", "guarita_outbox_bytes", "guarita_outbox_quota_ratio",
         "guarita_link_up", "guarita_delivery_latency_seconds", "guarita_frigate_retention_shortfall",
-        "guarita_hold_exports_failed", "guarita_video_viewers",
+        "guarita_hold_exports_failed", "guarita_video_viewers", "guarita_video_source_failures_total",
         "guarita_service_restarts_total",
     }
     for name, family in families.items():
@@ -222,5 +222,5 @@ def test_guarita_metrics_parse_strictly_and_are_consistent() -> None:
 # covers PB-05
 def test_an_idle_guarita_exposes_every_family_without_samples() -> None:
     families = parse(Metrics().render())
-    assert len(families) == 16
+    assert len(families) == 17
     assert all(family["samples"] == [] for family in families.values())

@@ -357,6 +357,12 @@ async def test_refusals_name_their_reason_without_telling_an_agency_what_exists(
         assert (await api.call("DELETE", f"/views/{own}", "vera"))[0] == 404
         async with api.session.get(f"{api.base}/api/v1/views/{own}/stream.mp4?key=wrong") as answer:
             assert answer.status == 404
+        stream = f"{api.base}/api/v1/views/{own}/stream.mp4"
+        async with api.session.get(stream, headers={"Authorization": f"Bearer {HOLDERS['vera'][2]}"}) as answer:
+            assert answer.status == 404, "another token without the key"
+        async with api.session.get(stream, headers={"Authorization": f"Bearer {HOLDERS['centro'][2]}"}) as answer:
+            assert answer.status == 200 and answer.content_type == "video/mp4"  # the opener's token, no key
+            assert len(await answer.content.read(4096)) == 4096
 
 
 # covers BH-03, BH-11
@@ -429,6 +435,8 @@ async def test_a_dead_source_ends_viewers_is_reported_and_recovers(
             await server.stop()
             await asyncio.wait_for(reader.task, 10)  # ended, not hung
             assert "live view of camera street: the source" in caplog.text
+            async with api.session.get(f"{api.base}/metrics") as answer:
+                assert 'guarita_video_source_failures_total{camera="street"} 1' in await answer.text()
             assert CAMERA_PASSWORD not in caplog.text
             started = time.monotonic()
             async with api.session.get(api.url(view)) as answer:  # the source is still down
@@ -454,6 +462,30 @@ def test_the_default_source_is_frigates_restream_and_credentials_stay_masked(tmp
     assert source.url == "rtsp://127.0.0.1:8554/street_sub"
     own = camera_source(config, "street")
     assert CAMERA_PASSWORD in own.url and CAMERA_PASSWORD not in own.shown and CAMERA_PASSWORD not in repr(own)
+
+
+# covers BH-05, BH-07
+@pytest.mark.parametrize(("change", "where", "words"), [
+    ({"web": {"tokens": {"pm": {"role": "viewer", "sha256": "0" * 64, "agency": "pampulha"}}}},
+     "web.tokens.pm.agency", "not under `programs.cop_bh.agencies`"),
+    ({"cameras": {"street": {"programs": [], "video": {"source": "rtsp://admin:hunter2@10.0.0.5/live"}}}},
+     "cameras.street.video.source", "should match pattern"),
+])
+def test_config_refuses_an_unknown_agency_and_credentials_in_a_source(
+    tmp_path: Path, change: dict[str, Any], where: str, words: str
+) -> None:
+    from guarita.errors import ConfigError
+
+    document = {"provider": {"id": "acme", "name": "ACME", "kind": "security_company"},
+                "storage": {"data_dir": str(tmp_path)},
+                "programs": {"cop_bh": {"uplink": {"host": "127.0.0.1"}}}, **change}
+    path = tmp_path / "guarita.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, {})
+    text = "\n".join(str(problem) for problem in raised.value.problems)
+    assert where in text and words in text, text
+    assert "hunter2" not in text
 
 
 # covers BH-09

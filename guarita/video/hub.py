@@ -24,6 +24,7 @@ from guarita.config import GuaritaConfig, ProgramName
 from guarita.consent.registry import LiveRegistry, Registry
 from guarita.consent.share_gate import ShareReason, decide
 from guarita.link_state import wait_or_stop
+from guarita.metrics import Metrics
 from guarita.store import Store
 from guarita.video.source import camera_source
 from guarita.video.upstream import Subscriber, Upstream
@@ -47,7 +48,17 @@ class VideoHub:
         self._live = LiveRegistry(registry)
         self._upstreams: dict[str, Upstream] = {}
         self._ffmpeg = ffmpeg_binary
+        self._metrics: Metrics | None = None
         self._live.refresh()
+
+    def report_to(self, metrics: Metrics) -> None:
+        """Feed ``guarita_video_viewers`` and ``guarita_video_source_failures_total`` of ``metrics``."""
+        self._metrics = metrics
+        metrics.video_viewers.source = self.viewer_counts
+
+    def _source_failed(self, camera: str) -> None:
+        if self._metrics is not None:
+            self._metrics.video_source_failures.inc(camera)
 
     # ---- the gate -----------------------------------------------------------------------
     def refresh(self) -> None:
@@ -96,7 +107,7 @@ class VideoHub:
             upstream = Upstream(view.camera, camera_source(self.config, view.camera),
                                 self.config.cameras[view.camera].privacy_masks,
                                 start_timeout_s=settings.start_timeout_s, on_stopped=self._stopped,
-                                ffmpeg_binary=self._ffmpeg)
+                                on_failure=self._source_failed, ffmpeg_binary=self._ffmpeg)
             self._upstreams[view.camera] = upstream
         subscriber = upstream.subscribe()
         view.streams.add(subscriber)

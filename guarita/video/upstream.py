@@ -8,7 +8,7 @@ the others.
 
 A source that ends, stalls (no box within ``start_timeout_s``) or fails is reported (a
 warning naming the camera and the masked address, ffmpeg's last message with any credentials
-masked, and ``failures``): viewers already watching are ended with the reason (their HTTP
+masked, and ``on_failure``, which counts it in ``guarita_video_source_failures_total``): viewers already watching are ended with the reason (their HTTP
 body ends: never a hung viewer); viewers still waiting for a first fragment wait for the next
 attempt, and after ``START_ATTEMPTS`` attempts without a fragment they are ended too. A viewer
 opening the stream again starts the source again.
@@ -90,7 +90,8 @@ class Upstream:
     """The single ffmpeg pulling one camera, while it has viewers."""
 
     def __init__(self, camera: str, source: VideoSource, masks: list[str], *, start_timeout_s: float,
-                 on_stopped: Callable[[Upstream], None], ffmpeg_binary: str = "ffmpeg") -> None:
+                 on_stopped: Callable[[Upstream], None], on_failure: Callable[[str], None] | None = None,
+                 ffmpeg_binary: str = "ffmpeg") -> None:
         self.camera = camera
         self.source = source
         self.masks = list(masks)
@@ -99,6 +100,7 @@ class Upstream:
         self.closing = False
         self.process: asyncio.subprocess.Process | None = None
         self._on_stopped = on_stopped
+        self._on_failure = on_failure
         self._ffmpeg = ffmpeg_binary
         self._subscribers: set[Subscriber] = set()
         self._init: bytes | None = None
@@ -154,6 +156,8 @@ class Upstream:
                     if not self._subscribers:
                         break
                     self.failures += 1
+                    if self._on_failure is not None:
+                        self._on_failure(self.camera)
                     log.warning("live view of camera %s: the source %s %s", self.camera, self.source.shown, problem)
                     self._end_all(f"the camera's video source stopped ({problem}); open the stream again",
                                   only_started=True)
