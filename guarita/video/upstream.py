@@ -159,11 +159,12 @@ class Upstream:
                     if self._on_failure is not None:
                         self._on_failure(self.camera)
                     log.warning("live view of camera %s: the source %s %s", self.camera, self.source.shown, problem)
-                    self._end_all(f"the camera's video source stopped ({problem}); open the stream again",
-                                  only_started=True)
+                    # Viewers hear what happened, not where: the address and ffmpeg's words stay in the log.
+                    self._end_all("the camera's video source stopped; open the stream again", only_started=True)
                     attempts = 0 if delivered else attempts + 1
                     if attempts >= START_ATTEMPTS:
-                        self._end_all(f"the camera's video source is not answering ({problem})", only_started=False)
+                        self._end_all(f"the camera's video source is not answering after {attempts} attempts; "
+                                      "try again later", only_started=False)
                         break
                     await asyncio.sleep(_RETRY_S * attempts)
         finally:
