@@ -31,6 +31,7 @@ import yaml
 from harness import share_camera
 from PIL import Image
 
+from guarita._api_views import API_VIDEO
 from guarita.api import make_api_app
 from guarita.cli_views import views_from_audit
 from guarita.config import GuaritaConfig
@@ -39,6 +40,7 @@ from guarita.consent.registry import Registry
 from guarita.metrics import Metrics
 from guarita.standin.rtsp_server import RtspServer, make_clip, rtsp_server_available
 from guarita.store import Store
+from guarita.video import VideoHub
 from guarita.video.source import camera_source
 from guarita.web import make_web_app, serve_web
 
@@ -119,6 +121,7 @@ class Served:
     store: Store
     config: GuaritaConfig
     config_path: Path
+    hub: VideoHub
 
     async def call(self, method: str, path: str, who: str, body: Any = None) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {HOLDERS[who][2]}"}
@@ -148,14 +151,15 @@ async def serving(tmp_path: Path, camera: RtspServer, video: dict[str, Any] | No
     for name in ("street", "porch"):
         share_camera(config, store, name, since=utc_now() - timedelta(hours=1))
     registry = Registry(store, config.storage.data_dir, accredited=True, clock=utc_now)
-    app = make_web_app(lambda: {"status": "ok"}, Metrics(), make_api_app(config, registry, store, utc_now))
+    api = make_api_app(config, registry, store, utc_now)
+    app = make_web_app(lambda: {"status": "ok"}, Metrics(), api)
     stop = asyncio.Event()
     bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     server = asyncio.create_task(serve_web(app, "127.0.0.1", 0, stop, bound))
     try:
         port = await asyncio.wait_for(bound, 10)
         async with aiohttp.ClientSession() as session:
-            yield Served(f"http://127.0.0.1:{port}", session, store, config, tmp_path / "guarita.yaml")
+            yield Served(f"http://127.0.0.1:{port}", session, store, config, tmp_path / "guarita.yaml", api[API_VIDEO])
     finally:
         stop.set()
         await asyncio.wait_for(server, 15)
@@ -423,6 +427,7 @@ async def test_limits_per_camera_are_answered_429(tmp_path: Path, camera: RtspSe
 
 # ---- a dead source -------------------------------------------------------------------------------
 # covers BH-11
+@pytest.mark.slow
 async def test_a_dead_source_ends_viewers_is_reported_and_recovers(
     tmp_path: Path, clip: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -453,6 +458,15 @@ async def test_a_dead_source_ends_viewers_is_reported_and_recovers(
             await again.close()
     finally:
         await server.stop()
+
+
+# covers BH-11
+async def test_a_missing_ffmpeg_answers_the_viewer_instead_of_hanging(tmp_path: Path, camera: RtspServer) -> None:
+    async with serving(tmp_path, camera) as api:
+        api.hub.ffmpeg_binary = str(tmp_path / "no-such-ffmpeg")
+        view = await api.open_view("street")
+        async with api.session.get(api.url(view), timeout=aiohttp.ClientTimeout(total=10)) as answer:
+            assert answer.status == 502, await answer.text()
 
 
 # ---- sources and the CLI -------------------------------------------------------------------------

@@ -47,7 +47,7 @@ class VideoHub:
         self._clock = clock
         self._live = LiveRegistry(registry)
         self._upstreams: dict[str, Upstream] = {}
-        self._ffmpeg = ffmpeg_binary
+        self.ffmpeg_binary = ffmpeg_binary  # the ffmpeg the upstreams run
         self._metrics: Metrics | None = None
         self._live.refresh()
 
@@ -107,7 +107,7 @@ class VideoHub:
             upstream = Upstream(view.camera, camera_source(self.config, view.camera),
                                 self.config.cameras[view.camera].privacy_masks,
                                 start_timeout_s=settings.start_timeout_s, on_stopped=self._stopped,
-                                on_failure=self._source_failed, ffmpeg_binary=self._ffmpeg)
+                                on_failure=self._source_failed, ffmpeg_binary=self.ffmpeg_binary)
             self._upstreams[view.camera] = upstream
         subscriber = upstream.subscribe()
         view.streams.add(subscriber)

@@ -167,8 +167,13 @@ class Upstream:
                                       "try again later", only_started=False)
                         break
                     await asyncio.sleep(_RETRY_S * attempts)
+        except Exception:  # noqa: BLE001 - a bug or a missing ffmpeg must not leave viewers waiting
+            log.exception("live view of camera %s: the upstream failed", self.camera)
+            if self._on_failure is not None:
+                self._on_failure(self.camera)
         finally:
             self.closing = True
+            self._end_all("the live view stopped", only_started=False)
             self._on_stopped(self)
 
     async def _layer(self, scratch: Path) -> Path | None:
