@@ -100,6 +100,7 @@ PINNED = {
         "CAMERA_NAME_PATTERN",
         "CameraConfig",
         "CameraRole",
+        "CameraVideoConfig",
         "CloudConfig",
         "DvrConfig",
         "FleetConfig",
@@ -125,9 +126,11 @@ PINNED = {
         "UplinkConfig",
         "VEHICLE_ID_PATTERN",
         "VehicleConfig",
+        "VideoConfig",
         "WebConfig",
         "polygon_points",
     ],
+    "guarita.video": ["VideoHub", "View", "ViewBook", "ViewLimitReached"],
 }
 
 
