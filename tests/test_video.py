@@ -38,6 +38,8 @@ from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config
 from guarita.consent.registry import Registry
 from guarita.metrics import Metrics
+from guarita.runtime import Runtime
+from guarita.standin.mosquitto import free_port
 from guarita.standin.rtsp_server import RtspServer, make_clip, rtsp_server_available
 from guarita.store import Store
 from guarita.video import VideoHub
@@ -82,7 +84,16 @@ async def camera(clip: Path) -> AsyncIterator[RtspServer]:
         yield server
 
 
-def write_config(tmp_path: Path, rtsp_port: int, video: dict[str, Any] | None = None) -> GuaritaConfig:
+def merged(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``change`` laid over it, mapping by mapping."""
+    out = dict(base)
+    for key, value in change.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def write_config(tmp_path: Path, rtsp_port: int, video: dict[str, Any] | None = None,
+                 change: dict[str, Any] | None = None) -> GuaritaConfig:
     source = {"source": f"rtsp://127.0.0.1:{rtsp_port}/street", "username": CAMERA_USER, "password_env": "CAM_PW"}
     here = {"lat": -19.9245, "lon": -43.9352}
     document = {
@@ -106,7 +117,7 @@ def write_config(tmp_path: Path, rtsp_port: int, video: dict[str, Any] | None = 
         "video": {"start_timeout_s": 5, "max_viewers_per_camera": 25, "max_viewers": 40, **(video or {})},
     }
     path = tmp_path / "guarita.yaml"
-    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    path.write_text(yaml.safe_dump(merged(document, change or {}), allow_unicode=True), encoding="utf-8")
     return load_config(path, {"CAM_PW": CAMERA_PASSWORD})
 
 
@@ -467,6 +478,50 @@ async def test_a_missing_ffmpeg_answers_the_viewer_instead_of_hanging(tmp_path: 
         view = await api.open_view("street")
         async with api.session.get(api.url(view), timeout=aiohttp.ClientTimeout(total=10)) as answer:
             assert answer.status == 502, await answer.text()
+
+
+# covers BH-11, PB-05
+async def test_stopping_guarita_run_ends_open_streams_and_their_ffmpeg(tmp_path: Path, camera: RtspServer) -> None:
+    # Nothing answers on these ports: the links retry; the web server and the live view do not need them.
+    config = write_config(tmp_path, camera.port, change={
+        "frigate": {"url": "http://127.0.0.1:9", "mqtt": {"port": free_port()}},
+        "programs": {"cop_bh": {"uplink": {"port": free_port()}}},
+    })
+    store = Store.open(config.storage.data_dir)
+    share_camera(config, store, "street", since=utc_now() - timedelta(hours=1))
+    store.close()
+    runtime = Runtime(config, check_frigate=False)
+    stop = asyncio.Event()
+    running = asyncio.create_task(runtime.run(stop))
+    port = await asyncio.wait_for(until_port(runtime), 15)
+    async with aiohttp.ClientSession() as session:
+        headers = {"Authorization": f"Bearer {HOLDERS['vera'][2]}"}
+        async with session.post(f"http://127.0.0.1:{port}/api/v1/views", headers=headers,
+                                json={"camera": "street", "reason": "incident"}) as answer:
+            assert answer.status == 201, await answer.text()
+            view = await answer.json()
+        reader = Reader(session, f"http://127.0.0.1:{port}{view['stream_url']}")
+        await asyncio.wait_for(reader.first.wait(), 15)
+        assert len(ffmpeg_children()) == 1
+        stopping = time.monotonic()
+        stop.set()
+        await asyncio.wait_for(running, 15)
+        assert time.monotonic() - stopping < 5, "no open stream holds the shutdown"
+        await asyncio.wait_for(reader.task, 5)
+    assert not ffmpeg_children()
+    store = Store.open(config.storage.data_dir)
+    try:
+        (why,) = [json.loads(row[0])["why"] for row in store.db.execute(
+            "SELECT details FROM audit_log WHERE action = 'video.view.end'")]
+        assert why == "guarita is stopping"
+    finally:
+        store.close()
+
+
+async def until_port(runtime: Runtime) -> int:
+    while runtime.web_port is None:
+        await asyncio.sleep(0.05)
+    return await runtime.web_port
 
 
 # ---- sources and the CLI -------------------------------------------------------------------------
