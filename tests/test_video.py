@@ -426,14 +426,26 @@ async def test_an_expired_view_ends_its_stream_and_is_refused_after(tmp_path: Pa
 
 
 # covers BH-11
-async def test_limits_per_camera_are_answered_429(tmp_path: Path, camera: RtspServer) -> None:
-    async with serving(tmp_path, camera, video={"max_viewers_per_camera": 1, "max_viewers": 2}) as api:
-        await api.open_view("street")
+async def test_limits_per_camera_and_in_total_are_answered_429(tmp_path: Path, camera: RtspServer) -> None:
+    async with serving(tmp_path, camera, video={"max_viewers_per_camera": 2, "max_viewers": 3}) as api:
+        street = [await api.open_view("street"), await api.open_view("street")]
         status, answer = await api.call("POST", "/views", "alice", {"camera": "street", "reason": "x"})
         assert status == 429 and "max_viewers_per_camera" in answer["error"]
         await api.open_view("porch")
-        status, answer = await api.call("POST", "/views", "alice", {"camera": "backyard", "reason": "x"})
-        assert status in (403, 429)  # backyard is not shared: the gate answers first
+        status, answer = await api.call("POST", "/views", "alice", {"camera": "porch", "reason": "x"})
+        assert status == 429 and "video.max_viewers)" in answer["error"]
+        # Streams count too: two of one view fill the camera, a third stream of it is refused.
+        readers = [Reader(api.session, api.url(street[0])) for _ in range(2)]
+        await asyncio.wait_for(asyncio.gather(*(r.first.wait() for r in readers)), 20)
+        async with api.session.get(api.url(street[1])) as refused:
+            assert refused.status == 429 and "max_viewers_per_camera" in (await refused.json())["error"]
+        await readers[0].close()
+        assert await until(lambda: api.hub.viewer_counts()[("street",)] == 1, 5)
+        third = Reader(api.session, api.url(street[1]))
+        await asyncio.wait_for(third.first.wait(), 15)
+        assert third.status == 200
+        for reader in (readers[1], third):
+            await reader.close()
 
 
 # ---- a dead source -------------------------------------------------------------------------------
