@@ -405,6 +405,24 @@ async def test_revoking_through_the_cli_ends_the_stream_within_a_second(tmp_path
         assert "no longer shared" in end[4]["why"]
 
 
+# covers BH-03, BH-11
+async def test_a_consent_that_expires_mid_stream_ends_it_within_a_second(tmp_path: Path, camera: RtspServer) -> None:
+    async with serving(tmp_path, camera) as api:
+        registry = Registry(api.store, api.config.storage.data_dir, accredited=True, clock=utc_now)
+        expires = utc_now() + timedelta(seconds=6)
+        evidence = api.config.storage.data_dir / "renewed.pdf"
+        evidence.write_bytes(b"%PDF-1.7 consent for six more seconds")
+        registry.grant("street", client_id="condo-1", evidence=evidence, by="ana", expires_at=expires)
+        view = await api.open_view("street")
+        reader = Reader(api.session, api.url(view))
+        await asyncio.wait_for(reader.first.wait(), 15)
+        assert reader.ended_at is None, "it plays while the consent holds"
+        await asyncio.wait_for(reader.task, 15)
+        assert reader.ended_at is not None and 0 <= reader.ended_at - expires.timestamp() < 1.0
+        (end,) = [e for e in api.audit() if e[2] == "video.view.end"]
+        assert "consent_expired" in end[4]["why"]
+
+
 # covers BH-11
 async def test_an_expired_view_ends_its_stream_and_is_refused_after(tmp_path: Path, camera: RtspServer) -> None:
     async with serving(tmp_path, camera, video={"view_minutes": 0.15}) as api:  # 9 s
