@@ -238,6 +238,7 @@ async def _get_stream(request: web.Request) -> web.StreamResponse:
     hub = request.app[API_VIDEO]
     try:
         view = _stream_view(request)
+        hub.refresh()
         if hub.gate_reasons(view.camera):
             hub.book.end(view, "the camera is no longer shared with cop_bh")
             raise ApiProblem(410, f"view {view.id} has ended: the camera is no longer shared with cop_bh")
@@ -249,7 +250,7 @@ async def _get_stream(request: web.Request) -> web.StreamResponse:
     try:
         first = await subscriber.next()
         if first is None:
-            status = 410 if view.id not in {v.id for v in hub.book.active()} else 502
+            status = 410 if hub.book.get(view.id) is None else 502  # the view ended, or the source failed
             return ApiProblem(status, subscriber.ended or "the stream ended").response()
         response = web.StreamResponse(headers={"Content-Type": "video/mp4", "Cache-Control": "no-store",
                                                "X-Content-Type-Options": "nosniff"})

@@ -373,6 +373,8 @@ async def test_refusals_name_their_reason_without_telling_an_agency_what_exists(
         async with api.session.get(f"{api.base}/api/v1/views/{own}/stream.mp4?key=wrong") as answer:
             assert answer.status == 404
         stream = f"{api.base}/api/v1/views/{own}/stream.mp4"
+        async with api.session.get(stream) as answer:
+            assert answer.status == 401, "neither the key nor a token"
         async with api.session.get(stream, headers={"Authorization": f"Bearer {HOLDERS['vera'][2]}"}) as answer:
             assert answer.status == 404, "another token without the key"
         async with api.session.get(stream, headers={"Authorization": f"Bearer {HOLDERS['centro'][2]}"}) as answer:
