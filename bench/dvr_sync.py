@@ -98,6 +98,8 @@ def build_tree(workdir: Path, size_gb: float, bitrate_mbps: float) -> Tree:
         return source
 
     target = int(size_gb * 1e9)
+    for folder in CAMERAS.values():  # a DVR has every camera's folder, even one still empty
+        (root / folder).mkdir(parents=True, exist_ok=True)
     written: list[tuple[str, str, int]] = []
     starts = {folder: FIRST_START for folder in CAMERAS.values()}
     total, index = 0, 0
@@ -107,7 +109,6 @@ def build_tree(workdir: Path, size_gb: float, bitrate_mbps: float) -> Tree:
         source = segment(seconds)
         size = source.stat().st_size
         name = starts[folder].strftime("%Y%m%d%H%M%S") + ".mp4"
-        (root / folder).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, root / folder / name)
         starts[folder] += dt.timedelta(seconds=seconds)
         written.append((folder, name, size))

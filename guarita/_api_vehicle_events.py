@@ -58,6 +58,7 @@ __all__ = [
     "VehicleEventModel",
     "VehicleEventsReport",
     "add_vehicle_event_routes",
+    "event_model",
 ]
 
 API_OUTBOX: web.AppKey[Outbox] = web.AppKey("api_outbox", Outbox)
@@ -131,7 +132,7 @@ def _ack_model(seq: int, action: str, by: str, at: str) -> VehicleEventAckModel:
     return VehicleEventAckModel(seq=seq, action=action, by=by, at=at)
 
 
-def _event_model(e: VehicleEvent) -> VehicleEventModel:
+def event_model(e: VehicleEvent) -> VehicleEventModel:
     return VehicleEventModel(
         id=e.id, vehicle=e.vehicle, line=e.line, type=e.type.value, ts=e.ts.isoformat(timespec="milliseconds"),
         lat=e.lat, lon=e.lon, speed_kmh=e.speed_kmh, value=e.value, threshold=e.threshold, unit=e.unit,
@@ -169,7 +170,7 @@ async def _get_events(request: web.Request, caller: Caller) -> web.Response:
         raise invalid("vehicle", "must be a vehicle order number (letters, digits, `_`, `-`; up to 32)")
     limit = _limit(request)
     events = list_events(request.app[API_STORE].db, open_only=open_only, vehicle=vehicle, limit=limit)
-    return json_answer(VehicleEventsReport(events=[_event_model(e) for e in events]))
+    return json_answer(VehicleEventsReport(events=[event_model(e) for e in events]))
 
 
 async def _post_ack(request: web.Request, caller: Caller) -> web.Response:

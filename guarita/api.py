@@ -8,9 +8,9 @@ audit log. Roles:
 
 =========  =======================================================================
 admin      everything
-operator   registry writes, event acks, ``GET /cameras``, ``/clients``, ``/vehicle-events``
-auditor    ``GET /cameras``, ``/clients``, ``/audit/verify``, ``/vehicle-events``
-viewer     ``GET /cameras``, ``/vehicle-events``
+operator   registry writes, event acks, ``GET /cameras``, ``/clients``, ``/vehicle-events``, ``/summary``
+auditor    ``GET /cameras``, ``/clients``, ``/audit/verify``, ``/vehicle-events``, ``/summary``
+viewer     ``GET /cameras``, ``/vehicle-events``, ``/summary``
 =========  =======================================================================
 
 Writes go through the same ``Registry`` methods as the CLI (so they are audited there);
@@ -38,6 +38,7 @@ from guarita._cameras_support import CameraCommandError, masked_evidence
 from guarita._api_vehicle_events import VEHICLE_EVENT_OPERATIONS, add_vehicle_event_routes
 from guarita._api_views import VIEW_OPERATIONS, add_view_routes
 from guarita._api_read_audit import ReadAudit
+from guarita._api_summary import API_LIVE, SUMMARY_ROUTES, LiveState, camera_models
 from guarita._api_http import (
     API_CLOCK,
     API_CONFIG,
@@ -65,22 +66,18 @@ from guarita._api_models import (
     AuditBreakModel,
     AuditVerifyReport,
     CamerasReport,
-    CameraStatusModel,
     ClientBody,
     ClientDone,
     ClientModel,
     ClientsReport,
     ConsentBody,
     ConsentDone,
-    ConsentModel,
-    ProgramShare,
     RevokeBody,
     RevokeDone,
     SignageBody,
     SignageDone,
 )
 from guarita._api_openapi import API_PREFIX, ApiOperation, QueryParam, openapi_document
-from guarita.consent.status import camera_statuses
 from guarita.config import ApiRole, GuaritaConfig
 from guarita.consent.registry import Registry, RegistryRefusal
 from guarita.registry_input import parse_expiry, parse_installed
@@ -114,28 +111,12 @@ async def _get_cameras(request: web.Request, caller: Caller) -> web.Response:
     config = request.app[API_CONFIG]
     snapshot = request.app[API_REGISTRY].snapshot()
     now = request.app[API_CLOCK]()
-    cameras = [
-        CameraStatusModel(
-            camera=s.camera,
-            programs={p.program.value: ProgramShare(shared=p.shared, reasons=list(p.reasons)) for p in s.programs},
-            client=s.client,
-            consent=None if s.consent_since is None else ConsentModel(
-                programs=list(s.consent_programs),
-                since=s.consent_since.astimezone(UTC).isoformat(timespec="seconds"),
-                expires=_iso(s.consent_expires),
-                revoked=_iso(s.consent_revoked),
-            ),
-            public_facing=s.public_facing,
-            sign_plate=s.sign_plate,
-        )
-        for s in camera_statuses(config, snapshot, now)
-    ]
     return json_answer(CamerasReport(
         provider=config.provider.id,
         accredited=snapshot.accredited,
         registry_version=snapshot.version,
         at=now.astimezone(UTC).isoformat(timespec="seconds"),
-        cameras=cameras,
+        cameras=camera_models(config, snapshot, now),
         unconfigured_cameras=sorted(set(snapshot.cameras) - set(config.cameras)),
     ))
 
@@ -306,7 +287,7 @@ _OPENAPI = ApiOperation("GET", "/openapi.json", "openapi", "Read this OpenAPI do
                         "The OpenAPI 3.1 document of this API.", (), {200: None})
 
 OPERATIONS: tuple[ApiOperation, ...] = (
-    *(op for op, _ in _ROUTES), *VEHICLE_EVENT_OPERATIONS, *VIEW_OPERATIONS, _OPENAPI
+    *(op for op, _ in (*_ROUTES, *SUMMARY_ROUTES)), *VEHICLE_EVENT_OPERATIONS, *VIEW_OPERATIONS, _OPENAPI
 )
 
 
@@ -325,8 +306,12 @@ def make_api_app(
     store: Store,
     clock: Callable[[], datetime],
     outbox: Outbox | None = None,
+    live: Callable[[], LiveState] | None = None,
 ) -> web.Application:
-    """The ``/api/v1`` sub-application; mount it with ``app.add_subapp(API_PREFIX, api)``."""
+    """The ``/api/v1`` sub-application; mount it with ``app.add_subapp(API_PREFIX, api)``.
+
+    ``live`` is the running process's link states and delivery counts (``GET /summary``).
+    """
     app = web.Application(middlewares=[json_errors])
     app[API_CONFIG] = config
     app[API_REGISTRY] = registry
@@ -339,5 +324,9 @@ def make_api_app(
         app.router.add_route(operation.method, operation.path, guarded(operation, handler))
     add_vehicle_event_routes(app, outbox)
     add_view_routes(app)  # live views of shared cameras (docs/video.md)
+    if live is not None:
+        app[API_LIVE] = live
+    for operation, handler in SUMMARY_ROUTES:
+        app.router.add_route(operation.method, operation.path, guarded(operation, handler))
     app.router.add_get(_OPENAPI.path, _get_openapi)
     return app

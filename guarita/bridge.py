@@ -37,6 +37,7 @@ __all__ = ["EventBridge"]
 log = logging.getLogger(__name__)
 
 _IN_CHUNK = 500  # SQLite parameters per IN (...) query
+AVAILABLE_CHARS = 32  # of frigate/available kept for /healthz
 
 StateKey = tuple[str, str]  # (uplink, Frigate event id)
 
@@ -145,7 +146,9 @@ class EventBridge:
     def _parse(self, message: InboundMessage, work: _Batch) -> TrackedObjectEvent | None:
         work.add("received", message.topic)
         if message.topic == self.available_topic:
-            self.frigate_available = message.payload.decode("utf-8", "replace")
+            # Frigate says online/offline; anything else is echoed in /healthz only in part.
+            text = message.payload[: AVAILABLE_CHARS + 1].decode("utf-8", "replace")
+            self.frigate_available = text if len(text) <= AVAILABLE_CHARS else text[:AVAILABLE_CHARS] + "…"
             return None
         limit = self._config.forward.max_payload_bytes
         if len(message.payload) > limit:

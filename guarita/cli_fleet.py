@@ -124,7 +124,7 @@ def _cmd_dvr_sync(args: argparse.Namespace) -> int:
     zone = local_zone(_fleet(config).timezone)
     with open_store(config) as store:
         outbox = Outbox.for_config(store, config.outbox, lambda: _now().timestamp())
-        ingest = TelemetryIngest(config, store, outbox, Quarantine(Metrics()), _now)
+        ingest = TelemetryIngest(config, store, outbox, Quarantine.for_config(Metrics(), config.storage), _now)
         syncer = DvrSync.for_config(config, store, outbox, clock=_now, telemetry=ingest.ingest_file)
         syncer.dvr(args.vehicle)  # an unknown vehicle fails before any progress bar
         if sys.stderr.isatty() and not args.json:

@@ -124,6 +124,15 @@ class StorageConfig(_Model):
     """Where Guarita keeps its database, outbox and quarantine."""
 
     data_dir: ConfigPath = Field(description="Directory for the SQLite store (`guarita.db`); created if missing.")
+    quarantine_keep_bytes: int = Field(
+        default=4096,
+        ge=0,
+        le=1024 * 1024,
+        description="Bytes of each quarantined payload kept (size and SHA-256 always).",
+    )
+    quarantine_max_rows: int = Field(
+        default=10_000, ge=100, description="Quarantine entries kept; past it the oldest are pruned and counted."
+    )
 
 
 class TlsConfig(_Model):
@@ -370,10 +379,18 @@ class ForwardConfig(_Model):
 class OutboxConfig(_Model):
     """The durable store-and-forward queue in front of each uplink."""
 
-    quota_mb: float = Field(default=512, gt=0, description="Disk quota for undelivered messages, all uplinks together.")
+    quota_mb: float = Field(
+        default=512, gt=0, description="Disk quota for undelivered messages and dead letters, all uplinks."
+    )
     warn_ratio: float = Field(default=0.8, gt=0, lt=1, description="Alarm when the outbox reaches this share of quota.")
     delivered_keep_s: int = Field(
         default=3600, ge=0, description="Delivered ids are remembered this long to refuse duplicates."
+    )
+    max_message_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="A message larger than this is set aside as a dead letter, not queued."
+    )
+    dead_letter_after_disconnects: int = Field(
+        default=3, ge=2, description="A message the broker drops the link on this many times in a row is set aside."
     )
 
 

@@ -4,10 +4,12 @@
     ├── ConfigError            bad YAML file: carries one ConfigProblem per mistake
     ├── SecretError            a *_file / *_env secret cannot be read
     ├── StoreError             the SQLite store cannot be opened or migrated
+    │   └── StoreFullError     the disk holding the store is full
     ├── OutboxFullError        the outbox reached its disk quota
     ├── ListenError            a port Guarita serves on cannot be bound (taken, not allowed)
     ├── LinkError              an MQTT link (Frigate side or an uplink) failed
-    │   └── LinkTimeout        the broker did not answer in time
+    │   ├── LinkTimeout        the broker did not answer in time
+    │   └── PublishRefused     the broker refused one message (MQTT 5 PUBACK reason code)
     ├── FrigateError           Frigate's HTTP API failed
     │   ├── FrigateUnavailable could not reach Frigate at all
     │   ├── FrigateAuthError   login refused (401) or forbidden (403)
@@ -45,8 +47,10 @@ __all__ = [
     "LinkTimeout",
     "ListenError",
     "OutboxFullError",
+    "PublishRefused",
     "SecretError",
     "StoreError",
+    "StoreFullError",
 ]
 
 
@@ -86,6 +90,10 @@ class StoreError(GuaritaError):
     """The SQLite store could not be opened, migrated or written."""
 
 
+class StoreFullError(StoreError):
+    """The disk holding the store is full: nothing can be written until space is freed."""
+
+
 class OutboxFullError(GuaritaError):
     """The outbox of an uplink reached its disk quota; nothing more can be queued."""
 
@@ -100,6 +108,14 @@ class LinkError(GuaritaError):
 
 class LinkTimeout(LinkError):
     """The broker did not answer within the allowed time."""
+
+
+class PublishRefused(LinkError):
+    """The broker answered a publish with a failure reason code (``reason_code``, e.g. 0x87, 0x95)."""
+
+    def __init__(self, message: str, reason_code: int) -> None:
+        self.reason_code = reason_code
+        super().__init__(message)
 
 
 class FrigateError(GuaritaError):

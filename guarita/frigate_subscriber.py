@@ -3,7 +3,9 @@
 Guarita keeps a fixed client id and a persistent session (clean start off, with a session
 expiry under MQTT 5) so the broker queues Frigate's QoS 1 messages while Guarita is down.
 Each batch is acknowledged only after the bridge committed it to the outbox. When the outbox
-is full the batch is held (not acknowledged) until the uplinks drain.
+is full the batch is held (not acknowledged) until the uplinks drain; when the store cannot be
+written (the disk holding it is full) the batch is held too and tried again every
+``STORE_RETRY_S``, so Frigate's broker keeps what Guarita could not store.
 
 Covers: PB-05, DT-02, DT-08, DT-21.
 """
@@ -14,8 +16,8 @@ import asyncio
 import logging
 
 from guarita.bridge import EventBridge
-from guarita.errors import OutboxFullError
-from guarita.link_state import Backoff, LinkState, keep_link
+from guarita.errors import OutboxFullError, StoreError
+from guarita.link_state import Backoff, LinkState, keep_link, wait_or_stop
 from guarita.mqtt import InboundMessage, LinkSettings, MqttLink
 from guarita.outbox import Outbox
 
@@ -24,6 +26,7 @@ __all__ = ["FrigateSubscriber"]
 log = logging.getLogger(__name__)
 
 BATCH_MAX = 500
+STORE_RETRY_S = 1.0
 
 
 class FrigateSubscriber:
@@ -76,7 +79,13 @@ class FrigateSubscriber:
                 held = link.take_messages(BATCH_MAX)
                 if not held:
                     continue
-            taken = self._process_what_fits(held)
+            try:
+                taken = self._process_what_fits(held)
+            except StoreError as exc:
+                # Not acknowledged; the store logged a full disk once (and /healthz shows it).
+                log.debug("Frigate batch held back: %s", exc)
+                await wait_or_stop(stop, STORE_RETRY_S)
+                continue
             if taken == 0:
                 # Not acknowledged: the broker keeps these (and what follows) for us.
                 self._outbox.space_freed.clear()

@@ -49,6 +49,7 @@ class Counter:
     help: str
     labelnames: tuple[str, ...] = ()
     values: dict[Labels, float] = field(default_factory=dict)
+    source: Callable[[], dict[Labels, float]] | None = None  # a count kept elsewhere (the store), read at scrape
 
     def inc(self, *labels: str, by: float = 1) -> None:
         self.values[labels] = self.values.get(labels, 0) + by
@@ -57,8 +58,9 @@ class Counter:
         return self.values.get(labels, 0)
 
     def render(self) -> list[str]:
+        current = self.source() if self.source is not None else self.values
         lines = _help(self.name, self.help, "counter")
-        lines += [f"{self.name}{_label_text(self.labelnames, k)} {_number(v)}" for k, v in sorted(self.values.items())]
+        lines += [f"{self.name}{_label_text(self.labelnames, k)} {_number(v)}" for k, v in sorted(current.items())]
         return lines
 
 
@@ -130,9 +132,25 @@ class Metrics:
         self.quarantined = Counter(
             "guarita_events_quarantined_total", "Malformed Frigate messages quarantined.", ("kind",)
         )
+        self.quarantine_rows = Gauge(
+            "guarita_quarantine_rows", "Entries in the quarantine table (alarm near storage.quarantine_max_rows)."
+        )
+        self.quarantine_pruned = Counter(
+            "guarita_quarantine_pruned_total", "Oldest quarantine entries pruned to keep storage.quarantine_max_rows."
+        )
         self.delivered = Counter("guarita_messages_delivered_total", "Messages acknowledged by an uplink.", ("uplink",))
         self.refused = Counter(
-            "guarita_messages_refused_total", "Publishes an uplink refused (the link is reopened).", ("uplink",)
+            "guarita_messages_refused_total",
+            "Publishes an uplink's broker refused with a PUBACK reason code (each is set aside as a dead letter).",
+            ("uplink",),
+        )
+        self.dead_lettered = Counter(
+            "guarita_messages_dead_lettered_total",
+            "Outbox messages set aside as dead letters: refused, too_large, or poison (the link drops on it).",
+            ("uplink", "kind"),
+        )
+        self.dead_letters = Gauge(
+            "guarita_dead_letters", "Dead letters waiting for a technician (guarita outbox dead-letters; alarm > 0)."
         )
         self.outbox_depth = Gauge("guarita_outbox_depth", "Undelivered messages per uplink.", ("uplink",))
         self.outbox_bytes = Gauge("guarita_outbox_bytes", "Bytes the outbox counts against its quota.")
@@ -175,8 +193,12 @@ class Metrics:
             self.blocked,
             self.skipped,
             self.quarantined,
+            self.quarantine_rows,
+            self.quarantine_pruned,
             self.delivered,
             self.refused,
+            self.dead_lettered,
+            self.dead_letters,
             self.outbox_depth,
             self.outbox_bytes,
             self.retention_shortfall,

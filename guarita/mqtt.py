@@ -33,7 +33,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from guarita.errors import LinkError, LinkTimeout
+from guarita.errors import LinkError, LinkTimeout, PublishRefused
 
 __all__ = ["InboundMessage", "LinkSettings", "LinkTls", "MqttLink", "Will"]
 
@@ -212,6 +212,7 @@ class MqttLink:
         self._packets_seen = 0
         self._reader: _BufferedSocket | None = None
         self._socket: Any = None
+        self.max_packet_size: int | None = None  # the broker's limit, if its CONNACK (MQTT 5) gave one
         self._client = self._make_client(manual_ack)
 
     # ---- construction -------------------------------------------------------------
@@ -241,7 +242,7 @@ class MqttLink:
             client.tls_set_context(self._tls_context)
         if s.will is not None:
             client.will_set(s.will.topic, s.will.payload, qos=s.will.qos, retain=s.will.retain)
-        client.on_connect = lambda _c, _u, _f, rc, _p: self._on_connack(rc)
+        client.on_connect = lambda _c, _u, _f, rc, props: self._on_connack(rc, props)
         client.on_disconnect = lambda _c, _u, _f, rc, _p: self._end(f"disconnected: {_rc_text(rc)}")
         client.on_publish = lambda _c, _u, mid, rc, _p: self._on_puback(mid, rc)
         client.on_subscribe = lambda _c, _u, mid, rcs, _p: self._on_suback(mid, rcs)
@@ -273,7 +274,8 @@ class MqttLink:
         if future is None or future.done():
             return
         if getattr(rc, "is_failure", False):
-            future.set_exception(LinkError(f"{self.settings.name} refused publish: {_rc_text(rc)}"))
+            code = int(getattr(rc, "value", 0x80))
+            future.set_exception(PublishRefused(f"{self.settings.name} refused publish: {_rc_text(rc)}", code))
         else:
             future.set_result(None)
 
@@ -342,9 +344,11 @@ class MqttLink:
             except TimeoutError:
                 self._client.loop_misc()
 
-    def _on_connack(self, rc: ReasonCode) -> None:
+    def _on_connack(self, rc: ReasonCode, properties: Properties | None) -> None:
         if self._connected.done():
             return
+        limit = getattr(properties, "MaximumPacketSize", None)
+        self.max_packet_size = int(limit) if limit else None
         if rc.is_failure:
             self._connected.set_exception(LinkError(f"{self.settings.name} refused the connection: {_rc_text(rc)}"))
         else:
@@ -453,6 +457,12 @@ class MqttLink:
         else:
             self._publishes[info.mid] = future
         return future
+
+    def publish_size(self, topic: str, payload: bytes) -> int:
+        """Bytes of the PUBLISH packet (QoS 1) this link would send, to compare with ``max_packet_size``."""
+        body = 2 + len(topic.encode()) + 2 + (1 if self.settings.mqtt5 else 0) + len(payload)
+        length_bytes = 1 if body < 128 else 2 if body < 16_384 else 3 if body < 2_097_152 else 4
+        return 1 + length_bytes + body
 
     def ack(self, message: InboundMessage) -> None:
         """Acknowledge a message received with ``manual_ack`` (after it is safely stored)."""

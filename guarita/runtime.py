@@ -25,12 +25,13 @@ from guarita.adapters.dvr.arrival import DvrPoller
 from guarita.adapters.dvr.sync import DvrSync
 from guarita.audit_head import publish_audit_head
 from guarita.api import make_api_app
+from guarita._api_summary import LiveLink, LiveState
 from guarita.bridge import EventBridge
 from guarita.catalogue import Catalogue
 from guarita.config import GuaritaConfig, MqttProtocol, ProgramName
 from guarita.consent.registry import LiveRegistry, Registry
 from guarita.consent.share_gate import RegistryView
-from guarita.errors import GuaritaError, OutboxFullError, StoreError
+from guarita.errors import GuaritaError, OutboxFullError, StoreError, StoreFullError
 from guarita.frigate_check import run_frigate_checks
 from guarita.frigate_subscriber import FrigateSubscriber
 from guarita.link_state import Backoff, LinkState, wait_or_stop
@@ -150,7 +151,11 @@ class Runtime:
         )
         self.store = Store.open(config.storage.data_dir)
         self.outbox = Outbox.for_config(self.store, config.outbox, lambda: clock().timestamp())
-        self.quarantine = Quarantine(self.metrics)
+        self.outbox.on_dead_letter = lambda uplink, kind: self.metrics.dead_lettered.inc(uplink, kind)
+        self.metrics.dead_letters.source = lambda: {(): float(self.outbox.dead_letter_count())}
+        self.quarantine = Quarantine.for_config(self.metrics, config.storage)
+        self.metrics.quarantine_rows.source = lambda: {(): float(Quarantine.rows(self.store.db))}
+        self.metrics.quarantine_pruned.source = lambda: {(): float(Quarantine.pruned(self.store.db))}
         self.registry = Registry(
             self.store, config.storage.data_dir, accredited=config.provider.accreditation is not None, clock=clock
         )
@@ -191,6 +196,7 @@ class Runtime:
                 LinkState(f"uplink {program.value}", self.metrics),
                 Backoff(max_s=reconnect_max_s),
                 clock=lambda: clock().timestamp(),
+                poison_after=config.outbox.dead_letter_after_disconnects,
             )
             for program, settings in config.programs.items()
             if settings.enabled
@@ -236,8 +242,19 @@ class Runtime:
             or self.outbox.level is not QuotaLevel.OK
             or self.supervisor.degraded
         )
+        own = [self.store.full] if self.store.full is not None else []
+        dead_letters = self.outbox.dead_letter_count()
+        if dead_letters:
+            own.append(
+                f"{dead_letters} outbox message(s) set aside as dead letters (refused by a broker or too large); "
+                "see `guarita outbox dead-letters`"
+            )
+        crowded = self.quarantine.warning(self.store.db)
+        if crowded is not None:
+            own.append(crowded)
+        warnings = [*own, *self.warnings, *self.retention_warnings]
         return {
-            "status": "degraded" if degraded or self.warnings or self.retention_warnings else "ok",
+            "status": "degraded" if degraded or warnings else "ok",
             "provider": self.config.provider.id,
             "links": links,
             "frigate_available": self.bridge.frigate_available,
@@ -246,12 +263,29 @@ class Runtime:
                 "bytes": self.outbox.pending_bytes,
                 "quota_bytes": self.outbox.quota_bytes,
                 "level": self.outbox.level.value,
+                "dead_letters": dead_letters,
             },
             "quarantined": int(sum(self.metrics.quarantined.values.values())),
+            "quarantine": {
+                "rows": Quarantine.rows(self.store.db),
+                "max_rows": self.quarantine.max_rows,
+                "pruned": Quarantine.pruned(self.store.db),
+            },
             "dvr_present": dict(self.dvr_poller.present) if self.dvr_poller is not None else {},
-            "warnings": [*self.warnings, *self.retention_warnings],
+            "store": {"path": str(self.store.path), "writable": self.store.full is None},
+            "warnings": warnings,
             "services": self.supervisor.report(),
         }
+
+    def live_state(self) -> LiveState:
+        """Link states and deliveries since start, for the API's ``GET /summary``."""
+        links = {"frigate": LiveLink(self.frigate.state.up, self.frigate.state.detail)}
+        for uplink in self.uplinks:
+            links[f"uplink:{uplink.name}"] = LiveLink(uplink.state.up, uplink.state.detail)
+        if self.telemetry is not None:
+            links["telemetry"] = LiveLink(self.telemetry.state.up, self.telemetry.state.detail)
+        delivered = {labels[0]: int(count) for labels, count in self.metrics.delivered.values.items()}
+        return LiveState(links=links, delivered=delivered)
 
     async def _watch_registry(self, stop: asyncio.Event) -> None:
         """Apply registry changes (and consent expiries) to the gate and the catalogue."""
@@ -272,9 +306,13 @@ class Runtime:
         next_sweep = 0.0
         while not stop.is_set():
             await wait_or_stop(stop, HOUSEKEEPING_S)
-            pruned = self.outbox.prune_delivered()
-            self.bridge.prune_state(EVENT_STATE_KEEP_S)
-            log.debug("housekeeping: forgot %d delivered outbox rows", pruned)
+            try:
+                pruned = self.outbox.prune_delivered()
+                self.outbox.reload_counts()  # the CLI may have requeued or discarded dead letters
+                self.bridge.prune_state(EVENT_STATE_KEEP_S)
+                log.debug("housekeeping: forgot %d delivered outbox rows", pruned)
+            except StoreError as exc:  # a full disk: the store logged it; try again next round
+                log.debug("housekeeping skipped: %s", exc)
             fleet = self.config.fleet
             if fleet is not None and time.monotonic() >= next_sweep and not stop.is_set():
                 # The DVR archive and the positions (DT-12, DT-21) never outgrow fleet.archive_days.
@@ -332,7 +370,7 @@ class Runtime:
         web = self.config.web
         runner = None
         try:
-            api = make_api_app(self.config, self.registry, self.store, self._clock, self.outbox)
+            api = make_api_app(self.config, self.registry, self.store, self._clock, self.outbox, self.live_state)
             runner, port = await listen_web(make_web_app(self.health, self.metrics, api), web.host, web.port)
             self.web_port.set_result(port)
             log.info(
@@ -341,23 +379,27 @@ class Runtime:
                 len(self.config.cameras),
                 ", ".join(u.name for u in self.uplinks) or "none",
             )
-            with self.store.transaction() as db:
-                audit.append(
-                    db,
-                    at=self._clock().timestamp(),
-                    actor="guarita",
-                    action="config.load",
-                    subject=self.config.provider.id,
-                    details={
-                        "cameras": sorted(self.config.cameras),
-                        "programs": sorted(p.value for p in self.config.programs),
-                        "accredited": self.config.provider.accreditation is not None,
-                        # Identifying fields let out, by program, with the legal basis the file gives (BH-07).
-                        "forward_opt_ins": {
-                            p.value: settings.forward.opt_ins() for p, settings in sorted(self.config.programs.items())
+            try:
+                with self.store.transaction() as db:
+                    audit.append(
+                        db,
+                        at=self._clock().timestamp(),
+                        actor="guarita",
+                        action="config.load",
+                        subject=self.config.provider.id,
+                        details={
+                            "cameras": sorted(self.config.cameras),
+                            "programs": sorted(p.value for p in self.config.programs),
+                            "accredited": self.config.provider.accreditation is not None,
+                            # Identifying fields let out, by program, with the legal basis the file gives (BH-07).
+                            "forward_opt_ins": {
+                                p.value: settings.forward.opt_ins() for p, settings in sorted(self.config.programs.items())
+                            },
                         },
-                    },
-                )
+                    )
+            except StoreFullError as exc:
+                # Start degraded rather than not at all: Frigate's broker keeps the events meanwhile.
+                log.error("starting on a full disk, the config.load audit entry is not recorded: %s", exc)
             await self.supervisor.run(self.services(), stop)
         finally:
             if runner is not None:

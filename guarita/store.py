@@ -7,6 +7,12 @@ in microseconds, so an executor hop would cost more than it saves.
 ``synchronous=FULL`` makes every commit durable against power loss, not only process
 crashes; callers batch their writes so the hot path pays one fsync per batch.
 
+A full disk is a state, not a crash: a write that fails for want of space raises
+``StoreFullError`` naming the directory, ``full`` holds that message (for /healthz) until
+a later commit succeeds, and the change is logged once each way. A transaction SQLite
+already ended on its own (as it does on SQLITE_FULL) is not rolled back a second time,
+so the caller sees the real error.
+
 Covers: PB-01, DT-21, BH-07.
 """
 
@@ -14,12 +20,13 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from guarita.errors import StoreError
+from guarita.errors import StoreError, StoreFullError
 
 __all__ = ["DB_FILE", "MIGRATIONS", "Store"]
 
@@ -312,6 +319,47 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX legal_hold_exports_hold ON legal_hold_exports (hold_id, seq);
     """,
+    # 7: dead letters: outbox messages set aside because a broker refused them or they were too
+    # large to queue, so what follows them is delivered. The outbox gets AUTOINCREMENT ids: an
+    # uplink reads on from the last id it sent, so an id must never come back after the newest
+    # row left the table (dead-lettered, or pruned once delivered).
+    """
+    CREATE TABLE outbox_v7 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        uplink TEXT NOT NULL,
+        idem_key TEXT NOT NULL,
+        order_key TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        qos INTEGER NOT NULL,
+        retain INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        delivered_at REAL,
+        UNIQUE (idem_key, uplink)
+    );
+    INSERT INTO outbox_v7 SELECT id, uplink, idem_key, order_key, topic, payload, qos, retain, created_at,
+        delivered_at FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v7 RENAME TO outbox;
+    CREATE INDEX outbox_pending ON outbox (uplink, id) WHERE delivered_at IS NULL;
+    CREATE INDEX outbox_delivered ON outbox (delivered_at) WHERE delivered_at IS NOT NULL;
+    CREATE TABLE dead_letters (
+        id INTEGER PRIMARY KEY,
+        uplink TEXT NOT NULL,
+        idem_key TEXT NOT NULL,
+        order_key TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        qos INTEGER NOT NULL,
+        retain INTEGER NOT NULL,
+        payload_size INTEGER NOT NULL,
+        payload_sha256 TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        dead_at REAL NOT NULL,
+        reason TEXT NOT NULL,
+        UNIQUE (idem_key, uplink)
+    );
+    """,
 )
 
 
@@ -321,6 +369,7 @@ class Store:
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self.db = connection
         self.path = path
+        self.full: str | None = None  # why the last write failed for want of space, until one succeeds
 
     @classmethod
     def open(cls, data_dir: Path) -> Store:
@@ -338,7 +387,14 @@ class Store:
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA busy_timeout=5000")
             db.execute("PRAGMA foreign_keys=ON")
-        except (OSError, sqlite3.Error) as exc:
+        except sqlite3.Error as exc:
+            if _out_of_space(exc, path):
+                raise StoreFullError(
+                    f"the disk holding {data_dir} is full ({_free_text(path)}); cannot open the store at "
+                    f"{path}: {exc}; free space on that disk and start again"
+                ) from exc
+            raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+        except OSError as exc:
             raise StoreError(f"cannot open the store at {path}: {exc}") from exc
         store = cls(db, path)
         store._migrate()
@@ -359,28 +415,63 @@ class Store:
                 self.db.execute(f"PRAGMA user_version = {number + 1}")
                 self.db.execute("COMMIT")
             except sqlite3.Error as exc:
-                self.db.execute("ROLLBACK")
-                raise StoreError(f"migration {number + 1} of {self.path} failed: {exc}") from exc
+                self._rollback()
+                raise self._write_error(f"migration {number + 1} of {self.path} failed", exc) from exc
         if version < len(MIGRATIONS):
             log.info("store %s migrated from schema version %d to %d", self.path, version, len(MIGRATIONS))
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on error)."""
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on error).
+
+        Raises:
+            StoreFullError: the disk holding the store is full (nothing was written).
+            StoreError: the store cannot be written for another reason.
+        """
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot write to {self.path}: {exc}") from exc
+            raise self._write_error(f"cannot write to {self.path}", exc) from exc
         try:
             yield self.db
+        except sqlite3.Error as exc:
+            self._rollback()
+            if _out_of_space(exc, self.path):
+                raise self._write_error(f"cannot write to {self.path}", exc) from exc
+            raise
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise
         try:
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
+            self._rollback()
+            raise self._write_error(f"cannot commit to {self.path}", exc) from exc
+        if self.full is not None:
+            self.full = None
+            log.warning("the disk holding %s has room again: writing resumed", self.path.parent)
+
+    def _rollback(self) -> None:
+        """Undo the open transaction, if SQLite has not already ended it itself."""
+        if not self.db.in_transaction:
+            return
+        try:
             self.db.execute("ROLLBACK")
-            raise StoreError(f"cannot commit to {self.path}: {exc}") from exc
+        except sqlite3.Error as exc:  # the original error matters more; say this one and go on
+            log.warning("rollback on %s failed: %s", self.path, exc)
+
+    def _write_error(self, what: str, exc: sqlite3.Error) -> StoreError:
+        """The error for a failed write; a full disk becomes ``StoreFullError`` and sets ``full``."""
+        if not _out_of_space(exc, self.path):
+            return StoreError(f"{what}: {exc}")
+        message = (
+            f"the disk holding {self.path.parent} is full ({_free_text(self.path)}); "
+            f"{what}: {exc}; free space on that disk"
+        )
+        if self.full is None:
+            log.error("%s", message)
+        self.full = message
+        return StoreFullError(message)
 
     def bump_counter(self, name: str, by: int = 1) -> None:
         """Add to a persistent counter (inside the caller's transaction if any)."""
@@ -406,6 +497,27 @@ def _private_file(path: Path) -> None:
     for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         if file.exists() and file.stat().st_mode & 0o077:
             file.chmod(0o600)
+
+
+def _out_of_space(exc: sqlite3.Error, path: Path) -> bool:
+    """True if ``exc`` says the disk is full (SQLITE_FULL, or an I/O error on a disk with no room)."""
+    primary = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if primary == sqlite3.SQLITE_FULL:
+        return True
+    if primary == sqlite3.SQLITE_IOERR:
+        try:
+            return shutil.disk_usage(path.parent).free < 64 * 1024
+        except OSError:
+            return False
+    return False
+
+
+def _free_text(path: Path) -> str:
+    try:
+        usage = shutil.disk_usage(path.parent)
+    except OSError:
+        return "free space unknown"
+    return f"{usage.free / 1e6:.1f} MB free of {usage.total / 1e6:.1f} MB"
 
 
 def _statements(script: str) -> Iterator[str]:

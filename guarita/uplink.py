@@ -5,7 +5,18 @@ Will ``offline`` (retained) for when the link dies; a clean stop publishes ``off
 Messages go in outbox order with up to ``inflight`` awaiting PUBACK; a message is marked
 delivered only on its PUBACK (marks are batched, one commit per ``FLUSH_S``). When the link
 drops, every unacknowledged message is sent again on the next connection, from the oldest:
-at-least-once, in order, never dropped.
+at-least-once, in order.
+
+One message never blocks the rest: a message the broker refuses (an MQTT 5 PUBACK with a
+failure reason code: 0x87 not authorised, 0x95 packet too large, 0x99 payload format
+invalid...), one larger than the maximum packet size the broker announced in its CONNACK,
+and one the broker drops the connection on ``poison_after`` times in a row (what a broker
+does with an oversized packet, and all MQTT 3.1.1 can say) is set aside as a dead letter
+(``Outbox.dead_letter``) and the messages behind it go on.
+
+If the delivery marks cannot be written (a full disk), they are kept and written again every
+``MARK_RETRY_S``; should the link drop first, those messages are sent again on the next
+connection (a duplicate, never a loss).
 
 Covers: PB-05, DT-02, DT-08, DT-21.
 """
@@ -17,7 +28,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from guarita.errors import LinkError
+from guarita.errors import LinkError, PublishRefused, StoreError
 from guarita.link_state import Backoff, LinkState, keep_link
 from guarita.metrics import Metrics
 from guarita.mqtt import LinkSettings, MqttLink
@@ -29,6 +40,7 @@ log = logging.getLogger(__name__)
 
 FLUSH_S = 0.05
 STATUS_TIMEOUT_S = 5.0
+MARK_RETRY_S = 1.0
 
 
 class UplinkPublisher:
@@ -44,6 +56,7 @@ class UplinkPublisher:
         state: LinkState,
         backoff: Backoff,
         clock: Callable[[], float] = time.time,
+        poison_after: int = 3,
     ) -> None:
         self.name = name
         self._settings = settings
@@ -53,6 +66,10 @@ class UplinkPublisher:
         self.state = state
         self._backoff = backoff
         self._clock = clock
+        self._mark_retry_at = 0.0
+        self._poison_after = poison_after
+        self._suspect: int | None = None  # id of the message the link last dropped on, and how often
+        self._strikes = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, drain, reconnect with backoff; never ends on a link failure."""
@@ -99,18 +116,28 @@ class UplinkPublisher:
                 error = future.exception()
                 if error is None:
                     acked.append(message)
-                elif not link.closed.is_set():
-                    # Refused by the broker (e.g. not authorised): resend everything from
-                    # this message on a new connection, so order holds and nothing is skipped.
-                    log.error("uplink %s refused a message on %s: %s", self.name, message.topic, error)
+                    if message.id == self._suspect:
+                        self._suspect, self._strikes = None, 0
+                elif isinstance(error, PublishRefused):
                     self._metrics.refused.inc(self.name)
+                    if not self._set_aside(message, "refused", str(error)):
+                        await link.close()  # not recorded: resend from here on a new connection
+                elif not link.closed.is_set():
+                    log.error("uplink %s could not publish on %s: %s", self.name, message.topic, error)
                     await link.close()
             room = window - len(inflight)
             if room > 0 and not link.closed.is_set():
                 for message in self._outbox.pending(self.name, cursor, room):
-                    future = link.publish(message.topic, message.payload, message.qos, message.retain)
-                    future.add_done_callback(on_done)
-                    inflight[message.id] = (message, future)
+                    limit = link.max_packet_size
+                    size = link.publish_size(message.topic, message.payload)
+                    if limit is not None and size > limit:
+                        reason = f"{size} bytes > the broker's maximum packet size of {limit}"
+                        if not self._set_aside(message, "too_large", reason):
+                            break  # the store cannot be written: try again on the next round
+                    else:
+                        future = link.publish(message.topic, message.payload, message.qos, message.retain)
+                        future.add_done_callback(on_done)
+                        inflight[message.id] = (message, future)
                     cursor = message.id
             if acked and (len(acked) >= window or time.monotonic() - last_flush >= FLUSH_S):
                 self._flush(acked)
@@ -121,15 +148,57 @@ class UplinkPublisher:
                 await asyncio.wait_for(wake.wait(), FLUSH_S if acked else 0.25)
             except TimeoutError:
                 pass
+        unacked: list[PendingMessage] = []
         for message, future in inflight.values():
-            if future.done() and not future.cancelled() and future.exception() is None:
+            error = future.exception() if future.done() and not future.cancelled() else LinkError("no PUBACK")
+            if error is None:
                 acked.append(message)
+            elif isinstance(error, PublishRefused):  # refused, then the broker closed the link
+                self._metrics.refused.inc(self.name)
+                self._set_aside(message, "refused", str(error))
+            else:
+                unacked.append(message)
         self._flush(acked)
+        if not stop.is_set() and unacked:
+            self._strike(min(unacked, key=lambda m: m.id), link.close_reason)
+
+    def _strike(self, oldest: PendingMessage, close_reason: str) -> None:
+        """The link dropped with ``oldest`` the first message awaiting its PUBACK.
+
+        A broker that drops the connection on a message (too large for it, malformed for it)
+        does so every time it is resent, and it is always the oldest one waiting: after
+        ``poison_after`` drops in a row on the same message it is set aside.
+        """
+        if oldest.id == self._suspect:
+            self._strikes += 1
+        else:
+            self._suspect, self._strikes = oldest.id, 1
+        if self._strikes >= self._poison_after:
+            reason = (
+                f"the broker dropped the connection {self._strikes} times in a row while this message "
+                f"awaited its PUBACK (last: {close_reason})"
+            )
+            if self._set_aside(oldest, "poison", reason):
+                self._suspect, self._strikes = None, 0
+
+    def _set_aside(self, message: PendingMessage, kind: str, reason: str) -> bool:
+        """Dead-letter ``message``; False if the store cannot record it (it stays queued)."""
+        try:
+            self._outbox.dead_letter(self.name, message, kind, reason)
+        except StoreError as exc:
+            log.error("uplink %s: could not set a message on %s aside: %s", self.name, message.topic, exc)
+            return False
+        return True
 
     def _flush(self, acked: list[PendingMessage]) -> None:
-        if not acked:
+        if not acked or time.monotonic() < self._mark_retry_at:
             return
-        self._outbox.mark_delivered(self.name, acked)
+        try:
+            self._outbox.mark_delivered(self.name, acked)
+        except StoreError as exc:
+            log.debug("uplink %s: delivery marks held back: %s", self.name, exc)
+            self._mark_retry_at = time.monotonic() + MARK_RETRY_S
+            return
         now = self._clock()
         for message in acked:
             self._metrics.latency.observe(max(0.0, now - message.created_at), self.name)

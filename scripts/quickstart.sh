@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's two commands: `scripts/quickstart.sh demo` and `scripts/quickstart.sh test`.
 # Installs what is missing on a fresh Debian machine (ffmpeg, mosquitto, a venv with
-# Guarita and its test dependencies), then runs the demo or the whole test suite.
+# Guarita and its test dependencies), then runs the demo or the whole test suite (with the
+# Home Assistant integration's tests, in .venv-hass: scripts/hass_env.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +42,17 @@ command=${1:-}
 shift || true
 case "$command" in
   demo) exec .venv/bin/guarita demo "$@" ;;
-  test) exec .venv/bin/python -m pytest --cov --cov-report=term "$@" ;;
+  test)
+    # The Home Assistant integration's suite first (its own Python 3.13 venv), then the main
+    # suite, whose summary line is the last one printed; either failing fails the run.
+    hass_status=0
+    bash scripts/hass_env.sh -q || hass_status=$?
+    if [ "$hass_status" -ne 0 ]; then
+      echo "quickstart: the Home Assistant tests failed (exit $hass_status); the main suite runs anyway" >&2
+    fi
+    main_status=0
+    .venv/bin/python -m pytest --cov --cov-report=term "$@" || main_status=$?
+    if [ "$main_status" -ne 0 ]; then exit "$main_status"; fi
+    exit "$hass_status" ;;
   *) echo "usage: scripts/quickstart.sh demo|test [args...]" >&2; exit 2 ;;
 esac

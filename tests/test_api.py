@@ -208,6 +208,7 @@ ROUTES = [
     Route("POST", "/api/v1/cameras/lobby/signage", {"plate": "BH-0042", "photo_base64": b64(PHOTO)}, 201, WRITERS),
     Route("GET", "/api/v1/audit/verify", None, 200, frozenset({ApiRole.ADMIN, ApiRole.AUDITOR})),
     Route("GET", "/api/v1/vehicle-events", None, 200, READERS | {ApiRole.VIEWER}),
+    Route("GET", "/api/v1/summary", None, 200, READERS | {ApiRole.VIEWER}),
     Route("POST", "/api/v1/vehicle-events/10234-harsh_braking-1782824406000/ack",
           {"action": "called the driver", "by": "ana"}, 201, WRITERS),
 ]
@@ -228,7 +229,7 @@ def test_the_role_table_covers_every_route_of_the_document() -> None:
     assert tested == documented
     assert {op.path: set(op.roles) for op in OPERATIONS if op.method == "GET"} == {
         "/cameras": set(ApiRole), "/clients": set(READERS), "/audit/verify": {ApiRole.ADMIN, ApiRole.AUDITOR},
-        "/vehicle-events": set(ApiRole), "/views": set(ApiRole), "/openapi.json": set(),
+        "/vehicle-events": set(ApiRole), "/summary": set(ApiRole), "/views": set(ApiRole), "/openapi.json": set(),
     }
 
 

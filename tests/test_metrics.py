@@ -180,6 +180,10 @@ def test_guarita_metrics_parse_strictly_and_are_consistent() -> None:
     metrics.quarantined.inc("not_json")
     metrics.delivered.inc("detro", by=3)
     metrics.refused.inc("detro")
+    metrics.dead_lettered.inc("detro", "refused")
+    metrics.dead_letters.source = lambda: {(): 1.0}
+    metrics.quarantine_rows.source = lambda: {(): 1.0}
+    metrics.quarantine_pruned.source = lambda: {(): 0.0}
     metrics.outbox_depth.source = lambda: {("detro",): 0.0}
     metrics.outbox_bytes.source = lambda: {(): 0.0}
     metrics.outbox_quota_ratio.source = lambda: {(): 0.0}
@@ -192,6 +196,8 @@ def test_guarita_metrics_parse_strictly_and_are_consistent() -> None:
         "guarita_events_skipped_total", "guarita_events_quarantined_total", "guarita_messages_delivered_total",
         "guarita_messages_refused_total", "guarita_outbox_depth", "guarita_outbox_bytes", "guarita_outbox_quota_ratio",
         "guarita_link_up", "guarita_delivery_latency_seconds", "guarita_frigate_retention_shortfall",
+        "guarita_messages_dead_lettered_total", "guarita_dead_letters", "guarita_quarantine_rows",
+        "guarita_quarantine_pruned_total",
         "guarita_hold_exports_failed", "guarita_video_viewers", "guarita_video_source_failures_total",
         "guarita_service_restarts_total",
     }
@@ -222,5 +228,5 @@ def test_guarita_metrics_parse_strictly_and_are_consistent() -> None:
 # covers PB-05
 def test_an_idle_guarita_exposes_every_family_without_samples() -> None:
     families = parse(Metrics().render())
-    assert len(families) == 17
+    assert len(families) == 21
     assert all(family["samples"] == [] for family in families.values())

@@ -5,8 +5,8 @@ telemetry topic with ``{vehicle}`` as ``+`` (default ``vehicles/+/telemetry``). 
 is stored (``TelemetryIngest``) and only then acknowledged, so the broker keeps what
 Guarita has not stored. A payload that is not a valid sample (or a JSON array of them), or
 names a vehicle not in the fleet, is quarantined, counted and acknowledged; a message that
-fails while being handled is quarantined as ``unprocessable``. While the outbox is full the
-batch waits, unacknowledged, at the broker.
+fails while being handled is quarantined as ``unprocessable``. While the outbox is full, or
+the store cannot be written (a full disk), the batch waits, unacknowledged, at the broker.
 
 Covers: DT-13, DT-21, DT-22, DT-08, PB-05.
 """
@@ -156,8 +156,10 @@ class TelemetrySubscriber:
                     continue
             try:
                 self.handle(held)
-            except OutboxFullError:
-                # Not acknowledged: the broker keeps these (and what follows) until the uplink drains.
+            except (OutboxFullError, StoreError) as exc:
+                # Not acknowledged: the broker keeps these (and what follows) until the uplink
+                # drains or the disk has room again (the store logged that once).
+                log.debug("telemetry batch held back: %s", exc)
                 self._outbox.space_freed.clear()
                 try:
                     await asyncio.wait_for(self._outbox.space_freed.wait(), 1.0)
