@@ -2,7 +2,7 @@
 
 * ``GET /vehicle-events?open=true&vehicle=V&limit=N``: events, newest first, with their acks
   (roles admin, operator, auditor, viewer);
-* ``POST /vehicle-events/{id}/ack`` with ``{"action", "by"}``: record what was done
+* ``POST /vehicle-events/{id}/ack`` with ``{"action", "by"}`` and an optional ``"note"``: record what was done
   (admin, operator). The audit entry names the token's holder as actor and ``by`` in its
   details; the ack goes to DETRO through the outbox when DETRO is configured.
 
@@ -41,6 +41,8 @@ from guarita.vehicle_events import (
     LOGIN_PATTERN,
     MAX_ACTION_CHARS,
     MAX_BY_CHARS,
+    MAX_NOTE_CHARS,
+    EventAck,
     UnknownVehicleEvent,
     VehicleEvent,
     VehicleEventRefusal,
@@ -75,7 +77,7 @@ class _Response(BaseModel):
 
 
 class VehicleEventAckBody(BaseModel):
-    """``POST /vehicle-events/{id}/ack``: what was done about the event, and by whom."""
+    """``POST /vehicle-events/{id}/ack``: what was done about the event, by whom, and an optional note."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
@@ -83,6 +85,10 @@ class VehicleEventAckBody(BaseModel):
     by: str = Field(
         min_length=1, max_length=MAX_BY_CHARS, pattern=LOGIN_PATTERN,
         description="Who did it: the operator's login (user id), not a full name; sent to DETRO as is.",
+    )
+    note: str | None = Field(
+        default=None, min_length=1, max_length=MAX_NOTE_CHARS, pattern=_NOT_BLANK,
+        description="Optional free text kept with the ack and sent to DETRO (what the driver said, a ticket number).",
     )
 
 
@@ -93,6 +99,7 @@ class VehicleEventAckModel(_Response):
     action: str = Field(description="What was done.")
     by: str = Field(description="Who did it.")
     at: str = Field(json_schema_extra=_DATE_TIME, description="When it was recorded (UTC).")
+    note: str | None = Field(description="The free-text note given with it, or null.")
 
 
 class VehicleEventModel(_Response):
@@ -128,8 +135,10 @@ class VehicleEventAckDone(_Response):
     forwarded: bool = Field(description="True when it was queued for DETRO.")
 
 
-def _ack_model(seq: int, action: str, by: str, at: str) -> VehicleEventAckModel:
-    return VehicleEventAckModel(seq=seq, action=action, by=by, at=at)
+def _ack_model(ack: EventAck) -> VehicleEventAckModel:
+    return VehicleEventAckModel(
+        seq=ack.seq, action=ack.action, by=ack.by, at=ack.at.isoformat(timespec="seconds"), note=ack.note
+    )
 
 
 def event_model(e: VehicleEvent) -> VehicleEventModel:
@@ -137,7 +146,7 @@ def event_model(e: VehicleEvent) -> VehicleEventModel:
         id=e.id, vehicle=e.vehicle, line=e.line, type=e.type.value, ts=e.ts.isoformat(timespec="milliseconds"),
         lat=e.lat, lon=e.lon, speed_kmh=e.speed_kmh, value=e.value, threshold=e.threshold, unit=e.unit,
         source=e.source, status="open" if e.is_open else "acked",
-        acks=[_ack_model(a.seq, a.action, a.by, a.at.isoformat(timespec="seconds")) for a in e.acks],
+        acks=[_ack_model(a) for a in e.acks],
     )
 
 
@@ -181,7 +190,7 @@ async def _post_ack(request: web.Request, caller: Caller) -> web.Response:
     try:
         ack = ack_event(
             app[API_STORE], app[API_OUTBOX], app[API_CONFIG], event_id, body.action, body.by, app[API_CLOCK],
-            actor=caller.name,
+            note=body.note, actor=caller.name,
         )
     except UnknownVehicleEvent as exc:
         raise ApiProblem(404, str(exc)) from None
@@ -190,7 +199,7 @@ async def _post_ack(request: web.Request, caller: Caller) -> web.Response:
     except OutboxFullError as exc:
         raise ApiProblem(503, f"not recorded: {exc}") from None
     forwarded = detro_enabled(app[API_CONFIG])
-    done = _ack_model(ack.seq, ack.action, ack.by, ack.at.isoformat(timespec="seconds"))
+    done = _ack_model(ack)
     return json_answer(VehicleEventAckDone(event=event_id, ack=done, forwarded=forwarded), 201)
 
 
@@ -209,7 +218,7 @@ VEHICLE_EVENT_ROUTES: tuple[tuple[ApiOperation, Handler], ...] = (
                                     {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}))),
      _get_events),
     (ApiOperation("POST", "/vehicle-events/{id}/ack", "ackVehicleEvent", "Record the handling of a sensor event",
-                  "`guarita events ack`: what was done and by whom; kept (append-only), audited as "
+                  "`guarita events ack`: what was done, by whom and an optional note; kept (append-only), audited as "
                   "`vehicle_event.ack` and forwarded to DETRO when it is configured.",
                   _WRITERS, {201: VehicleEventAckDone}, VehicleEventAckBody, writes=True,
                   path_params=(QueryParam("id", "The event id, as `GET /vehicle-events` gives it.",

@@ -173,7 +173,7 @@ async def masked_evidence(config: GuaritaConfig, camera: str, evidence: Path | N
     ``evidence`` None takes Frigate's ``latest.jpg``. A camera without masks keeps a given file as is.
 
     Raises:
-        CameraCommandError: the camera has masks but the evidence is not an image.
+        CameraCommandError: the camera has masks but the evidence cannot be read or is not an image.
         FrigateError: Frigate could not give the snapshot.
     """
     masks: Sequence[str] = config.cameras[camera].privacy_masks
@@ -183,7 +183,10 @@ async def masked_evidence(config: GuaritaConfig, camera: str, evidence: Path | N
         async with aiohttp.ClientSession() as session:
             image = await frigate_client(config, session).latest_jpg(camera)
     else:
-        image = evidence.read_bytes()
+        try:
+            image = evidence.read_bytes()
+        except OSError as exc:
+            raise CameraCommandError(f"cannot read the evidence file {evidence}: {exc.strerror}") from exc
     try:
         masked = mask_jpeg(image, masks)
     except GuaritaError as exc:

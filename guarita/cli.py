@@ -34,6 +34,7 @@ from guarita._config_rules import without_userinfo
 from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config, resolve_config_path
 from guarita.errors import ConfigError, GuaritaError
+from guarita.local_time import ZonedLogFormatter
 
 __all__ = ["main"]
 
@@ -58,7 +59,7 @@ def _setup_logging(verbose: bool, fmt: str) -> None:
     if fmt == "json":
         handler.setFormatter(_JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(ZonedLogFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)

@@ -175,7 +175,12 @@ async def _snapshot(args: argparse.Namespace) -> int:
     if args.masked:
         image = mask_jpeg(image, camera.privacy_masks)
     out = Path(args.output or f"{args.name}{'-masked' if args.masked else ''}.jpg").resolve()  # say where, in full
-    out.write_bytes(image)
+    try:  # a view of the client's premises: the owner's only, like every file of personal data (BH-07)
+        with os.fdopen(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as file:
+            file.write(image)
+        out.chmod(0o600)  # an older snapshot of the same name keeps its mode through O_TRUNC
+    except OSError as exc:
+        raise CameraCommandError(f"cannot write the snapshot to {out}: {exc.strerror}") from exc
     state = (f"{len(camera.privacy_masks)} privacy mask(s) applied" if args.masked else
              "NOT masked: keep it inside the provider (use --masked for anything that leaves)")
     _emit(args, [f"saved {out} ({len(image)} bytes) from {source}; {state}"],

@@ -1,12 +1,12 @@
 """``guarita events list | ack``: the fleet's sensor events and their handling trail from a shell.
 
 ``events list`` prints a summary table, newest first (id, vehicle, type, local time in
-``fleet.timezone``, value/threshold, open or acked, last action), or one JSON document with
+``fleet.timezone``, value/threshold, open or acked, last action and its note), or one JSON document with
 ``--json``; ``--open`` leaves out acknowledged events. ``events ack EVENT --action TEXT --by
-USER`` records what was done about an event: kept in the store (append-only), audited and,
-when DETRO is configured, forwarded to it by the running ``guarita run`` (through the
-outbox in ``data_dir``). Exit 0 on success; 1 with the reason on stderr (unknown event,
-blank action, bad config, store unusable); 2 on a usage error.
+USER [--note TEXT]`` records what was done about an event, with an optional free-text note:
+kept in the store (append-only), audited and, when DETRO is configured, forwarded to it by
+the running ``guarita run`` (through the outbox in ``data_dir``). Exit 0 on success; 1 with the reason on stderr (unknown event,
+blank action, blank or too long note, bad config, store unusable); 2 on a usage error.
 
 Covers: DT-16, DT-17.
 """
@@ -22,7 +22,7 @@ from guarita.cli_common import SubParsers, cli_config, guarded, open_store
 from guarita.local_time import DEFAULT_ZONE, local_zone
 from guarita.outbox import Outbox
 from guarita.telemetry.detro import detro_enabled
-from guarita.vehicle_events import VehicleEvent, ack_event, list_events
+from guarita.vehicle_events import EventAck, VehicleEvent, ack_event, list_events
 
 __all__ = ["add_events_commands", "event_document", "event_table"]
 
@@ -58,9 +58,15 @@ def event_document(event: VehicleEvent) -> dict[str, object]:
         "source": event.source,
         "status": "open" if event.is_open else "acked",
         "acks": [
-            {"seq": a.seq, "action": a.action, "by": a.by, "at": a.at.isoformat(timespec="seconds")} for a in event.acks
+            {"seq": a.seq, "action": a.action, "by": a.by, "at": a.at.isoformat(timespec="seconds"), "note": a.note}
+            for a in event.acks
         ],
     }
+
+
+def _last_ack(ack: EventAck) -> str:
+    note = "" if ack.note is None else f" [note: {' '.join(ack.note.split())}]"
+    return f"{ack.action} ({ack.by}){note}"
 
 
 def event_table(events: Sequence[VehicleEvent], zone_name: str = DEFAULT_ZONE) -> str:
@@ -71,7 +77,7 @@ def event_table(events: Sequence[VehicleEvent], zone_name: str = DEFAULT_ZONE) -
     for e in events:
         measure = f"{_number(e.value)}/{_number(e.threshold)} {e.unit}" if e.unit else "-"
         status = "open" if e.is_open else f"acked ({len(e.acks)})"
-        last = "-" if e.last_action is None else f"{e.last_action} ({e.acks[-1].by})"
+        last = "-" if e.last_action is None else _last_ack(e.acks[-1])
         when = e.ts.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
         rows.append((e.id, e.vehicle, e.type.value, when, measure, status, last))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
@@ -101,12 +107,13 @@ def _cmd_ack(args: argparse.Namespace) -> int:
     with open_store(config) as store:
         # This process's own view of the outbox; `guarita run` picks the message up from the store.
         outbox = Outbox.for_config(store, config.outbox, lambda: _now().timestamp())
-        ack = ack_event(store, outbox, config, args.event, args.action, args.by, _now)
+        ack = ack_event(store, outbox, config, args.event, args.action, args.by, _now, note=args.note)
     queued = detro_enabled(config)
     where = "queued for DETRO" if queued else "kept locally (DETRO is not configured)"
     if args.json:
         print(json.dumps({"event": args.event, "seq": ack.seq, "action": ack.action, "by": ack.by,
-                          "at": ack.at.isoformat(timespec="seconds"), "forwarded": queued}, ensure_ascii=False))
+                          "at": ack.at.isoformat(timespec="seconds"), "note": ack.note, "forwarded": queued},
+                         ensure_ascii=False))
     else:
         print(f"event {args.event}: ack {ack.seq} by {ack.by} at {ack.at.isoformat(timespec='seconds')}, {where}")
     return 0
@@ -130,4 +137,7 @@ def add_events_commands(sub: SubParsers, common: argparse.ArgumentParser) -> Non
     ack.add_argument("event", metavar="EVENT", help="the event id, as `events list` shows it")
     ack.add_argument("--action", required=True, help="what was done, e.g. 'called the driver'")
     ack.add_argument("--by", required=True, metavar="USER", help="the operator's login (user id), not a full name; recorded and sent to DETRO")
+    ack.add_argument(
+        "--note", metavar="TEXT", help="optional free text kept with the ack and sent to DETRO, e.g. a ticket number"
+    )
     ack.set_defaults(func=_cmd_ack)

@@ -153,10 +153,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    key = Path(args.pubkey).read_bytes() if args.pubkey else None
-    check = verify_bundle(Path(args.folder), key, args.pubkey or "--pubkey")
+    try:
+        key = Path(args.pubkey).read_bytes() if args.pubkey else None
+    except OSError as exc:
+        raise RetentionError(f"cannot read the provider's public key {args.pubkey} (--pubkey): {exc.strerror}") from exc
+    folder = Path(args.folder)
+    check = verify_bundle(folder, key, args.pubkey or "--pubkey")
+    # A missing folder has no key and no files to speak of: say only that it is missing
     lines = [f"key: {check.key_source} (SHA-256 {check.key_fingerprint or '-'})",
-             f"{check.files_ok} files match the manifest"]
+             f"{check.files_ok} files match the manifest"] if folder.is_dir() else []
     lines += [f"FAILED {problem}" for problem in check.problems]
     if check.verified:
         lines.append("bundle verified")

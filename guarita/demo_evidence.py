@@ -28,6 +28,12 @@ __all__ = ["show_evidence_request"]
 _REF = "IP 123/2026"
 
 
+def _offset(moment: dt.datetime) -> str:
+    """``moment``'s UTC offset as ``-03:00``: every time shown to a person carries its zone."""
+    offset = moment.strftime("%z")
+    return f"{offset[:3]}:{offset[3:]}"
+
+
 async def show_evidence_request(
     store: Store, config: GuaritaConfig, vehicle: str, window_start: dt.datetime, out: TextIO
 ) -> None:
@@ -51,7 +57,7 @@ async def show_evidence_request(
                                  sources=[FootageSource(vehicle=vehicle, camera_number=1)], window=window,
                                  by="ana", at=now.timestamp())
         say(f"request {request.id} recorded by ana ({request.type.value}, ref {_REF}): bus {vehicle} camera 1, "
-            f"{window_start:%H:%M:%S} + 2 min")
+            f"{start:%H:%M:%S} {_offset(start)} + 2 min")
         approve_request(store, request.id, by="bruno", at=now.timestamp())
         say(f"request {request.id} approved by bruno")
         result = await export_request(store, config, request.id, folder, by="bruno", now=dt.datetime.now(dt.UTC))

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from guarita.local_time import ZonedLogFormatter
 from guarita.standin.centre import Received
 
 __all__ = ["CentreStory", "log_to_file"]
@@ -107,7 +108,7 @@ def log_to_file(path: Path) -> Iterator[None]:
     """
     root = logging.getLogger()
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(ZonedLogFormatter())
     saved_level = root.level
     saved = [(h, h.level) for h in root.handlers]
     for existing, level in saved:

@@ -1,4 +1,5 @@
-"""Local time in Brazil, for dates people write and read (signs installed, consent expiry).
+"""Local time in Brazil, for dates people write and read (signs installed, consent expiry),
+and the log line format, whose times carry their UTC offset.
 
 Covers: BH-04, DT-10.
 """
@@ -6,8 +7,12 @@ Covers: BH-04, DT-10.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 
-__all__ = ["DEFAULT_ZONE", "local_zone"]
+__all__ = ["DEFAULT_ZONE", "LOG_FORMAT", "ZonedLogFormatter", "local_zone"]
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 DEFAULT_ZONE = "America/Sao_Paulo"
 
@@ -22,3 +27,13 @@ def local_zone(name: str = DEFAULT_ZONE) -> dt.tzinfo:
         if name == DEFAULT_ZONE:  # Brazil has kept UTC-3 all year since 2019
             return dt.timezone(dt.timedelta(hours=-3), "-03")
         raise
+
+
+class ZonedLogFormatter(logging.Formatter):
+    """Log lines as ``2026-11-20 11:00:00,123 +0000 INFO name: message``: the machine's time with its offset."""
+
+    def __init__(self) -> None:
+        super().__init__(LOG_FORMAT)
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 (logging's name)
+        return f"{super().formatTime(record, datefmt)} {time.strftime('%z', self.converter(record.created))}"

@@ -360,6 +360,10 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (idem_key, uplink)
     );
     """,
+    # 8: an optional free-text note on an event's ack (DT-17); acks recorded before it have none.
+    """
+    ALTER TABLE vehicle_event_acks ADD COLUMN note TEXT;
+    """,
 )
 
 

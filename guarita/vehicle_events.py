@@ -2,7 +2,7 @@
 
 ``list_events`` reads ``vehicle_events`` with each event's acknowledgements (newest event
 first): the online summary (DT-16). ``ack_event`` records what an operator did about an
-event (the action, who, when: DT-17) as a new row of the append-only
+event (the action, who, when, and an optional free-text note: DT-17) as a new row of the append-only
 ``vehicle_event_acks``, with its audit entry (``vehicle_event.ack``) and, when DETRO is
 configured, a ``guarita.vehicle_event_ack/1`` message on the vehicle's events topic, all in
 one transaction. An event can be acknowledged more than once; each ack is kept. Who did it
@@ -32,6 +32,7 @@ __all__ = [
     "MAX_ACTION_CHARS",
     "LOGIN_PATTERN",
     "MAX_BY_CHARS",
+    "MAX_NOTE_CHARS",
     "EventAck",
     "UnknownVehicleEvent",
     "VehicleEvent",
@@ -43,13 +44,14 @@ __all__ = [
 
 MAX_ACTION_CHARS = 500
 MAX_BY_CHARS = 64
+MAX_NOTE_CHARS = 1000
 # A login: letters, digits, `.`, `_`, `-`; no spaces (a full name) and no `@` (an e-mail address).
 LOGIN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 _LOGIN = re.compile(LOGIN_PATTERN)
 
 
 class VehicleEventRefusal(GuaritaError):
-    """An acknowledgement was refused (no action or no user given)."""
+    """An acknowledgement was refused (no action or no user given, a blank or too long note)."""
 
 
 class UnknownVehicleEvent(VehicleEventRefusal):
@@ -62,12 +64,13 @@ class UnknownVehicleEvent(VehicleEventRefusal):
 
 @dataclass(frozen=True)
 class EventAck:
-    """One handling of an event: its number among the event's acks, the action, who and when."""
+    """One handling of an event: its number among the event's acks, the action, who, when and a note."""
 
     seq: int
     action: str
     by: str
     at: datetime
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,13 +116,15 @@ def _acks(db: sqlite3.Connection, ids: list[str]) -> dict[str, list[EventAck]]:
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         rows = db.execute(
-            f"SELECT event_id, action, acked_by, acked_at FROM vehicle_event_acks WHERE event_id IN ({marks}) "
+            f"SELECT event_id, action, acked_by, acked_at, note FROM vehicle_event_acks WHERE event_id IN ({marks}) "
             "ORDER BY seq",
             chunk,
         )
-        for event_id, action, by, at in rows:
+        for event_id, action, by, at, note in rows:
             trail = found.setdefault(str(event_id), [])
-            trail.append(EventAck(len(trail) + 1, str(action), str(by), _moment(float(at))))
+            trail.append(EventAck(
+                len(trail) + 1, str(action), str(by), _moment(float(at)), None if note is None else str(note)
+            ))
     return found
 
 
@@ -216,20 +221,26 @@ def ack_event(
     by: str,
     clock: Callable[[], datetime],
     *,
+    note: str | None = None,
     actor: str | None = None,
 ) -> EventAck:
     """Record an operator's action on an event, audit it and forward it to DETRO (one transaction).
 
-    ``actor`` is who the audit log names (default ``by``; the API passes its token's holder).
+    ``note`` is optional free text (what the driver said, a ticket number); when given it is
+    kept, audited and forwarded with the ack. ``actor`` is who the audit log names (default
+    ``by``; the API passes its token's holder).
 
     Raises:
         UnknownVehicleEvent: no event has this id.
-        VehicleEventRefusal: ``action`` is blank or too long, or ``by`` is not a login.
+        VehicleEventRefusal: ``action`` is blank or too long, ``by`` is not a login, or ``note``
+            is given but blank or too long.
         OutboxFullError: the outbox is full; nothing was recorded.
         StoreError: the store cannot be written.
     """
     action = _text(action, "what was done", "--action TEXT", MAX_ACTION_CHARS)
     by = _login(by)
+    if note is not None:
+        note = _text(note, "the note", "--note TEXT (or leave it out)", MAX_NOTE_CHARS)
     now = clock().timestamp()
     messages: list[OutboxMessage] = []
     with store.transaction() as db:
@@ -238,18 +249,19 @@ def ack_event(
             raise UnknownVehicleEvent(event_id)
         vehicle, kind = str(row[0]), str(row[1])
         db.execute(
-            "INSERT INTO vehicle_event_acks (event_id, action, acked_by, acked_at) VALUES (?, ?, ?, ?)",
-            (event_id, action, by, now),
+            "INSERT INTO vehicle_event_acks (event_id, action, acked_by, acked_at, note) VALUES (?, ?, ?, ?, ?)",
+            (event_id, action, by, now, note),
         )
         (seq,) = db.execute("SELECT COUNT(*) FROM vehicle_event_acks WHERE event_id = ?", (event_id,)).fetchone()
-        audit.append(
-            db, at=now, actor=actor or by, action="vehicle_event.ack", subject=event_id,
-            details={"vehicle": vehicle, "type": kind, "seq": int(seq), "action": action, "by": by},
-        )
+        details: dict[str, object] = {"vehicle": vehicle, "type": kind, "seq": int(seq), "action": action, "by": by}
+        if note is not None:
+            details["note"] = note
+        audit.append(db, at=now, actor=actor or by, action="vehicle_event.ack", subject=event_id, details=details)
         if detro_enabled(config):
             messages.append(ack_message(
-                config, event_id=event_id, vehicle=vehicle, kind=kind, seq=int(seq), action=action, by=by, at=now
+                config, event_id=event_id, vehicle=vehicle, kind=kind, seq=int(seq), action=action, by=by, at=now,
+                note=note,
             ))
             outbox.insert(db, messages)
     outbox.committed(messages)
-    return EventAck(int(seq), action, by, _moment(now))
+    return EventAck(int(seq), action, by, _moment(now), note)

@@ -11,6 +11,7 @@ import asyncio
 import io
 import os
 import re
+import stat
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -200,6 +201,10 @@ async def test_masked_snapshot_and_attestation_record_the_masked_image(
     raw = await guarita("cameras", "snapshot", "garagem", "-c", str(config), cwd=tmp_path)
     assert "NOT masked: keep it inside the provider" in raw.out
     assert f"saved {(tmp_path / 'garagem.jpg').resolve()} (" in raw.out  # the full path: it says where it wrote
+    assert {stat.S_IMODE((tmp_path / name).stat().st_mode) for name in ("masked.jpg", "garagem.jpg")} == {0o600}
+    nowhere = await guarita("cameras", "snapshot", "garagem", "-c", str(config), "-o", "no-such-dir/x.jpg", cwd=tmp_path)
+    assert nowhere.code == 1 and "Traceback" not in nowhere.err, nowhere.err
+    assert f"cannot write the snapshot to {(tmp_path / 'no-such-dir' / 'x.jpg').resolve()}: No such file" in nowhere.err
 
     def left_and_right(data: bytes) -> tuple[tuple[int, ...], tuple[int, ...]]:
         with Image.open(io.BytesIO(data)) as image:
@@ -224,6 +229,10 @@ async def test_masked_snapshot_and_attestation_record_the_masked_image(
     refused = await guarita("cameras", "attest", "garagem", "--not-public-facing", "--evidence", "notes.txt",
                             "--by", "ana", "-c", str(config), cwd=tmp_path)
     assert refused.code == 1 and "cannot blank garagem's privacy masks on the evidence" in refused.err
+    missing = await guarita("cameras", "attest", "garagem", "--not-public-facing", "--evidence", "nope.jpg",
+                            "--by", "ana", "-c", str(config), cwd=tmp_path)
+    assert missing.code == 1 and "the store could not be used" not in missing.err, missing.err
+    assert "cannot read the evidence file" in missing.err and "nope.jpg: No such file or directory" in missing.err
 
 
 # covers BH-07, PB-07

@@ -80,6 +80,7 @@ def test_demo_shows_a_bus_arriving_syncing_and_its_report_at_detro_and_a_discove
     approved, exported = _at(lines, "  [evidence] request 1 approved by bruno"), _at(lines, "[evidence] request 1 exported: 3 clips")
     verified = _at(lines, "  [evidence] request 1 verify: OK (3 files, signature valid)")
     assert done < recorded < approved < exported < verified and "manifest signed" in lines[exported]
+    assert lines[recorded].endswith("camera 1, 08:00:30 -03:00 + 2 min")  # the DVR's local time, with its zone
     assert "  [onboarding] WS-Discovery found 1 ONVIF camera(s)" in demo_output
     assert "serial PY-DEMO-0001" in demo_output and "portaria.frigate.yaml" in demo_output
 

@@ -374,6 +374,18 @@ def test_verify_on_a_missing_folder_says_so(tmp_path: Path, capsys: pytest.Captu
     out = capsys.readouterr().out
     assert f"FAILED {missing}: no such folder" in out and "bundle NOT verified" in out
     assert "manifest.json" not in out
+    assert "in the bundle" not in out and "files match" not in out  # no key or files claimed of a missing folder
+
+
+# covers DT-04
+def test_verify_with_a_missing_public_key_file_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    small_bundle(bundle, Ed25519PrivateKey.generate())
+    missing = tmp_path / "acme-evidence.pem"
+    assert main(["evidence", "verify", str(bundle), "--pubkey", str(missing)]) == 1  # a one-line error, no traceback
+    err = capsys.readouterr().err
+    assert f"cannot read the provider's public key {missing} (--pubkey): No such file or directory" in err
 
 
 # covers BH-07

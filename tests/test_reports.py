@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html
 import io
 import json
 import math
@@ -104,9 +105,9 @@ def add_event(db: sqlite3.Connection, event_id: str, vehicle: str, kind: str, ts
     )
 
 
-def add_ack(db: sqlite3.Connection, event_id: str, action: str, by: str, ts: float) -> None:
-    db.execute("INSERT INTO vehicle_event_acks (event_id, action, acked_by, acked_at) VALUES (?, ?, ?, ?)",
-               (event_id, action, by, ts))
+def add_ack(db: sqlite3.Connection, event_id: str, action: str, by: str, ts: float, note: str | None = None) -> None:
+    db.execute("INSERT INTO vehicle_event_acks (event_id, action, acked_by, acked_at, note) VALUES (?, ?, ?, ?, ?)",
+               (event_id, action, by, ts, note))
 
 
 def add_track(db: sqlite3.Connection, vehicle: str, start: float, count: int) -> None:
@@ -272,11 +273,14 @@ def test_equipment_listing_as_csv_and_json(config: GuaritaConfig) -> None:
 # ---- events history --------------------------------------------------------------------
 def seed_events(db: sqlite3.Connection) -> None:
     add_event(db, "ev-1", "101", "harsh_braking", at(2025, 7, 1, 8, 12))
-    add_ack(db, "ev-1", "Called the driver", "maria", at(2025, 7, 1, 8, 17))
+    add_ack(db, "ev-1", "Called the driver", "maria", at(2025, 7, 1, 8, 17), NOTE)
     add_ack(db, "ev-1", EVIL, "joao", at(2025, 7, 1, 8, 45))
     add_event(db, "ev-2", "102", "overspeed", at(2025, 7, 2, 23, 59), value=72.0, threshold=60.0)
     add_event(db, "ev-3", "101", "power_loss", at(2025, 7, 3, 0, 0), lat=None, lon=None, value=None, threshold=None)
     add_event(db, "ev-0", "101", "sharp_turn", at(2025, 6, 30, 23, 59))  # before the period
+
+
+NOTE = "Driver says a <car> cut in;\nticket 4711"
 
 
 # covers DT-17, DT-18
@@ -286,14 +290,16 @@ def test_events_are_read_with_their_trail_and_written_as_csv(db: sqlite3.Connect
     history = load_events(db, period)
     assert [e.event_id for e in history.events] == ["ev-1", "ev-2"]
     assert history.events[0].trail == (
-        HandlingStep("Called the driver", "maria", at(2025, 7, 1, 8, 17)),
+        HandlingStep("Called the driver", "maria", at(2025, 7, 1, 8, 17), NOTE),
         HandlingStep(EVIL, "joao", at(2025, 7, 1, 8, 45)),
     )
     assert load_events(db, period, "102").events[0].event_id == "ev-2"
     rows = list(csv.DictReader(io.StringIO(events_csv(history))))
     assert rows[0]["local_time"] == "2025-07-01 08:12:00" and rows[0]["handled"] == "yes"
     assert rows[0]["handling_trail"] == f"2025-07-01 08:17:00 maria: Called the driver | 2025-07-01 08:45:00 joao: {EVIL}"
+    assert rows[0]["handling_notes"] == "2025-07-01 08:17:00 maria: Driver says a <car> cut in; ticket 4711"
     assert rows[1]["handled"] == "no" and rows[1]["unit"] == "km/h" and rows[1]["value"] == "72.00"
+    assert rows[1]["handling_notes"] == ""
 
 
 # covers DT-16, DT-17, DT-18
@@ -306,7 +312,9 @@ def test_events_html_has_the_chart_legend_and_escaped_trail(db: sqlite3.Connecti
     assert chart.count("<rect") == 3  # one bar segment per (day, type) present
     assert ">07-01<" in chart and ">07-02<" in chart and ">07-03<" in chart
     assert "Harsh braking (1)" in page and "Overspeed (1)" in page and "Power loss (1)" in page
-    assert "<b>maria</b> — Called the driver" in page
+    assert "<b>maria</b> — Called the driver<br><span class=\"note\">Note: Driver says a &lt;car&gt; cut in;\nticket 4711</span>" in page
+    assert "<b>joao</b> — " + html.escape(EVIL) + "</li>" in page  # no note, no note line
+    assert "<th>Handling: action, user, date and time, note</th>" in page
     assert "<script>" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;quoted&quot;" in page
     assert "Viação &lt;Teste&gt;" in page
     assert 'class="open">Not handled' in page
@@ -340,7 +348,10 @@ def test_route_geojson_is_lon_lat_with_per_point_times(db: sqlite3.Connection) -
     assert track["properties"]["coordTimes"][0] == "2025-07-01T08:00:00-03:00"
     assert [e["properties"]["id"] for e in events] == ["ev-1", "ev-3"]
     assert events[0]["geometry"] == {"type": "Point", "coordinates": [-43.1, -22.9]}
-    assert events[0]["properties"]["trail"][1] == {"action": EVIL, "by": "joao", "at": "2025-07-01T08:45:00-03:00"}
+    assert events[0]["properties"]["trail"] == [
+        {"action": "Called the driver", "by": "maria", "at": "2025-07-01T08:17:00-03:00", "note": NOTE},
+        {"action": EVIL, "by": "joao", "at": "2025-07-01T08:45:00-03:00"},
+    ]
     assert events[1]["geometry"] is None  # no position fix
     assert route.distance_km == pytest.approx(4 * math.hypot(0.11119, 0.20483), abs=0.002)  # 4 steps NE
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import socket
 import sqlite3
@@ -146,6 +147,8 @@ async def test_a_taken_web_port_is_a_clear_startup_error(tmp_path: Path, frigate
     assert f"error: cannot listen on 127.0.0.1:{port} (web.port): address already in use" in output
     assert "Traceback" not in output and "ExceptionGroup" not in output
     assert "link up" not in output, "nothing else was started"
+    # Every time shown to a person carries its zone, log lines included
+    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [+-]\d{4} INFO guarita\.store: ", output, re.M), output
 
 
 # covers PB-01, PB-05, DT-02, DT-08

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import secrets
+import sqlite3
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -37,9 +38,10 @@ from guarita.config import ApiRole, GuaritaConfig
 from guarita.metrics import Metrics
 from guarita.outbox import Outbox
 from guarita.quarantine import Quarantine
-from guarita.store import Store
+from guarita.store import DB_FILE, MIGRATIONS, Store
 from guarita.telemetry import TelemetryIngest, parse_sample
 from guarita.vehicle_events import (
+    MAX_NOTE_CHARS,
     UnknownVehicleEvent,
     VehicleEventRefusal,
     ack_event,
@@ -170,6 +172,67 @@ def test_an_ack_is_kept_audited_and_forwarded_to_detro(fleet: Fleet) -> None:
     }
 
 
+# covers DT-17
+def test_a_note_is_kept_audited_listed_and_forwarded_to_detro_only_when_given(fleet: Fleet) -> None:
+    note = "driver says a car cut in;\nticket 4711 — ônibus parado"
+    noted = ack_event(fleet.store, fleet.outbox, fleet.config, BRAKE, "called the driver", "ana", fleet.clock,
+                      note=f"  {note} ")
+    plain = ack_event(fleet.store, fleet.outbox, fleet.config, SPEED, "radioed the driver", "bia", fleet.clock)
+    assert (noted.note, plain.note) == (note, None)
+    assert get_event(fleet.store.db, BRAKE).acks == (noted,) and get_event(fleet.store.db, SPEED).acks == (plain,)
+    details = [json.loads(r[0]) for r in fleet.store.db.execute("SELECT details FROM audit_log ORDER BY seq")]
+    assert details[0]["note"] == note and "note" not in details[1]
+    assert audit.verify(fleet.store.db) == (2, None)
+    schema = json.loads((ROOT / "docs" / "schemas" / "guarita.vehicle_event_ack.v1.json").read_text())
+    checker = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    sent = {p["event_id"]: p for p in (json.loads(m.payload) for m in fleet.outbox.pending("detro", 0, 100))
+            if p["schema"] == "guarita.vehicle_event_ack/1"}
+    for payload in sent.values():
+        checker.validate(payload)
+    assert sent[BRAKE]["note"] == note and sent[BRAKE]["action"] == "called the driver"
+    assert "note" not in sent[SPEED]
+    longest = ack_event(fleet.store, fleet.outbox, fleet.config, SPEED, "x", "ana", fleet.clock,
+                        note="n" * MAX_NOTE_CHARS)
+    (last,) = [json.loads(m.payload) for m in fleet.outbox.pending("detro", 0, 100)
+               if json.loads(m.payload).get("seq") == 2]
+    checker.validate(last)  # the schema's maxLength is the code's cap
+    assert longest.note == last["note"]
+
+
+# covers DT-17
+@pytest.mark.parametrize(("note", "reason"), [("n" * (MAX_NOTE_CHARS + 1), f"longer than {MAX_NOTE_CHARS}"),
+                                               (" \n\t", "--note")])
+def test_a_too_long_or_blank_note_is_refused_and_nothing_is_written(fleet: Fleet, note: str, reason: str) -> None:
+    depth = fleet.outbox.depth("detro")
+    with pytest.raises(VehicleEventRefusal, match=reason):
+        ack_event(fleet.store, fleet.outbox, fleet.config, BRAKE, "called the driver", "ana", fleet.clock, note=note)
+    assert fleet.store.db.execute("SELECT COUNT(*) FROM vehicle_event_acks").fetchone()[0] == 0
+    assert fleet.store.db.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0] == 0
+    assert fleet.outbox.depth("detro") == depth and get_event(fleet.store.db, BRAKE).is_open
+
+
+# covers DT-17, PB-01
+def test_acks_recorded_before_notes_existed_read_back_without_one(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    with sqlite3.connect(data / DB_FILE) as old:  # a store as the release before notes left it
+        for script in MIGRATIONS[:-1]:
+            old.executescript(script)
+        old.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+        old.execute("INSERT INTO vehicle_events (id, vehicle, type, ts, source, details, created_at) "
+                    "VALUES (?, '10235', 'harsh_braking', ?, 'mqtt', '{}', ?)", (BRAKE, T0 + 6, T0 + 6))
+        old.execute("INSERT INTO vehicle_event_acks (event_id, action, acked_by, acked_at) "
+                    "VALUES (?, 'called the driver', 'ana', ?)", (BRAKE, NOW.timestamp()))
+    old.close()
+    store = Store.open(data)
+    try:
+        assert "note" in [row[1] for row in store.db.execute("PRAGMA table_info(vehicle_event_acks)")]
+        (ack,) = get_event(store.db, BRAKE).acks
+        assert (ack.seq, ack.action, ack.by, ack.at, ack.note) == (1, "called the driver", "ana", NOW, None)
+    finally:
+        store.close()
+
+
 # covers DT-17, BH-07
 @pytest.mark.parametrize("by", ["Ana Maria Souza", "ana.souza@acme.com.br", "Souza, Ana", "Ana\tSouza"])
 def test_the_trail_names_a_login_never_a_full_name(fleet: Fleet, by: str) -> None:
@@ -269,7 +332,19 @@ def test_the_cli_lists_events_and_records_their_handling(cli_config: Path, capsy
     listed = json.loads(capsys.readouterr().out)
     assert listed[1]["status"] == "acked" and listed[1]["acks"][0]["action"] == "called the driver"
     assert main(["events", "list", "-c", str(cli_config)]) == 0
-    assert "acked (1)  called the driver (ana)" in capsys.readouterr().out
+    assert "acked (1)  called the driver (ana)\n" in capsys.readouterr().out
+    assert listed[1]["acks"][0]["note"] is None
+
+    assert main(["events", "ack", SPEED, "--action", "radioed the driver", "--by", "bia", "--note",
+                 "says the limit sign is hidden\nby a tree", "--json", "-c", str(cli_config)]) == 0
+    recorded = json.loads(capsys.readouterr().out)
+    assert recorded["note"] == "says the limit sign is hidden\nby a tree" and recorded["forwarded"] is True
+    assert main(["events", "list", "--vehicle", "10234", "--json", "-c", str(cli_config)]) == 0
+    (speeding,) = json.loads(capsys.readouterr().out)
+    assert [(a["action"], a["by"], a["note"]) for a in speeding["acks"]] == [
+        ("radioed the driver", "bia", "says the limit sign is hidden\nby a tree")]
+    assert main(["events", "list", "-c", str(cli_config)]) == 0
+    assert "radioed the driver (bia) [note: says the limit sign is hidden by a tree]" in capsys.readouterr().out
     assert main(["events", "list", "--open", "--vehicle", "99999", "-c", str(cli_config)]) == 0
     assert capsys.readouterr().out.strip() == "no open events"
 
@@ -283,6 +358,9 @@ def test_the_cli_refuses_an_unknown_event_or_a_blank_action_with_exit_1(
     assert captured.out == "" and "no vehicle event 'nope'" in captured.err and "Traceback" not in captured.err
     assert main(["events", "ack", BRAKE, "--action", " ", "--by", "ana", "-c", str(cli_config)]) == 1
     assert "--action" in capsys.readouterr().err
+    assert main(["events", "ack", BRAKE, "--action", "x", "--by", "ana", "--note", "n" * 1001,
+                 "-c", str(cli_config)]) == 1
+    assert "note is longer than 1000 characters" in capsys.readouterr().err
     with pytest.raises(SystemExit) as usage:
         main(["events", "ack", BRAKE, "--action", "x", "-c", str(cli_config)])
     assert usage.value.code == 2
@@ -337,7 +415,7 @@ async def test_the_api_lists_for_every_role_and_acks_for_admin_and_operator(flee
             assert answer.status == 201
             done = await answer.json()
         assert done == {"event": BRAKE, "forwarded": True, "ack": {
-            "seq": 1, "action": "called the driver", "by": "ana", "at": "2026-06-30T14:00:00+00:00"}}
+            "seq": 1, "action": "called the driver", "by": "ana", "at": "2026-06-30T14:00:00+00:00", "note": None}}
         assert fleet.store.db.execute("SELECT actor, subject FROM audit_log").fetchall() == [("otto", BRAKE)]
         async with http.get(f"{base}/vehicle-events", params={"open": "true", "vehicle": "10235"},
                             headers=bearer("vera")) as answer:
@@ -360,7 +438,19 @@ async def test_the_api_lists_for_every_role_and_acks_for_admin_and_operator(flee
         async with http.post(f"{base}/vehicle-events/{SPEED}/ack", json={"action": "x", "by": "Ana Souza"},
                              headers=bearer("alice")) as answer:  # a full name is refused: DETRO gets logins only
             assert answer.status == 400 and {f["field"] for f in (await answer.json())["fields"]} == {"by"}
+        for note in ("n" * 1001, " ", ""):
+            async with http.post(f"{base}/vehicle-events/{SPEED}/ack", json={"action": "x", "by": "ana", "note": note},
+                                 headers=bearer("alice")) as answer:
+                assert answer.status == 400 and {f["field"] for f in (await answer.json())["fields"]} == {"note"}
         assert fleet.store.db.execute("SELECT COUNT(*) FROM vehicle_event_acks").fetchone()[0] == 1
+        async with http.post(f"{base}/vehicle-events/{SPEED}/ack",
+                             json={"action": "radioed the driver", "by": "bia", "note": "ticket 4711"},
+                             headers=bearer("alice")) as answer:
+            assert answer.status == 201 and (await answer.json())["ack"]["note"] == "ticket 4711"
+        async with http.get(f"{base}/vehicle-events", params={"vehicle": "10234"}, headers=bearer("vera")) as answer:
+            (speeding,) = (await answer.json())["events"]
+        assert [(a["action"], a["by"], a["note"]) for a in speeding["acks"]] == [
+            ("radioed the driver", "bia", "ticket 4711")]
 
 
 # covers DT-16, DT-17

@@ -30,7 +30,7 @@ async def wait_for_event(hass: HomeAssistant, entry: MockConfigEntry, event_id: 
 
 
 # covers DT-16, DT-17, PB-08
-async def test_a_new_sensor_event_fires_once_and_its_acknowledgement_is_the_cli_trail(
+async def test_a_new_sensor_event_fires_once_and_its_acknowledgement_with_a_note_is_the_cli_trail(
     hass: HomeAssistant, entry: MockConfigEntry, guarita: Guarita
 ) -> None:
     fired = async_capture_events(hass, EVENT_VEHICLE_EVENT)
@@ -45,14 +45,23 @@ async def test_a_new_sensor_event_fires_once_and_its_acknowledgement_is_the_cli_
     assert open_events == "1"
 
     before = json.loads(await hass.async_add_executor_job(guarita.cli, "audit", "verify", "--json"))
+    note = "driver says a car cut in; ticket 4711"
     response = await hass.services.async_call(
-        DOMAIN, SERVICE_ACKNOWLEDGE_EVENT, {"event_id": event_id, "action": "called the driver", "by": "ana"},
+        DOMAIN, SERVICE_ACKNOWLEDGE_EVENT,
+        {"event_id": event_id, "action": "called the driver", "by": "ana", "note": note},
         blocking=True, return_response=True,
     )
-    assert response is not None and response["seq"] == 1 and response["by"] == "ana"
+    assert response is not None and response["seq"] == 1 and response["by"] == "ana" and response["note"] == note
+    second = await hass.services.async_call(
+        DOMAIN, SERVICE_ACKNOWLEDGE_EVENT, {"event_id": event_id, "action": "driver retrained", "by": "bia"},
+        blocking=True, return_response=True,
+    )
+    assert second is not None and second["seq"] == 2 and second["note"] is None
     [listed] = [e for e in await hass.async_add_executor_job(guarita.events) if e["id"] == event_id]
     assert listed["status"] == "acked"
-    assert [(a["seq"], a["action"], a["by"]) for a in listed["acks"]] == [(1, "called the driver", "ana")]
+    assert [(a["seq"], a["action"], a["by"], a["note"]) for a in listed["acks"]] == [
+        (1, "called the driver", "ana", note), (2, "driver retrained", "bia", None),
+    ]
     after = json.loads(await hass.async_add_executor_job(guarita.cli, "audit", "verify", "--json"))
     assert after["intact"] is True and after["entries"] > before["entries"]  # the ack was audited
     await hass.async_block_till_done()

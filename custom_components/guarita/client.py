@@ -210,6 +210,7 @@ class Ack:
     action: str
     by: str
     at: str
+    note: str | None
 
 
 class GuaritaClient:
@@ -250,8 +251,14 @@ class GuaritaClient:
         except (KeyError, TypeError, ValueError) as exc:
             raise GuaritaApiError(f"Guarita's summary is not what this integration reads: {exc!r}") from exc
 
-    async def acknowledge(self, event_id: str, action: str, by: str) -> Ack:
-        """Record what was done about a sensor event (``guarita events ack``)."""
-        data = await self._request("POST", f"/vehicle-events/{quote(event_id, safe='')}/ack", {"action": action, "by": by})
+    async def acknowledge(self, event_id: str, action: str, by: str, *, note: str | None = None) -> Ack:
+        """Record what was done about a sensor event, with an optional note (``guarita events ack``)."""
+        body: dict[str, Any] = {"action": action, "by": by}
+        if note is not None:
+            body["note"] = note
+        data = await self._request("POST", f"/vehicle-events/{quote(event_id, safe='')}/ack", body)
         ack = data["ack"]
-        return Ack(event=data["event"], seq=int(ack["seq"]), action=ack["action"], by=ack["by"], at=ack["at"])
+        return Ack(
+            event=data["event"], seq=int(ack["seq"]), action=ack["action"], by=ack["by"], at=ack["at"],
+            note=ack.get("note"),
+        )

@@ -21,6 +21,7 @@ ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 ATTR_EVENT_ID: Final = "event_id"
 ATTR_ACTION: Final = "action"
 ATTR_BY: Final = "by"
+ATTR_NOTE: Final = "note"
 
 # The programs Guarita shares with, and how Home Assistant names them.
 PROGRAMS: Final = ("cop_bh", "detro")

@@ -1,6 +1,7 @@
 """The ``guarita.acknowledge_event`` action: record what was done about a sensor event.
 
-It calls ``POST /api/v1/vehicle-events/{id}/ack`` with ``{action, by}``, so Guarita records
+It calls ``POST /api/v1/vehicle-events/{id}/ack`` with ``{action, by}`` and the optional
+``note``, so Guarita records
 the same handling trail, audit entry and DETRO message as ``guarita events ack`` (the token
 needs the ``operator`` or ``admin`` role). With one Guarita configured the entry may be
 left out; with several, ``config_entry_id`` names it.
@@ -17,7 +18,15 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 
 from .client import GuaritaApiError, GuaritaAuthError, GuaritaConnectionError
-from .const import ATTR_ACTION, ATTR_BY, ATTR_CONFIG_ENTRY_ID, ATTR_EVENT_ID, DOMAIN, SERVICE_ACKNOWLEDGE_EVENT
+from .const import (
+    ATTR_ACTION,
+    ATTR_BY,
+    ATTR_CONFIG_ENTRY_ID,
+    ATTR_EVENT_ID,
+    ATTR_NOTE,
+    DOMAIN,
+    SERVICE_ACKNOWLEDGE_EVENT,
+)
 from .coordinator import GuaritaConfigEntry
 
 ACKNOWLEDGE_SCHEMA = vol.Schema({
@@ -25,6 +34,7 @@ ACKNOWLEDGE_SCHEMA = vol.Schema({
     vol.Required(ATTR_EVENT_ID): vol.All(cv.string, vol.Length(min=1, max=80)),
     vol.Required(ATTR_ACTION): vol.All(cv.string, vol.Length(min=1, max=500)),
     vol.Required(ATTR_BY): vol.All(cv.string, vol.Match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")),
+    vol.Optional(ATTR_NOTE): vol.All(cv.string, vol.Length(min=1, max=1000)),
 })
 
 
@@ -50,7 +60,9 @@ async def _acknowledge(call: ServiceCall) -> ServiceResponse:
     client = entry.runtime_data.client
     event_id = call.data[ATTR_EVENT_ID]
     try:
-        ack = await client.acknowledge(event_id, call.data[ATTR_ACTION], call.data[ATTR_BY])
+        ack = await client.acknowledge(
+            event_id, call.data[ATTR_ACTION], call.data[ATTR_BY], note=call.data.get(ATTR_NOTE)
+        )
     except GuaritaAuthError as exc:
         raise HomeAssistantError(translation_domain=DOMAIN, translation_key="ack_refused") from exc
     except GuaritaConnectionError as exc:
@@ -61,7 +73,7 @@ async def _acknowledge(call: ServiceCall) -> ServiceResponse:
             translation_placeholders={"event": event_id, "error": str(exc)},
         ) from exc
     await entry.runtime_data.coordinator.async_request_refresh()
-    return {"event": ack.event, "seq": ack.seq, "action": ack.action, "by": ack.by, "at": ack.at}
+    return {"event": ack.event, "seq": ack.seq, "action": ack.action, "by": ack.by, "at": ack.at, "note": ack.note}
 
 
 @callback

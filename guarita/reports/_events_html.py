@@ -113,11 +113,13 @@ def reading_cell(event: EventRecord) -> str:
 
 
 def trail_cell(event: EventRecord, zone: dt.tzinfo) -> str:
-    """The handling trail as an ordered list (time · user — action), or "Not handled"."""
+    """The handling trail as an ordered list (time · user — action, then the note), or "Not handled"."""
     if not event.trail:
         return '<span class="open">Not handled</span>'
     steps = "".join(
-        f"<li>{esc(local_text(step.at, zone))} · <b>{esc(step.by)}</b> — {esc(step.action)}</li>"
+        f"<li>{esc(local_text(step.at, zone))} · <b>{esc(step.by)}</b> — {esc(step.action)}"
+        + ("" if step.note is None else f'<br><span class="note">Note: {esc(step.note)}</span>')
+        + "</li>"
         for step in event.trail
     )
     return f'<ol class="trail">{steps}</ol>'
@@ -136,7 +138,7 @@ def _table(history: EventHistory) -> str:
         )
     head = (
         "<tr><th>Time (local)</th><th>Vehicle</th><th>Event</th><th>Speed (km/h)</th><th>Reading</th>"
-        "<th>Position (lat, lon)</th><th>Source</th><th>Handling: action, user, date and time</th></tr>"
+        "<th>Position (lat, lon)</th><th>Source</th><th>Handling: action, user, date and time, note</th></tr>"
     )
     return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
 

@@ -37,7 +37,7 @@ th{background:#f2f4f4;position:sticky;top:0}tr:nth-child(even) td{background:#fb
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .swatch{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:6px;vertical-align:-1px}
 .legend{display:flex;gap:16px;flex-wrap:wrap;margin:6px 0 0}.open{color:#a93226;font-weight:600}
-ol.trail{margin:0;padding-left:18px}.muted{color:#808b96}svg{max-width:100%;height:auto}
+ol.trail{margin:0;padding-left:18px}.note{color:#566573;font-style:italic}.muted{color:#808b96}svg{max-width:100%;height:auto}
 td.fig{text-align:right;font-variant-numeric:tabular-nums}.limit{color:#808b96;white-space:nowrap}td.kind{white-space:nowrap}
 td.handling{min-width:240px}
 .footer{margin-top:24px;color:#808b96;font-size:12px}

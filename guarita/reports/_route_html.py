@@ -150,7 +150,7 @@ def _events_table(route: Route, zone: dt.tzinfo) -> str:
         for n, e in enumerate(route.events, start=1)
     )
     head = ("<tr><th>#</th><th>Time (local)</th><th>Event</th><th>Speed (km/h)</th><th>Reading</th>"
-            "<th>Handling: action, user, date and time</th></tr>")
+            "<th>Handling: action, user, date and time, note</th></tr>")
     return f"<table><thead>{head}</thead><tbody>{rows}</tbody></table>"
 
 

@@ -2,9 +2,10 @@
 
 Portaria 958/2009 asks for the events' history "in a format easy to see and understand"
 and, for each event, the action taken, by whom, and when. The events and their
-acknowledgements are read straight from the store (``vehicle_events`` and
-``vehicle_event_acks``) and written as CSV for a spreadsheet, or as one self-contained
-HTML page (chart of events per day, then the table with the trail).
+acknowledgements (with the operator's free-text note, when one was given) are read straight
+from the store (``vehicle_events`` and ``vehicle_event_acks``) and written as CSV for a
+spreadsheet, or as one self-contained HTML page (chart of events per day, then the table
+with the trail).
 
 Covers: DT-16, DT-17, DT-18.
 """
@@ -30,21 +31,23 @@ __all__ = [
     "events_csv",
     "events_html",
     "load_events",
+    "notes_text",
     "trail_text",
 ]
 
 CSV_COLUMNS = (
     "event_id", "vehicle", "type", "local_time", "latitude", "longitude", "speed_kmh", "value", "threshold",
-    "unit", "source", "handled", "handling_trail",
+    "unit", "source", "handled", "handling_trail", "handling_notes",
 )
 
 @dataclass(frozen=True)
 class HandlingStep:
-    """One action taken on an event: what, by whom, when (UTC epoch seconds)."""
+    """One action taken on an event: what, by whom, when (UTC epoch seconds), and the note given with it."""
 
     action: str
     by: str
     at: float
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,12 +102,12 @@ def load_events(db: sqlite3.Connection, period: Period, vehicle: str | None = No
     where = "ts >= ? AND ts < ?" + (" AND vehicle = ?" if vehicle is not None else "")
     params: tuple[object, ...] = (period.start_epoch, period.end_epoch) + ((vehicle,) if vehicle is not None else ())
     trails: dict[str, list[HandlingStep]] = {}
-    for event_id, action, by, at in db.execute(
-        "SELECT event_id, action, acked_by, acked_at FROM vehicle_event_acks "
+    for event_id, action, by, at, note in db.execute(
+        "SELECT event_id, action, acked_by, acked_at, note FROM vehicle_event_acks "
         f"WHERE event_id IN (SELECT id FROM vehicle_events WHERE {where}) ORDER BY acked_at, seq",
         params,
     ):
-        trails.setdefault(event_id, []).append(HandlingStep(action, by, at))
+        trails.setdefault(event_id, []).append(HandlingStep(action, by, at, note))
     events = tuple(
         EventRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9],
                     tuple(trails.get(row[0], ())))
@@ -122,6 +125,13 @@ def trail_text(trail: tuple[HandlingStep, ...], zone: dt.tzinfo) -> str:
     return " | ".join(f"{local_text(step.at, zone)} {step.by}: {step.action}" for step in trail)
 
 
+def notes_text(trail: tuple[HandlingStep, ...], zone: dt.tzinfo) -> str:
+    """The notes of the steps that have one, as ``2025-07-01 08:40:00 maria: ticket 4711 | ...``."""
+    return " | ".join(
+        f"{local_text(step.at, zone)} {step.by}: {' '.join(step.note.split())}" for step in trail if step.note
+    )
+
+
 def events_csv(history: EventHistory) -> str:
     """CSV with a header row, one event per row; times are local, the trail in one cell."""
     zone = history.period.zone
@@ -132,7 +142,7 @@ def events_csv(history: EventHistory) -> str:
         writer.writerow((
             e.event_id, e.vehicle, e.kind, local_text(e.ts, zone), number_text(e.lat, 6), number_text(e.lon, 6),
             number_text(e.speed_kmh), number_text(e.value, 2), number_text(e.threshold, 2), event_unit(e.kind),
-            e.source, "yes" if e.handled else "no", trail_text(e.trail, zone),
+            e.source, "yes" if e.handled else "no", trail_text(e.trail, zone), notes_text(e.trail, zone),
         ))
     return out.getvalue()
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from guarita.reports._format import event_unit, iso_local
 from guarita.reports._html import event_label
 from guarita.reports._route_html import render_route_page
-from guarita.reports.events_history import EventRecord, load_events
+from guarita.reports.events_history import EventRecord, HandlingStep, load_events
 from guarita.reports.period import Period
 
 __all__ = ["Route", "TrackPoint", "load_route", "route_geojson", "route_html"]
@@ -94,9 +94,17 @@ def _event_feature(event: EventRecord, zone: dt.tzinfo) -> dict[str, object]:
             "unit": event_unit(event.kind),
             "source": event.source,
             "handled": event.handled,
-            "trail": [{"action": s.action, "by": s.by, "at": iso_local(s.at, zone)} for s in event.trail],
+            "trail": [_step_document(s, zone) for s in event.trail],
         },
     }
+
+
+def _step_document(step: HandlingStep, zone: dt.tzinfo) -> dict[str, str]:
+    """One step of a trail; ``note`` only when the operator gave one."""
+    document = {"action": step.action, "by": step.by, "at": iso_local(step.at, zone)}
+    if step.note is not None:
+        document["note"] = step.note
+    return document
 
 
 def route_geojson(route: Route) -> str:

@@ -45,9 +45,11 @@ class _EndlessProducer:
 
 def _endless_lines() -> Iterator[bytes]:
     index = 0
-    while True:
-        index += 1
-        yield f"type=file;size=1;modify=20261120110000; {index:012d}.mp4\r\n".encode()
+    while True:  # a thousand lines a chunk: pyftpdlib sends one chunk per call, and a line each is slow
+        yield b"".join(
+            f"type=file;size=1;modify=20261120110000; {index + n:012d}.mp4\r\n".encode() for n in range(1000)
+        )
+        index += 1000
 
 
 def _names_in(path: Path) -> set[str]:

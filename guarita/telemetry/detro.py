@@ -124,10 +124,19 @@ def event_message(config: GuaritaConfig, episode: Episode) -> OutboxMessage:
 
 
 def ack_message(
-    config: GuaritaConfig, *, event_id: str, vehicle: str, kind: str, seq: int, action: str, by: str, at: float
+    config: GuaritaConfig,
+    *,
+    event_id: str,
+    vehicle: str,
+    kind: str,
+    seq: int,
+    action: str,
+    by: str,
+    at: float,
+    note: str | None = None,
 ) -> OutboxMessage:
-    """An operator's handling of an event (DT-17); key ``vehicle-event-ack:<id>:<seq>``."""
-    payload = {
+    """An operator's handling of an event (DT-17); key ``vehicle-event-ack:<id>:<seq>``; ``note`` only when given."""
+    payload: dict[str, object] = {
         "schema": ACK_SCHEMA,
         "event_id": event_id,
         "provider": config.provider.id,
@@ -138,6 +147,8 @@ def ack_message(
         "by": by,
         "at": iso_ms(at),
     }
+    if note is not None:
+        payload["note"] = note
     return OutboxMessage(
         uplink=UPLINK,
         idem_key=f"vehicle-event-ack:{event_id}:{seq}",
