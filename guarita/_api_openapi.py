@@ -61,6 +61,7 @@ class ApiOperation:
     path_params: tuple[QueryParam, ...] = ()
     writes: bool = False
     uploads: bool = False
+    refusals: tuple[int, ...] = ()  # further error statuses the handler answers (e.g. 404, 410, 429)
 
     @property
     def public(self) -> bool:
@@ -85,6 +86,7 @@ def _error_statuses(operation: ApiOperation) -> list[int]:
         statuses.append(409)
     if operation.uploads:
         statuses.append(413)
+    statuses += [status for status in operation.refusals if status not in statuses]
     if not operation.public:
         statuses.append(503)
     return statuses

@@ -97,6 +97,9 @@ def secret_holders(config: GuaritaConfig) -> Iterator[tuple[Path, _SecretHolder]
         for vehicle, settings in config.fleet.vehicles.items():
             if settings.dvr is not None:
                 yield ("fleet", "vehicles", vehicle, "dvr"), settings.dvr
+    for camera, camera_settings in config.cameras.items():
+        if camera_settings.video is not None:
+            yield ("cameras", camera, "video"), camera_settings.video
 
 
 def verify_one_secret_source(config: GuaritaConfig) -> Iterator[RuleViolation]:
@@ -143,6 +146,19 @@ def verify_agencies_only_for_cop_bh(config: GuaritaConfig) -> Iterator[RuleViola
     for name, program in config.programs.items():
         if name is not ProgramName.COP_BH and program.agencies:
             yield RuleViolation(("programs", name.value, "agencies"), "only cop_bh has agencies")
+
+
+def verify_token_agencies(config: GuaritaConfig) -> Iterator[RuleViolation]:
+    """A token bound to an agency names one of cop_bh's agencies."""
+    program = config.programs.get(ProgramName.COP_BH)
+    known = set(program.agencies) if program is not None else set()
+    for name, token in config.web.tokens.items():
+        if token.agency is not None and token.agency not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            yield RuleViolation(
+                ("web", "tokens", name, "agency"),
+                f"agency {token.agency!r} is not under `programs.cop_bh.agencies` (configured: {listed})",
+            )
 
 
 DVR_SCHEMES = ("http", "https", "ftp", "file")
@@ -248,6 +264,7 @@ RULES: tuple[Callable[[GuaritaConfig], Iterator[RuleViolation]], ...] = (
     verify_client_cert_pairs,
     verify_camera_programs,
     verify_agencies_only_for_cop_bh,
+    verify_token_agencies,
     verify_fleet,
     verify_detro_vehicles_in_fleet,
     verify_cloud,

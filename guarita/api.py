@@ -36,6 +36,7 @@ from aiohttp import web
 from guarita import __version__, audit
 from guarita._cameras_support import CameraCommandError, masked_evidence
 from guarita._api_vehicle_events import VEHICLE_EVENT_OPERATIONS, add_vehicle_event_routes
+from guarita._api_views import VIEW_OPERATIONS, add_view_routes
 from guarita._api_read_audit import ReadAudit
 from guarita._api_summary import API_LIVE, SUMMARY_ROUTES, LiveState, camera_models
 from guarita._api_http import (
@@ -286,7 +287,7 @@ _OPENAPI = ApiOperation("GET", "/openapi.json", "openapi", "Read this OpenAPI do
                         "The OpenAPI 3.1 document of this API.", (), {200: None})
 
 OPERATIONS: tuple[ApiOperation, ...] = (
-    *(op for op, _ in (*_ROUTES, *SUMMARY_ROUTES)), *VEHICLE_EVENT_OPERATIONS, _OPENAPI
+    *(op for op, _ in (*_ROUTES, *SUMMARY_ROUTES)), *VEHICLE_EVENT_OPERATIONS, *VIEW_OPERATIONS, _OPENAPI
 )
 
 
@@ -322,6 +323,7 @@ def make_api_app(
     for operation, handler in _ROUTES:
         app.router.add_route(operation.method, operation.path, guarded(operation, handler))
     add_vehicle_event_routes(app, outbox)
+    add_view_routes(app)  # live views of shared cameras (docs/video.md)
     if live is not None:
         app[API_LIVE] = live
     for operation, handler in SUMMARY_ROUTES:

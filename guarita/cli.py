@@ -23,6 +23,7 @@ from pathlib import Path
 
 from guarita import __version__
 from guarita.cli_cloud import add_cloud_commands
+from guarita.cli_views import add_views_commands
 from guarita.cli_outbox import add_outbox_commands
 from guarita.cli_events import add_events_commands
 from guarita.cli_evidence import add_evidence_commands
@@ -172,6 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     add_registry_commands(sub, common)
     add_fleet_commands(sub, common)
     add_cloud_commands(sub, common)
+    add_views_commands(sub, common)
     add_outbox_commands(sub, common)
     add_events_commands(sub, common)
     add_reports_commands(sub, common)

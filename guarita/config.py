@@ -25,6 +25,7 @@ __all__ = [
     "ApiToken",
     "CameraConfig",
     "CameraRole",
+    "CameraVideoConfig",
     "CloudConfig",
     "DvrConfig",
     "FleetConfig",
@@ -50,6 +51,7 @@ __all__ = [
     "UplinkConfig",
     "VEHICLE_ID_PATTERN",
     "VehicleConfig",
+    "VideoConfig",
     "WebConfig",
     "polygon_points",
 ]
@@ -327,6 +329,17 @@ class Location(_Model):
     lon: float = Field(ge=-180, le=180, description="Longitude in degrees.")
 
 
+class CameraVideoConfig(_SecretHolder):
+    """Where the live view of a camera is pulled from, when not from Frigate's restream."""
+
+    source: str = Field(
+        pattern=r"^rtsps?://[^@/\s]+(/\S*)?$",
+        description="The camera's own RTSP address (e.g. the one onboarding chose as `record`), with no "
+        "credentials in it: the user goes in `username`, the password in `password_file`/`password_env`.",
+    )
+    username: str | None = Field(default=None, description="RTSP user, when the camera asks for one.")
+
+
 class CameraConfig(_Model):
     """A Frigate camera and the programs it belongs to."""
 
@@ -345,6 +358,10 @@ class CameraConfig(_Model):
         default_factory=list,
         description="Private areas blanked (solid fill) in every image or clip that leaves the provider: polygons "
         "`x1,y1,x2,y2,...` in Frigate's relative 0–1 coordinates.",
+    )
+    video: CameraVideoConfig | None = Field(
+        default=None,
+        description="Live view source; unset: Frigate's restream `rtsp://<frigate host>:<video.restream_port>/<stream>`.",
     )
 
 
@@ -397,6 +414,11 @@ class ApiToken(_Model):
         pattern=r"^[0-9a-f]{64}$",
         description="SHA-256 (hex) of the token: `printf %s \"$TOKEN\" | sha256sum`. The token itself is never stored.",
     )
+    agency: str | None = Field(
+        default=None,
+        pattern=_ID_PATTERN,
+        description="A cop_bh agency id: the token then opens live views only of cameras inside that agency's area.",
+    )
 
 
 class WebConfig(_Model):
@@ -406,6 +428,18 @@ class WebConfig(_Model):
     port: int = Field(default=8765, ge=0, le=65535, description="Listen port (0 = any free port).")
     tokens: dict[Annotated[str, Field(pattern=_ID_PATTERN)], ApiToken] = Field(
         default_factory=dict, description="REST API bearer tokens by name (who holds them); none = API closed."
+    )
+
+
+class VideoConfig(_Model):
+    """Live view of shared cameras over HTTP (docs/video.md)."""
+
+    view_minutes: float = Field(default=15, gt=0, le=24 * 60, description="How long a view lasts unless renewed.")
+    max_viewers_per_camera: int = Field(default=4, ge=1, description="Open views (and streams) of one camera at once.")
+    max_viewers: int = Field(default=16, ge=1, description="Open views (and streams) of all cameras at once.")
+    restream_port: int = Field(default=8554, ge=1, le=65535, description="Port of Frigate's RTSP restream (go2rtc).")
+    start_timeout_s: float = Field(
+        default=15, gt=0, description="A source that gives no picture within this many seconds is reported down."
     )
 
 
@@ -609,6 +643,7 @@ class GuaritaConfig(_Model):
     web: WebConfig = Field(default_factory=WebConfig, description="Health and metrics server.")
     fleet: FleetConfig | None = Field(default=None, description="Bus operators: the fleet and its DVRs.")
     retention: RetentionConfig = Field(default_factory=RetentionConfig, description="How long footage is kept.")
+    video: VideoConfig = Field(default_factory=VideoConfig, description="Live view of shared cameras.")
     # Filled by the loader from the agencies' areas: camera → agencies whose area covers it.
     _camera_agencies: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
 

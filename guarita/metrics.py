@@ -164,6 +164,14 @@ class Metrics:
             "guarita_hold_exports_failed",
             "Active legal holds whose Frigate export failed after every retry (alarm > 0).",
         )
+        self.video_viewers = Gauge(
+            "guarita_video_viewers", "Live view streams being watched, per cop_bh camera.", ("camera",)
+        )
+        self.video_source_failures = Counter(
+            "guarita_video_source_failures_total",
+            "Times a live view's camera source ended, stalled or could not be opened.",
+            ("camera",),
+        )
         self.service_restarts = Counter(
             "guarita_service_restarts_total",
             "Times a guarita run service failed and was restarted (alarm on increase).",
@@ -195,6 +203,8 @@ class Metrics:
             self.outbox_bytes,
             self.retention_shortfall,
             self.hold_exports_failed,
+            self.video_viewers,
+            self.video_source_failures,
             self.outbox_quota_ratio,
             self.link_up,
             self.service_restarts,

@@ -8,7 +8,8 @@ format, ``"x1,y1,x2,y2,..."`` with every value in 0-1 of the picture's width and
 * ``mask_image`` / ``mask_jpeg``: a still, with Pillow (polygons filled, no anti-aliasing, so no
   private pixel bleeds through the edge).
 * ``mask_clip``: a clip, with ffmpeg: a mask image the size of the video (opaque polygons on
-  transparency, drawn by Pillow) is laid over every frame (``overlay``); audio is copied.
+  transparency, drawn by Pillow) is laid over every frame (``overlay``, built by ``masked_video``,
+  which the live view uses too); audio is copied.
 
 Covers: BH-02, BH-04, BH-07.
 """
@@ -21,6 +22,7 @@ import logging
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import ffmpeg  # type: ignore[import-untyped]
 from PIL import Image, ImageDraw
@@ -28,7 +30,8 @@ from PIL import Image, ImageDraw
 from guarita.config import polygon_points
 from guarita.errors import GuaritaError
 
-__all__ = ["DEFAULT_FILL", "PrivacyMaskError", "mask_clip", "mask_image", "mask_jpeg", "mask_layer", "parse_polygon"]
+__all__ = ["DEFAULT_FILL", "PrivacyMaskError", "mask_clip", "mask_image", "mask_jpeg", "mask_layer", "masked_video",
+           "parse_polygon"]
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +96,14 @@ def mask_jpeg(data: bytes, masks: Sequence[str], *, fill: tuple[int, int, int] =
     return out.getvalue()
 
 
+def masked_video(video: Any, layer_path: Path) -> Any:
+    """The ffmpeg-python stream ``video`` with the mask layer (a PNG from ``mask_layer``) laid over every frame.
+
+    The one filter construction of every masked clip or stream (``mask_clip``, the live view).
+    """
+    return ffmpeg.overlay(video, ffmpeg.input(str(layer_path)).video, x=0, y=0, format="auto")
+
+
 async def _run(command: list[str]) -> None:
     process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL,
                                                    stderr=asyncio.subprocess.PIPE)
@@ -123,7 +134,7 @@ async def mask_clip(source: Path, dest: Path, masks: Sequence[str], *, fill: tup
         layer_path = Path(scratch) / "mask.png"
         mask_layer((int(video["width"]), int(video["height"])), masks, fill).save(layer_path)
         clip = ffmpeg.input(str(source))
-        picture = ffmpeg.overlay(clip.video, ffmpeg.input(str(layer_path)).video, x=0, y=0, format="auto")
+        picture = masked_video(clip.video, layer_path)
         streams = [picture, clip.audio] if has_audio else [picture]
         audio = {"acodec": "copy"} if has_audio else {}
         out = ffmpeg.output(*streams, str(dest), vcodec="libx264", pix_fmt="yuv420p", crf=crf, preset="veryfast",

@@ -23,6 +23,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from guarita._api_openapi import API_PREFIX
+from guarita._api_views import API_VIDEO
 from guarita.errors import ListenError
 from guarita.metrics import Metrics
 
@@ -54,6 +55,8 @@ def make_web_app(
     app.router.add_get("/metrics", _metrics)
     if api is not None:
         app.add_subapp(API_PREFIX, api)
+        if API_VIDEO in api:
+            api[API_VIDEO].report_to(metrics)
     return app
 
 

@@ -213,7 +213,7 @@ ERROR_CASES = [
         """\
         zzz: 1
         """,
-        ["3:1 zzz: unknown key; allowed: cameras, fleet, forward, frigate, outbox, programs, provider, retention, storage, web"],
+        ["3:1 zzz: unknown key; allowed: cameras, fleet, forward, frigate, outbox, programs, provider, retention, storage, video, web"],
         id="unknown-top-level-key-no-close-match",
     ),
     pytest.param(
@@ -553,7 +553,7 @@ def test_config_error_is_a_guarita_error_with_problems(tmp_path: Path) -> None:
         3,
         1,
         "zzz",
-        "unknown key; allowed: cameras, fleet, forward, frigate, outbox, programs, provider, retention, storage, web",
+        "unknown key; allowed: cameras, fleet, forward, frigate, outbox, programs, provider, retention, storage, video, web",
     )
 
 

@@ -102,6 +102,7 @@ PINNED = {
         "CAMERA_NAME_PATTERN",
         "CameraConfig",
         "CameraRole",
+        "CameraVideoConfig",
         "CloudConfig",
         "DvrConfig",
         "FleetConfig",
@@ -127,9 +128,11 @@ PINNED = {
         "UplinkConfig",
         "VEHICLE_ID_PATTERN",
         "VehicleConfig",
+        "VideoConfig",
         "WebConfig",
         "polygon_points",
     ],
+    "guarita.video": ["VideoHub", "View", "ViewBook", "ViewLimitReached"],
 }
 
 

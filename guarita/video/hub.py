@@ -1,0 +1,159 @@
+"""The live view's centre: the share gate for cop_bh, the view book, one upstream per camera, the watcher.
+
+``shareable`` asks the share gate (``consent.share_gate.decide`` over a ``LiveRegistry``,
+the same view of the registry ``guarita run`` forwards events through) whether a camera
+passes for cop_bh now, and for a token bound to an agency whether the camera lies inside
+its area. ``watch`` re-reads the registry every ``POLL_S`` (0.25 s) and ends every view,
+and so every stream, of a camera the gate stops passing (a revocation, a withdrawal, an
+expired consent) and every view past its expiry: within one second of the change.
+
+``stream`` gives a view a ``Subscriber`` on its camera's single upstream ffmpeg, within
+the per-camera and total limits; ``release`` gives it back, and the last one stops ffmpeg.
+
+Covers: BH-03, BH-05, BH-07, BH-09, BH-11.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from guarita.config import GuaritaConfig, ProgramName
+from guarita.consent.registry import LiveRegistry, Registry
+from guarita.consent.share_gate import ShareReason, decide
+from guarita.link_state import wait_or_stop
+from guarita.metrics import Metrics
+from guarita.store import Store
+from guarita.video.source import camera_source
+from guarita.video.upstream import Subscriber, Upstream
+from guarita.video.views import View, ViewBook, ViewLimitReached
+
+__all__ = ["POLL_S", "VideoHub"]
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.25
+
+
+class VideoHub:
+    """Views, upstreams and the gate of one Guarita."""
+
+    def __init__(self, config: GuaritaConfig, registry: Registry, store: Store, clock: Callable[[], datetime],
+                 *, ffmpeg_binary: str = "ffmpeg") -> None:
+        self.config = config
+        self.book = ViewBook(store, config.video, clock)
+        self._clock = clock
+        self._live = LiveRegistry(registry)
+        self._upstreams: dict[str, Upstream] = {}
+        self.ffmpeg_binary = ffmpeg_binary  # the ffmpeg the upstreams run
+        self._metrics: Metrics | None = None
+        self._live.refresh()
+
+    def report_to(self, metrics: Metrics) -> None:
+        """Feed ``guarita_video_viewers`` and ``guarita_video_source_failures_total`` of ``metrics``."""
+        self._metrics = metrics
+        metrics.video_viewers.source = self.viewer_counts
+
+    def _source_failed(self, camera: str) -> None:
+        if self._metrics is not None:
+            self._metrics.video_source_failures.inc(camera)
+
+    # ---- the gate -----------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-read the registry if it changed."""
+        self._live.refresh()
+
+    def gate_reasons(self, camera: str) -> tuple[ShareReason, ...]:
+        """Why the share gate holds ``camera`` back from cop_bh now (empty: it is shared)."""
+        program = self.config.programs.get(ProgramName.COP_BH)
+        enabled = program is not None and program.enabled
+        decision = decide(self.config.cameras[camera], camera, ProgramName.COP_BH, enabled, self._clock(),
+                          self._live)
+        return decision.reasons
+
+    def in_area(self, camera: str, agency: str | None) -> bool:
+        """Whether a token bound to ``agency`` may see ``camera`` (always, for an unbound token)."""
+        return agency is None or agency in self.config.camera_agencies(camera)
+
+    # ---- streams ------------------------------------------------------------------------
+    def viewer_counts(self) -> dict[tuple[str, ...], float]:
+        """Streams being watched, per cop_bh camera (the ``guarita_video_viewers`` gauge)."""
+        counts: dict[tuple[str, ...], float] = {(camera,): 0.0 for camera, c in self.config.cameras.items() if ProgramName.COP_BH in c.programs}
+        for view in self.book.active():
+            counts[(view.camera,)] = counts.get((view.camera,), 0.0) + len(view.streams)
+        return counts
+
+    def upstream(self, camera: str) -> Upstream | None:
+        """The running upstream of ``camera``, if any."""
+        return self._upstreams.get(camera)
+
+    def stream(self, view: View) -> Subscriber:
+        """A new stream of ``view``'s camera on its shared upstream.
+
+        Raises:
+            ViewLimitReached: the camera or the whole Guarita has as many streams as allowed.
+        """
+        settings = self.config.video
+        camera_streams = sum(len(v.streams) for v in self.book.of_camera(view.camera))
+        if camera_streams >= settings.max_viewers_per_camera:
+            raise ViewLimitReached(f"camera {view.camera!r} already has {camera_streams} streams "
+                                   "(video.max_viewers_per_camera); close one or try later")
+        if sum(len(v.streams) for v in self.book.active()) >= settings.max_viewers:
+            raise ViewLimitReached(f"{settings.max_viewers} streams are open (video.max_viewers); try later")
+        upstream = self._upstreams.get(view.camera)
+        if upstream is None or upstream.closing:
+            upstream = Upstream(view.camera, camera_source(self.config, view.camera),
+                                self.config.cameras[view.camera].privacy_masks,
+                                start_timeout_s=settings.start_timeout_s, on_stopped=self._stopped,
+                                on_failure=self._source_failed, ffmpeg_binary=self.ffmpeg_binary)
+            self._upstreams[view.camera] = upstream
+        subscriber = upstream.subscribe()
+        view.streams.add(subscriber)
+        view.streams_opened += 1
+        return subscriber
+
+    def release(self, view: View, subscriber: Subscriber) -> None:
+        """The stream is over (its viewer left or it was ended)."""
+        view.streams.discard(subscriber)
+        upstream = self._upstreams.get(subscriber.camera)
+        if upstream is not None:
+            upstream.unsubscribe(subscriber)
+
+    def _stopped(self, upstream: Upstream) -> None:
+        if self._upstreams.get(upstream.camera) is upstream:
+            del self._upstreams[upstream.camera]
+
+    # ---- the watcher --------------------------------------------------------------------
+    def check(self) -> None:
+        """End every view past its expiry, or whose camera the gate no longer passes."""
+        self._live.refresh()
+        now = self._clock().timestamp()
+        for view in self.book.active():
+            if view.expires <= now:
+                self.book.end(view, "expired")
+                continue
+            reasons = self.gate_reasons(view.camera)
+            if reasons:
+                self.book.end(view, "the camera is no longer shared with cop_bh (" +
+                              ", ".join(r.value for r in reasons) + ")")
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        """``check`` every ``POLL_S`` until ``stop``; a failing check is logged and tried again."""
+        while not stop.is_set():
+            try:
+                self.check()
+            except Exception:  # noqa: BLE001 - the watcher must outlive any one bad check
+                log.exception("live view check failed; trying again")
+            await wait_or_stop(stop, POLL_S)
+
+    async def close(self) -> None:
+        """End every view and stop every upstream (the server is stopping)."""
+        for view in self.book.active():
+            self.book.end(view, "guarita is stopping")
+        upstreams = list(self._upstreams.values())
+        for upstream in upstreams:
+            upstream.stop()
+        for upstream in upstreams:
+            await upstream.wait_stopped()
