@@ -2,9 +2,9 @@
 
 ``add_camera_to_yaml`` edits Guarita's config with ruamel.yaml's round-trip mode, so comments,
 key order, quoting and indentation stay as the operator wrote them, and checks the result with the
-config loader before anything is written. ``masked_evidence`` gives the image a public-facing
-attestation records: the given file or Frigate's ``latest.jpg``, with the camera's privacy masks
-blanked.
+config loader before anything is written. ``masked_evidence`` (in ``guarita.masked_evidence``,
+which the API imports without this module's ONVIF stack) gives the image a public-facing
+attestation records.
 
 Covers: PB-02, PB-07, BH-02, BH-04, BH-07.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,16 +27,11 @@ from ruamel.yaml.util import load_yaml_guess_indent
 from guarita.adapters.onvif import OnvifAuthError, OnvifError, OnvifProbe, OnvifUnreachable, probe_onvif
 from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config
-from guarita.errors import ConfigError, GuaritaError
-from guarita.frigate_check import frigate_client
-from guarita.privacy_mask import mask_jpeg
+from guarita.errors import ConfigError
+from guarita.masked_evidence import CameraCommandError, masked_evidence
 
 __all__ = ["CameraCommandError", "add_camera_to_yaml", "masked_evidence", "onvif_snapshot",
            "onvif_target", "probe_lines", "read_password"]
-
-
-class CameraCommandError(GuaritaError):
-    """A ``guarita cameras`` command cannot go on; the message says what to give or fix."""
 
 
 def read_password(variable: str | None) -> str:
@@ -165,32 +159,3 @@ async def onvif_snapshot(host: str, port: int, username: str, password: str) -> 
     if not image:
         raise OnvifAuthError(f"the camera at {host}:{port} refused its snapshot to user {username!r}")
     return bytes(image)
-
-
-async def masked_evidence(config: GuaritaConfig, camera: str, evidence: Path | None, workdir: Path) -> Path:
-    """The attestation's image with ``camera``'s privacy masks blanked, written in ``workdir``.
-
-    ``evidence`` None takes Frigate's ``latest.jpg``. A camera without masks keeps a given file as is.
-
-    Raises:
-        CameraCommandError: the camera has masks but the evidence cannot be read or is not an image.
-        FrigateError: Frigate could not give the snapshot.
-    """
-    masks: Sequence[str] = config.cameras[camera].privacy_masks
-    if evidence is not None and not masks:
-        return evidence
-    if evidence is None:
-        async with aiohttp.ClientSession() as session:
-            image = await frigate_client(config, session).latest_jpg(camera)
-    else:
-        try:
-            image = evidence.read_bytes()
-        except OSError as exc:
-            raise CameraCommandError(f"cannot read the evidence file {evidence}: {exc.strerror}") from exc
-    try:
-        masked = mask_jpeg(image, masks)
-    except GuaritaError as exc:
-        raise CameraCommandError(f"cannot blank {camera}'s privacy masks on the evidence: {exc}") from None
-    out = workdir / f"{camera}-masked.jpg"
-    out.write_bytes(masked)
-    return out

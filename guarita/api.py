@@ -34,7 +34,7 @@ from pathlib import Path
 from aiohttp import web
 
 from guarita import __version__, audit
-from guarita._cameras_support import CameraCommandError, masked_evidence
+from guarita.masked_evidence import CameraCommandError, masked_evidence
 from guarita._api_vehicle_events import VEHICLE_EVENT_OPERATIONS, add_vehicle_event_routes
 from guarita._api_views import VIEW_OPERATIONS, add_view_routes
 from guarita._api_read_audit import ReadAudit

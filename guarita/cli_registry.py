@@ -138,7 +138,7 @@ def _cmd_consent_revoke(args: argparse.Namespace) -> int:
 
 def _cmd_cameras_attest(args: argparse.Namespace) -> int:
     # The evidence may be shown outside the provider: it is recorded with the camera's privacy masks blanked.
-    from guarita._cameras_support import masked_evidence
+    from guarita.masked_evidence import masked_evidence
 
     by = operator(args.by)
     config = cli_config(args)
