@@ -1,4 +1,4 @@
-"""Shared fixtures: a throwaway PKI and real Mosquitto brokers on free 127.0.0.1 ports.
+"""Shared fixtures: a throwaway PKI, real Mosquitto brokers on free 127.0.0.1 ports, an empty store.
 
 Every broker a fixture starts belongs to the test's :class:`BrokerFleet`, which stops
 it at teardown even when the test fails.
@@ -15,6 +15,7 @@ import pytest
 from guarita.standin.broker_fleet import BrokerFleet
 from guarita.standin.mosquitto import MosquittoBroker
 from guarita.standin.tls import TestPki, make_test_pki
+from guarita.store import Store
 
 # What the uplink lets each account do: acme publishes only under its own trees.
 UPLINK_ACL = """\
@@ -32,6 +33,16 @@ topic read #
 def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
     """A throwaway CA with a 127.0.0.1/localhost server and a client certificate."""
     return make_test_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """An empty store in the test's own folder, closed afterwards."""
+    opened = Store.open(tmp_path / "data")
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 @pytest.fixture

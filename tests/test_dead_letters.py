@@ -12,7 +12,6 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +32,6 @@ from guarita.standin.tls import TestPki
 from guarita.store import Store
 
 T0 = 1_782_824_400.0
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(tmp_path / "data")
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def message(n: int, size: int, uplink: str = "detro") -> OutboxMessage:
