@@ -24,8 +24,8 @@ from guarita import audit
 from guarita.adapters.dvr.arrival import DvrPoller
 from guarita.adapters.dvr.sync import DvrSync
 from guarita.audit_head import publish_audit_head
-from guarita.api import make_api_app
-from guarita._api_summary import LiveLink, LiveState
+from guarita.web.api import make_api_app
+from guarita.web.api_summary import LiveLink, LiveState
 from guarita.bridge import EventBridge
 from guarita.catalogue import Catalogue
 from guarita.config import GuaritaConfig, MqttProtocol, ProgramName
@@ -50,7 +50,7 @@ from guarita.store import Store
 from guarita.supervisor import Redactor, Service, Supervisor, secret_values
 from guarita.telemetry import TelemetryIngest, TelemetrySubscriber, telemetry_link_settings
 from guarita.uplink import UplinkPublisher
-from guarita.web import listen_web, make_web_app
+from guarita.web.server import listen_web, make_web_app
 
 __all__ = ["Runtime", "frigate_link_settings", "sweep_archive_with_holds", "uplink_link_settings", "utc_now"]
 

@@ -18,6 +18,8 @@ fi
 command -v ip >/dev/null 2>&1 || want+=(iproute2)
 # The deployment test checks the systemd unit with systemd-analyze verify.
 command -v systemd-analyze >/dev/null 2>&1 || want+=(systemd)
+# The browser tests (console, homeowner pages, live view) drive Debian's Chromium headless.
+command -v chromium >/dev/null 2>&1 || want+=(chromium)
 if [ ${#want[@]} -gt 0 ]; then
   echo "quickstart: installing ${want[*]}" >&2
   sudo_cmd=""

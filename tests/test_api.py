@@ -31,14 +31,14 @@ from harness import Receiver, running, write_config
 from hypothesis import HealthCheck, Phase, given, settings
 
 from guarita import audit
-from guarita._api_openapi import openapi_document
-from guarita.api import MAX_BODY_BYTES, OPERATIONS, make_api_app
+from guarita.web.api_openapi import openapi_document
+from guarita.web.api import MAX_BODY_BYTES, OPERATIONS, make_api_app
 from guarita.config import ApiRole, GuaritaConfig
 from guarita.metrics import Metrics
 from guarita.standin.mosquitto import MosquittoBroker, free_port
 from guarita.standin.tls import TestPki
 from guarita.store import Store
-from guarita.web import make_web_app, serve_web
+from guarita.web.server import make_web_app, serve_web
 
 NOW = datetime(2026, 6, 30, 13, 0, tzinfo=UTC)
 CPF = "529.982.247-25"

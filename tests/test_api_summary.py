@@ -19,8 +19,8 @@ import aiohttp
 import pytest
 
 from guarita import __version__
-from guarita._api_summary import LiveLink, LiveState
-from guarita.api import make_api_app
+from guarita.web.api_summary import LiveLink, LiveState
+from guarita.web.api import make_api_app
 from guarita.config import ApiRole, GuaritaConfig
 from guarita.consent.registry import Registry
 from guarita.metrics import Metrics
@@ -28,7 +28,7 @@ from guarita.outbox import Outbox
 from guarita.quarantine import Quarantine
 from guarita.store import Store
 from guarita.telemetry import TelemetryIngest, parse_sample
-from guarita.web import make_web_app, serve_web
+from guarita.web.server import make_web_app, serve_web
 
 NOW = datetime(2026, 6, 30, 13, 0, tzinfo=UTC)
 T0 = NOW.timestamp() - 3600

@@ -10,7 +10,7 @@ import pytest
 
 from guarita import audit
 from guarita.adapters.dvr.archive import segment_path
-from guarita.cli import main
+from guarita.cli.main import main
 from guarita.retention.archive_sweep import sweep_archive
 from guarita.store import Store
 

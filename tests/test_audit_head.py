@@ -12,7 +12,7 @@ import pytest
 
 from guarita import audit
 from guarita.audit_head import publish_audit_head
-from guarita.cli import main
+from guarita.cli.main import main
 from guarita.store import Store
 
 HEAD_LINE = re.compile(r"audit log head (?P<when>.+?): entry (?P<seq>\d+), hash (?P<hash>[0-9a-f]{64}) ")

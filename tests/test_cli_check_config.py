@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import guarita
-from guarita.cli import main, summarize
+from guarita.cli.main import main, summarize
 from guarita.config_loader import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -314,7 +314,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 # covers PB-01
 def test_console_script_points_at_main() -> None:
     (script,) = [ep for ep in metadata.entry_points(group="console_scripts") if ep.name == "guarita"]
-    assert script.value == "guarita.cli:main"
+    assert script.value == "guarita.cli.main:main"
     assert script.load() is main
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from guarita.cli import main
+from guarita.cli.main import main
 from guarita.registry_input import FIELDS, parse_expiry
 
 CONFIG = """\

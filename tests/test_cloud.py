@@ -20,8 +20,8 @@ import pytest
 from harness import FakeClock, share_camera
 
 from guarita import audit
-from guarita.cli import main
-from guarita.cli_cloud import cloud_status
+from guarita.cli.main import main
+from guarita.cli.cloud import cloud_status
 from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config
 from guarita.consent.registry import Registry

@@ -20,7 +20,7 @@ import yaml
 from conftest import UPLINK_ACL
 from harness import Receiver, lifecycles, running, wait_for, write_config
 
-from guarita.cli import main
+from guarita.cli.main import main
 from guarita.errors import OutboxFullError
 from guarita.metrics import Metrics
 from guarita.outbox import Outbox, OutboxMessage

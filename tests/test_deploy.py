@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from guarita.cli import main
+from guarita.cli.main import main
 from guarita.config import GuaritaConfig
 from guarita.metrics import Metrics
-from guarita.web import make_web_app
+from guarita.web.server import make_web_app
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from harness import Receiver, lifecycles, running, wait_for, write_config
 
-from guarita.cli import main
+from guarita.cli.main import main
 from guarita.errors import StoreFullError
 from guarita.runtime import Runtime
 from guarita.standin.frigate_mqtt import FrigateMqttStandin

@@ -268,7 +268,7 @@ async def test_an_empty_file_over_the_network_is_refused_and_the_rest_is_synced(
 async def test_a_pass_that_hits_an_unexpected_error_is_closed_failed_and_the_cli_says_why(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from guarita.cli import main
+    from guarita.cli.main import main
 
     sd = tmp_path / "sd"
     make_dvr_tree(sd, START, {1: "1", 2: "2"}, count=1, seconds=60)

@@ -370,7 +370,7 @@ def test_reports_are_queued_only_when_detro_is_configured(tmp_path: Path) -> Non
 
 # covers PB-06, DT-06, DT-14
 def test_dvr_sync_and_status_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from guarita.cli import main
+    from guarita.cli.main import main
 
     sd = tmp_path / "sd"
     make_dvr_tree(sd, START, {1: "1", 2: "2"}, count=2, seconds=60)

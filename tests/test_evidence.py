@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from guarita import audit
 from guarita.adapters.dvr.sync import DvrSync
-from guarita.cli import main
-from guarita.cli_evidence import SIGNER_UNPROVEN
+from guarita.cli.main import main
+from guarita.cli.evidence import SIGNER_UNPROVEN
 from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config
 from guarita.frigate import FrigateClient

@@ -17,7 +17,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from guarita.cli import main
+from guarita.cli.main import main
 from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config
 from guarita.frigate import FrigateClient

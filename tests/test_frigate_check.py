@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 import yaml
 
-from guarita.cli import main
+from guarita.cli.main import main
 from guarita.config_loader import load_config
 from guarita.frigate_check import check_frigate_mqtt, run_frigate_checks
 from guarita.standin.frigate_api import StandinMqtt, make_frigate_app, serve_frigate

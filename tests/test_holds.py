@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from guarita import audit
-from guarita.cli import main
+from guarita.cli.main import main
 from guarita.config_loader import load_config
 from guarita.frigate import FrigateClient
 from guarita.metrics import Metrics

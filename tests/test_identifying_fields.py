@@ -21,7 +21,7 @@ import yaml
 from frigate_payloads import real_event_stream
 from harness import Receiver, running, write_config
 
-from guarita.cli import main
+from guarita.cli.main import main
 from guarita.config import CameraConfig, ProgramForwardConfig, ProgramName
 from guarita.config_loader import load_config
 from guarita.consent.share_gate import CameraShareState, ConsentRecord, StaticRegistry

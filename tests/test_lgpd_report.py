@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from guarita.cli import main
+from guarita.cli.main import main
 from guarita.consent.registry import Registry
 from guarita.retention import FootageSource, RequestType, TimeWindow, add_hold, approve_request, record_request
 from guarita.store import Store

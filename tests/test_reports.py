@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from guarita.cli import main
+from guarita.cli.main import main
 from guarita.config import FleetRegime, GuaritaConfig
 from guarita.config_loader import load_config
 from guarita.local_time import local_zone

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from guarita.cli import main
+from guarita.cli.main import main
 from guarita.config_loader import load_config
 from guarita.retention import (
     Footage,

@@ -22,7 +22,7 @@ import jsonschema
 import pytest
 from harness import FakeClock, Receiver, wait_for, write_config
 
-from guarita.cli import main
+from guarita.cli.main import main
 from guarita.config import GuaritaConfig, ProgramName
 from guarita.config_loader import load_config
 from guarita.errors import OutboxFullError

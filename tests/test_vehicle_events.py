@@ -29,11 +29,11 @@ from harness import FakeClock
 from hypothesis import HealthCheck, Phase, given, settings
 
 from guarita import audit
-from guarita._api_http import API_CLOCK, API_CONFIG, API_STORE, json_errors
-from guarita._api_openapi import openapi_document
-from guarita._api_vehicle_events import VEHICLE_EVENT_OPERATIONS, add_vehicle_event_routes
-from guarita.api import OPERATIONS
-from guarita.cli import main
+from guarita.web.api_http import API_CLOCK, API_CONFIG, API_STORE, json_errors
+from guarita.web.api_openapi import openapi_document
+from guarita.web.api_vehicle_events import VEHICLE_EVENT_OPERATIONS, add_vehicle_event_routes
+from guarita.web.api import OPERATIONS
+from guarita.cli.main import main
 from guarita.config import ApiRole, GuaritaConfig
 from guarita.metrics import Metrics
 from guarita.outbox import Outbox
@@ -48,7 +48,7 @@ from guarita.vehicle_events import (
     get_event,
     list_events,
 )
-from guarita.web import make_web_app, serve_web
+from guarita.web.server import make_web_app, serve_web
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_782_824_400.0  # 2026-06-30T13:00:00Z (10:00 in Rio)

@@ -31,9 +31,9 @@ import yaml
 from harness import share_camera
 from PIL import Image
 
-from guarita._api_views import API_VIDEO
-from guarita.api import make_api_app
-from guarita.cli_views import views_from_audit
+from guarita.web.api_views import API_VIDEO
+from guarita.web.api import make_api_app
+from guarita.cli.views import views_from_audit
 from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config
 from guarita.consent.registry import Registry
@@ -44,7 +44,7 @@ from guarita.standin.rtsp_server import RtspServer, make_clip, rtsp_server_avail
 from guarita.store import Store
 from guarita.video import VideoHub
 from guarita.video.source import camera_source
-from guarita.web import make_web_app, serve_web
+from guarita.web.server import make_web_app, serve_web
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ffmpeg") is None or not rtsp_server_available(),

@@ -7,7 +7,7 @@
 * ``views``: the book of open views, their limits and their audit entries;
 * ``hub``: the gate, the views and the upstreams together, and the watcher that ends streams.
 
-The HTTP routes are in ``guarita._api_views``. See docs/video.md.
+The HTTP routes are in ``guarita.web.api_views``. See docs/video.md.
 
 Covers: BH-11, BH-05, BH-07, BH-09.
 """

@@ -21,9 +21,9 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from guarita.cli_cameras import add_cameras_commands
-from guarita.cli_common import SubParsers, cli_config, emit, guarded, json_option
-from guarita.cli_audit import add_audit_commands
+from guarita.cli.cameras import add_cameras_commands
+from guarita.cli.common import SubParsers, cli_config, emit, guarded, json_option
+from guarita.cli.audit import add_audit_commands
 from guarita.config import GuaritaConfig, ProgramName
 from guarita.consent.registry import Registry, RegistrySnapshot
 from guarita.consent.status import CameraStatus, camera_statuses

@@ -1,6 +1,6 @@
 """The HTTP server: ``/healthz`` (JSON), ``/metrics`` (Prometheus) and the REST API.
 
-The REST API (``guarita.api``) is a sub-application mounted under ``/api/v1``.
+The REST API (``guarita.web.api``) is a sub-application mounted under ``/api/v1``.
 ``guarita run`` binds the port (:func:`listen_web`) before it starts any other service, so a
 port that cannot be bound is a start-up error naming the address and the config key. aiohttp's
 server logger would print a malformed request's offending header (a 64 KiB ``Authorization``
@@ -22,8 +22,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from guarita._api_openapi import API_PREFIX
-from guarita._api_views import API_VIDEO
+from guarita.web.api_openapi import API_PREFIX
+from guarita.web.api_views import API_VIDEO
 from guarita.errors import ListenError
 from guarita.metrics import Metrics
 

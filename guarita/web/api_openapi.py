@@ -1,8 +1,8 @@
 """The REST API's OpenAPI 3.1 document, built from the route table and the pydantic models.
 
 The document is generated, never written by hand: each ``ApiOperation`` names its method,
-path, roles, body and answers, ``guarita.api`` registers the same table with aiohttp, and
-the schemas come from the models in ``guarita._api_models``. So the document cannot drift
+path, roles, body and answers, ``guarita.web.api`` registers the same table with aiohttp, and
+the schemas come from the models in ``guarita.web.api_models``. So the document cannot drift
 from what the server does (and schemathesis checks that it does not).
 
 Covers: BH-09, PB-03.
@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from guarita._api_models import (
+from guarita.web.api_models import (
     REQUEST_MODELS,
     RESPONSE_MODELS,
     ErrorBody,
@@ -147,7 +147,7 @@ def _operation(op: ApiOperation) -> dict[str, Any]:
 def _component_schemas(operations: list[ApiOperation]) -> dict[str, Any]:
     models: list[tuple[type[BaseModel], JsonSchemaMode]] = [(m, "validation") for m in REQUEST_MODELS]
     models += [(m, "serialization") for m in RESPONSE_MODELS]
-    # Models of operations defined outside guarita._api_models (e.g. guarita._api_vehicle_events).
+    # Models of operations defined outside guarita.web.api_models (e.g. guarita.web.api_vehicle_events).
     models += [(op.request, "validation") for op in operations if op.request and op.request not in REQUEST_MODELS]
     models += [
         (model, "serialization")

@@ -1,6 +1,6 @@
 """The REST API's HTTP plumbing: app state, bearer tokens and roles, bodies, evidence, JSON errors.
 
-Handlers in ``guarita.api`` raise ``ApiProblem`` (or let ``RegistryRefusal`` and store
+Handlers in ``guarita.web.api`` raise ``ApiProblem`` (or let ``RegistryRefusal`` and store
 errors through); ``guarded`` authenticates, checks the role and turns every refusal into
 a JSON answer: ``{"error", "status"}``, plus ``fields`` for a 400. Tokens are compared by
 SHA-256 in constant time and never logged; request bodies are never logged nor echoed in
@@ -26,9 +26,9 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from guarita._api_read_audit import ReadAudit
-from guarita._api_models import MAX_EVIDENCE_BYTES, ErrorBody, FieldProblem, ValidationErrorBody
-from guarita._api_openapi import ApiOperation
+from guarita.web.api_read_audit import ReadAudit
+from guarita.web.api_models import MAX_EVIDENCE_BYTES, ErrorBody, FieldProblem, ValidationErrorBody
+from guarita.web.api_openapi import ApiOperation
 from guarita.config import ApiRole, GuaritaConfig
 from guarita.consent.registry import Registry, RegistryRefusal
 from guarita.errors import GuaritaError, StoreError
@@ -207,7 +207,7 @@ def configured_camera(request: web.Request) -> str:
 def audit_read(request: web.Request, caller: Caller) -> None:
     """Record that ``caller`` read registry data; called before answering, so no read goes unaudited.
 
-    Reads are coalesced per token, route and minute (``guarita._api_read_audit``).
+    Reads are coalesced per token, route and minute (``guarita.web.api_read_audit``).
 
     Covers: BH-09, PB-03.
     """

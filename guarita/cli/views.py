@@ -16,7 +16,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from guarita.cli_common import SubParsers, cli_config, emit, guarded, json_option, open_store
+from guarita.cli.common import SubParsers, cli_config, emit, guarded, json_option, open_store
 from guarita.store import Store
 
 __all__ = ["add_views_commands", "views_from_audit"]

@@ -33,7 +33,7 @@ from guarita._cameras_support import (
 )
 from guarita.adapters.onvif import OnvifError, discover, probe_onvif
 from guarita.adapters.rtsp import StreamRoles, probe_streams, with_credentials
-from guarita.cli_common import cli_config
+from guarita.cli.common import cli_config
 from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config, resolve_config_path
 from guarita.frigate import FrigateVersion

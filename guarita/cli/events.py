@@ -18,7 +18,7 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from guarita.cli_common import SubParsers, cli_config, guarded, open_store
+from guarita.cli.common import SubParsers, cli_config, guarded, open_store
 from guarita.local_time import DEFAULT_ZONE, local_zone
 from guarita.outbox import Outbox
 from guarita.telemetry.detro import detro_enabled

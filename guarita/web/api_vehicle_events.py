@@ -6,7 +6,7 @@
   (admin, operator). The audit entry names the token's holder as actor and ``by`` in its
   details; the ack goes to DETRO through the outbox when DETRO is configured.
 
-``VEHICLE_EVENT_ROUTES`` is a route table like ``guarita.api``'s; ``add_vehicle_event_routes``
+``VEHICLE_EVENT_ROUTES`` is a route table like ``guarita.web.api``'s; ``add_vehicle_event_routes``
 registers it on an API application and gives it the outbox.
 
 Covers: DT-16, DT-17, BH-09.
@@ -20,7 +20,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from guarita._api_http import (
+from guarita.web.api_http import (
     API_CLOCK,
     API_CONFIG,
     API_STORE,
@@ -32,7 +32,7 @@ from guarita._api_http import (
     json_answer,
     read_body,
 )
-from guarita._api_openapi import ApiOperation, QueryParam
+from guarita.web.api_openapi import ApiOperation, QueryParam
 from guarita.config import VEHICLE_ID_PATTERN, ApiRole
 from guarita.errors import OutboxFullError
 from guarita.outbox import Outbox

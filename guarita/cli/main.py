@@ -22,14 +22,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from guarita import __version__
-from guarita.cli_cloud import add_cloud_commands
-from guarita.cli_views import add_views_commands
-from guarita.cli_outbox import add_outbox_commands
-from guarita.cli_events import add_events_commands
-from guarita.cli_evidence import add_evidence_commands
-from guarita.cli_fleet import add_fleet_commands
-from guarita.cli_registry import add_registry_commands
-from guarita.cli_reports import add_reports_commands
+from guarita.cli.cloud import add_cloud_commands
+from guarita.cli.views import add_views_commands
+from guarita.cli.outbox import add_outbox_commands
+from guarita.cli.events import add_events_commands
+from guarita.cli.evidence import add_evidence_commands
+from guarita.cli.fleet import add_fleet_commands
+from guarita.cli.registry import add_registry_commands
+from guarita.cli.reports import add_reports_commands
 from guarita._config_rules import without_userinfo
 from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config, resolve_config_path
@@ -197,8 +197,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 

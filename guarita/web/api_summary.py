@@ -28,10 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from guarita import __version__, audit
-from guarita._api_http import API_CLOCK, API_CONFIG, API_REGISTRY, API_STORE, Caller, Handler, audit_read, json_answer
-from guarita._api_models import CameraStatusModel, ConsentModel, ProgramShare
-from guarita._api_openapi import ApiOperation
-from guarita._api_vehicle_events import API_OUTBOX, VehicleEventModel, event_model
+from guarita.web.api_http import API_CLOCK, API_CONFIG, API_REGISTRY, API_STORE, Caller, Handler, audit_read, json_answer
+from guarita.web.api_models import CameraStatusModel, ConsentModel, ProgramShare
+from guarita.web.api_openapi import ApiOperation
+from guarita.web.api_vehicle_events import API_OUTBOX, VehicleEventModel, event_model
 from guarita.adapters.dvr.report import vehicle_status
 from guarita.config import ApiRole, GuaritaConfig
 from guarita.consent.registry import RegistrySnapshot

@@ -1,6 +1,6 @@
 """The REST API under ``/api/v1``: the consent registry's operations, as the CLI has them.
 
-Mounted on the health and metrics server (``guarita.web``) as a sub-application whose
+Mounted on the health and metrics server (``guarita.web.server``) as a sub-application whose
 state lives in typed ``web.AppKey``s. Every call but ``GET /openapi.json`` needs
 ``Authorization: Bearer <token>``; the token's SHA-256 must match one of ``web.tokens``
 (compared in constant time), and that entry's name is the actor in the registry and the
@@ -35,11 +35,11 @@ from aiohttp import web
 
 from guarita import __version__, audit
 from guarita.masked_evidence import CameraCommandError, masked_evidence
-from guarita._api_vehicle_events import VEHICLE_EVENT_OPERATIONS, add_vehicle_event_routes
-from guarita._api_views import VIEW_OPERATIONS, add_view_routes
-from guarita._api_read_audit import ReadAudit
-from guarita._api_summary import API_LIVE, SUMMARY_ROUTES, LiveState, camera_models
-from guarita._api_http import (
+from guarita.web.api_vehicle_events import VEHICLE_EVENT_OPERATIONS, add_vehicle_event_routes
+from guarita.web.api_views import VIEW_OPERATIONS, add_view_routes
+from guarita.web.api_read_audit import ReadAudit
+from guarita.web.api_summary import API_LIVE, SUMMARY_ROUTES, LiveState, camera_models
+from guarita.web.api_http import (
     API_CLOCK,
     API_CONFIG,
     API_READS,
@@ -58,7 +58,7 @@ from guarita._api_http import (
     json_errors,
     read_body,
 )
-from guarita._api_models import (
+from guarita.web.api_models import (
     AssignBody,
     AssignDone,
     AttestationBody,
@@ -77,7 +77,7 @@ from guarita._api_models import (
     SignageBody,
     SignageDone,
 )
-from guarita._api_openapi import API_PREFIX, ApiOperation, QueryParam, openapi_document
+from guarita.web.api_openapi import API_PREFIX, ApiOperation, QueryParam, openapi_document
 from guarita.config import ApiRole, GuaritaConfig
 from guarita.consent.registry import Registry, RegistryRefusal
 from guarita.registry_input import parse_expiry, parse_installed

@@ -16,7 +16,7 @@ import argparse
 import datetime as dt
 from typing import Any
 
-from guarita.cli_common import SubParsers, cli_config, emit, guarded, json_option, open_store
+from guarita.cli.common import SubParsers, cli_config, emit, guarded, json_option, open_store
 from guarita.consent.registry import Registry
 from guarita.consent.share_history import shared_periods
 from guarita.retention.cloud import cop_bh_cameras

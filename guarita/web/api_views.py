@@ -30,7 +30,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from guarita._api_http import (
+from guarita.web.api_http import (
     API_CLOCK,
     API_CONFIG,
     API_REGISTRY,
@@ -43,7 +43,7 @@ from guarita._api_http import (
     json_answer,
     read_body,
 )
-from guarita._api_openapi import API_PREFIX, ApiOperation, QueryParam
+from guarita.web.api_openapi import API_PREFIX, ApiOperation, QueryParam
 from guarita.config import CAMERA_NAME_PATTERN, ApiRole
 from guarita.video import VideoHub, View, ViewLimitReached
 

@@ -16,8 +16,8 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-from guarita.cli_common import SubParsers, cli_config, guarded, open_store
-from guarita.cli_evidence import add_client_report_command
+from guarita.cli.common import SubParsers, cli_config, guarded, open_store
+from guarita.cli.evidence import add_client_report_command
 from guarita.config import FleetConfig, GuaritaConfig
 from guarita.local_time import local_zone
 from guarita.reports import (

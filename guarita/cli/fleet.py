@@ -23,7 +23,7 @@ import aiohttp
 from guarita.frigate_check import frigate_client
 from guarita.adapters.dvr.report import SyncResult, vehicle_status
 from guarita.adapters.dvr.sync import DvrSync
-from guarita.cli_common import SubParsers, cli_config, emit, guarded, json_option, open_store
+from guarita.cli.common import SubParsers, cli_config, emit, guarded, json_option, open_store
 from guarita.config import FleetConfig, GuaritaConfig
 from guarita.consent.registry import Registry
 from guarita.errors import DvrError

@@ -17,7 +17,7 @@ import datetime as dt
 import sys
 from typing import Any
 
-from guarita.cli_common import SubParsers, cli_config, emit, guarded, json_option, open_store
+from guarita.cli.common import SubParsers, cli_config, emit, guarded, json_option, open_store
 from guarita.errors import GuaritaError
 from guarita.outbox import DeadLetter, Outbox
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import aiohttp
 
 from guarita.frigate_check import frigate_client
-from guarita.cli_common import SubParsers, cli_config, emit, guarded, json_option, open_store
+from guarita.cli.common import SubParsers, cli_config, emit, guarded, json_option, open_store
 from guarita.config import GuaritaConfig
 from guarita.retention._s3 import S3Access
 from guarita.retention._signing import fingerprint, public_pem, signing_key

@@ -1,0 +1,8 @@
+"""``python -m guarita.cli``: the same program as the ``guarita`` command.
+
+Covers: PB-01.
+"""
+
+from guarita.cli.main import main
+
+raise SystemExit(main())
