@@ -1,11 +1,14 @@
 """Live-view benchmark: Guarita's live view against ffmpeg reading the camera directly, in one run.
 
-The camera is GStreamer's RTSP server (``guarita.standin.rtsp_server``, Basic auth) serving an
-H.264 clip, 640x360 at 25 fps, a keyframe every second; each RTSP session plays the clip from
-its start, in real time. Guarita is a real ``guarita run`` in its own process, configured by
-tests/video_rig.py: camera ``street`` (no mask: remuxed) and camera ``porch`` (a privacy
-mask: decoded, masked, encoded again), both shared with cop_bh; its MQTT links point at ports
-where nothing answers (the live view does not need them).
+The camera is GStreamer's RTSP server (``guarita.standin.rtsp_server``, Basic auth) serving
+H.264, 640x360 at 25 fps, a keyframe every second. By default (``--camera live``) it is a live
+camera: a moving test pattern encoded by the server (openh264), one session shared by every
+client and kept open by one extra reader, so every reader joins mid-stream and waits for the
+next keyframe. ``--camera file`` serves an ffmpeg-made clip instead, each RTSP session playing
+it from its start (a keyframe at once). Guarita is a real ``guarita run`` in its own process,
+configured by tests/video_rig.py: camera ``street`` (no mask: remuxed) and camera ``porch``
+(a privacy mask: decoded, masked, encoded again), both pulling that camera and shared with
+cop_bh; its MQTT links point at ports where nothing answers (the live view does not need them).
 
 Time to first frame (TTFF): wall time of ``ffmpeg -i URL -frames:v 1 -f null -`` until it
 exits, median of ``--tries``:
@@ -16,18 +19,19 @@ exits, median of ``--tries``:
 
 CPU per viewer, in CPU-seconds per wall-second over ``--seconds``:
 
-  * Guarita: user + system time of the ``guarita run`` process and its children (the upstream
-    ffmpeg, ffprobe), from /proc/<pid>/stat, while 1 viewer and then ``--viewers`` viewers
-    read the stream (HTTP readers in this process, not counted);
+  * Guarita: CPU time of the ``guarita run`` process and its children (the upstream ffmpeg,
+    ffprobe), from /proc (``tests/video_rig.cpu_seconds``), while 1 viewer and then
+    ``--viewers`` viewers read the stream (HTTP readers in this process, not counted);
   * direct: 1 and then ``--viewers`` ffmpeg processes each running the command Guarita runs
     once per camera (``guarita.video.command.upstream_command``: remux, or decode + mask +
     encode), each pulling the camera itself, output thrown away: what the same viewers
     would cost without the fan-out.
 
-Each window starts once every reader has its first picture, plus a short settle. The output
-is a table, ratio lines and, last, one JSON line with every figure.
+A Guarita window opens once every viewer has its first fragment, plus a short settle; a direct
+one a fixed pause after its readers start. The output is a table, ratio lines and, last, one
+JSON line with every figure.
 
-    python bench/video.py [--tries 5] [--seconds 10] [--viewers 20] [--quick]
+    python bench/video.py [--tries 5] [--seconds 10] [--viewers 20] [--camera live|file] [--quick]
 
 ``--quick`` (1 try, 3 s windows, 1 and 3 viewers) only checks that it runs
 (tests/test_bench_smoke.py).
@@ -241,15 +245,31 @@ async def direct_cpu(url: str, layer: Path | None, counts: list[int], seconds: f
     return rates
 
 
+async def long_clip(workdir: Path, seconds: float) -> Path:
+    """An H.264 clip of at least ``seconds``: 20 s encoded, then repeated without re-encoding."""
+    part = await make_clip(workdir / "part.mp4", codec="h264", width=WIDTH, height=HEIGHT, fps=FPS, seconds=20)
+    whole = workdir / "street.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-stream_loop", str(int(seconds // 20)), "-i", str(part),
+                    "-c", "copy", "-y", str(whole)], check=True)
+    return whole
+
+
 async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     counts = sorted({1, args.viewers})
     pauses = QUICK if args.quick else Pauses()
-    clip_s = pauses.clip_margin + 2 * (args.seconds + pauses.settle + pauses.direct_start) * len(counts)
-    clip = await make_clip(workdir / "street.mp4", codec="h264", width=WIDTH, height=HEIGHT, fps=FPS, seconds=clip_s)
+    live = args.camera == "live"
+    clips = {}
+    if not live:
+        session_s = 2 * (args.seconds + pauses.settle + pauses.direct_start) * len(counts)
+        clips["street"] = (await long_clip(workdir, pauses.clip_margin + session_s), "h264")
     layer = workdir / "mask.png"
     mask_layer((WIDTH, HEIGHT), [MASK]).save(layer)
-    async with RtspServer({"street": (clip, "h264")}, username=CAMERA_USER, password=CAMERA_PASSWORD) as camera:
+    async with RtspServer(clips, live={"street": (WIDTH, HEIGHT, FPS)} if live else None,
+                          username=CAMERA_USER, password=CAMERA_PASSWORD) as camera:
         rtsp = camera.uri("street")
+        # A camera plays whether or not anyone watches: one reader holds the shared live session open.
+        keeper = subprocess.Popen(["ffmpeg", "-nostdin", "-v", "quiet", "-rtsp_transport", "tcp", "-i", rtsp,
+                                   "-c", "copy", "-f", "null", "-"], stdin=subprocess.DEVNULL) if live else None
         web_port = free_port()
         limit = max(25, args.viewers)
         config = write_config(workdir, camera.port, video={"max_viewers_per_camera": limit, "max_viewers": 2 * limit},
@@ -283,6 +303,9 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 rows += [CpuRow(mode, count, g, d) for count, g, d in zip(counts, ours, theirs, strict=True)]
         finally:
             await guarita.close()
+            if keeper is not None:
+                keeper.terminate()
+                keeper.wait()
     return {"idle": idle, "ttff": {k: statistics.median(v) for k, v in ttff.items()}, "ttff_tries": ttff,
             "rows": rows, "counts": counts}
 
@@ -292,7 +315,7 @@ def report(args: argparse.Namespace, found: dict[str, Any], load: tuple[float, f
     cores = os.cpu_count() or 1
     rows: list[CpuRow] = found["rows"]
     ttff: dict[str, float] = found["ttff"]
-    print(f"camera: GStreamer RTSP server, H.264 {WIDTH}x{HEIGHT} {FPS} fps, keyframe every 1 s; "
+    print(f"camera: GStreamer RTSP server, H.264 {WIDTH}x{HEIGHT} {FPS} fps, keyframe every 1 s, {args.camera}; "
           f"guarita run in its own process; {cores} cores, load average {load[0]:.2f} at start, "
           f"{load_end[0]:.2f} at end")
     print(f"guarita idle: {found['idle']:.3f} CPU-s/s")
@@ -322,7 +345,7 @@ def report(args: argparse.Namespace, found: dict[str, Any], load: tuple[float, f
         print(f"ratio guarita/direct TTFF {mode}: {ttff[mode] / ttff['direct']:.2f}{target}")
     print(json.dumps({
         "bench": "video", "cores": cores, "load_start": round(load[0], 2), "load_end": round(load_end[0], 2), "tries": args.tries,
-        "seconds": args.seconds, "source": f"h264 {WIDTH}x{HEIGHT} {FPS}fps gop 1s",
+        "seconds": args.seconds, "source": f"h264 {WIDTH}x{HEIGHT} {FPS}fps gop 1s", "camera": args.camera,
         "guarita_idle_cpu": round(found["idle"], 4),
         "ttff_s": {k: round(v, 3) for k, v in ttff.items()},
         "ttff_tries_s": {k: [round(x, 3) for x in v] for k, v in found["ttff_tries"].items()},
@@ -339,6 +362,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, help="length of each CPU window (default 10; --quick 3)")
     parser.add_argument("--viewers", type=int, help="the many-viewers case (default 20; --quick 3)")
     parser.add_argument("--quick", action="store_true", help="a short run that only checks the bench works")
+    parser.add_argument("--camera", choices=("live", "file"), default="live",
+                        help="live (default): a live test pattern, one session shared by every reader, joined "
+                             "mid-stream as a real camera is; file: an ffmpeg-made clip, each RTSP session from "
+                             "its start")
     args = parser.parse_args()
     defaults = (1, 3.0, 3) if args.quick else (5, 10.0, 20)
     for name, value in zip(("tries", "seconds", "viewers"), defaults, strict=True):

@@ -127,20 +127,38 @@ def ffmpeg_children(parent: int | None = None) -> list[int]:
     return children(os.getpid() if parent is None else parent, "ffmpeg")
 
 
+def _on_cpu(pid: int) -> float | None:
+    """Seconds on a CPU of the live threads of ``pid`` (``/proc/<pid>/task/*/schedstat``, nanoseconds)."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for task in tasks:
+        try:
+            total += int(Path(f"/proc/{pid}/task/{task}/schedstat").read_text().split()[0])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
 def cpu_seconds(pid: int, *, tree: bool = True) -> float:
     """User + system CPU of ``pid`` so far, in seconds; with ``tree``, also of its children, live or reaped.
 
-    A reaped child's time moves into its parent's ``cutime``/``cstime``, so the sum stays
-    continuous when a child exits between two readings. A process already gone counts 0.
+    Live threads are read in nanoseconds (schedstat); a 10 ms clock tick is too coarse for a
+    remuxing process using a few milliseconds a second. A reaped child's time moves into its
+    parent's ``cutime``/``cstime`` (ticks), so the sum stays continuous when a child exits
+    between two readings. A process already gone counts 0.
     """
     stat = _stat(pid)
     if stat is None:
         return 0.0
     fields = stat[1]
     # fields[11:15] are utime, stime, cutime, cstime (stat fields 14-17) in clock ticks.
-    ticks = sum(int(v) for v in fields[11:15 if tree else 13])
-    total = ticks / _TICK
+    own = _on_cpu(pid)
+    total = own if own is not None else sum(int(v) for v in fields[11:13]) / _TICK
     if tree:
+        total += sum(int(v) for v in fields[13:15]) / _TICK
         total += sum(cpu_seconds(child) for child in children(pid))
     return total
 
