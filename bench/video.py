@@ -199,8 +199,10 @@ async def window(seconds: float, sample: Any) -> float:
     return float((sample() - cpu0) / (time.monotonic() - wall0))
 
 
-async def guarita_cpu(guarita: Guarita, camera: str, counts: list[int], seconds: float, settle: float) -> list[float]:
-    """Guarita's CPU rate with ``counts[0]`` viewers, then ``counts[1]``, ... (viewers only added)."""
+async def guarita_cpu(guarita: Guarita, camera: str, counts: list[int], seconds: float,
+                      settle: float) -> tuple[list[float], float]:
+    """Guarita's CPU rate with ``counts[0]`` viewers, then ``counts[1]``, ... (viewers only added),
+    and the stream's kbit/s as the first viewer received it."""
     views: list[str] = []
     readers: list[Reader] = []
     rates = []
@@ -212,7 +214,9 @@ async def guarita_cpu(guarita: Guarita, camera: str, counts: list[int], seconds:
         await asyncio.wait_for(asyncio.gather(*(r.first.wait() for r in readers)), 30)
         await asyncio.sleep(settle)
         before = [r.received for r in readers]
+        started = time.monotonic()
         rates.append(await window(seconds, guarita.cpu))
+        kbits = (readers[0].received - before[0]) * 8 / 1000 / (time.monotonic() - started)
         stalled = [n for n, r in enumerate(readers) if r.ended_at is not None or r.received == before[n]]
         if stalled:
             raise SystemExit(f"{len(stalled)} of {count} Guarita viewers of {camera} got nothing during the window")
@@ -221,7 +225,7 @@ async def guarita_cpu(guarita: Guarita, camera: str, counts: list[int], seconds:
     for view in views:
         await guarita.end_view(view)
     await guarita.idle()
-    return rates
+    return rates, kbits
 
 
 async def direct_cpu(url: str, layer: Path | None, counts: list[int], seconds: float, start: float) -> list[float]:
@@ -295,9 +299,10 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     ttff[mode].append(await guarita_first_frame(guarita, name))
 
             rows: list[CpuRow] = []
+            bitrates: dict[str, float] = {}
             for mode, name in MODES.items():
                 note(f"CPU, {mode}")
-                ours = await guarita_cpu(guarita, name, counts, args.seconds, pauses.settle)
+                ours, bitrates[mode] = await guarita_cpu(guarita, name, counts, args.seconds, pauses.settle)
                 theirs = await direct_cpu(rtsp, layer if mode == "transcode" else None, counts, args.seconds,
                                           pauses.direct_start)
                 rows += [CpuRow(mode, count, g, d) for count, g, d in zip(counts, ours, theirs, strict=True)]
@@ -307,7 +312,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 keeper.terminate()
                 keeper.wait()
     return {"idle": idle, "ttff": {k: statistics.median(v) for k, v in ttff.items()}, "ttff_tries": ttff,
-            "rows": rows, "counts": counts}
+            "rows": rows, "counts": counts, "kbits": bitrates}
 
 
 def report(args: argparse.Namespace, found: dict[str, Any], load: tuple[float, float, float],
@@ -318,7 +323,8 @@ def report(args: argparse.Namespace, found: dict[str, Any], load: tuple[float, f
     print(f"camera: GStreamer RTSP server, H.264 {WIDTH}x{HEIGHT} {FPS} fps, keyframe every 1 s, {args.camera}; "
           f"guarita run in its own process; {cores} cores, load average {load[0]:.2f} at start, "
           f"{load_end[0]:.2f} at end")
-    print(f"guarita idle: {found['idle']:.3f} CPU-s/s")
+    print(f"guarita idle: {found['idle']:.3f} CPU-s/s; stream to a viewer: "
+          + ", ".join(f"{mode} {kbits:.0f} kbit/s" for mode, kbits in found["kbits"].items()))
     print(f"time to first frame, median of {args.tries}:")
     print(f"  {'direct ffmpeg (rtsp://)':<24} {ttff['direct']:6.3f} s")
     for mode in MODES:
@@ -347,6 +353,7 @@ def report(args: argparse.Namespace, found: dict[str, Any], load: tuple[float, f
         "bench": "video", "cores": cores, "load_start": round(load[0], 2), "load_end": round(load_end[0], 2), "tries": args.tries,
         "seconds": args.seconds, "source": f"h264 {WIDTH}x{HEIGHT} {FPS}fps gop 1s", "camera": args.camera,
         "guarita_idle_cpu": round(found["idle"], 4),
+        "stream_kbits": {mode: round(kbits) for mode, kbits in found["kbits"].items()},
         "ttff_s": {k: round(v, 3) for k, v in ttff.items()},
         "ttff_tries_s": {k: [round(x, 3) for x in v] for k, v in found["ttff_tries"].items()},
         "cpu": [asdict(row) | {"ratio": None if row.ratio is None else round(row.ratio, 3),

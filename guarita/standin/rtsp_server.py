@@ -4,9 +4,9 @@
 AAC audio). ``RtspServer`` runs GStreamer's RTSP server (``gir1.2-gst-rtsp-server-1.0`` through
 Debian's ``python3-gi``, in the system ``/usr/bin/python3``: PyGObject is not in the venv) and
 mounts each clip at ``rtsp://127.0.0.1:PORT/<name>``; each client gets its own pipeline, from the
-start of the file, over RTP/TCP or RTP/UDP. A ``live`` mount is a live camera instead: a moving
-test pattern encoded as H.264 by ``openh264enc`` (gstreamer1.0-plugins-bad) with a keyframe every
-second, one session shared by every client, so a client joins mid-stream and waits for the next
+start of the file, over RTP/TCP or RTP/UDP. A ``live`` mount is a live camera instead: a scrolling
+test pattern encoded as H.264 by ``openh264enc`` (gstreamer1.0-plugins-bad) at a camera's bitrate
+(about 1 Mbit/s at 640x360) with a keyframe every second, one session shared by every client, so a client joins mid-stream and waits for the next
 keyframe, as with a real camera (a shared file mount would rewind for each client's PLAY range).
 With ``username``/``password`` it asks for RTSP Basic auth. Debian packages: ``python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good
 gstreamer1.0-plugins-bad``; :func:`rtsp_server_available` says whether they are there.
@@ -79,9 +79,12 @@ for spec in sys.argv[5:]:
             sys.exit(1)
         size, fps = rest[5:].split("@")
         width, height = size.split("x")
+        # A scrolling colour-bar picture at ~0.17 bit per pixel: 1 Mbit/s at 640x360, 4 Mbit/s at 720p.
+        bitrate = int(width) * int(height) * int(fps) // 6
         factory.set_launch(
-            f"( videotestsrc is-live=true pattern=ball ! video/x-raw,width={width},height={height},framerate={fps}/1"
-            f" ! openh264enc gop-size={fps} complexity=low ! {PAY['h264']} )")
+            f"( videotestsrc is-live=true pattern=smpte horizontal-speed=4"
+            f" ! video/x-raw,width={width},height={height},framerate={fps}/1 ! openh264enc gop-size={fps}"
+            f" complexity=low rate-control=bitrate bitrate={bitrate} ! {PAY['h264']} )")
         factory.set_shared(True)
         udp_only = "0"
     else:
