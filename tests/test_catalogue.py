@@ -128,6 +128,7 @@ def test_a_shared_camera_is_published_retained_once(world: World) -> None:
         "consent_since": granted_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "agencies": [],
         "live_stream": {"frigate_camera": "street_front", "go2rtc_stream": "street_front_sub"},
+        "video": {"mqtt_request": "copbh/v1/acme/views/request"},  # no web.public_url: only the MQTT topic
     }
     assert world.sync() == 0, "no change, nothing queued"
     assert len(world.queued()) == 1
