@@ -144,7 +144,7 @@ class HlsFeed:
         self._next = previous.next_sequence if previous is not None else 0
         self._discontinuity = previous.discontinuities + 1 if previous is not None else 0
         self._gap = previous is not None
-        self.target = previous.target if previous is not None else 1  # never shrinks (RFC 8216 §4.3.3.1)
+        self.target: int = previous.target if previous is not None else 1  # never shrinks (RFC 8216 §4.3.3.1)
         self._scales: dict[int, int] = {}
         self._defaults: dict[int, int] = {}
         self._last_decode: float | None = None

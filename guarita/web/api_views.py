@@ -356,7 +356,7 @@ VIEW_ROUTES: tuple[tuple[ApiOperation, Handler], ...] = (
     (ApiOperation("POST", "/views", "openView", "Open a live view of a shared camera",
                   "A view of a camera the share gate passes for cop_bh now (and, for a token bound to an agency, "
                   "inside its area), for `video.view_minutes`. Audited as `video.view.start`; the answer's "
-                  "`stream_url` plays in a `<video>` element.",
+                  "`stream_url` plays in a `<video>` element; `hls_url` is the same video as HLS for a video wall's VMS.",
                   _OPENERS, {201: ViewOpened}, ViewBody, writes=True, refusals=(404, 429)), _post_view),
     (ApiOperation("GET", "/views", "listViews", "Read the open live views",
                   "Open views, oldest first (`guarita views list`); a token bound to an agency sees its agency's.",
