@@ -41,7 +41,8 @@ from guarita.runtime import Runtime
 from guarita.standin.mosquitto import free_port
 from guarita.standin.rtsp_server import RtspServer
 from guarita.store import Store
-from guarita.video.hls import HLS_WINDOW, IDLE_TARGETS
+from guarita.video.hls import HLS_WINDOW, IDLE_TARGETS, HlsFeed
+from guarita.video.upstream import Subscriber
 
 SEQUENCE = re.compile(r"^#EXT-X-MEDIA-SEQUENCE:(\d+)$", re.M)
 
@@ -139,18 +140,33 @@ async def test_an_hls_consumer_counts_against_the_limits_while_it_fetches(tmp_pa
     async with serving(tmp_path, camera, video={"max_viewers_per_camera": 1}) as api:
         view = await api.open_view("street")
         hls = api.base + view["hls_url"]
-        assert (await get(api.session, hls))[0] == 200
+        init = hls.replace("index.m3u8", "init.mp4")
+        assert (await get(api.session, init))[0] == 404, "no HLS stream runs before its playlist is read"
+        status, _, playlist = await get(api.session, hls)
+        assert status == 200
         async with api.session.get(api.url(view)) as answer:
             assert answer.status == 429, "the HLS consumer holds the camera's one stream"
         for _ in range(5):  # a VMS polling the playlist keeps its stream (past 2 target durations)
             await asyncio.sleep(0.5)
-            assert (await get(api.session, hls))[0] == 200
+            status, _, playlist = await get(api.session, hls)
+            assert status == 200
+        last = int(re.findall(r"^seg-(\d+)\.m4s", playlist.decode(), re.M)[-1])
         assert api.hub.running_feed(api.hub.book.active()[0]) is not None
         assert await until(lambda: api.hub.running_feed(api.hub.book.active()[0]) is None, 5)
         reader = Reader(api.session, api.url(view))
         await asyncio.wait_for(reader.first.wait(), 15)
         assert reader.status == 200, "released: the MP4 stream may have it"
+        status, _, body = await get(api.session, hls)
+        assert status == 429 and b"max_viewers_per_camera" in body, "and now the MP4 stream holds it"
         await reader.close()
+        # The wall comes back: a new HLS stream, numbered on after a discontinuity (never backwards).
+        assert await until(lambda: api.hub.viewer_counts()[("street",)] == 0, 5)
+        status, _, again = await get(api.session, hls)
+        assert status == 200, again
+        numbers = [int(n) for n in re.findall(r"^seg-(\d+)\.m4s", again.decode(), re.M)]
+        assert numbers[0] > last and numbers[0] == sequence_of(again.decode()), again
+        assert "\n#EXT-X-DISCONTINUITY\n#EXTINF:" in again.decode()
+        assert "#EXT-X-DISCONTINUITY-SEQUENCE:1\n" in again.decode()
 
 
 # covers BH-03, BH-11, PB-01, PB-05
@@ -202,3 +218,44 @@ async def test_guarita_run_supervises_the_hub_and_a_revocation_ends_the_hls_view
         stop.set()
         await asyncio.wait_for(running, 15)
         store.close()
+
+
+def box(kind: bytes, payload: bytes) -> bytes:
+    return (8 + len(payload)).to_bytes(4, "big") + kind + payload
+
+
+def full_box(kind: bytes, version: int, flags: int, payload: bytes) -> bytes:
+    return box(kind, bytes([version]) + flags.to_bytes(3, "big") + payload)
+
+
+# covers BH-11
+async def test_a_fragment_without_sample_durations_lasts_until_the_next_decode_time() -> None:
+    """Durations fall back on decode times; the target duration only grows (RFC 8216 §4.3.3.1)."""
+    timescale = 90_000
+    tkhd = full_box(b"tkhd", 0, 3, bytes(8) + (1).to_bytes(4, "big") + bytes(68))
+    mdhd = full_box(b"mdhd", 0, 0, bytes(8) + timescale.to_bytes(4, "big") + bytes(8))
+    init = box(b"ftyp", b"isom" + bytes(4)) + box(b"moov", box(b"trak", tkhd + box(b"mdia", mdhd)))
+
+    def fragment(decode_s: float) -> bytes:
+        tfhd = full_box(b"tfhd", 0, 0, (1).to_bytes(4, "big"))  # no default duration
+        tfdt = full_box(b"tfdt", 1, 0, int(decode_s * timescale).to_bytes(8, "big"))
+        trun = full_box(b"trun", 0, 0x200, (3).to_bytes(4, "big") + bytes(12))  # sizes only
+        return box(b"moof", box(b"traf", tfhd + tfdt + trun)) + box(b"mdat", b"\0" * 12)
+
+    subscriber = Subscriber("street")
+    feed = HlsFeed("v" * 22, subscriber, window=2)
+    for piece in (init, fragment(0.0), fragment(2.5), fragment(5.0)):
+        subscriber.offer(piece)
+    await asyncio.wait_for(until_segments(feed, 2), 5)
+    assert feed.init == init
+    playlist = feed.playlist("K")
+    assert "#EXT-X-TARGETDURATION:3\n#EXT-X-MEDIA-SEQUENCE:1\n" in playlist, playlist
+    assert "#EXTINF:2.500,\nseg-1.m4s?key=K\n#EXTINF:2.500,\nseg-2.m4s?key=K\n" in playlist
+    subscriber.end("done")
+    await asyncio.wait_for(feed.task, 5)
+    assert feed.ended == "done" and feed.ready.is_set()
+
+
+async def until_segments(feed: HlsFeed, count: int) -> None:
+    while len(feed.segments) < count or feed.segments[-1].sequence < 2:
+        await asyncio.sleep(0.01)

@@ -9,8 +9,9 @@ the track's ``mdhd`` timescale). ``playlist`` writes HLS version 7: ``#EXT-X-MAP
 ``init.mp4`` and the window, every address carrying the view's key. No second ffmpeg.
 
 A feed nobody fetched for ``IDLE_TARGETS`` target durations is released by the hub's watcher;
-a feed whose source stopped is replaced on the next playlist request, numbering on, after an
-``#EXT-X-DISCONTINUITY``.
+a released feed, or one whose source stopped, is replaced on the view's next playlist
+request, numbering on after an ``#EXT-X-DISCONTINUITY`` (so a player never sees the media
+sequence go back).
 
 Covers: BH-11, BH-07, BH-09.
 """
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
 import math
 import time
@@ -161,7 +161,8 @@ class HlsFeed:
 
     @property
     def discontinuities(self) -> int:
-        return self.segments[-1].discontinuity if self.segments else self._discontinuity
+        """The discontinuity sequence number of this feed's segments."""
+        return self._discontinuity
 
     def touch(self) -> None:
         """A player fetched something of this feed."""
@@ -215,8 +216,8 @@ class HlsFeed:
         finally:
             self.ready.set()
 
-    async def close(self, reason: str) -> None:
-        """End the feed's stream and wait for its task."""
+    def release(self, reason: str) -> None:
+        """End the feed's stream and forget its segments; its numbering stays for the next feed of the view."""
         self.subscriber.end(reason)
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
+        self.segments.clear()
+        self.init = None

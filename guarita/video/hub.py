@@ -58,6 +58,7 @@ class VideoHub:
         self._live: RegistryView = live if live is not None else LiveRegistry(registry)
         self._upstreams: dict[str, Upstream] = {}
         self._feeds: dict[str, tuple[View, HlsFeed]] = {}  # view id -> the view and its HLS window
+        self._released: dict[str, HlsFeed] = {}  # view id -> its last feed, released: where numbering goes on
         self.ffmpeg_binary = ffmpeg_binary  # the ffmpeg the upstreams run
         self._metrics: Metrics | None = None
         self.refresh()
@@ -147,7 +148,8 @@ class VideoHub:
             return feed
         if feed is not None:
             self._drop_feed(view.id, "its stream ended")
-        feed = HlsFeed(view.id, self.stream(view), previous=feed)
+        subscriber = self.stream(view)
+        feed = HlsFeed(view.id, subscriber, previous=self._released.pop(view.id, None))
         self._feeds[view.id] = (view, feed)
         log.info("live view %s: HLS feed of camera %s started", view.id, view.camera)
         return feed
@@ -159,12 +161,16 @@ class VideoHub:
 
     def _drop_feed(self, view_id: str, why: str) -> None:
         view, feed = self._feeds.pop(view_id)
-        feed.subscriber.end(f"the HLS feed was released ({why})")
+        feed.release(f"the HLS feed was released ({why})")
         self.release(view, feed.subscriber)
+        if self.book.get(view_id) is not None:
+            self._released[view_id] = feed
         log.info("live view %s: HLS feed of camera %s released (%s)", view.id, view.camera, why)
 
     def _release_idle_feeds(self) -> None:
         """Release each feed nobody fetches any more, or whose view ended: it stops counting as a stream."""
+        for view_id in [v for v in self._released if self.book.get(v) is None]:
+            del self._released[view_id]
         for view_id, (view, feed) in list(self._feeds.items()):
             if self.book.get(view_id) is None:
                 self._drop_feed(view_id, "the view ended")
