@@ -199,7 +199,7 @@ async def _post_playback(request: web.Request, caller: Caller) -> web.Response:
     check_camera(request, body.camera, agency, counted=CONFIG_REASONS, what="no playback")
     window = _window(request, body)
     book = request.app[API_PLAYBACK]
-    periods = await asyncio.to_thread(shared_periods, request.app[API_REGISTRY], body.camera)
+    periods = shared_periods(request.app[API_REGISTRY], body.camera)
     shared, not_shared = split_shared(periods, window.start, window.end)
     if not shared:
         if agency is not None:
