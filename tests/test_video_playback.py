@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 import ffmpeg  # type: ignore[import-untyped]
 import pytest
-from harness import FakeClock, share_camera
+from harness import FakeClock, share_camera, wait_for
 from test_cloud import KEY_ENV, NOW, lay_out, uploader
 from test_evidence import LEFT_HALF, left_and_right_pixels
 
@@ -92,6 +92,7 @@ class Served:
     store: Store
     config: GuaritaConfig
     path: Path
+    clock: FakeClock
 
     async def call(self, method: str, path: str, who: str, body: Any = None) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {HOLDERS[who][2]}"}
@@ -142,7 +143,7 @@ async def serving(tmp_path: Path, s3: SeaweedS3 | None = None) -> AsyncIterator[
     try:
         port = await asyncio.wait_for(bound, 10)
         async with aiohttp.ClientSession() as session:
-            yield Served(f"http://127.0.0.1:{port}", session, store, config, path)
+            yield Served(f"http://127.0.0.1:{port}", session, store, config, path, clock)
     finally:
         stop.set()
         await asyncio.wait_for(server, 15)
@@ -185,6 +186,13 @@ async def test_a_window_from_frigate_plays_seeks_is_audited_and_ends(tmp_path: P
             assert ranged.status == 206
             assert ranged.headers["Content-Range"] == f"bytes 1000-4999/{video.stat().st_size}"
             assert await ranged.read() == video.read_bytes()[1000:5000]
+        bare = api.base + answer["video_url"].split("?")[0]
+        for who, expected in (("vera", 206), ("centro", 404)):  # the opener's token instead of the key; no other
+            headers = {"Authorization": f"Bearer {HOLDERS[who][2]}", "Range": "bytes=0-9"}
+            async with api.session.get(bare, headers=headers) as by_token:
+                assert by_token.status == expected
+        async with api.session.get(bare + "?key=" + secrets.token_urlsafe(32)) as wrong_key:
+            assert wrong_key.status == 404
 
         assert (await api.ask("street", T - 600, T - 570, who="audrey"))[0] == 403  # auditor: list only
         status, listed = await api.call("GET", "/playback", "audrey")
@@ -196,9 +204,13 @@ async def test_a_window_from_frigate_plays_seeks_is_audited_and_ends(tmp_path: P
         assert "retention.cop_bh_days" in old["fields"][0]["message"]
         status, long = await api.ask("street", T - 3700, T - 60)
         assert status == 413 and "video.playback_max_minutes" in long["error"]
+        status, backwards = await api.ask("street", T - 570, T - 600)
+        assert status == 400 and "before it starts" in backwards["fields"][0]["message"]
+        status, future = await api.ask("street", T - 30, T + 30)
+        assert status == 400 and "in the future" in future["fields"][0]["message"]
 
         status, ended = await api.call("DELETE", f"/playback/{answer['playback']}", "vera")
-        assert status == 200 and ended["bytes_sent"] == video.stat().st_size + 4000
+        assert status == 200 and ended["bytes_sent"] == video.stat().st_size + 4000 + 10
         async with api.session.get(api.base + answer["video_url"]) as gone:
             assert gone.status == 410
         start, end = api.audit()
@@ -206,7 +218,7 @@ async def test_a_window_from_frigate_plays_seeks_is_audited_and_ends(tmp_path: P
         assert start[3]["reason"] == "ocorrência 2026-000123" and start[3]["window"] == {"from": at(T - 600),
                                                                                          "to": at(T - 570)}
         assert start[3]["periods"][0]["source"] == "frigate" and start[3]["agency"] is None
-        assert end[3]["bytes_sent"] == ended["bytes_sent"] and end[3]["requests"] == 2
+        assert end[3]["bytes_sent"] == ended["bytes_sent"] and end[3]["requests"] == 3
 
     assert await asyncio.to_thread(main, ["views", "list", "-c", str(api.path), "--ended", "--hours", "100000",
                                           "--json"]) == 0
@@ -238,6 +250,12 @@ async def test_only_the_shared_part_is_served_masked_and_others_learn_nothing(tm
             assert answers[0][1]["error"].replace("'porch'", "'nosuch'") == answers[1][1]["error"]
         assert (await api.ask("porch", shared - 20, shared + 20, who="barreiro"))[0] == 404
         assert [entry[1] for entry in api.audit()] == ["video.playback.start"]
+
+        api.clock.advance(minutes=16)  # video.view_minutes (15) plus the 40 s window: it ends by itself
+        await wait_for(lambda: len(api.audit()) == 2, timeout=5)
+        assert api.audit()[1][3]["why"] == "expired"
+        async with api.session.get(api.base + answer["video_url"]) as gone:
+            assert gone.status == 410
 
 
 # covers BH-06, BH-11
