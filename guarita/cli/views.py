@@ -71,7 +71,7 @@ def _from_audit(store: Store, now: float, kind: str, ended_since: float | None) 
 
 
 def _text(views: list[dict[str, Any]], playbacks: list[dict[str, Any]]) -> str:
-    lines = [] if views else ["no live views"]
+    lines = [] if views or playbacks else ["no live views or playbacks"]
     for v in views:
         lines.append(_line(v, v["view"], ""))
     for p in playbacks:
