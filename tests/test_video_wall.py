@@ -229,7 +229,7 @@ def full_box(kind: bytes, version: int, flags: int, payload: bytes) -> bytes:
 
 
 # covers BH-11
-async def test_a_fragment_without_sample_durations_lasts_until_the_next_decode_time() -> None:
+async def test_a_fragment_without_sample_durations_is_timed_by_the_gap_between_decode_times() -> None:
     """Durations fall back on decode times; the target duration only grows (RFC 8216 §4.3.3.1)."""
     timescale = 90_000
     tkhd = full_box(b"tkhd", 0, 3, bytes(8) + (1).to_bytes(4, "big") + bytes(68))
@@ -259,3 +259,14 @@ async def test_a_fragment_without_sample_durations_lasts_until_the_next_decode_t
 async def until_segments(feed: HlsFeed, count: int) -> None:
     while len(feed.segments) < count or feed.segments[-1].sequence < 2:
         await asyncio.sleep(0.01)
+
+
+# covers BH-11
+async def test_a_fragment_it_cannot_read_ends_the_feed_not_the_server(caplog: pytest.LogCaptureFixture) -> None:
+    subscriber = Subscriber("street")
+    feed = HlsFeed("w" * 22, subscriber)
+    subscriber.offer(box(b"ftyp", b"isom" + bytes(4)))
+    subscriber.offer(box(b"moof", box(b"traf", box(b"tfdt", b""))))  # a box cut short
+    await asyncio.wait_for(feed.task, 5)
+    assert feed.ended == "the HLS feed could not read the video" and feed.ready.is_set() and not feed.segments
+    assert "could not read a fragment" in caplog.text

@@ -193,7 +193,8 @@ class HlsFeed:
     def _add(self, fragment: bytes) -> None:
         duration, decode = fragment_duration(fragment, self._scales, self._defaults)
         if duration <= 0 and decode is not None and self._last_decode is not None:
-            duration = decode - self._last_decode  # no durations in the boxes: the gap between decode times
+            # No durations in the boxes: the gap since the previous decode time (a steady GOP repeats itself).
+            duration = decode - self._last_decode
         self._last_decode = decode
         if duration <= 0:
             duration = float(self.target)
@@ -213,6 +214,9 @@ class HlsFeed:
                     self._scales, self._defaults = track_timescales(piece)
                 else:
                     self._add(piece)
+        except Exception:  # noqa: BLE001 - a fragment it cannot read ends this feed (a player asks again), not more
+            log.exception("live view %s: the HLS feed could not read a fragment", self.view_id)
+            self.subscriber.end("the HLS feed could not read the video")
         finally:
             self.ready.set()
 
