@@ -304,9 +304,10 @@ async def test_homeowner_flow_over_plain_http(
             assert "Não há autorização em vigor" in again
 
             # Expired: the same neutral page.
-            assert main(["consent", "invite", "condo-1", "--cameras", "street_front", "--by", "ana",
+            capsys.readouterr()
+            assert main(["consent", "invite", "condo-1", "--cameras", "street_front", "--by", "ana", "--json",
                          "-c", str(config_path), "--days", "0.00001"]) == 0
-            expiring = capsys.readouterr().out.strip().splitlines()[2]
+            expiring = json.loads(capsys.readouterr().out)["link"]
             await asyncio.sleep(1.0)
             expired = await http.get(expiring)
             assert expired.status == 410 and await expired.text() == reused_html
@@ -318,3 +319,116 @@ async def test_homeowner_flow_over_plain_http(
             assert limited.status == 429 and limited.headers["Retry-After"] == "60"
             assert limited.headers["X-Frame-Options"] == "DENY"
             assert (await http.get(f"http://127.0.0.1:{config.web.port}/healthz")).status == 200
+
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "tmp" / "artifacts" / "homeowner"  # screenshots; not committed
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (README: quick start)")
+async def test_homeowner_in_a_real_browser(
+    tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broker: MosquittoBroker, pki: TestPki,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The clerk invites, the homeowner consents and later withdraws in chromium, against `guarita run` (PB-07, BH-03, BH-04, BH-07).
+
+    An invalid CPF is refused next to its field; the consent is recorded with the signed
+    acceptance record; the used, an expired and an unknown link get the identical neutral
+    page; once attested and signed the camera is in COP-BH's catalogue, and the withdrawal
+    link clears it there within a second. Screenshots go to tmp/artifacts/homeowner.
+    """
+    from playwright.async_api import async_playwright
+
+    from guarita.cli.main import main
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    async with frigate_standin() as frigate_port:
+        config_path = homeowner_config(tmp_path, frigate_broker, uplink_broker, pki, frigate_port)
+        with registry_of(config_path) as (_, registry):  # this client's CPF is on file: the typed one must match
+            registry.add_client("condo-1", "Condomínio Flores", by="ana", document=CPF)
+        assert main(["consent", "invite", "condo-1", "--cameras", "street_front", "--by", "ana", "--json",
+                     "-c", str(config_path), "--days", "0.00001"]) == 0
+        expiring = json.loads(capsys.readouterr().out)["link"]
+        process = GuaritaProcess(config_path).start()
+        try:
+            process.wait_healthy()
+            qr = tmp_path / "invite.svg"
+            made = invite(config_path, "--qr", str(qr))
+            assert qr.read_text().lstrip().startswith("<?xml") and "<svg" in qr.read_text()
+            link = made["link"]
+            config = load_config(config_path)
+            async with Receiver(uplink_broker, pki) as centre, async_playwright() as playwright:
+                browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+                try:
+                    page = await (await browser.new_context(locale="pt-BR", viewport={"width": 900, "height": 900})).new_page()
+                    shown = await page.goto(link)
+                    assert shown is not None and shown.status == 200
+                    assert await page.locator("html").get_attribute("lang") == "pt-BR"
+                    assert "credenciada no programa BH + Segura" in await page.inner_text("main")
+                    widths = await page.locator("figure img").evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
+                    assert len(widths) == 2 and all(w > 0 for w in widths), "both masked snapshots load"
+                    await page.screenshot(path=str(ARTIFACTS / "01-invitation.png"), full_page=True)
+
+                    await page.get_by_label("Seu nome completo").fill("Maria da Silva")
+                    await page.get_by_label("CPF ou CNPJ").fill(BAD_CPF)
+                    await page.get_by_label("Li o termo acima").check()
+                    await page.get_by_role("button", name="Autorizar o compartilhamento").click()
+                    assert "não é válido" in await page.locator("#document-error").inner_text()
+                    assert await page.get_by_label("CPF ou CNPJ").get_attribute("aria-invalid") == "true"
+                    await page.screenshot(path=str(ARTIFACTS / "02-invalid-cpf.png"), full_page=True)
+
+                    await page.get_by_label("CPF ou CNPJ").fill(CPF)
+                    await page.get_by_label("Li o termo acima").check()
+                    await page.get_by_role("button", name="Autorizar o compartilhamento").click()
+                    await page.get_by_role("heading", name="Autorização registrada").wait_for()
+                    assert "ainda não começou" in await page.inner_text("main")
+                    withdraw_url = await page.locator("#withdraw-link").get_attribute("href")
+                    assert withdraw_url and withdraw_url.startswith(f"http://127.0.0.1:{config.web.port}/h/w/")
+                    await page.screenshot(path=str(ARTIFACTS / "03-accepted.png"), full_page=True)
+
+                    assert main(["cameras", "status", "-c", str(config_path), "--json"]) == 0
+                    cameras = {c["camera"]: c for c in json.loads(capsys.readouterr().out)["cameras"]}
+                    assert cameras["street_front"]["client"] == "condo-1"
+                    assert cameras["street_front"]["consent"]["programs"] == ["cop_bh"]
+                    assert cameras["street_front"]["programs"]["cop_bh"]["shared"] is False  # waits for attest + sign
+                    check_acceptance(config, made["invitation"], "Chrome")
+
+                    answers = []
+                    for target in (link, link[:-4] + "AAAA", expiring):  # used, unknown, expired
+                        answer = await page.goto(target)
+                        assert answer is not None
+                        answers.append((answer.status, await answer.body()))
+                    assert [status for status, _ in answers] == [410, 404, 410]
+                    assert answers[0][1] == answers[1][1] == answers[2][1]
+                    assert "Este link não está disponível" in await page.inner_text("main")
+                    await page.screenshot(path=str(ARTIFACTS / "04-link-not-available.png"), full_page=True)
+
+                    attest_and_sign(config_path, ["street_front", "street_side"])
+                    await centre.wait_until(lambda: bool(centre.on(catalogue_topic("street_front"))), timeout=5)
+                    await page.goto(withdraw_url + "/receipt")
+                    assert "autorização em vigor" in await page.inner_text("main")
+                    await page.screenshot(path=str(ARTIFACTS / "05-receipt.png"), full_page=True)
+                    await page.goto(withdraw_url)
+                    await page.screenshot(path=str(ARTIFACTS / "06-withdraw.png"), full_page=True)
+                    sent = time.time()
+                    await page.get_by_role("button", name="Confirmo: retirar a autorização").click()
+                    await centre.wait_until(lambda: b"" in centre.on(catalogue_topic("street_front")), timeout=5)
+                    cleared = next(m for m in centre.messages
+                                   if m.topic == catalogue_topic("street_front") and not m.payload)
+                    assert cleared.at - sent < 1.0, f"catalogue cleared {cleared.at - sent:.2f} s after the click"
+                    print(f"browser: withdrawal click to catalogue cleared on the broker: {cleared.at - sent:.3f} s")
+                    await page.get_by_role("heading", name="Autorização retirada").wait_for()
+                    await page.screenshot(path=str(ARTIFACTS / "07-withdrawn.png"), full_page=True)
+
+                    english = await (await browser.new_context(locale="en-US")).new_page()
+                    await english.goto(withdraw_url + "/receipt")
+                    assert await english.locator("html").get_attribute("lang") == "en"
+                    assert "consent withdrawn" in await english.inner_text("main")
+                finally:
+                    await browser.close()
+            async with aiohttp.ClientSession() as http:
+                statuses = [(await http.get(link)).status for _ in range(31)]
+            assert 429 in statuses and statuses[0] == 410
+        finally:
+            process.stop()

@@ -60,7 +60,7 @@ def make_web_app(
         if API_VIDEO in api:
             api[API_VIDEO].report_to(metrics)
         # The homeowner pages act on the same registry, store and clock as the API (PB-07).
-        from guarita.web.homeowner import HOMEOWNER_PREFIX, make_homeowner_app
+        from guarita.web.homeowner.pages import HOMEOWNER_PREFIX, make_homeowner_app
 
         app.add_subapp(HOMEOWNER_PREFIX, make_homeowner_app(api[API_CONFIG], api[API_REGISTRY], api[API_STORE],
                                                             api[API_CLOCK]))
