@@ -432,3 +432,130 @@ async def test_homeowner_in_a_real_browser(
             assert 429 in statuses and statuses[0] == 410
         finally:
             process.stop()
+
+
+# ---- the parts on their own (fast) ------------------------------------------------------
+MINIMAL = """\
+provider: {{id: acme, name: ACME Segurança, kind: security_company, accreditation: {{date: 2021-03-15}}}}
+storage: {{data_dir: {data}}}
+frigate: {{url: "http://127.0.0.1:{frigate}", mqtt: {{host: 127.0.0.1, port: 1883}}}}
+programs:
+  cop_bh: {{uplink: {{host: 127.0.0.1, port: 1883}}}}
+cameras:
+  street_front: {{programs: [cop_bh], location: {{lat: -19.9245, lon: -43.9352}}}}
+  street_side: {{programs: [cop_bh], location: {{lat: -19.9250, lon: -43.9360}}}}
+"""
+
+
+@pytest.fixture
+def minimal(tmp_path: Path) -> Iterator[tuple[GuaritaConfig, Store, Registry]]:
+    """A config whose Frigate does not answer, its store and registry, client condo-1 with its CPF on file."""
+    from guarita.standin.mosquitto import free_port
+
+    path = tmp_path / "guarita.yaml"
+    path.write_text(MINIMAL.format(data=tmp_path / "data", frigate=free_port()), encoding="utf-8")
+    config = load_config(path)
+    store = Store.open(config.storage.data_dir)
+    registry = Registry.for_config(config, store)
+    registry.add_client("condo-1", "Condomínio Flores", by="ana", document=CPF)
+    registry.add_client("loja", "Loja", by="ana")
+    try:
+        yield config, store, registry
+    finally:
+        store.close()
+
+
+def test_invitations_are_refused_for_what_the_client_may_not_consent_to(
+    minimal: tuple[GuaritaConfig, Store, Registry], tmp_path: Path,
+) -> None:
+    """Only a known client, for its own cop_bh cameras of the config, for a positive lifetime (PB-07, BH-03)."""
+    from guarita.consent.registry import RegistryRefusal
+    from guarita.runtime import utc_now
+    from guarita.web.homeowner.invitations import create_invitation, write_qr
+
+    config, store, registry = minimal
+    registry.assign("street_side", client_id="loja", by="ana")
+
+    def make(client: str, cameras: list[str], days: float = 7, by: str = "ana") -> None:
+        create_invitation(config, store, registry, client_id=client, cameras=cameras, by=by, clock=utc_now, days=days)
+
+    for args, message in [
+        (("nobody", ["street_front"]), "no client 'nobody'"),
+        (("condo-1", ["street_side"]), "belongs to client 'loja'"),
+        (("condo-1", ["attic"]), "not in the config"),
+        (("condo-1", [" "]), "at least one camera"),
+        (("condo-1", ["street_front"], 0), "more than 0"),
+        (("condo-1", ["street_front"], 7, " "), "who creates"),
+    ]:
+        with pytest.raises(RegistryRefusal, match=message):
+            make(*args)  # type: ignore[arg-type]
+    assert store.db.execute("SELECT COUNT(*) FROM homeowner_invitations").fetchone() == (0,)
+    with pytest.raises(RegistryRefusal, match=r"\.svg or \.png"):
+        write_qr("http://x/h/i/t", tmp_path / "qr.gif")
+
+
+def test_words_limits_and_signatures() -> None:
+    """Portuguese unless English is preferred; the rate limit's window slides; a record signed by another key fails (BH-07)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from guarita.web.homeowner.guard import RateLimiter
+    from guarita.web.homeowner.strings import language
+
+    assert language("") == "pt"
+    assert language("en-US,en;q=0.9") == "en"
+    assert language("pt-BR,en;q=0.8") == "pt"
+    assert language("fr, en;q=0.5, pt;q=0.4") == "en"
+    assert language("en;q=bad, pt;q=0.3") == "pt"
+    now = [0.0]
+    limiter = RateLimiter(limit=2, window_s=60, clock=lambda: now[0])
+    assert [limiter.allow("a"), limiter.allow("a"), limiter.allow("a"), limiter.allow("b")] == [True, True, False, True]
+    now[0] = 60.5
+    assert limiter.allow("a")
+    record = json.dumps({"record": {"kind": "guarita.homeowner_acceptance/1"},
+                         "signature": {"algorithm": "ed25519", "key_sha256": "0" * 64, "value": ""}}).encode()
+    with pytest.raises(ValueError, match="another key"):
+        verify_acceptance(record, Ed25519PrivateKey.generate().public_key())
+    with pytest.raises(ValueError, match="not a homeowner acceptance"):
+        verify_acceptance(b'{"record": {}}', Ed25519PrivateKey.generate().public_key())
+
+
+async def test_pages_refuse_a_different_document_and_answer_neutrally(
+    minimal: tuple[GuaritaConfig, Store, Registry],
+) -> None:
+    """A CPF other than the one on file is refused; no snapshot without Frigate; anything unknown under /h/ is neutral (PB-07, BH-07)."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from guarita.runtime import utc_now
+    from guarita.web.homeowner.invitations import create_invitation
+    from guarita.web.homeowner.pages import HOMEOWNER_PREFIX, make_homeowner_app
+
+    config, store, registry = minimal
+    made = create_invitation(config, store, registry, client_id="condo-1", cameras=["street_front"], by="ana",
+                             clock=utc_now)
+    app = web.Application()
+    app.add_subapp(HOMEOWNER_PREFIX, make_homeowner_app(config, registry, store, utc_now))
+    async with TestClient(TestServer(app, host="127.0.0.1"), cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        path = f"/h/i/{made.token}"
+        html = await (await http.get(path)).text()
+        form_token = re.search(r'name="form_token" value="([0-9a-f]{64})"', html)
+        assert form_token
+        other = "111.444.777-35"
+        answer = await http.post(path, data={"form_token": form_token.group(1), "name": "", "document": other})
+        text = await answer.text()
+        assert answer.status == 400
+        for field in ("name-error", "document-error", "agree-error"):
+            assert f'id="{field}"' in text
+        assert "não confere com o cadastrado" in text
+        assert store.db.execute("SELECT COUNT(*) FROM registry_consents").fetchone() == (0,)
+
+        snapshot = await http.get(f"{path}/camera/1.jpg")
+        assert snapshot.status == 503
+        neutral = await http.get("/h/nothing/here")
+        assert neutral.status == 404 and "Este link não está disponível" in await neutral.text()
+        assert neutral.headers["Content-Security-Policy"].startswith("default-src 'self'")
+        unknown_withdrawal = await http.post("/h/w/" + "A" * 43, data={})
+        assert unknown_withdrawal.status == 404
+        assert await unknown_withdrawal.text() == await neutral.text()
+        css = await http.get("/h/static/homeowner.css")
+        assert css.status == 200 and css.content_type == "text/css"

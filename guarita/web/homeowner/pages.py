@@ -71,6 +71,7 @@ FORM_KEY = Path("keys") / "homeowner-form.key"
 _TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("homeowner_templates", jinja2.Environment)
 _MAX_FORM_BYTES = 16 * 1024
 _WITHDRAW_REASON = "withdrawn by the homeowner through the withdrawal link"
+_STYLESHEET = f"{HOMEOWNER_PREFIX}/static/homeowner.css"
 
 
 @dataclass
@@ -344,8 +345,7 @@ async def _receipt(request: web.Request) -> web.StreamResponse:
 
 async def _stylesheet(request: web.Request) -> web.StreamResponse:
     css = resources.files(__package__).joinpath("static", "homeowner.css").read_bytes()
-    response = web.Response(body=css, content_type="text/css", charset="utf-8")
-    return response
+    return web.Response(body=css, content_type="text/css", charset="utf-8")
 
 
 # ---- the app ---------------------------------------------------------------------------
@@ -355,7 +355,8 @@ async def _guard(
 ) -> web.StreamResponse:
     """Rate limit, the neutral page for anything unknown under /h/, and the security headers on every answer."""
     response: web.StreamResponse
-    if not _state(request).limiter.allow(request.remote or "unknown"):
+    counted = request.path != _STYLESHEET  # the stylesheet holds no token: loading it costs no attempt
+    if counted and not _state(request).limiter.allow(request.remote or "unknown"):
         response = _message(request, "too_many_title", "too_many_body", 429)
         response.headers["Retry-After"] = str(int(_state(request).limiter.window_s))
     else:
