@@ -302,6 +302,22 @@ async def test_homeowner_flow_over_plain_http(
                            for c in ("street_front", "street_side"))
             again = await (await http.get(withdraw.group(1))).text()
             assert "Não há autorização em vigor" in again
+            audit_db = Store.open(config.storage.data_dir)
+            try:
+                actions = [(row[0], row[1]) for row in audit_db.db.execute(
+                    "SELECT actor, action FROM audit_log WHERE actor != 'guarita' ORDER BY seq")]
+            finally:
+                audit_db.close()
+            homeowner = "homeowner:condo-1 (invitation 1)"
+            withdrawer = "homeowner:condo-1 (withdrawal link 1)"
+            assert actions == [
+                ("ana", "client.add"), ("ana", "invitation.create"), (homeowner, "client.add"),
+                (homeowner, "camera.assign"), (homeowner, "consent.grant"),
+                (homeowner, "camera.assign"), (homeowner, "consent.grant"), (homeowner, "invitation.accept"),
+                ("ana", "camera.attest"), ("ana", "signage.record"), ("ana", "camera.attest"), ("ana", "signage.record"),
+                (withdrawer, "consent.revoke"), (withdrawer, "consent.revoke"), (withdrawer, "homeowner.withdraw"),
+            ]
+            assert main(["audit", "verify", "-c", str(config_path)]) == 0
 
             # Expired: the same neutral page.
             capsys.readouterr()
@@ -323,6 +339,28 @@ async def test_homeowner_flow_over_plain_http(
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "tmp" / "artifacts" / "homeowner"  # screenshots; not committed
 CHROMIUM = Path("/usr/bin/chromium")
+
+
+# What the page must have for a screen reader: a language, one h1, a label for every field, alt on every image.
+ACCESSIBILITY_PROBLEMS = """() => {
+  const problems = [];
+  if (!document.documentElement.lang) problems.push('no lang');
+  if (document.querySelectorAll('h1').length !== 1) problems.push('not exactly one h1');
+  for (const input of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+    if (!input.labels || input.labels.length === 0) problems.push('no label: ' + (input.name || input.id));
+  }
+  for (const img of document.querySelectorAll('img')) { if (!img.alt) problems.push('no alt: ' + img.src); }
+  for (const button of document.querySelectorAll('button')) {
+    if (!button.textContent.trim()) problems.push('empty button');
+  }
+  return problems;
+}"""
+
+
+async def shoot(page: Any, name: str) -> None:
+    """Check the page's basic accessibility, then save its screenshot."""
+    assert await page.evaluate(ACCESSIBILITY_PROBLEMS) == [], name
+    await page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
 @pytest.mark.slow
@@ -368,7 +406,7 @@ async def test_homeowner_in_a_real_browser(
                     assert "credenciada no programa BH + Segura" in await page.inner_text("main")
                     widths = await page.locator("figure img").evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
                     assert len(widths) == 2 and all(w > 0 for w in widths), "both masked snapshots load"
-                    await page.screenshot(path=str(ARTIFACTS / "01-invitation.png"), full_page=True)
+                    await shoot(page, "01-invitation.png")
 
                     await page.get_by_label("Seu nome completo").fill("Maria da Silva")
                     await page.get_by_label("CPF ou CNPJ").fill(BAD_CPF)
@@ -376,7 +414,7 @@ async def test_homeowner_in_a_real_browser(
                     await page.get_by_role("button", name="Autorizar o compartilhamento").click()
                     assert "não é válido" in await page.locator("#document-error").inner_text()
                     assert await page.get_by_label("CPF ou CNPJ").get_attribute("aria-invalid") == "true"
-                    await page.screenshot(path=str(ARTIFACTS / "02-invalid-cpf.png"), full_page=True)
+                    await shoot(page, "02-invalid-cpf.png")
 
                     await page.get_by_label("CPF ou CNPJ").fill(CPF)
                     await page.get_by_label("Li o termo acima").check()
@@ -385,7 +423,7 @@ async def test_homeowner_in_a_real_browser(
                     assert "ainda não começou" in await page.inner_text("main")
                     withdraw_url = await page.locator("#withdraw-link").get_attribute("href")
                     assert withdraw_url and withdraw_url.startswith(f"http://127.0.0.1:{config.web.port}/h/w/")
-                    await page.screenshot(path=str(ARTIFACTS / "03-accepted.png"), full_page=True)
+                    await shoot(page, "03-accepted.png")
 
                     assert main(["cameras", "status", "-c", str(config_path), "--json"]) == 0
                     cameras = {c["camera"]: c for c in json.loads(capsys.readouterr().out)["cameras"]}
@@ -402,15 +440,15 @@ async def test_homeowner_in_a_real_browser(
                     assert [status for status, _ in answers] == [410, 404, 410]
                     assert answers[0][1] == answers[1][1] == answers[2][1]
                     assert "Este link não está disponível" in await page.inner_text("main")
-                    await page.screenshot(path=str(ARTIFACTS / "04-link-not-available.png"), full_page=True)
+                    await shoot(page, "04-link-not-available.png")
 
                     attest_and_sign(config_path, ["street_front", "street_side"])
                     await centre.wait_until(lambda: bool(centre.on(catalogue_topic("street_front"))), timeout=5)
                     await page.goto(withdraw_url + "/receipt")
                     assert "autorização em vigor" in await page.inner_text("main")
-                    await page.screenshot(path=str(ARTIFACTS / "05-receipt.png"), full_page=True)
+                    await shoot(page, "05-receipt.png")
                     await page.goto(withdraw_url)
-                    await page.screenshot(path=str(ARTIFACTS / "06-withdraw.png"), full_page=True)
+                    await shoot(page, "06-withdraw.png")
                     sent = time.time()
                     await page.get_by_role("button", name="Confirmo: retirar a autorização").click()
                     await centre.wait_until(lambda: b"" in centre.on(catalogue_topic("street_front")), timeout=5)
@@ -419,7 +457,7 @@ async def test_homeowner_in_a_real_browser(
                     assert cleared.at - sent < 1.0, f"catalogue cleared {cleared.at - sent:.2f} s after the click"
                     print(f"browser: withdrawal click to catalogue cleared on the broker: {cleared.at - sent:.3f} s")
                     await page.get_by_role("heading", name="Autorização retirada").wait_for()
-                    await page.screenshot(path=str(ARTIFACTS / "07-withdrawn.png"), full_page=True)
+                    await shoot(page, "07-withdrawn.png")
 
                     english = await (await browser.new_context(locale="en-US")).new_page()
                     await english.goto(withdraw_url + "/receipt")
