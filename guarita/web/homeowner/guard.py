@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-__all__ = ["COOKIE", "RateLimiter", "SECURITY_HEADERS", "browser_nonce", "form_token", "form_token_valid"]
+__all__ = ["COOKIE", "SECURITY_HEADERS", "RateLimiter", "browser_nonce", "form_token", "form_token_valid", "set_nonce"]
 
 COOKIE = "guarita_h"
 SECURITY_HEADERS = {

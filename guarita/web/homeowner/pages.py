@@ -43,6 +43,7 @@ from guarita.local_time import local_zone
 from guarita.store import Store
 from guarita.web.homeowner.acceptance import Acceptance, signed_acceptance
 from guarita.web.homeowner.guard import (
+    COOKIE,
     SECURITY_HEADERS,
     RateLimiter,
     browser_nonce,
@@ -233,7 +234,7 @@ async def _invitation_post(request: web.Request) -> web.StreamResponse:
     agreed = form.get("agree") == "yes"
     errors, keyed = _check_form(state.registry, invitation.client_id, name, document, agreed)
     if errors:
-        nonce = request.cookies.get("guarita_h", "")
+        nonce = request.cookies.get(COOKIE, "")
         return _invitation_page(request, invitation, nonce, values={"name": name, "document": document},
                                 errors=errors, status=400)
     try:
