@@ -447,6 +447,9 @@ class WebConfig(_Model):
     tokens: dict[Annotated[str, Field(pattern=_ID_PATTERN)], ApiToken] = Field(
         default_factory=dict, description="REST API bearer tokens by name (who holds them); none = API closed."
     )
+    public_url: str | None = Field(
+        default=None, description="The address users reach Guarita at, e.g. https://guarita.example."
+    )
 
 
 class VideoConfig(_Model):
