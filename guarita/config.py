@@ -439,16 +439,13 @@ class WebConfig(_Model):
 
     host: str = Field(default="127.0.0.1", description="Listen address.")
     port: int = Field(default=8765, ge=0, le=65535, description="Listen port (0 = any free port).")
-    public_url: Annotated[str, AfterValidator(_check_public_url)] | None = Field(
-        default=None,
-        description="The address the centres reach this server at (e.g. https://guarita.acme.example); named in the "
-                    "catalogue as where to ask for video. Unset: the catalogue names only the MQTT request topic.",
-    )
     tokens: dict[Annotated[str, Field(pattern=_ID_PATTERN)], ApiToken] = Field(
         default_factory=dict, description="REST API bearer tokens by name (who holds them); none = API closed."
     )
-    public_url: str | None = Field(
-        default=None, description="The address users reach Guarita at, e.g. https://guarita.example."
+    public_url: Annotated[str, AfterValidator(_check_public_url)] | None = Field(
+        default=None,
+        description="The address users and the centres reach Guarita at, e.g. https://guarita.example: the homeowner "
+                    "links start with it, and the catalogue names it as where to ask for video.",
     )
 
 
