@@ -149,15 +149,17 @@ def verify_agencies_only_for_cop_bh(config: GuaritaConfig) -> Iterator[RuleViola
 
 
 def verify_token_agencies(config: GuaritaConfig) -> Iterator[RuleViolation]:
-    """A token bound to an agency names one of cop_bh's agencies."""
+    """A token (or console user) bound to an agency names one of cop_bh's agencies."""
     program = config.programs.get(ProgramName.COP_BH)
     known = set(program.agencies) if program is not None else set()
-    for name, token in config.web.tokens.items():
-        if token.agency is not None and token.agency not in known:
+    bound = [("tokens", name, token.agency) for name, token in config.web.tokens.items()]
+    bound += [("users", name, user.agency) for name, user in config.web.users.items()]
+    for kind, name, agency in bound:
+        if agency is not None and agency not in known:
             listed = ", ".join(sorted(known)) or "none"
             yield RuleViolation(
-                ("web", "tokens", name, "agency"),
-                f"agency {token.agency!r} is not under `programs.cop_bh.agencies` (configured: {listed})",
+                ("web", kind, name, "agency"),
+                f"agency {agency!r} is not under `programs.cop_bh.agencies` (configured: {listed})",
             )
 
 

@@ -44,10 +44,10 @@ from guarita.web.api_http import (
     read_body,
 )
 from guarita.web.api_openapi import API_PREFIX, ApiOperation, QueryParam
-from guarita.config import CAMERA_NAME_PATTERN, ApiRole
+from guarita.config import CAMERA_NAME_PATTERN, ApiRole, GuaritaConfig
 from guarita.video import VideoHub, View, ViewLimitReached
 
-__all__ = ["API_VIDEO", "VIEW_OPERATIONS", "ViewBody", "ViewEnded", "ViewModel", "ViewOpened", "ViewRenewBody",
+__all__ = ["API_VIDEO", "VIEW_OPERATIONS", "check_view_camera", "stream_path", "ViewBody", "ViewEnded", "ViewModel", "ViewOpened", "ViewRenewBody",
            "ViewsReport", "add_view_routes"]
 
 log = logging.getLogger(__name__)
@@ -127,10 +127,14 @@ def _iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
 
 
+def stream_path(view: View) -> str:
+    """The view's stream address (path and key), for a plain ``<video src>``."""
+    return f"{API_PREFIX}/views/{view.id}/stream.mp4?key={view.key}"
+
+
 def _opened(view: View) -> ViewOpened:
     return ViewOpened(view=view.id, camera=view.camera, reason=view.reason, opened_at=_iso(view.opened),
-                      expires_at=_iso(view.expires),
-                      stream_url=f"{API_PREFIX}/views/{view.id}/stream.mp4?key={view.key}")
+                      expires_at=_iso(view.expires), stream_url=stream_path(view))
 
 
 def _agency(request: web.Request, caller: Caller) -> str | None:
@@ -140,9 +144,16 @@ def _agency(request: web.Request, caller: Caller) -> str | None:
 
 def _check_camera(request: web.Request, camera: str, agency: str | None) -> None:
     """Refuse a camera the caller may not watch now (see the module's docstring for which answer)."""
-    hub = request.app[API_VIDEO]
+    check_view_camera(request.app[API_CONFIG], request.app[API_VIDEO], camera, agency)
+
+
+def check_view_camera(config: GuaritaConfig, hub: VideoHub, camera: str, agency: str | None) -> None:
+    """Refuse (``ApiProblem``) a camera a caller bound to ``agency`` (or none) may not watch now.
+
+    The one check of the API's ``POST /views`` and the web console's live-view page.
+    """
     hidden = ApiProblem(404, f"no camera {camera!r} is available for live view to agency {agency!r}")
-    if camera not in request.app[API_CONFIG].cameras:
+    if camera not in config.cameras:
         raise hidden if agency is not None else ApiProblem(404, f"camera {camera!r} is not in the config")
     if not hub.in_area(camera, agency):
         raise hidden

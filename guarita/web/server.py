@@ -1,6 +1,7 @@
 """The HTTP server: ``/healthz`` (JSON), ``/metrics`` (Prometheus) and the REST API.
 
-The REST API (``guarita.web.api``) is a sub-application mounted under ``/api/v1``.
+The REST API (``guarita.web.api``) is a sub-application mounted under ``/api/v1``, and the
+web console (``guarita.web.console``) one under ``/console`` (``/`` leads there).
 ``guarita run`` binds the port (:func:`listen_web`) before it starts any other service, so a
 port that cannot be bound is a start-up error naming the address and the config key. aiohttp's
 server logger would print a malformed request's offending header (a 64 KiB ``Authorization``
@@ -24,6 +25,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from guarita.web.api_openapi import API_PREFIX
 from guarita.web.api_views import API_VIDEO
+from guarita.web.console import CONSOLE_PREFIX, make_console_app
 from guarita.errors import ListenError
 from guarita.metrics import Metrics
 
@@ -47,7 +49,8 @@ async def _metrics(request: web.Request) -> web.Response:
 def make_web_app(
     health: Callable[[], dict[str, Any]], metrics: Metrics, api: web.Application | None = None
 ) -> web.Application:
-    """The aiohttp app; ``health`` builds the /healthz report on each request; ``api`` goes under /api/v1."""
+    """The aiohttp app; ``health`` builds the /healthz report on each request; ``api`` goes under /api/v1
+    and the web console over it under /console."""
     app = web.Application()
     app[HEALTH] = health
     app[METRICS] = metrics
@@ -57,7 +60,13 @@ def make_web_app(
         app.add_subapp(API_PREFIX, api)
         if API_VIDEO in api:
             api[API_VIDEO].report_to(metrics)
+        app.add_subapp(CONSOLE_PREFIX, make_console_app(api))
+        app.router.add_get("/", _to_console)
     return app
+
+
+async def _to_console(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPSeeOther(f"{CONSOLE_PREFIX}/")
 
 
 class _RequestErrorLog(logging.LoggerAdapter[logging.Logger]):
