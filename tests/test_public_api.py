@@ -130,6 +130,7 @@ PINNED = {
         "VehicleConfig",
         "VideoConfig",
         "WebConfig",
+        "WebUser",
         "polygon_points",
     ],
     "guarita.video": ["VideoHub", "View", "ViewBook", "ViewLimitReached"],
