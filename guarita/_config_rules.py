@@ -163,6 +163,16 @@ def verify_token_agencies(config: GuaritaConfig) -> Iterator[RuleViolation]:
             )
 
 
+def verify_console_names(config: GuaritaConfig) -> Iterator[RuleViolation]:
+    """A console user's name is not also a token's: the audit log names who acted by it."""
+    for name in sorted(set(config.web.users) & set(config.web.tokens)):
+        yield RuleViolation(
+            ("web", "users", name),
+            f"{name!r} is also a name under `web.tokens`: give the user or the token another name, so the "
+            "audit log tells them apart",
+        )
+
+
 DVR_SCHEMES = ("http", "https", "ftp", "file")
 
 
@@ -267,6 +277,7 @@ RULES: tuple[Callable[[GuaritaConfig], Iterator[RuleViolation]], ...] = (
     verify_camera_programs,
     verify_agencies_only_for_cop_bh,
     verify_token_agencies,
+    verify_console_names,
     verify_fleet,
     verify_detro_vehicles_in_fleet,
     verify_cloud,

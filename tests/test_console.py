@@ -170,7 +170,7 @@ def test_hash_password_prints_a_scrypt_line_that_checks_only_its_password() -> N
     line = hash_line("correct horse battery")
     assert re.fullmatch(r"scrypt\$32768\$8\$1\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+", line)
     assert check_password("correct horse battery", line) and not check_password("correct horse batterY", line)
-    assert hash_line("correct horse battery") != line, "a fresh salt each time"
+    assert hash_password("correct horse battery") != hash_password("correct horse battery"), "a fresh salt each time"
     short = subprocess.run([sys.executable, "-m", "guarita.cli", "web", "hash-password"], input="short\n",
                            capture_output=True, text=True, timeout=30)
     assert short.returncode == 1 and "at least 10" in short.stderr
@@ -405,3 +405,94 @@ async def test_the_live_view_page_plays_in_chromium(tmp_path: Path, frigate_brok
     assert "ocorrência 2026-77" in starts[0][2]
     ends = audit_rows(config, "video.view.end")
     assert len(ends) == 1 and "ended by vitor" in ends[0][2]
+
+
+# ---- the server in this process, with an HTTP client ----------------------------------------
+@asynccontextmanager
+async def served_console(tmp_path: Path, web: dict[str, Any]) -> AsyncIterator[str]:
+    """The web server (API and console) over a real store, at the returned base URL."""
+    import yaml
+
+    from guarita.metrics import Metrics
+    from guarita.web.api import make_api_app
+    from guarita.web.server import make_web_app, serve_web
+
+    document = {
+        "provider": ACCREDITED, "storage": {"data_dir": str(tmp_path / "data")},
+        "programs": {"cop_bh": {"uplink": {"host": "127.0.0.1"}}},
+        "cameras": {"street": {"programs": ["cop_bh"], "location": HERE}},
+        "web": {"host": "127.0.0.1", "port": 0, **web},
+    }
+    path = tmp_path / "guarita.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    config = load_config(path)
+    store = Store.open(config.storage.data_dir)
+    registry = Registry.for_config(config, store)
+    app = make_web_app(lambda: {"status": "ok"}, Metrics(), make_api_app(config, registry, store, lambda: datetime.now(UTC)))
+    stop = asyncio.Event()
+    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    server = asyncio.create_task(serve_web(app, "127.0.0.1", 0, stop, bound))
+    try:
+        yield f"http://127.0.0.1:{await asyncio.wait_for(bound, 10)}"
+    finally:
+        stop.set()
+        await asyncio.wait_for(server, 10)
+        store.close()
+
+
+async def token_session(http: aiohttp.ClientSession, base: str, token: str) -> aiohttp.ClientResponse:
+    async with http.get(f"{base}/console/sign-in") as page:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', await page.text())
+    assert csrf is not None
+    async with http.post(f"{base}/console/sign-in", data={"csrf": csrf.group(1), "token": token},
+                         allow_redirects=False) as answer:
+        return answer
+
+
+# covers BH-07, BH-09
+async def test_an_idle_session_ends_and_the_cookie_is_secure_behind_tls(tmp_path: Path) -> None:
+    role, token = TOKENS["alice"]
+    web = {"session_idle_minutes": 0.03, "tokens": {"alice": {"role": role,
+                                                              "sha256": hashlib.sha256(token.encode()).hexdigest()}}}
+    async with served_console(tmp_path, web) as base, \
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(f"{base}/", allow_redirects=False) as root:
+            assert root.status == 303 and root.headers["Location"] == "/console/"
+        async with http.get(f"{base}/console/nothing-here") as missing:
+            assert missing.status == 404 and missing.headers["X-Frame-Options"] == "DENY"
+        async with http.get(f"{base}/console/static/console.js") as script:
+            assert script.status == 200 and "frame-ancestors 'none'" in script.headers["Content-Security-Policy"]
+        signed = await token_session(http, base, token)
+        assert signed.status == 303 and signed.headers["Location"] == "/console/overview"
+        cookie = signed.cookies["guarita_console"]
+        assert cookie["httponly"] and cookie["samesite"] == "Strict" and not cookie["secure"]
+        async with http.get(f"{base}/console/overview", allow_redirects=False) as page:
+            assert page.status == 200
+        await asyncio.sleep(2.2)  # 0.03 minutes idle
+        async with http.get(f"{base}/console/overview", allow_redirects=False) as page:
+            assert page.status == 303 and page.headers["Location"].startswith("/console/sign-in")
+        # Through a TLS-terminating proxy, the cookie is Secure; a foreign `next` stays home.
+        async with http.get(f"{base}/console/sign-in?next=//evil.example/x",
+                            headers={"X-Forwarded-Proto": "https"}) as page:
+            assert 'name="next" value="/console/overview"' in await page.text()
+            assert page.cookies["guarita_console"]["secure"]
+    rows = audit_rows(tmp_path / "guarita.yaml", "console.sign_in")
+    assert [(actor, action) for actor, action, _ in rows] == [("alice", "console.sign_in")]
+
+
+# covers PB-01, BH-09
+def test_a_user_and_a_token_may_not_share_a_name(tmp_path: Path) -> None:
+    from guarita.errors import ConfigError
+
+    file = tmp_path / "ana.scrypt"
+    file.write_text(hash_password("ana-password-1") + "\n")
+    with pytest.raises(ConfigError, match="'ana' is also a name under `web.tokens`"):
+        asyncio.run(_enter(served_console(tmp_path, {
+            "users": {"ana": {"role": "operator", "password_hash_file": str(file)}},
+            "tokens": {"ana": {"role": "viewer", "sha256": "0" * 64}},
+        })))
+
+
+async def _enter(context: Any) -> None:
+    async with context:
+        pass

@@ -15,7 +15,6 @@ from pathlib import Path
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
-from aiohttp_session import session_middleware
 
 from guarita.web.api_http import API_CONFIG
 from guarita.web.console.audit_page import add_audit_routes
@@ -24,7 +23,7 @@ from guarita.web.console.cameras import add_camera_routes
 from guarita.web.console.messages import add_console_messages
 from guarita.web.console.overview import add_overview_routes
 from guarita.web.console.render import csrf_checked, security_headers
-from guarita.web.console.session import COOKIE, ConsoleCookies, session_key
+from guarita.web.console.session import COOKIE, ConsoleCookies, session_key, sessions
 from guarita.web.console.state import CONSOLE_API, CONSOLE_PREFIX, CONSOLE_STOP, CONSOLE_THROTTLE
 from guarita.web.console.throttle import SignInThrottle
 
@@ -51,7 +50,7 @@ def make_console_app(api: web.Application) -> web.Application:
         session_key(config), cookie_name=COOKIE, path=CONSOLE_PREFIX, httponly=True, samesite="Strict",
         max_age=int(config.web.session_idle_minutes * 60),
     )
-    app = web.Application(middlewares=[security_headers, session_middleware(cookies), csrf_checked])
+    app = web.Application(middlewares=[security_headers, sessions(cookies), csrf_checked])
     app[CONSOLE_API] = api
     app[CONSOLE_STOP] = asyncio.Event()
     app[CONSOLE_THROTTLE] = SignInThrottle()

@@ -25,6 +25,7 @@ from guarita.web.console.auth import page
 from guarita.web.console.render import render, translator
 from guarita.web.console.session import Operator
 from guarita.web.console.state import api_of, store_of
+from guarita.web.i18n import Translator
 
 __all__ = ["PAGE_SIZE", "add_audit_routes"]
 
@@ -61,6 +62,17 @@ def _filters(query: Any) -> tuple[str, list[object], dict[str, str], list[str]]:
             clauses.append(f"at {op} ?")
             values.append(start + shift * 86400)
     return " AND ".join(clauses) or "1", values, given, wrong
+
+
+def _keying(checked: audit.AuditCheck, t: Translator) -> str:
+    """``AuditCheck.describe_keying`` in the page's language."""
+    if checked.entries == 0:
+        return t("keying.none")
+    if checked.keyed_from is None:
+        return t("keying.unkeyed", count=checked.unkeyed)
+    if checked.unkeyed == 0:
+        return t("keying.keyed")
+    return t("keying.mixed", unkeyed=checked.unkeyed, first=checked.keyed_from)
 
 
 @page("verifyAudit")
@@ -101,6 +113,7 @@ async def _get_audit(request: web.Request, operator: Operator) -> web.StreamResp
         "query": query,
         "first_page": not before_text.isdigit(),
         "chain": checked,
+        "keying": _keying(checked, t),
         "head_seq": head_seq,
         "head_hash": head_hash,
         "zone": str(zone),

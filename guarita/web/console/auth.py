@@ -21,13 +21,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from aiohttp_session import get_session
 
 from guarita import audit
 from guarita.config import ApiRole
 from guarita.web.api_http import token_caller
 from guarita.web.console.render import render, translator
-from guarita.web.console.session import Operator, operator_of, sign_in
+from guarita.web.console.session import Operator, get_session, operator_of, sign_in
 from guarita.web.console.state import CONSOLE_PREFIX, CONSOLE_THROTTLE, config_of, roles_of, store_of
 from guarita.web.passwords import PasswordFileError, check_password, hash_password, read_password_hash
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from aiohttp import web
-from aiohttp_session import get_session
 
 from guarita.local_time import local_zone
 from guarita.outbox import QuotaLevel
@@ -31,7 +30,7 @@ from guarita.web.api_summary import API_LIVE, AuditStateModel, LinkModel, audit_
 from guarita.web.api_vehicle_events import API_OUTBOX
 from guarita.web.console.auth import page
 from guarita.web.console.render import SECURITY_HEADERS, render, translator
-from guarita.web.console.session import Operator, operator_of, session_expired
+from guarita.web.console.session import Operator, get_session, operator_of, session_expired
 from guarita.web.console.state import CONSOLE_STOP, api_of, config_of, store_of
 from guarita.web.i18n import Translator
 

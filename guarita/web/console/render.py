@@ -16,9 +16,8 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from aiohttp_session import get_session
 
-from guarita.web.console.session import CSRF_FIELD, Operator, csrf_token
+from guarita.web.console.session import CSRF_FIELD, Operator, csrf_token, get_session
 from guarita.web.console.state import CONSOLE_PREFIX, config_of, roles_of
 from guarita.web.i18n import Translator, negotiate
 

@@ -18,17 +18,31 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from aiohttp import web
-from aiohttp_session import Session, get_session
+from aiohttp.typedefs import Middleware
+from aiohttp_session import Session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from guarita.config import ApiRole, GuaritaConfig
 from guarita.key_file import make_key_file
 from guarita.web.api_http import Caller
 
-__all__ = ["COOKIE", "CSRF_FIELD", "ConsoleCookies", "Operator", "csrf_token", "operator_of", "session_key", "sign_in"]
+__all__ = [
+    "COOKIE",
+    "CSRF_FIELD",
+    "ConsoleCookies",
+    "Operator",
+    "csrf_token",
+    "get_session",
+    "operator_of",
+    "session_key",
+    "sessions",
+    "sign_in",
+]
 
 COOKIE = "guarita_console"
 CSRF_FIELD = "csrf"
@@ -61,6 +75,38 @@ class ConsoleCookies(EncryptedCookieStorage):
         await super().save_session(request, response, session)
         if over_tls(request) and self.cookie_name in response.cookies:
             response.cookies[self.cookie_name]["secure"] = True
+
+
+# The request's session: each request is handled in its own task, so a context variable is
+# per request (aiohttp-session's own middleware keeps it under a string key of the request,
+# which aiohttp now warns about).
+_SESSION: ContextVar[Session] = ContextVar("console_session")
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def sessions(storage: ConsoleCookies) -> Middleware:
+    """Middleware: load the session before the handler, save it (re-encrypted, fresh time) after."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
+        session = await storage.load_session(request)
+        _SESSION.set(session)
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            if not (session.new and session.empty):
+                await storage.save_session(request, exc, session)
+            raise
+        if not response.prepared and not (session.new and session.empty):
+            await storage.save_session(request, response, session)
+        return response
+
+    return middleware
+
+
+async def get_session(request: web.Request) -> Session:
+    """The session of the request being handled (``sessions`` loaded it)."""
+    return _SESSION.get()
 
 
 def session_key(config: GuaritaConfig) -> bytes:
