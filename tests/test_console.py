@@ -496,3 +496,68 @@ def test_a_user_and_a_token_may_not_share_a_name(tmp_path: Path) -> None:
 async def _enter(context: Any) -> None:
     async with context:
         pass
+
+
+# covers BH-04, BH-07, BH-09, PB-03
+async def test_the_pages_work_without_javascript_over_plain_http(tmp_path: Path) -> None:
+    from guarita import audit
+
+    role, token = TOKENS["alice"]
+    broken = tmp_path / "broken.scrypt"
+    broken.write_text("md5$nope\n")
+    web = {"tokens": {"alice": {"role": role, "sha256": hashlib.sha256(token.encode()).hexdigest()}},
+           "users": {"bruno": {"role": "operator", "password_hash_file": str(broken)}}}
+    async with served_console(tmp_path, web) as base, \
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        store = Store.open(tmp_path / "data")
+        with store.transaction() as db:
+            for n in range(60):
+                audit.append(db, at=time.time(), actor="ana", action="test.filler", subject=f"s{n}", details={"n": n})
+        store.close()
+        # A user whose hash file is unusable is refused like a wrong password (and the log says why).
+        async with http.get(f"{base}/console/sign-in") as page:
+            csrf = re.search(r'name="csrf" value="([^"]+)"', await page.text())
+        assert csrf is not None
+        async with http.post(f"{base}/console/sign-in", allow_redirects=False,
+                             data={"csrf": csrf.group(1), "name": "bruno", "password": "whatever-it-is"}) as answer:
+            assert answer.status == 401
+        assert (await token_session(http, base, token)).status == 303
+        async with http.get(f"{base}/console/overview", headers={"Accept-Language": "en"}) as page:
+            text = await page.text()
+            assert '<html lang="en">' in text and 'id="uplink-cop_bh-depth"' in text and ">0<" in text
+            assert "unknown" in text, "no running process: the links are unknown"
+        async with http.get(f"{base}/console/cameras/street") as page:
+            text = await page.text()
+            assert "sem cliente registrado" in text and "Nenhuma imagem registrada." in text
+            assert "/revoke" not in text, "nothing to revoke without a consent"
+        async with http.post(f"{base}/console/cameras/street/revoke", data={"csrf": await csrf_of(http, base)}) as answer:
+            assert answer.status == 400 and "Diga o motivo" in await answer.text()
+        async with http.post(f"{base}/console/cameras/street/revoke",
+                             data={"csrf": await csrf_of(http, base), "reason": "x", "confirm": "yes"}) as answer:
+            assert answer.status == 409 and "no active consent" in await answer.text()
+        async with http.get(f"{base}/console/cameras/nowhere") as page:
+            assert page.status == 404
+        async with http.get(f"{base}/console/cameras/street/snapshot") as page:
+            assert page.status == 404
+        async with http.post(f"{base}/console/cameras/street/live",
+                             data={"csrf": await csrf_of(http, base), "reason": "ocorrência 1"}) as answer:
+            assert answer.status == 403 and "no_client" in await answer.text()
+        async with http.get(f"{base}/console/audit?action=test.&from=2020-01-01&to=2099-12-31") as page:
+            text = await page.text()
+            assert "60 entradas correspondem." in text and text.count("test.filler") == 50
+            older = re.search(r'href="(/console/audit\?[^"]*before=\d+)"', text)
+        assert older is not None
+        async with http.get(base + older.group(1).replace("&amp;", "&")) as page:
+            text = await page.text()
+            assert text.count("test.filler") == 10 and "Mais recentes" in text
+        async with http.get(f"{base}/console/audit?from=31/12/2026") as page:
+            assert "Data inválida em: from" in await page.text()
+    refusals = audit_rows(tmp_path / "guarita.yaml", "console.sign_in.refused")
+    assert len(refusals) == 1 and "password hash file unusable" in refusals[0][2]
+
+
+async def csrf_of(http: aiohttp.ClientSession, base: str) -> str:
+    async with http.get(f"{base}/console/overview") as page:
+        found = re.search(r'name="csrf" value="([^"]+)"', await page.text())
+    assert found is not None
+    return found.group(1)

@@ -23,7 +23,6 @@ from typing import Any
 from aiohttp import web
 
 from guarita import audit
-from guarita.config import ApiRole
 from guarita.web.api_http import token_caller
 from guarita.web.console.render import render, translator
 from guarita.web.console.session import Operator, get_session, operator_of, sign_in
@@ -74,10 +73,6 @@ def page(operation_id: str) -> Callable[[Page], Callable[[web.Request], Awaitabl
     return wrap
 
 
-def _home(role: ApiRole) -> str:
-    return f"{CONSOLE_PREFIX}/overview"
-
-
 async def _sign_in_page(request: web.Request, *, error: str | None = None, status: int = 200,
                         name: str = "") -> web.Response:
     config = config_of(request)
@@ -97,7 +92,7 @@ def _safe_next(target: str) -> str:
 async def _get_sign_in(request: web.Request) -> web.StreamResponse:
     operator = await operator_of(request, config_of(request))
     if operator is not None:
-        raise web.HTTPSeeOther(_home(operator.role))
+        raise web.HTTPSeeOther(f"{CONSOLE_PREFIX}/overview")
     return await _sign_in_page(request)
 
 
