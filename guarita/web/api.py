@@ -37,6 +37,7 @@ from guarita import __version__, audit
 from guarita.masked_evidence import CameraCommandError, masked_evidence
 from guarita.web.api_vehicle_events import VEHICLE_EVENT_OPERATIONS, add_vehicle_event_routes
 from guarita.web.api_views import VIEW_OPERATIONS, add_view_routes
+from guarita.web.api_playback import PLAYBACK_OPERATIONS, add_playback_routes
 from guarita.web.api_read_audit import ReadAudit
 from guarita.web.api_summary import API_LIVE, SUMMARY_ROUTES, LiveState, camera_models
 from guarita.web.api_http import (
@@ -287,7 +288,8 @@ _OPENAPI = ApiOperation("GET", "/openapi.json", "openapi", "Read this OpenAPI do
                         "The OpenAPI 3.1 document of this API.", (), {200: None})
 
 OPERATIONS: tuple[ApiOperation, ...] = (
-    *(op for op, _ in (*_ROUTES, *SUMMARY_ROUTES)), *VEHICLE_EVENT_OPERATIONS, *VIEW_OPERATIONS, _OPENAPI
+    *(op for op, _ in (*_ROUTES, *SUMMARY_ROUTES)), *VEHICLE_EVENT_OPERATIONS, *VIEW_OPERATIONS, *PLAYBACK_OPERATIONS,
+    _OPENAPI
 )
 
 
@@ -324,6 +326,7 @@ def make_api_app(
         app.router.add_route(operation.method, operation.path, guarded(operation, handler))
     add_vehicle_event_routes(app, outbox)
     add_view_routes(app)  # live views of shared cameras (docs/video.md)
+    add_playback_routes(app)  # playback of their past shared windows (docs/video.md)
     if live is not None:
         app[API_LIVE] = live
     for operation, handler in SUMMARY_ROUTES:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -45,10 +45,12 @@ from guarita.web.api_http import (
 )
 from guarita.web.api_openapi import API_PREFIX, ApiOperation, QueryParam
 from guarita.config import CAMERA_NAME_PATTERN, ApiRole, GuaritaConfig
+from guarita.consent.share_gate import ShareReason
 from guarita.video import VideoHub, View, ViewLimitReached
 
-__all__ = ["API_VIDEO", "VIEW_OPERATIONS", "check_view_camera", "stream_path", "ViewBody", "ViewEnded", "ViewModel", "ViewOpened", "ViewRenewBody",
-           "ViewsReport", "add_view_routes"]
+__all__ = ["API_VIDEO", "VIEW_OPERATIONS", "ViewBody", "ViewEnded", "ViewModel", "ViewOpened", "ViewRenewBody",
+           "ViewsReport", "add_view_routes", "caller_agency", "check_camera", "check_view_camera", "hidden_camera",
+           "stream_path"]
 
 log = logging.getLogger(__name__)
 
@@ -137,33 +139,41 @@ def _opened(view: View) -> ViewOpened:
                       expires_at=_iso(view.expires), stream_url=stream_path(view))
 
 
-def _agency(request: web.Request, caller: Caller) -> str | None:
+def caller_agency(request: web.Request, caller: Caller) -> str | None:
+    """The agency the caller's token is bound to, or None."""
     token = request.app[API_CONFIG].web.tokens.get(caller.name)
     return token.agency if token is not None else None
 
 
-def _check_camera(request: web.Request, camera: str, agency: str | None) -> None:
-    """Refuse a camera the caller may not watch now (see the module's docstring for which answer)."""
-    check_view_camera(request.app[API_CONFIG], request.app[API_VIDEO], camera, agency)
+def hidden_camera(camera: str, agency: str | None) -> ApiProblem:
+    """The one 404 an agency-bound token gets for every camera it may not see (unknown, unshared, outside)."""
+    return ApiProblem(404, f"no camera {camera!r} is available for live view to agency {agency!r}")
 
 
-def check_view_camera(config: GuaritaConfig, hub: VideoHub, camera: str, agency: str | None) -> None:
-    """Refuse (``ApiProblem``) a camera a caller bound to ``agency`` (or none) may not watch now.
+def check_camera(request: web.Request, camera: str, agency: str | None, *,
+                 counted: Collection[ShareReason] | None = None, what: str = "no live view") -> None:
+    """Refuse a camera the caller may not watch now (see the module's docstring for which answer).
 
-    The one check of the API's ``POST /views`` and the web console's live-view page.
+    ``counted``: only these reasons of the gate count (a playback leaves the registry's to its window).
     """
-    hidden = ApiProblem(404, f"no camera {camera!r} is available for live view to agency {agency!r}")
+    check_view_camera(request.app[API_CONFIG], request.app[API_VIDEO], camera, agency, counted=counted, what=what)
+
+
+def check_view_camera(config: GuaritaConfig, hub: VideoHub, camera: str, agency: str | None, *,
+                      counted: Collection[ShareReason] | None = None, what: str = "no live view") -> None:
+    """``check_camera`` given the config and the video hub: also the web console's live-view page's check."""
+    hidden = hidden_camera(camera, agency)
     if camera not in config.cameras:
         raise hidden if agency is not None else ApiProblem(404, f"camera {camera!r} is not in the config")
     if not hub.in_area(camera, agency):
         raise hidden
     hub.refresh()
-    reasons = hub.gate_reasons(camera)
+    reasons = [r for r in hub.gate_reasons(camera) if counted is None or r in counted]
     if reasons:
         if agency is not None:
             raise hidden
         raise ApiProblem(403, f"camera {camera!r} is not shared with cop_bh now ("
-                              + ", ".join(r.value for r in reasons) + "): no live view")
+                              + ", ".join(r.value for r in reasons) + f"): {what}")
 
 
 def _own_view(request: web.Request, caller: Caller) -> View:
@@ -181,8 +191,8 @@ def _own_view(request: web.Request, caller: Caller) -> View:
 
 async def _post_view(request: web.Request, caller: Caller) -> web.Response:
     body = await read_body(request, ViewBody)
-    agency = _agency(request, caller)
-    _check_camera(request, body.camera, agency)
+    agency = caller_agency(request, caller)
+    check_camera(request, body.camera, agency)
     try:
         view = request.app[API_VIDEO].book.open(body.camera, body.reason.strip(), holder=caller.name,
                                                 role=caller.role.value, agency=agency)
@@ -192,7 +202,7 @@ async def _post_view(request: web.Request, caller: Caller) -> web.Response:
 
 
 async def _get_views(request: web.Request, caller: Caller) -> web.Response:
-    agency = _agency(request, caller)
+    agency = caller_agency(request, caller)
     views = [
         ViewModel(view=v.id, camera=v.camera, holder=v.holder, role=v.role, agency=v.agency, reason=v.reason,
                   opened_at=_iso(v.opened), expires_at=_iso(v.expires), streams=len(v.streams),
@@ -208,7 +218,7 @@ async def _post_renew(request: web.Request, caller: Caller) -> web.Response:
     body = await read_body(request, ViewRenewBody) if request.can_read_body else ViewRenewBody()
     hub = request.app[API_VIDEO]
     try:
-        _check_camera(request, view.camera, view.agency)
+        check_camera(request, view.camera, view.agency)
     except ApiProblem:
         hub.book.end(view, "the camera is no longer shared with cop_bh")
         raise
