@@ -541,7 +541,8 @@ async def test_the_pages_work_without_javascript_over_plain_http(tmp_path: Path)
             assert page.status == 404
         async with http.post(f"{base}/console/cameras/street/live",
                              data={"csrf": await csrf_of(http, base), "reason": "ocorrência 1"}) as answer:
-            assert answer.status == 403 and "no_client" in await answer.text()
+            assert answer.status == 403 and "não está compartilhada" in (text := await answer.text())
+            assert "sem cliente registrado" in text and "no_client" not in text
         async with http.get(f"{base}/console/audit?action=test.&from=2020-01-01&to=2099-12-31") as page:
             text = await page.text()
             assert "60 entradas correspondem." in text and text.count("test.filler") == 50

@@ -188,7 +188,10 @@ async def _post_live(request: web.Request, operator: Operator) -> web.StreamResp
         check_view_camera(config_of(request), hub, camera, operator.agency)
         view = hub.book.open(camera, reason, holder=operator.name, role=operator.role.value, agency=operator.agency)
     except ApiProblem as problem:
-        return await render(request, "live.html", {**context, "error": problem.error}, operator=operator,
+        reasons = hub.gate_reasons(camera) if problem.status == 403 else ()
+        error = t("live.not_shared", reasons="; ".join(t(f"reason.{r.value}") for r in reasons)) if reasons \
+            else problem.error
+        return await render(request, "live.html", {**context, "error": error}, operator=operator,
                             status=problem.status)
     except ViewLimitReached as exc:
         return await render(request, "live.html", {**context, "error": str(exc)}, operator=operator, status=429)

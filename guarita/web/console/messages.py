@@ -142,6 +142,8 @@ CONSOLE_MESSAGES: dict[str, tuple[str, str]] = {
     "live.reason": ("Motivo (número da ocorrência ou texto; fica no registro de auditoria)",
                     "Reason (incident number or text; kept in the audit log)"),
     "live.open": ("Abrir a visualização", "Open the view"),
+    "live.not_shared": ("A câmera não está compartilhada com a cop_bh agora ({reasons}): sem visualização ao vivo.",
+                        "The camera is not shared with cop_bh now ({reasons}): no live view."),
     "live.reason.missing": ("Diga o motivo da visualização.", "Give the reason for the view."),
     "live.video": ("Vídeo ao vivo de {camera}", "Live video of {camera}"),
     "live.expires": ("A visualização termina às {at}.", "The view ends at {at}."),
