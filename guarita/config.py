@@ -13,6 +13,7 @@ import re
 import datetime as dt
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationInfo
@@ -435,6 +436,17 @@ class WebUser(_Model):
         description="File holding the password's scrypt hash, one line as `guarita web hash-password` prints it."
     )
 
+def _check_public_url(url: str) -> str:
+    """An http(s) base address with a host and no credentials, query or fragment; no trailing slash (BH-07)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http(s) address with a host (e.g. https://guarita.example.com)")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not carry credentials: it is published to the centre")
+    if parts.query or parts.fragment:
+        raise ValueError("must not carry a query or fragment")
+    return url.rstrip("/")
+
 
 class WebConfig(_Model):
     """The HTTP server: health, metrics, the REST API and the web console."""
@@ -454,6 +466,11 @@ class WebConfig(_Model):
     )
     session_idle_minutes: float = Field(
         default=30, gt=0, le=24 * 60, description="A console session unused this long is signed out."
+    )
+    public_url: Annotated[str, AfterValidator(_check_public_url)] | None = Field(
+        default=None,
+        description="The address users and the centres reach Guarita at, e.g. https://guarita.example: the homeowner "
+                    "links start with it, and the catalogue names it as where to ask for video.",
     )
 
 

@@ -1,14 +1,15 @@
-"""The HTTP server: ``/healthz`` (JSON), ``/metrics`` (Prometheus) and the REST API.
+"""The HTTP server: ``/healthz`` (JSON), ``/metrics`` (Prometheus), the REST API and the homeowner pages.
 
-The REST API (``guarita.web.api``) is a sub-application mounted under ``/api/v1``, and the
-web console (``guarita.web.console``) one under ``/console`` (``/`` leads there).
+The REST API (``guarita.web.api``) is a sub-application mounted under ``/api/v1``; the
+homeowner pages (``guarita.web.homeowner``) under ``/h/``, on the API's registry and store;
+the web console (``guarita.web.console``) under ``/console`` (``/`` leads there), over the API.
 ``guarita run`` binds the port (:func:`listen_web`) before it starts any other service, so a
 port that cannot be bound is a start-up error naming the address and the config key. aiohttp's
 server logger would print a malformed request's offending header (a 64 KiB ``Authorization``
 holding a bearer token) in its message and traceback; those errors are logged as one line
 naming only the kind of error (BH-07).
 
-Covers: PB-05, BH-07.
+Covers: PB-05, PB-07, BH-07.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from guarita.web.api_http import API_CLOCK, API_CONFIG, API_REGISTRY, API_STORE
 from guarita.web.api_openapi import API_PREFIX
 from guarita.web.api_views import API_VIDEO
 from guarita.web.console import CONSOLE_PREFIX, make_console_app
@@ -60,6 +62,11 @@ def make_web_app(
         app.add_subapp(API_PREFIX, api)
         if API_VIDEO in api:
             api[API_VIDEO].report_to(metrics)
+        # The homeowner pages act on the same registry, store and clock as the API (PB-07).
+        from guarita.web.homeowner.pages import HOMEOWNER_PREFIX, make_homeowner_app
+
+        app.add_subapp(HOMEOWNER_PREFIX, make_homeowner_app(api[API_CONFIG], api[API_REGISTRY], api[API_STORE],
+                                                            api[API_CLOCK]))
         app.add_subapp(CONSOLE_PREFIX, make_console_app(api))
         app.router.add_get("/", _to_console)
     return app
