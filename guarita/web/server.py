@@ -24,6 +24,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from guarita.web.api_openapi import API_PREFIX
 from guarita.web.api_views import API_VIDEO
+from guarita.web.api_playback import API_PLAYBACK
 from guarita.errors import ListenError
 from guarita.metrics import Metrics
 
@@ -57,6 +58,8 @@ def make_web_app(
         app.add_subapp(API_PREFIX, api)
         if API_VIDEO in api:
             api[API_VIDEO].report_to(metrics)
+        if API_PLAYBACK in api:
+            api[API_PLAYBACK].exports.on_failure = metrics.playback_export_cleanup_failures.inc
     return app
 
 
