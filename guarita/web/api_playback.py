@@ -56,7 +56,6 @@ from guarita.web.api_http import (
     API_STORE,
     ApiProblem,
     Caller,
-    ErrorBody,
     Handler,
     authenticate,
     guarded,
@@ -64,6 +63,7 @@ from guarita.web.api_http import (
     json_answer,
     read_body,
 )
+from guarita.web.api_models import ErrorBody
 from guarita.web.api_openapi import API_PREFIX, ApiOperation, QueryParam
 from guarita.web.api_views import MAX_REASON_CHARS, caller_agency, check_camera, hidden_camera
 
