@@ -8,6 +8,7 @@ and its file go.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -92,3 +93,21 @@ async def test_a_sweep_deletes_only_the_playbacks_exports_and_gives_up_counted(
             break
     assert stubborn.pending() == [] and stubborn.failures == 1 and stuck in standin.exports
     assert "guarita_playback_export_cleanup_failures_total 1" in metrics.render()
+
+
+# covers BH-06
+async def test_an_unreachable_frigate_is_retried_then_counted_never_raised() -> None:
+    """BH-06: Frigate down: the deletion waits for a retry; past give_up_s it is counted, and nothing raises."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with aiohttp.ClientSession() as session:
+        client = FrigateClient(session, f"http://127.0.0.1:{port}", timeout_s=1)
+        cleaner = ExportCleaner(retry_s=0.0, give_up_s=0.0)
+        assert await cleaner.delete(client, "street_abc123", "abc") is False
+        assert cleaner.pending() == [] and cleaner.failures == 1
+        patient = ExportCleaner(retry_s=60.0)
+        assert await patient.delete(client, "street_abc123", "abc") is False
+        await patient.retry()  # not its turn yet: still waiting, not counted
+        assert patient.pending() == ["street_abc123"] and patient.failures == 0
+        await patient.sweep(client, "abc")  # the list cannot be read: logged, nothing raised
