@@ -26,8 +26,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from guarita.web.api_http import API_CLOCK, API_CONFIG, API_REGISTRY, API_STORE
 from guarita.web.api_openapi import API_PREFIX
-from guarita.web.api_views import API_VIDEO
 from guarita.web.api_playback import API_PLAYBACK
+from guarita.web.api_views import API_VIDEO
 from guarita.web.console import CONSOLE_PREFIX, make_console_app
 from guarita.errors import ListenError
 from guarita.metrics import Metrics
