@@ -487,6 +487,8 @@ class VideoConfig(_Model):
     playback_max_minutes: float = Field(
         default=60, gt=0, le=24 * 60, description="Longest window one playback (POST /api/v1/playback) may ask for."
     )
+    max_playbacks: int = Field(default=8, ge=1, description="Open playbacks (building or ready) of all cameras.")
+    max_playbacks_per_camera: int = Field(default=2, ge=1, description="Open playbacks of one camera.")
 
 
 class FleetRegime(StrEnum):
