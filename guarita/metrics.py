@@ -172,6 +172,11 @@ class Metrics:
             "Times a live view's camera source ended, stalled or could not be opened.",
             ("camera",),
         )
+        self.video_push_failures = Counter(
+            "guarita_video_push_failures_total",
+            "Live view pushes ended because the centre's ingest would not take them, per program.",
+            ("program",),
+        )
         self.service_restarts = Counter(
             "guarita_service_restarts_total",
             "Times a guarita run service failed and was restarted (alarm on increase).",
@@ -205,6 +210,7 @@ class Metrics:
             self.hold_exports_failed,
             self.video_viewers,
             self.video_source_failures,
+            self.video_push_failures,
             self.outbox_quota_ratio,
             self.link_up,
             self.service_restarts,

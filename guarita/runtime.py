@@ -2,17 +2,19 @@
 
 Services: the Frigate-side subscriber, one publisher per enabled program, the health and
 metrics server, housekeeping, the Frigate configuration check, and with ``retention.cloud``
-the cloud uploader and sweeper. A link or Frigate being unreachable is logged and retried
+the cloud uploader and sweeper, and with a program's ``video_ingest`` its live view requests
+(``views_<program>``: views asked for over MQTT, pushed to the centre's ingest). A link or Frigate being unreachable is logged and retried
 by the service itself; anything else a service raises is caught by the
 :class:`~guarita.supervisor.Supervisor`, which restarts it with backoff. Only a stop signal,
 a configuration error, or a web port that cannot be bound at start ends the process.
 
-Covers: PB-01, PB-05, PB-06, DT-02, DT-08, DT-21.
+Covers: PB-01, PB-05, PB-06, DT-02, DT-08, DT-21, BH-11.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -50,9 +52,13 @@ from guarita.store import Store
 from guarita.supervisor import Redactor, Service, Supervisor, secret_values
 from guarita.telemetry import TelemetryIngest, TelemetrySubscriber, telemetry_link_settings
 from guarita.uplink import UplinkPublisher
+from guarita.video import VideoHub
+from guarita.video.mqtt_requests import ViewRequests
+from guarita.web.api_views import API_VIDEO
 from guarita.web.server import listen_web, make_web_app
 
-__all__ = ["Runtime", "frigate_link_settings", "sweep_archive_with_holds", "uplink_link_settings", "utc_now"]
+__all__ = ["Runtime", "frigate_link_settings", "sweep_archive_with_holds", "uplink_link_settings", "utc_now",
+           "views_link_settings"]
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +119,12 @@ def uplink_link_settings(config: GuaritaConfig, program: ProgramName) -> LinkSet
         will=Will(status_topic(config, program), b"offline"),
         max_inflight=uplink.inflight,
     )
+
+
+def views_link_settings(config: GuaritaConfig, program: ProgramName) -> LinkSettings:
+    """The connection live view requests come in on: the uplink's broker and credentials, no Last Will."""
+    uplink = uplink_link_settings(config, program)
+    return dataclasses.replace(uplink, client_id=f"{uplink.client_id}-views", will=None)
 
 
 def sweep_archive_with_holds(data_dir: Path, now: datetime, archive_days: int) -> None:
@@ -200,6 +212,13 @@ class Runtime:
             )
             for program, settings in config.programs.items()
             if settings.enabled
+        ]
+        self.video_hub: VideoHub | None = None  # the API's, once run() has made it
+        self.view_requests = [  # live views asked for over MQTT, pushed to the centre's ingest
+            ViewRequests(config, program, views_link_settings(config, program), lambda: self.video_hub, self.metrics,
+                         LinkState(f"views {program.value}", self.metrics), Backoff(max_s=reconnect_max_s))
+            for program, settings in config.programs.items()
+            if settings.enabled and settings.video_ingest is not None
         ]
         self.metrics.outbox_depth.source = lambda: {(u.name,): float(self.outbox.depth(u.name)) for u in self.uplinks}
         self.metrics.outbox_bytes.source = lambda: {(): float(self.outbox.pending_bytes)}
@@ -332,6 +351,7 @@ class Runtime:
             Service("frigate_subscriber", self.frigate.run),
             *(Service(f"uplink_{uplink.name}", uplink.run) for uplink in self.uplinks),
             Service("web", self._serve_web),
+            *(Service(f"views_{requests.program.value}", requests.run) for requests in self.view_requests),
             Service("housekeeping", self._housekeeping),
             Service("audit_head", lambda stop: publish_audit_head(self.store, stop)),  # the head goes off-box via the log
         ]
@@ -371,6 +391,7 @@ class Runtime:
         runner = None
         try:
             api = make_api_app(self.config, self.registry, self.store, self._clock, self.outbox, self.live_state)
+            self.video_hub = api[API_VIDEO]
             runner, port = await listen_web(make_web_app(self.health, self.metrics, api), web.host, web.port)
             self.web_port.set_result(port)
             log.info(
