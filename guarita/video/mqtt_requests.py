@@ -316,19 +316,35 @@ class ViewRequests:
                                          expires_at=_iso(view.expires)))
 
     async def _follow(self, hub: VideoHub, pushed: _Pushed, push: Push) -> None:
-        """Run the push; when it ends, end the view if still open and answer ``ended``."""
+        """Run the push; as soon as the view ends (or the ingest gives up) answer ``ended``, then clean up."""
         view = pushed.view
+        running = asyncio.create_task(push.run(), name=f"push ffmpeg {view.id}")
+        view_gone = asyncio.create_task(push.view_ended.wait())
         try:
-            outcome = await push.run()
-        except Exception as exc:  # noqa: BLE001 - a missing ffmpeg or a bug: the view must still end
-            log.exception("live view %s: the push failed", view.id)
-            outcome_failed, detail = True, str(exc) or type(exc).__name__
-        else:
-            outcome_failed, detail = outcome.failed, outcome.detail
+            await asyncio.wait({running, view_gone}, return_when=asyncio.FIRST_COMPLETED)
+            failed, detail = False, push.subscriber.ended or "the view ended"
+            if running.done():
+                try:
+                    outcome = running.result()
+                    failed, detail = outcome.failed, outcome.detail
+                except Exception as exc:  # noqa: BLE001 - a missing ffmpeg or a bug: the view must still end
+                    log.exception("live view %s: the push failed", view.id)
+                    failed, detail = True, str(exc) or type(exc).__name__
+            self._answer_end(hub, pushed, push, failed, detail)
+            if not running.done():  # ffmpeg is closing the session at the ingest
+                try:
+                    await running
+                except Exception:  # noqa: BLE001 - already answered; only the log is left
+                    log.exception("live view %s: the push failed while closing", view.id)
         finally:
+            view_gone.cancel()
             hub.release(view, push.subscriber)
             self.pushes.pop(view.id, None)
-        if outcome_failed:
+
+    def _answer_end(self, hub: VideoHub, pushed: _Pushed, push: Push, failed: bool, detail: str) -> None:
+        """End the view if it is still open, and answer ``ended`` with why."""
+        view = pushed.view
+        if failed:
             self._metrics.video_push_failures.inc(self.program.value)
             log.error("live view %s of camera %s: the ingest %s could not be reached after %d attempts (%s)",
                       view.id, view.camera, push.target.shown, PUSH_ATTEMPTS, detail)

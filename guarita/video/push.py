@@ -102,6 +102,7 @@ class Push:
         self._ffmpeg = ffmpeg_binary
         self._on_bytes = on_bytes
         self._init: bytes | None = None
+        self.view_ended = asyncio.Event()  # set as soon as the subscriber ends, before ffmpeg is stopped
 
     async def run(self) -> PushOutcome:
         """Push until the subscriber ends (``failed`` False) or the ingest keeps refusing (``failed`` True)."""
@@ -127,6 +128,7 @@ class Push:
             except TimeoutError:
                 break
             if chunk is None:
+                self.view_ended.set()
                 return False
             if self._init is None:
                 self._init = chunk
@@ -158,6 +160,7 @@ class Push:
                     chunk = wanted.result()
                     if chunk is None:
                         view_ended = True
+                        self.view_ended.set()
                         break
                     if self._init is None:
                         self._init = chunk
