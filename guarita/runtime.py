@@ -216,7 +216,8 @@ class Runtime:
         self.video_hub: VideoHub | None = None  # the API's, once run() has made it
         self.view_requests = [  # live views asked for over MQTT, pushed to the centre's ingest
             ViewRequests(config, program, views_link_settings(config, program), lambda: self.video_hub, self.metrics,
-                         LinkState(f"views {program.value}", self.metrics), Backoff(max_s=reconnect_max_s))
+                         LinkState(f"views {program.value}", self.metrics), Backoff(max_s=reconnect_max_s),
+                         registry=self.registry, store=self.store, clock=clock)
             for program, settings in config.programs.items()
             if settings.enabled and settings.video_ingest is not None
         ]

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 from harness import running, share_camera, wait_for
@@ -36,6 +37,10 @@ from guarita.standin.mosquitto import MosquittoBroker, free_port
 from guarita.standin.rtsp_server import RtspServer, make_clip, rtsp_server_available
 from guarita.standin.tls import TestPki
 from guarita.store import Store
+from guarita.consent.registry import Registry
+from guarita.retention._s3 import open_bucket
+from guarita.standin.seaweed import SeaweedS3
+from guarita.video.cloud_playback import PlaybackRefused, playback_segments
 from guarita.video.push import ingest_target, push_command
 
 pytestmark = pytest.mark.skipif(
@@ -72,7 +77,8 @@ class City:
     """The COP-BH broker with the generated ACL, and the config of provider acme pointing at it."""
 
     def __init__(self, tmp_path: Path, brokers: BrokerFleet, frigate: MosquittoBroker, pki: TestPki,
-                 camera: RtspServer, ingest_port: int) -> None:
+                 camera: RtspServer, ingest_port: int, change: dict[str, Any] | None = None,
+                 share: bool = True) -> None:
         self.pki = pki
         self.users = {name: secrets.token_urlsafe(12) for name in ("acme", "centre", "centro", "norte")}
         probe = MosquittoBroker(brokers.workdir("probe"), tls=pki, users=self.users, acl="")  # its port only
@@ -81,7 +87,7 @@ class City:
         source = {"source": f"rtsp://127.0.0.1:{camera.port}/street", "username": "guarita",
                   "password_file": str(tmp_path / "camera.pass")}
         self.path = tmp_path / "guarita.yaml"
-        self.path.write_text(yaml.safe_dump({
+        document: dict[str, Any] = {
             "provider": {"id": "acme", "name": "ACME", "kind": "security_company",
                          "accreditation": {"date": "2024-05-02"}},
             "storage": {"data_dir": str(tmp_path / "data")},
@@ -99,13 +105,17 @@ class City:
             },
             "web": {"host": "127.0.0.1", "port": free_port()},
             "video": {"start_timeout_s": 5},
-        }))
+        }
+        for key, value in (change or {}).items():
+            document[key] = {**document[key], **value} if isinstance(document.get(key), dict) else value
+        self.path.write_text(yaml.safe_dump(document))
         self.config = load_config(self.path)
         self.acl = mosquitto_acl(self.config)
         self.broker = brokers.start(MosquittoBroker(brokers.workdir("copbh"), tls=pki, users=self.users,
                                                     acl=self.acl, tls_port=probe.port))
         self.store = Store.open(self.config.storage.data_dir)
-        share_camera(self.config, self.store, "street", since=datetime.now(UTC) - timedelta(hours=1))
+        if share:
+            share_camera(self.config, self.store, "street", since=datetime.now(UTC) - timedelta(hours=1))
 
     def listener(self, user: str, topic: str) -> Centre:
         return Centre("127.0.0.1", self.broker.port, username=user, password=self.users[user],
@@ -382,3 +392,73 @@ def test_the_ingest_address_comes_from_the_config_and_its_secret_stays_out_of_wh
     with pytest.raises(ConfigError) as caught:
         load_config(config({"url": "rtsp://acme:secret@ingest.example/live"}))
     assert caught.value.problems[0].key_path == "programs.cop_bh.video_ingest.url"
+
+
+# covers BH-06, BH-11, BH-03, BH-07
+@pytest.mark.slow
+async def test_playback_over_mqtt_gives_short_lived_urls_of_the_shared_periods_only(
+    tmp_path: Path, brokers: BrokerFleet, frigate_broker: MosquittoBroker, pki: TestPki, camera: RtspServer
+) -> None:
+    """BH-06/BH-03: from the cloud copy, only segments wholly inside a shared period; BH-07: a masked
+    camera's unmasked copy is refused; BH-05: an agency outside the area hears `not_available`."""
+    async with SeaweedS3(tmp_path / "seaweed") as s3:
+        (tmp_path / "s3.key").write_text(s3.access.access_key)
+        (tmp_path / "s3.secret").write_text(s3.access.secret_key)
+        (tmp_path / "media").mkdir()
+        cloud = {"endpoint": s3.endpoint, "bucket": s3.bucket, "access_key_file": str(tmp_path / "s3.key"),
+                 "secret_key_file": str(tmp_path / "s3.secret")}
+        city = City(tmp_path, brokers, frigate_broker, pki, camera, free_port(), change={
+            "retention": {"cloud": cloud}, "frigate": {"media_dir": str(tmp_path / "media")},
+            "cameras": {"street": {"programs": ["cop_bh"], "location": STREET},
+                        "porch": {"programs": ["cop_bh"], "location": STREET, "privacy_masks": ["0,0,0.5,0,0.5,1"]}}}, share=False)
+        now = time.time()
+        shared_from, shared_to = now - now % 60 - 90 * 60, now - now % 60 - 50 * 60
+        # street was shared from an hour and a half ago to 50 minutes ago; porch still is.
+        clock = share_camera(city.config, city.store, "street", datetime.fromtimestamp(shared_from, UTC))
+        share_camera(city.config, city.store, "porch", datetime.fromtimestamp(shared_from, UTC))
+        clock.now = datetime.fromtimestamp(shared_to, UTC)
+        Registry.for_config(city.config, city.store, clock).revoke("street", by="ana", reason="client withdrew")
+        starts = {"before": shared_from - 600, "in1": shared_from + 600, "in2": shared_from + 1200,
+                  "after": shared_to + 600}
+        async with open_bucket(s3.access) as bucket:
+            for name, start in starts.items():
+                moment = datetime.fromtimestamp(start, UTC)
+                await bucket.put(f"acme/street/{moment:%Y-%m-%d/%H/%M.%S}.mp4", f"segment {name}".encode(), "0")
+                await bucket.put(f"acme/porch/{moment:%Y-%m-%d/%H/%M.%S}.mp4", b"unmasked", "0")
+        registry = Registry.for_config(city.config, city.store)
+        window = (shared_from - 900, shared_to + 900)
+        found = await playback_segments(city.config, registry, "street", *window, now)
+        assert [s.start for s in found] == [starts["in1"], starts["in2"]]
+        async with aiohttp.ClientSession() as session:
+            async with session.get(found[0].url) as got:
+                assert got.status == 200 and await got.read() == b"segment in1"
+        with pytest.raises(PlaybackRefused) as refused:
+            await playback_segments(city.config, registry, "porch", *window, now)
+        assert refused.value.code == "masked_camera_playback_via_http"
+
+        iso = [datetime.fromtimestamp(t, UTC).isoformat() for t in window]
+        try:
+            async with (city.listener("centre", f"{ROOT}/views/reply/#") as centre,
+                        city.listener("norte", "copbh/v1/agency/norte/#") as norte, running(city.path) as runtime):
+                await wait_views_link(runtime)
+                as_centre, as_norte = [await city.sender(u) for u in ("centre", "norte")]
+                for rid, cam in (("p1", "street"), ("p2", "porch")):
+                    await ask(as_centre, f"{ROOT}/views/request", request_id=rid, action="playback", camera=cam,
+                              reason="ocorrência 7", **{"from": iso[0], "to": iso[1]})
+                await ask(as_norte, f"{ROOT}/views/request/norte", request_id="p3", action="playback",
+                          camera="street", reason="ocorrência 7", **{"from": iso[0], "to": iso[1]})
+                played = (await answer(centre, "p1")).json
+                assert (played["state"], played["reason"]) == ("started", "playback"), played
+                assert [seg["from"] for seg in played["segments"]] == [
+                    datetime.fromtimestamp(starts[n], UTC).isoformat(timespec="seconds") for n in ("in1", "in2")]
+                async with aiohttp.ClientSession() as session:
+                    async with session.get(played["segments"][1]["url"]) as got:
+                        assert await got.read() == b"segment in2"
+                assert (await answer(centre, "p2")).json["reason"] == "masked_camera_playback_via_http"
+                assert (await answer(norte, "p3")).json["reason"] == "not_available"
+                for link in (as_centre, as_norte):
+                    await link.close()
+            ((_, actor, _, subject, details),) = city.audit("video.playback")
+            assert (actor, subject, details["segments"]) == ("mqtt:centre", "street", 2)
+        finally:
+            city.store.close()

@@ -32,6 +32,7 @@ import dataclasses
 import json
 import logging
 import re
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,10 +41,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from guarita.config import CAMERA_NAME_PATTERN, GuaritaConfig, ProgramName, VideoIngestConfig
-from guarita.errors import LinkError
+from guarita import audit
+from guarita.consent.registry import Registry
+from guarita.errors import LinkError, StoreError
+from guarita.retention._s3 import CloudError
+from guarita.store import Store
 from guarita.link_state import Backoff, LinkState, keep_link
 from guarita.metrics import Metrics
 from guarita.mqtt import InboundMessage, LinkSettings, MqttLink
+from guarita.video.cloud_playback import PLAYBACK_URL_S, PlaybackRefused, playback_segments
 from guarita.video.hub import VideoHub
 from guarita.video.push import PUSH_ATTEMPTS, Push, ingest_target
 from guarita.video.views import View, ViewLimitReached
@@ -70,11 +76,13 @@ class ViewRequest(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
 
     request_id: str = Field(pattern=_REQUEST_ID.pattern)
-    action: Literal["start", "stop", "renew"] = "start"
+    action: Literal["start", "stop", "renew", "playback"] = "start"
     camera: str | None = Field(default=None, pattern=CAMERA_NAME_PATTERN.pattern, max_length=64)
     reason: str | None = Field(default=None, min_length=1, max_length=500, pattern=r"\S")
     agency: str | None = Field(default=None, max_length=63)
     view: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{22}$")
+    from_: str | None = Field(default=None, alias="from", max_length=40)  # playback: ISO 8601 with offset
+    to: str | None = Field(default=None, max_length=40)
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,7 @@ class ViewReply:
     view: str | None = None
     ingest_path: str | None = None
     expires_at: str | None = None
+    segments: list[dict[str, Any]] | None = None  # playback: [{from, to, url}]
 
     def payload(self, provider: str) -> bytes:
         body: dict[str, Any] = {"schema": REPLY_SCHEMA, "provider": provider, **dataclasses.asdict(self),
@@ -142,7 +151,9 @@ class ViewRequests:
     """The ``views_<program>`` service: requests in, pushes out, answers back."""
 
     def __init__(self, config: GuaritaConfig, program: ProgramName, settings: LinkSettings,
-                 hub: Callable[[], VideoHub | None], metrics: Metrics, state: LinkState, backoff: Backoff) -> None:
+                 hub: Callable[[], VideoHub | None], metrics: Metrics, state: LinkState, backoff: Backoff,
+                 *, registry: Registry | None = None, store: Store | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         ingest = config.programs[program].video_ingest
         assert ingest is not None
         self.config = config
@@ -157,6 +168,10 @@ class ViewRequests:
         self._replies: collections.deque[tuple[str, bytes]] = collections.deque(maxlen=MAX_QUEUED_REPLIES)
         self._root = config.topic_root(program)
         self._provider = config.provider.id
+        self._registry = registry
+        self._store = store
+        self._clock = clock
+        self._playbacks: set[asyncio.Task[None]] = set()
 
     # ---- the link ---------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -198,7 +213,7 @@ class ViewRequests:
         for pushed in list(self.pushes.values()):
             if hub is not None and hub.book.get(pushed.view.id) is not None:
                 hub.book.end(pushed.view, "guarita is stopping")
-        tasks = [p.task for p in self.pushes.values() if p.task is not None]
+        tasks = [p.task for p in self.pushes.values() if p.task is not None] + list(self._playbacks)
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
@@ -248,6 +263,10 @@ class ViewRequests:
             return
         if request.action == "start":
             self._start(hub, requester, request)
+        elif request.action == "playback":
+            task = asyncio.create_task(self._playback(requester, request), name=f"playback {request.request_id}")
+            self._playbacks.add(task)
+            task.add_done_callback(self._playbacks.discard)
         else:
             self._stop_or_renew(hub, requester, request)
 
@@ -358,6 +377,49 @@ class ViewRequests:
             code, said = end_code(why), why
         self._reply(pushed.requester, ViewReply(pushed.request_id, "ended", code, said, camera=view.camera,
                                                 view=view.id, ingest_path=push.target.path))
+
+    async def _playback(self, requester: _Requester, request: ViewRequest) -> None:
+        """Answer a playback request with presigned addresses of the shared periods' cloud segments."""
+        rid, camera = request.request_id, request.camera
+        if camera is None or request.reason is None or request.from_ is None or request.to is None:
+            self._reply(requester, ViewReply(rid, "refused", "bad_request", "playback needs `camera`, `reason`, "
+                                             "`from` and `to`"))
+            return
+        try:
+            start, end = (datetime.fromisoformat(t).timestamp() for t in (request.from_, request.to))
+        except ValueError:
+            self._reply(requester, ViewReply(rid, "refused", "bad_request", "`from` and `to` are ISO 8601 times"))
+            return
+        agency = requester.agency
+        settings = self.config.cameras.get(camera)
+        if (self.program is not ProgramName.COP_BH or settings is None or ProgramName.COP_BH not in settings.programs
+                or (agency is not None and agency not in self.config.camera_agencies(camera))):
+            reason = ("not_available", f"no camera {camera!r} is available for playback to agency {agency!r}")
+            if agency is None:
+                reason = ("unknown_camera", f"camera {camera!r} is not a cop_bh camera of this Guarita")
+            self._reply(requester, ViewReply(rid, "refused", *reason, camera=camera))
+            return
+        if self._registry is None or self._store is None:
+            self._reply(requester, ViewReply(rid, "refused", "unavailable", "playback is not set up", camera=camera))
+            return
+        now = self._clock().timestamp()
+        try:
+            found = await playback_segments(self.config, self._registry, camera, start, end, now)
+            with self._store.transaction() as db:
+                audit.append(db, at=now, actor=requester.holder, action="video.playback", subject=camera, details={
+                    "agency": agency, "reason": request.reason, "from": start, "to": end, "segments": len(found),
+                })
+        except PlaybackRefused as exc:
+            self._reply(requester, ViewReply(rid, "refused", exc.code, str(exc), camera=camera))
+            return
+        except (CloudError, StoreError, sqlite3.Error) as exc:
+            log.error("playback %s of camera %s failed: %s", rid, camera, exc)
+            self._reply(requester, ViewReply(rid, "refused", "unavailable", "the cloud copy cannot be read now",
+                                             camera=camera))
+            return
+        segments = [{"from": _iso(s.start), "to": _iso(s.end), "url": s.url} for s in found]
+        self._reply(requester, ViewReply(rid, "started", "playback", f"{len(found)} segments of the shared periods",
+                                         camera=camera, expires_at=_iso(now + PLAYBACK_URL_S), segments=segments))
 
     def _stop_or_renew(self, hub: VideoHub, requester: _Requester, request: ViewRequest) -> None:
         rid = request.request_id
