@@ -257,6 +257,8 @@ class Runtime:
             links[f"uplink:{uplink.name}"] = {"up": uplink.state.up, "detail": uplink.state.detail}
         if self.telemetry is not None:
             links["telemetry"] = {"up": self.telemetry.state.up, "detail": self.telemetry.state.detail}
+        for requests in self.view_requests:
+            links[f"views:{requests.program.value}"] = {"up": requests.state.up, "detail": requests.state.detail}
         degraded = (
             not all(link["up"] for link in links.values())
             or self.outbox.level is not QuotaLevel.OK
@@ -304,6 +306,8 @@ class Runtime:
             links[f"uplink:{uplink.name}"] = LiveLink(uplink.state.up, uplink.state.detail)
         if self.telemetry is not None:
             links["telemetry"] = LiveLink(self.telemetry.state.up, self.telemetry.state.detail)
+        for requests in self.view_requests:
+            links[f"views:{requests.program.value}"] = LiveLink(requests.state.up, requests.state.detail)
         delivered = {labels[0]: int(count) for labels, count in self.metrics.delivered.values.items()}
         return LiveState(links=links, delivered=delivered)
 
