@@ -1,14 +1,16 @@
 """``guarita run``: every service under one stop signal, each supervised.
 
 Services: the Frigate-side subscriber, one publisher per enabled program, the health and
-metrics server, housekeeping, the Frigate configuration check, and with ``retention.cloud``
-the cloud uploader and sweeper, and with a program's ``video_ingest`` its live view requests
-(``views_<program>``: views asked for over MQTT, pushed to the centre's ingest). A link or Frigate being unreachable is logged and retried
+metrics server, the live views' watcher (``video_views``: one ``VideoHub`` over the same
+``LiveRegistry`` the forwarder reads, handed to the web app), housekeeping, the Frigate
+configuration check, with ``retention.cloud`` the cloud uploader and sweeper, and with a program's
+``video_ingest`` its live view requests (``views_<program>``: views asked for over MQTT, pushed to the
+centre's ingest). A link or Frigate being unreachable is logged and retried
 by the service itself; anything else a service raises is caught by the
 :class:`~guarita.supervisor.Supervisor`, which restarts it with backoff. Only a stop signal,
 a configuration error, or a web port that cannot be bound at start ends the process.
 
-Covers: PB-01, PB-05, PB-06, DT-02, DT-08, DT-21, BH-11.
+Covers: PB-01, PB-05, PB-06, DT-02, DT-08, DT-21, BH-03, BH-11.
 """
 
 from __future__ import annotations
@@ -54,7 +56,6 @@ from guarita.telemetry import TelemetryIngest, TelemetrySubscriber, telemetry_li
 from guarita.uplink import UplinkPublisher
 from guarita.video import VideoHub
 from guarita.video.mqtt_requests import ViewRequests
-from guarita.web.api_views import API_VIDEO
 from guarita.web.server import listen_web, make_web_app
 
 __all__ = ["Runtime", "frigate_link_settings", "sweep_archive_with_holds", "uplink_link_settings", "utc_now",
@@ -177,6 +178,8 @@ class Runtime:
         if self.live_registry is not None:
             self.live_registry.refresh()
         self.catalogue = Catalogue(config, view, self.store, self.outbox, clock)
+        # The live views read the gate through the same view of the registry (BH-03, BH-11).
+        self.video = VideoHub(config, self.registry, self.store, clock, live=view)
         self._clock = clock
         self.bridge = EventBridge(
             config,
@@ -213,9 +216,8 @@ class Runtime:
             for program, settings in config.programs.items()
             if settings.enabled
         ]
-        self.video_hub: VideoHub | None = None  # the API's, once run() has made it
         self.view_requests = [  # live views asked for over MQTT, pushed to the centre's ingest
-            ViewRequests(config, program, views_link_settings(config, program), lambda: self.video_hub, self.metrics,
+            ViewRequests(config, program, views_link_settings(config, program), lambda: self.video, self.metrics,
                          LinkState(f"views {program.value}", self.metrics), Backoff(max_s=reconnect_max_s),
                          registry=self.registry, store=self.store, clock=clock)
             for program, settings in config.programs.items()
@@ -275,8 +277,11 @@ class Runtime:
         if crowded is not None:
             own.append(crowded)
         warnings = [*own, *self.warnings, *self.retention_warnings]
+        # Failing: Guarita itself can keep no new event (a full disk, a full outbox); they wait
+        # on Frigate's broker. Everything else is degraded: events are kept and will go.
+        failing = self.store.full is not None or self.outbox.level is QuotaLevel.FULL
         return {
-            "status": "degraded" if degraded or warnings else "ok",
+            "status": "failing" if failing else "degraded" if degraded or warnings else "ok",
             "provider": self.config.provider.id,
             "links": links,
             "frigate_available": self.bridge.frigate_available,
@@ -356,6 +361,7 @@ class Runtime:
             Service("frigate_subscriber", self.frigate.run),
             *(Service(f"uplink_{uplink.name}", uplink.run) for uplink in self.uplinks),
             Service("web", self._serve_web),
+            Service("video_views", self.video.watch),  # ends views past expiry or unshared, within a second
             *(Service(f"views_{requests.program.value}", requests.run) for requests in self.view_requests),
             Service("housekeeping", self._housekeeping),
             Service("audit_head", lambda stop: publish_audit_head(self.store, stop)),  # the head goes off-box via the log
@@ -395,8 +401,8 @@ class Runtime:
         web = self.config.web
         runner = None
         try:
-            api = make_api_app(self.config, self.registry, self.store, self._clock, self.outbox, self.live_state)
-            self.video_hub = api[API_VIDEO]
+            api = make_api_app(self.config, self.registry, self.store, self._clock, self.outbox, self.live_state,
+                               video=self.video)
             runner, port = await listen_web(make_web_app(self.health, self.metrics, api), web.host, web.port)
             self.web_port.set_result(port)
             log.info(

@@ -37,6 +37,7 @@ from guarita import __version__, audit
 from guarita.masked_evidence import CameraCommandError, masked_evidence
 from guarita.web.api_vehicle_events import VEHICLE_EVENT_OPERATIONS, add_vehicle_event_routes
 from guarita.web.api_views import VIEW_OPERATIONS, add_view_routes
+from guarita.web.api_playback import PLAYBACK_OPERATIONS, add_playback_routes
 from guarita.web.api_read_audit import ReadAudit
 from guarita.web.api_summary import API_LIVE, SUMMARY_ROUTES, LiveState, camera_models
 from guarita.web.api_http import (
@@ -84,6 +85,7 @@ from guarita.registry_input import parse_expiry, parse_installed
 from guarita.outbox import Outbox
 from guarita.store import Store
 from guarita.local_time import local_zone
+from guarita.video import VideoHub
 
 __all__ = [
     "API_CLOCK",
@@ -287,7 +289,8 @@ _OPENAPI = ApiOperation("GET", "/openapi.json", "openapi", "Read this OpenAPI do
                         "The OpenAPI 3.1 document of this API.", (), {200: None})
 
 OPERATIONS: tuple[ApiOperation, ...] = (
-    *(op for op, _ in (*_ROUTES, *SUMMARY_ROUTES)), *VEHICLE_EVENT_OPERATIONS, *VIEW_OPERATIONS, _OPENAPI
+    *(op for op, _ in (*_ROUTES, *SUMMARY_ROUTES)), *VEHICLE_EVENT_OPERATIONS, *VIEW_OPERATIONS, *PLAYBACK_OPERATIONS,
+    _OPENAPI
 )
 
 
@@ -307,10 +310,12 @@ def make_api_app(
     clock: Callable[[], datetime],
     outbox: Outbox | None = None,
     live: Callable[[], LiveState] | None = None,
+    video: VideoHub | None = None,
 ) -> web.Application:
     """The ``/api/v1`` sub-application; mount it with ``app.add_subapp(API_PREFIX, api)``.
 
-    ``live`` is the running process's link states and delivery counts (``GET /summary``).
+    ``live`` is the running process's link states and delivery counts (``GET /summary``);
+    ``video`` the live views' hub ``guarita run`` supervises (without it, the app makes its own).
     """
     app = web.Application(middlewares=[json_errors])
     app[API_CONFIG] = config
@@ -323,7 +328,8 @@ def make_api_app(
     for operation, handler in _ROUTES:
         app.router.add_route(operation.method, operation.path, guarded(operation, handler))
     add_vehicle_event_routes(app, outbox)
-    add_view_routes(app)  # live views of shared cameras (docs/video.md)
+    add_view_routes(app, video)  # live views of shared cameras (docs/video.md)
+    add_playback_routes(app)  # playback of their past shared windows (docs/video.md)
     if live is not None:
         app[API_LIVE] = live
     for operation, handler in SUMMARY_ROUTES:
