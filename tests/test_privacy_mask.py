@@ -1,4 +1,5 @@
-"""Privacy masks blank pixels: read back inside and outside the polygon, on a still and on a clip."""
+"""Privacy masks blank pixels: read back inside and outside the polygon, on a still, on a clip and on the live
+view's layer, drawn once at 4K and scaled by ffmpeg to the picture."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from PIL import Image
+import ffmpeg  # type: ignore[import-untyped]
+from PIL import Image, ImageChops, ImageFilter
 
-from guarita.privacy_mask import PrivacyMaskError, mask_clip, mask_image, mask_jpeg, parse_polygon
+from guarita.privacy_mask import (PrivacyMaskError, mask_clip, mask_image, mask_jpeg, mask_layer, masked_video,
+                                  parse_polygon, save_layer)
 
 # A triangle on the left half and a quadrilateral in the bottom-right corner (Frigate's relative format).
 MASKS = ["0.05,0.1,0.45,0.1,0.05,0.9", "0.6,0.6,0.95,0.55,0.95,0.95,0.65,0.95"]
@@ -87,3 +90,31 @@ async def test_every_frame_of_a_clip_is_blanked_and_audio_kept(tmp_path: Path) -
             assert all(near(at(frame, x, y), WHITE) for x, y in OUTSIDE)
     with pytest.raises(PrivacyMaskError, match="cannot read"):
         await mask_clip(tmp_path / "missing.mp4", tmp_path / "out.mp4", MASKS)
+
+
+# covers BH-07, BH-11
+@pytest.mark.parametrize("size", [(640, 360), (1920, 1080), (352, 288)])
+def test_the_live_layer_drawn_once_at_4k_is_scaled_by_ffmpeg_with_solid_edges(tmp_path: Path,
+                                                                             size: tuple[int, int]) -> None:
+    layer = save_layer(tmp_path / "mask.png", MASKS)
+    with Image.open(layer) as drawn:
+        assert drawn.size == (3840, 2160)
+    width, height = size
+    picture = ffmpeg.input(f"color=c=white:s={width}x{height}:d=0.2", f="lavfi").video
+    out = ffmpeg.output(masked_video(picture, layer), str(tmp_path / "frame.png"), frames=1)
+    subprocess.run(ffmpeg.compile(out.global_args("-nostdin", "-loglevel", "error"), overwrite_output=True),
+                   check=True, timeout=60)
+    with Image.open(tmp_path / "frame.png") as frame:
+        luma = frame.convert("L")
+    assert luma.size == size
+    # Solid: every pixel black or white, no blended edge.
+    values = [value for value, count in enumerate(luma.histogram()) if count]
+    assert all(value <= 20 or value >= 235 for value in values), values
+    blanked = luma.point(lambda value: 255 if value < 128 else 0)
+    exact = mask_layer(size, MASKS).getchannel("A")  # drawn at the picture's own size
+    # Only the polygons' boundary pixels may differ: all of the polygon but its edge is blanked, and
+    # nothing beyond one pixel of it.
+    inner, outer = exact.filter(ImageFilter.MinFilter(3)), exact.filter(ImageFilter.MaxFilter(3))
+    assert ImageChops.subtract(inner, blanked).getbbox() is None
+    assert ImageChops.subtract(blanked, outer).getbbox() is None
+    assert abs(sum(blanked.histogram()[255:]) - sum(exact.histogram()[255:])) < 0.02 * sum(exact.histogram()[255:])

@@ -1,7 +1,7 @@
 """The upstream ffmpeg command: pull RTSP, write fragmented MP4 (one fragment per keyframe) to stdout.
 
 A camera without privacy masks is remuxed (``-c:v copy``: no decoding, little CPU). A camera
-with masks is decoded, the mask layer laid over every frame by
+with masks is decoded, the mask layer scaled to the picture and laid over every frame by
 ``guarita.privacy_mask.masked_video`` (the same filter the masked clips use), and encoded
 again as H.264 with a keyframe every second, so a new viewer waits at most a second for its
 first fragment. Audio is left out in this slice. The command carries the source's
@@ -25,7 +25,7 @@ FMP4_FLAGS = "frag_keyframe+empty_moov+default_base_moof"
 
 
 def upstream_command(url: str, mask_layer: Path | None, *, ffmpeg_binary: str = "ffmpeg") -> list[str]:
-    """The argv pulling ``url`` over RTSP/TCP; with ``mask_layer`` (a PNG the video's size) it is burned in."""
+    """The argv pulling ``url`` over RTSP/TCP; with ``mask_layer`` (a PNG, any size) it is burned in."""
     source = ffmpeg.input(url, rtsp_transport="tcp")
     video = source.video
     codec: dict[str, str | int]

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from guarita.adapters.rtsp import mask_credentials
-from guarita.privacy_mask import mask_layer
+from guarita.privacy_mask import save_layer
 from guarita.video.command import upstream_command
 from guarita.video.fmp4 import Fmp4Error, Fmp4Splitter, read_box
 from guarita.video.source import VideoSource
@@ -177,25 +177,16 @@ class Upstream:
             self._on_stopped(self)
 
     async def _layer(self, scratch: Path) -> Path | None:
-        """The mask layer the size of the source's picture (ffprobe), or None without masks."""
+        """The mask layer, or None without masks: drawn once per upstream, at ``LAYER_SIZE``.
+
+        ffmpeg scales it to the picture itself (``masked_video``), so no probe of the source (one
+        more RTSP session and keyframe wait) precedes the start.
+        """
         if not self.masks:
             return None
-        process = await asyncio.create_subprocess_exec(
-            "ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-select_streams", "v:0",
-            "-show_entries", "stream=width,height", "-of", "csv=p=0:s=x", self.source.url,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )
-        try:
-            out, err = await asyncio.wait_for(process.communicate(), self.start_timeout_s)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-            raise Fmp4Error("gave no picture size in time") from None
-        width, _, height = out.decode().strip().partition("x")
-        if process.returncode != 0 or not width.isdigit() or not height.rstrip("x").isdigit():
-            raise Fmp4Error(f"could not be probed: {self._masked(err)}")
         path = scratch / "mask.png"
-        mask_layer((int(width), int(height.rstrip("x"))), self.masks).save(path)
+        if not path.exists():
+            await asyncio.to_thread(save_layer, path, self.masks)
         return path
 
     def _masked(self, stderr: bytes | str) -> str:
@@ -205,10 +196,7 @@ class Upstream:
     async def _pull_once(self, scratch: Path) -> tuple[bool, str]:
         """Run ffmpeg until it ends or stalls; (whether a fragment was delivered, what went wrong)."""
         delivered = False
-        try:
-            layer = await self._layer(scratch)
-        except Fmp4Error as exc:
-            return False, str(exc)
+        layer = await self._layer(scratch)
         process = await asyncio.create_subprocess_exec(
             *upstream_command(self.source.url, layer, ffmpeg_binary=self._ffmpeg),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
