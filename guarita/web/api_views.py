@@ -12,7 +12,9 @@
 Refusals: a camera not in the config is 404; for a provider's token a camera the share gate
 holds back is 403 with the gate's reasons; for an agency-bound token every camera it may not
 see (unknown, not shared, outside its area) is the same 404, so it learns nothing about
-cameras outside its remit. Limits are 429; an ended or expired view is 410 (with why).
+cameras outside its remit; so does a token of DETRO's platform (``program: detro``), whose
+views are of bus cameras (``guarita.web.api_dvr_video``), and which sees only those views in
+the list. Limits are 429; an ended or expired view is 410 (with why).
 Neither tokens nor stream keys are logged (the access log is off; handlers log view ids).
 
 Covers: BH-05, BH-07, BH-09, BH-11.
@@ -44,11 +46,12 @@ from guarita.web.api_http import (
     read_body,
 )
 from guarita.web.api_openapi import API_PREFIX, ApiOperation, QueryParam
-from guarita.config import CAMERA_NAME_PATTERN, ApiRole
+from guarita.config import CAMERA_NAME_PATTERN, ApiRole, ProgramName
 from guarita.video import VideoHub, View, ViewLimitReached
+from guarita.video.vehicle import is_vehicle_key
 
 __all__ = ["API_VIDEO", "VIEW_OPERATIONS", "ViewBody", "ViewEnded", "ViewModel", "ViewOpened", "ViewRenewBody",
-           "ViewsReport", "add_view_routes"]
+           "ViewsReport", "add_view_routes", "opened_view", "token_program"]
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +130,7 @@ def _iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
 
 
-def _opened(view: View) -> ViewOpened:
+def opened_view(view: View) -> ViewOpened:
     return ViewOpened(view=view.id, camera=view.camera, reason=view.reason, opened_at=_iso(view.opened),
                       expires_at=_iso(view.expires),
                       stream_url=f"{API_PREFIX}/views/{view.id}/stream.mp4?key={view.key}")
@@ -136,6 +139,16 @@ def _opened(view: View) -> ViewOpened:
 def _agency(request: web.Request, caller: Caller) -> str | None:
     token = request.app[API_CONFIG].web.tokens.get(caller.name)
     return token.agency if token is not None else None
+
+
+def token_program(request: web.Request, caller: Caller) -> ProgramName | None:
+    """The program whose platform holds the caller's token (an agency's token is cop_bh's), or None: the provider's."""
+    token = request.app[API_CONFIG].web.tokens.get(caller.name)
+    if token is None:
+        return None
+    if token.program is not None:
+        return token.program
+    return ProgramName.COP_BH if token.agency is not None else None
 
 
 def _check_camera(request: web.Request, camera: str, agency: str | None) -> None:
@@ -171,23 +184,27 @@ def _own_view(request: web.Request, caller: Caller) -> View:
 async def _post_view(request: web.Request, caller: Caller) -> web.Response:
     body = await read_body(request, ViewBody)
     agency = _agency(request, caller)
+    if token_program(request, caller) is ProgramName.DETRO:  # DETRO's platform watches buses only
+        raise ApiProblem(404, f"no camera {body.camera!r} is available for live view to this token")
     _check_camera(request, body.camera, agency)
     try:
         view = request.app[API_VIDEO].book.open(body.camera, body.reason.strip(), holder=caller.name,
                                                 role=caller.role.value, agency=agency)
     except ViewLimitReached as exc:
         raise ApiProblem(429, str(exc)) from None
-    return json_answer(_opened(view), 201)
+    return json_answer(opened_view(view), 201)
 
 
 async def _get_views(request: web.Request, caller: Caller) -> web.Response:
     agency = _agency(request, caller)
+    program = token_program(request, caller)
     views = [
         ViewModel(view=v.id, camera=v.camera, holder=v.holder, role=v.role, agency=v.agency, reason=v.reason,
                   opened_at=_iso(v.opened), expires_at=_iso(v.expires), streams=len(v.streams),
                   bytes_sent=v.bytes_sent)
         for v in request.app[API_VIDEO].book.active()
-        if agency is None or v.agency == agency
+        if (agency is None or v.agency == agency)
+        and (program is None or is_vehicle_key(v.camera) == (program is ProgramName.DETRO))
     ]
     return json_answer(ViewsReport(views=views))
 
@@ -196,13 +213,19 @@ async def _post_renew(request: web.Request, caller: Caller) -> web.Response:
     view = _own_view(request, caller)
     body = await read_body(request, ViewRenewBody) if request.can_read_body else ViewRenewBody()
     hub = request.app[API_VIDEO]
-    try:
-        _check_camera(request, view.camera, view.agency)
-    except ApiProblem:
-        hub.book.end(view, "the camera is no longer shared with cop_bh")
-        raise
+    if is_vehicle_key(view.camera):
+        problem = hub.blocked(view.camera)
+        if problem is not None:
+            hub.book.end(view, problem)
+            raise ApiProblem(410, f"view {view.id} has ended: {problem}")
+    else:
+        try:
+            _check_camera(request, view.camera, view.agency)
+        except ApiProblem:
+            hub.book.end(view, "the camera is no longer shared with cop_bh")
+            raise
     hub.book.renew(view, body.reason)
-    return json_answer(_opened(view))
+    return json_answer(opened_view(view))
 
 
 async def _delete_view(request: web.Request, caller: Caller) -> web.Response:
@@ -239,9 +262,10 @@ async def _get_stream(request: web.Request) -> web.StreamResponse:
     try:
         view = _stream_view(request)
         hub.refresh()
-        if hub.gate_reasons(view.camera):
-            hub.book.end(view, "the camera is no longer shared with cop_bh")
-            raise ApiProblem(410, f"view {view.id} has ended: the camera is no longer shared with cop_bh")
+        problem = hub.blocked(view.camera)
+        if problem is not None:
+            hub.book.end(view, problem)
+            raise ApiProblem(410, f"view {view.id} has ended: {problem}")
         subscriber = hub.stream(view)
     except ViewLimitReached as exc:
         return ApiProblem(429, str(exc)).response()
