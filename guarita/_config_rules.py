@@ -100,7 +100,7 @@ def secret_holders(config: GuaritaConfig) -> Iterator[tuple[Path, _SecretHolder]
                 for number in settings.dvr.cameras:
                     live = settings.dvr.live(number)
                     if live is not None:
-                        yield ("fleet", "vehicles", vehicle, "dvr", "cameras", number, "live"), live
+                        yield ("fleet", "vehicles", vehicle, "dvr", "cameras", str(number), "live"), live
     for camera, camera_settings in config.cameras.items():
         if camera_settings.video is not None:
             yield ("cameras", camera, "video"), camera_settings.video

@@ -25,9 +25,11 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
+from PIL import Image
+from test_config import problems_of
 
 from guarita.adapters.dvr.archive import segment_path
-from guarita.config import GuaritaConfig
+from guarita.config import CameraRole, GuaritaConfig
 from guarita.config_loader import load_config
 from guarita.consent.registry import Registry
 from guarita.local_time import local_zone
@@ -48,6 +50,7 @@ BUS_USER = "dvr"
 BUS_PASSWORD = "bus-" + secrets.token_hex(6)
 ZONE = "America/Sao_Paulo"
 SEGMENT_S = 300
+MASK = "0,0,0.5,0,0.5,1,0,1"  # the left half of camera 2's picture
 # name -> (role, agency, program, token)
 HOLDERS: dict[str, tuple[str, str | None, str | None, str]] = {
     "detro": ("viewer", None, "detro", secrets.token_urlsafe(24)),
@@ -73,7 +76,7 @@ def write_config(tmp_path: Path, rtsp_port: int) -> GuaritaConfig:
         "cameras": {"street": {"programs": ["cop_bh"], "location": here}},
         "fleet": {"timezone": ZONE, "archive_days": 7, "vehicles": {BUS: {"plate": "KXY1A23", "dvr": {
             "serial": "DVR-1", "source": "file:///mnt/sd",
-            "cameras": {1: {"role": "front", "live": live}, 2: "interior"},
+            "cameras": {1: {"role": "front", "live": live}, 2: "interior"}, "privacy_masks": {2: [MASK]},
         }}}},
         "web": {"host": "127.0.0.1", "port": 0, "tokens": {
             name: {"role": role, "sha256": hashlib.sha256(token.encode()).hexdigest(),
@@ -172,6 +175,8 @@ async def test_detro_watches_a_bus_camera_live_through_its_mobile_link(tmp_path:
         _, listed = await api.call("GET", "/views", "centro")
         assert listed["views"] == []
 
+        status, renewed = await api.call("POST", f"/views/{view['view']}/renew", "detro", {"reason": "ainda"})
+        assert status == 200 and renewed["camera"] == f"{BUS}/1", renewed
         status, ended = await api.call("DELETE", f"/views/{view['view']}", "detro")
         assert status == 200 and ended["bytes_sent"] > 0
         start, end = api.audit("video.view.")
@@ -179,6 +184,7 @@ async def test_detro_watches_a_bus_camera_live_through_its_mobile_link(tmp_path:
         assert {k: start[3][k] for k in ("program", "vehicle", "channel", "reason", "role")} == {
             "program": "detro", "vehicle": BUS, "channel": 1, "reason": "fiscalização 2026-77", "role": "viewer"}
         assert end[1] == "video.view.end" and end[3]["vehicle"] == BUS and end[3]["bytes_sent"] == ended["bytes_sent"]
+        assert [r["reason"] for r in end[3]["renewals"]] == ["ainda"]
         assert BUS_PASSWORD not in json.dumps([start, end])
 
 
@@ -206,17 +212,47 @@ async def test_only_detro_and_admin_tokens_reach_a_bus_camera(tmp_path: Path) ->
         assert api.audit("video.") == []
 
 
+# ---- the config ------------------------------------------------------------------------------
+# covers DT-05, DT-07, BH-07
+def test_a_bus_camera_written_out_with_a_live_source_is_read_and_checked_at_its_key(tmp_path: Path) -> None:
+    """`1: front` still works beside `2: {role, live}`; the live password is a secret; mistakes name their key."""
+    head = ("provider: {id: viacao, name: Viação, kind: bus_operator}\nstorage: {data_dir: data}\n"
+            "fleet:\n  vehicles:\n    \"10234\":\n      plate: KXY1A23\n      dvr:\n        serial: S1\n"
+            "        source: file:///mnt/sd\n        cameras:\n          1: interior\n")
+    path = tmp_path / "guarita.yaml"
+    path.write_text(head + "          2: {role: front, live: {url: 'rtsp://bus:554/ch2', username: v, "
+                    "password_env: LIVE_PW}}\n", encoding="utf-8")
+    dvr = load_config(path, {"LIVE_PW": BUS_PASSWORD}).fleet.vehicles["10234"].dvr  # type: ignore[union-attr]
+    assert dvr is not None and dvr.cameras[1] is CameraRole.INTERIOR
+    assert dvr.roles() == {1: CameraRole.INTERIOR, 2: CameraRole.FRONT} and dvr.live(1) is None
+    live = dvr.live(2)
+    assert live is not None and live.password is not None and live.password.get_secret_value() == BUS_PASSWORD
+    assert problems_of(path) == ["12:75 fleet.vehicles.10234.dvr.cameras.2.live.password_env: "
+                                 "environment variable LIVE_PW is not set"]
+    path.write_text(head + "          2: {role: front, live: {url: 'rtsp://v:pw@bus:554/ch2'}}\n", encoding="utf-8")
+    assert problems_of(path) == ["12:35 fleet.vehicles.10234.dvr.cameras.2.live.url: String should match pattern "
+                                 "'^rtsps?://[^@/\\s]+(/\\S*)?$'"]
+    path.write_text(head + "          2: {role: tv}\n", encoding="utf-8")
+    assert problems_of(path) == ["12:15 fleet.vehicles.10234.dvr.cameras.2.role: Input should be 'interior', 'front', "
+                                 "'door', 'validator', 'driver', 'rear' or 'other'"]
+    path.write_text(head + "          2: front\nweb:\n  tokens:\n    x: {role: viewer, sha256: '" + "0" * 64
+                    + "', agency: centro, program: detro}\n", encoding="utf-8")
+    assert any("web.tokens.x.program: a token bound to a cop_bh agency cannot be a detro token" in p
+               for p in problems_of(path))
+
+
 # ---- archive playback ------------------------------------------------------------------------
-def lay_out_archive(config: GuaritaConfig, store: Store, first: datetime, starts: list[datetime]) -> None:
-    """Segments of camera 1 at ``starts`` (UTC), named and indexed as the DVR offload stores them."""
+def lay_out_archive(config: GuaritaConfig, store: Store, first: datetime, starts: list[datetime],
+                    camera: int = 1) -> None:
+    """Segments of ``camera`` at ``starts`` (UTC), named and indexed as the DVR offload stores them."""
     zone = local_zone(ZONE)
     for start in starts:
         name = stamp_name(start.astimezone(zone).replace(tzinfo=None))
-        path = make_segment(segment_path(config.storage.data_dir, BUS, 1, name), SEGMENT_S)
+        path = make_segment(segment_path(config.storage.data_dir, BUS, camera, name), SEGMENT_S)
         with store.transaction() as db:
             db.execute("INSERT INTO dvr_segments (vehicle, camera, name, start_utc, duration_s, size, sha256, "
                        "synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       (BUS, 1, name, start.timestamp(), float(SEGMENT_S), path.stat().st_size,
+                       (BUS, camera, name, start.timestamp(), float(SEGMENT_S), path.stat().st_size,
                         hashlib.sha256(path.read_bytes()).hexdigest(), first.timestamp()))
 
 
@@ -233,7 +269,7 @@ def z(moment: datetime) -> str:
 
 # covers DT-04, DT-12, DT-06
 async def test_detro_plays_back_a_window_of_the_archive_with_its_gaps(tmp_path: Path) -> None:
-    """DT-04: the window comes back as one MP4 of that length; a missing hour is named; past DT-12's retention, refused."""
+    """DT-04: the window comes back as one MP4 of its length; a missing hour is named; past DT-12's retention, refused."""
     base = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
     hour = timedelta(hours=1)
     starts = [base + timedelta(seconds=SEGMENT_S * i) for i in range(12)]  # base .. base+1h
@@ -267,6 +303,11 @@ async def test_detro_plays_back_a_window_of_the_archive_with_its_gaps(tmp_path: 
         status, _, error = await api.playback("detro", {"channel": 1, "from": z(old), "to": z(old + hour),
                                                         "reason": "x"}, tmp_path / "c.mp4")
         assert status == 400 and "fleet.archive_days" in error["fields"][0]["message"], error
+        for start, end, field in (("ontem", z(base), "from"), (z(base + hour), z(base), "to"),
+                                  (z(base), z(base + 3 * hour), "to")):
+            status, _, error = await api.playback("detro", {"channel": 1, "from": start, "to": end, "reason": "x"},
+                                                  tmp_path / "x.mp4")
+            assert status == 400 and error["fields"][0]["field"] == field, error
         # Nothing archived there; a cop_bh token is not told the bus exists.
         status, _, error = await api.playback("detro", {"channel": 2, "from": z(base), "to": z(base + hour),
                                                         "reason": "x"}, tmp_path / "d.mp4")
@@ -281,3 +322,21 @@ async def test_detro_plays_back_a_window_of_the_archive_with_its_gaps(tmp_path: 
         assert entries[2][3]["gaps"] == [[z(base + hour), z(base + 2 * hour)]]
         assert entries[3][3]["bytes_sent"] == (tmp_path / "b.mp4").stat().st_size
         assert entries[0][3]["reason"] == "processo 2026-12" and entries[0][3]["vehicle"] == BUS
+
+        # Camera 2 has privacy masks: its playback is re-encoded with them burned in.
+        lay_out_archive(api.config, api.store, base, [base], camera=2)
+        status, _, error = await api.playback("detro", {"channel": 2, "from": z(base + timedelta(minutes=1)),
+                                                        "to": z(base + timedelta(minutes=2)), "reason": "x"},
+                                              tmp_path / "f.mp4")
+        assert status == 200, error
+        assert abs(probe(tmp_path / "f.mp4")[1] - 60) <= 3
+        frame = tmp_path / "f.png"
+        subprocess.run(["ffmpeg", "-v", "error", "-ss", "10", "-i", str(tmp_path / "f.mp4"), "-frames:v", "1",
+                        "-y", str(frame)], check=True)
+        with Image.open(frame) as image:
+            rgb = image.convert("RGB")
+            width, height = rgb.size
+            masked = rgb.crop((0, 0, width // 2 - 4, height)).getextrema()
+            unmasked = rgb.crop((width // 2 + 4, 0, width, height)).getextrema()
+        assert all(high <= 24 for _low, high in masked), masked
+        assert max(high for _low, high in unmasked) > 150, unmasked

@@ -7,7 +7,9 @@ from the index, with where to enter and leave each (``inpoint``/``outpoint``), a
 the archive has in the window (a bus that was not synced, a DVR that did not record);
 ``cut_playback`` joins them with ffmpeg's concat demuxer, stream copy (no re-encoding: a
 window costs little CPU whatever its length). A stream copy starts each piece at the key
-frame at or before its in-point, so the clip may begin up to one GOP early.
+frame at or before its in-point, so the clip may begin up to one GOP early. A camera the
+config gives ``dvr.privacy_masks`` is re-encoded with them burned in
+(``privacy_mask.mask_clip``, as evidence exports are).
 
 The clip holds the footage there is, back to back: the gaps are not filled with black but
 reported (``gaps``), with the runs of continuous footage in clip order (``runs``) so a
@@ -29,6 +31,7 @@ from pathlib import Path
 from guarita.adapters.dvr.archive import GAP_TOLERANCE_S, segment_path
 from guarita.config import GuaritaConfig
 from guarita.errors import GuaritaError
+from guarita.privacy_mask import mask_clip
 from guarita.retention.footage import TimeWindow, iso
 from guarita.retention.frigate_export import run_ffmpeg
 from guarita.store import Store
@@ -117,7 +120,8 @@ def plan_playback(config: GuaritaConfig, store: Store, vehicle: str, channel: in
     if settings.dvr is None or channel not in settings.dvr.cameras:
         raise PlaybackRefused(404, f"vehicle {vehicle} has no DVR camera {channel}")
     if window.end - window.start > MAX_WINDOW_S:
-        raise PlaybackRefused(400, f"a playback window is at most {MAX_WINDOW_S / 3600:g} h; ask for shorter ones", "to")
+        raise PlaybackRefused(400, f"a playback window is at most {MAX_WINDOW_S / 3600:g} h; ask for shorter ones",
+                              "to")
     kept_from = _retention_start(config, now)
     if window.start < kept_from:
         assert config.fleet is not None
@@ -154,11 +158,12 @@ def plan_playback(config: GuaritaConfig, store: Store, vehicle: str, channel: in
     return PlaybackPlan(vehicle, channel, window, tuple(pieces), tuple(gaps))
 
 
-async def cut_playback(plan: PlaybackPlan, dest: Path) -> None:
-    """Write the plan's pieces, joined (stream copy), as one MP4 at ``dest``.
+async def cut_playback(plan: PlaybackPlan, dest: Path, masks: list[str] | None = None) -> None:
+    """Write the plan's pieces, joined (stream copy), as one MP4 at ``dest``; with ``masks`` burned in if any.
 
     Raises:
         EvidenceError: ffmpeg could not join the files (the message names the camera).
+        PrivacyMaskError: the joined clip could not be masked.
     """
     listing = dest.with_suffix(".txt")
     lines = []
@@ -166,6 +171,10 @@ async def cut_playback(plan: PlaybackPlan, dest: Path) -> None:
         quoted = str(piece.path.resolve()).replace("'", "'\\''")
         lines.append(f"file '{quoted}'\ninpoint {piece.inpoint:.3f}\noutpoint {piece.outpoint:.3f}\n")
     listing.write_text("".join(lines), encoding="utf-8")
+    joined = dest.with_name("joined.mp4") if masks else dest
     await run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0:v", "-c", "copy",
-                      "-movflags", "+faststart", str(dest)],
+                      "-movflags", "+faststart", str(joined)],
                      f"ffmpeg could not join the archive of vehicle {plan.vehicle} camera {plan.channel}")
+    if masks:
+        await mask_clip(joined, dest, masks)
+        joined.unlink()

@@ -32,7 +32,7 @@ from guarita.metrics import Metrics
 from guarita.store import Store
 from guarita.video.source import VideoSource, camera_source
 from guarita.video.upstream import Subscriber, Upstream
-from guarita.video.vehicle import VehicleCamera, is_vehicle_key, live_problem, vehicle_source
+from guarita.video.vehicle import VehicleCamera, is_vehicle_key, live_problem, vehicle_masks, vehicle_source
 from guarita.video.views import View, ViewBook, ViewLimitReached
 
 __all__ = ["POLL_S", "VideoHub"]
@@ -88,9 +88,10 @@ class VideoHub:
         return None
 
     def _source(self, camera: str) -> tuple[VideoSource, list[str]]:
-        """Where ``camera``'s video comes from, and the masks to burn in (none for an onboard camera)."""
+        """Where ``camera``'s video comes from, and the masks to burn in."""
         if is_vehicle_key(camera):
-            return vehicle_source(self.config, VehicleCamera.parse(camera)), []
+            bus = VehicleCamera.parse(camera)
+            return vehicle_source(self.config, bus), vehicle_masks(self.config, bus)
         return camera_source(self.config, camera), self.config.cameras[camera].privacy_masks
 
     def in_area(self, camera: str, agency: str | None) -> bool:

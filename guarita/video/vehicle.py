@@ -7,8 +7,9 @@ the two kinds never clash and share one book, one set of limits and one upstream
 A camera can be watched live only when the config gives it a ``live`` RTSP source (the bus's
 mobile link: ``fleet.vehicles.<v>.dvr.cameras.<n>.live``) and the detro program is enabled.
 Its user and password (``password_file``/``password_env``) go into ffmpeg's argv only; logs
-show the address masked. Onboard cameras carry no privacy masks for the live view: it is
-remuxed.
+show the address masked. An onboard camera is remuxed (``-c:v copy``), unless the config
+gives it ``fleet.vehicles.<v>.dvr.privacy_masks``: those are burned in, as in evidence
+exports, so no frame leaves unmasked.
 
 Covers: DT-05, DT-04.
 """
@@ -21,7 +22,7 @@ from guarita.adapters.rtsp import mask_credentials, with_credentials
 from guarita.config import GuaritaConfig, ProgramName
 from guarita.video.source import VideoSource
 
-__all__ = ["NO_LIVE_SOURCE", "VehicleCamera", "is_vehicle_key", "live_problem", "vehicle_source"]
+__all__ = ["NO_LIVE_SOURCE", "VehicleCamera", "is_vehicle_key", "live_problem", "vehicle_masks", "vehicle_source"]
 
 NO_LIVE_SOURCE = "no live source configured"
 
@@ -65,6 +66,14 @@ def live_problem(config: GuaritaConfig, camera: VehicleCamera) -> str | None:
         return (f"{NO_LIVE_SOURCE} for vehicle {camera.vehicle} camera {camera.channel} "
                 f"(fleet.vehicles.{camera.vehicle}.dvr.cameras.{camera.channel}.live)")
     return None
+
+
+def vehicle_masks(config: GuaritaConfig, camera: VehicleCamera) -> list[str]:
+    """The privacy masks the config gives ``camera`` (``dvr.privacy_masks``; usually none)."""
+    settings = config.fleet.vehicles.get(camera.vehicle) if config.fleet is not None else None
+    if settings is None or settings.dvr is None:
+        return []
+    return list(settings.dvr.privacy_masks.get(camera.channel, []))
 
 
 def vehicle_source(config: GuaritaConfig, camera: VehicleCamera) -> VideoSource:

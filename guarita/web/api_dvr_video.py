@@ -40,7 +40,7 @@ from guarita.errors import GuaritaError, StoreError
 from guarita.local_time import local_zone
 from guarita.retention.footage import RetentionError, TimeWindow, iso, parse_instant
 from guarita.video.dvr_playback import PlaybackPlan, PlaybackRefused, cut_playback, plan_playback
-from guarita.video.vehicle import VehicleCamera, live_problem
+from guarita.video.vehicle import VehicleCamera, live_problem, vehicle_masks
 from guarita.video.views import ViewLimitReached
 from guarita.web.api_http import (
     API_CLOCK,
@@ -66,7 +66,8 @@ MAX_PLAYBACKS = 2
 _CHUNK = 256 * 1024
 _PLAYBACKS: web.AppKey[asyncio.Semaphore] = web.AppKey("api_dvr_playbacks", asyncio.Semaphore)
 
-Channel = Annotated[int, Field(ge=1, le=64, description="The DVR camera number, as under `fleet.vehicles.<v>.dvr.cameras`.")]
+Channel = Annotated[int, Field(ge=1, le=64,
+                               description="The DVR camera number, as under `fleet.vehicles.<v>.dvr.cameras`.")]
 Reason = Annotated[str, Field(min_length=1, max_length=MAX_REASON_CHARS, pattern=r"\S",
                               description="Why: an inspection or incident number, or free text; in the audit log.")]
 
@@ -158,14 +159,17 @@ async def _post_playback(request: web.Request, caller: Caller) -> web.StreamResp
         plan = plan_playback(config, store, camera.vehicle, camera.channel, window,
                              request.app[API_CLOCK]().timestamp())
     except PlaybackRefused as exc:
-        raise (invalid(exc.field, str(exc)) if exc.status == 400 and exc.field else ApiProblem(exc.status, str(exc))) from None
+        if exc.status == 400 and exc.field:
+            raise invalid(exc.field, str(exc)) from None
+        raise ApiProblem(exc.status, str(exc)) from None
     slots = request.app[_PLAYBACKS]
     if slots.locked():
         raise ApiProblem(429, f"{MAX_PLAYBACKS} playbacks are being prepared; try again in a moment")
     reason = body.reason.strip()
     gaps, runs = _spans(plan.gaps), _spans(plan.runs)
     _audit(request, caller, "video.playback.start", plan, {
-        "reason": reason, "from": utc_iso(window.start), "to": utc_iso(window.end), "gaps": gaps, "files": len(plan.pieces),
+        "reason": reason, "from": utc_iso(window.start), "to": utc_iso(window.end), "gaps": gaps,
+        "files": len(plan.pieces),
     })
     sent = 0
     why = "sent"
@@ -177,7 +181,7 @@ async def _post_playback(request: web.Request, caller: Caller) -> web.StreamResp
             with tempfile.TemporaryDirectory(dir=scratch_root) as scratch:
                 clip = Path(scratch) / "clip.mp4"
                 try:
-                    await cut_playback(plan, clip)
+                    await cut_playback(plan, clip, vehicle_masks(config, camera))
                 except GuaritaError as exc:
                     why = str(exc)
                     log.error("playback of %s: %s", camera.key, exc)
@@ -205,7 +209,8 @@ async def _post_playback(request: web.Request, caller: Caller) -> web.StreamResp
             try:
                 _audit(request, caller, "video.playback.end", plan, {"why": why, "bytes_sent": sent})
             except (StoreError, sqlite3.Error) as exc:
-                log.error("playback of %s ended (%s) but its audit entry could not be written: %s", camera.key, why, exc)
+                log.error("playback of %s ended (%s) but its audit entry could not be written: %s",
+                          camera.key, why, exc)
 
 
 _OPENERS = (ApiRole.ADMIN, ApiRole.OPERATOR, ApiRole.VIEWER)
