@@ -31,7 +31,8 @@ VOLUME ["/var/lib/guarita"]
 EXPOSE 8765
 USER guarita
 
-# 200 from /healthz while Guarita runs (status ok or degraded); no answer marks the container unhealthy.
+# 200 from /healthz while Guarita runs (status ok or degraded); 503 (failing: full disk or outbox) or no
+# answer marks the container unhealthy.
 # Set GUARITA_HEALTHZ_URL when web.port in the config is not 8765.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(os.environ['GUARITA_HEALTHZ_URL'], timeout=4)"]

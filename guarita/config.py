@@ -462,6 +462,9 @@ class VideoConfig(_Model):
     start_timeout_s: float = Field(
         default=15, gt=0, description="A source that gives no picture within this many seconds is reported down."
     )
+    playback_max_minutes: float = Field(
+        default=60, gt=0, le=24 * 60, description="Longest window one playback (POST /api/v1/playback) may ask for."
+    )
 
 
 class FleetRegime(StrEnum):

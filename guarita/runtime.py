@@ -253,8 +253,11 @@ class Runtime:
         if crowded is not None:
             own.append(crowded)
         warnings = [*own, *self.warnings, *self.retention_warnings]
+        # Failing: Guarita itself can keep no new event (a full disk, a full outbox); they wait
+        # on Frigate's broker. Everything else is degraded: events are kept and will go.
+        failing = self.store.full is not None or self.outbox.level is QuotaLevel.FULL
         return {
-            "status": "degraded" if degraded or warnings else "ok",
+            "status": "failing" if failing else "degraded" if degraded or warnings else "ok",
             "provider": self.config.provider.id,
             "links": links,
             "frigate_available": self.bridge.frigate_available,

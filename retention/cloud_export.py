@@ -7,7 +7,8 @@ from the bucket, each checked against the SHA-256 recorded when it was uploaded 
 is refused, naming the key), joined with ffmpeg's concat demuxer (stream copy) and cut to the
 window. A window the objects do not fully cover is refused, naming its gaps: joining around a
 gap would silently shorten the clip's timeline. Masks are burned in afterwards by
-:mod:`guarita.retention.evidence_export`, like every other clip's.
+:mod:`guarita.retention.evidence_export`, like every other clip's. A playback asks with ``exact=False``: the cut is then a stream copy
+from the first key frame in the window (``frigate_export.copy_cut``).
 
 Covers: BH-06, BH-07, BH-08.
 """
@@ -21,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from guarita.retention._s3 import CloudError, S3Access, open_bucket
-from guarita.retention.evidence import EvidenceError, EvidenceRequest
+from guarita.retention.evidence import EvidenceError
 from guarita.retention.footage import TimeWindow, iso
-from guarita.retention.frigate_export import cut_clip, run_ffmpeg
+from guarita.retention.frigate_export import FootageAsk, cut_clip, run_ffmpeg
 from guarita.store import Store
 
 __all__ = ["CloudClip", "CloudFootageError", "CloudObject", "coverage_gaps", "covering_objects", "fetch_cloud_clip"]
@@ -106,7 +107,7 @@ async def _join(parts: list[Path], dest: Path) -> None:
 
 
 async def fetch_cloud_clip(
-    store: Store, access: S3Access, request: EvidenceRequest, camera: str, scratch: Path
+    store: Store, access: S3Access, request: FootageAsk, camera: str, scratch: Path, *, exact: bool = True
 ) -> CloudClip:
     """Join ``camera``'s cloud objects over the request's window into one clip in ``scratch``.
 
@@ -134,6 +135,6 @@ async def fetch_cloud_clip(
     joined = folder / "joined.mp4"
     await _join(parts, joined)
     clip = folder / "window.mp4"
-    await cut_clip(joined, clip, max(0.0, window.start - objects[0].start), window.end - window.start)
-    log.info("camera %s for request %d joined from %d cloud objects", camera, request.id, len(objects))
+    await cut_clip(joined, clip, max(0.0, window.start - objects[0].start), window.end - window.start, exact=exact)
+    log.info("camera %s for request %s joined from %d cloud objects", camera, request.id, len(objects))
     return CloudClip(camera, clip, tuple(objects))

@@ -46,12 +46,12 @@ from guarita.retention.bundle import file_sha256, write_bundle
 from guarita.retention.cloud_export import CloudClip, fetch_cloud_clip
 from guarita.retention.evidence import EvidenceError, EvidenceRequest, add_custody, get_request
 from guarita.retention.footage import FootageSource, iso
-from guarita.retention.frigate_export import FrigateClip, fetch_frigate_clip
+from guarita.retention.frigate_export import FootageAsk, FrigateClip, fetch_frigate_clip
 from guarita.retention.hold_exports import ExportState, HoldExport
 from guarita.retention.holds import insert_hold
 from guarita.store import Store
 
-__all__ = ["ExportResult", "export_request"]
+__all__ = ["ExportResult", "camera_clip", "export_request"]
 
 log = logging.getLogger(__name__)
 
@@ -156,26 +156,33 @@ def _cameras(config: GuaritaConfig, sources: tuple[FootageSource, ...]) -> list[
     return cameras
 
 
-async def _camera_clip(store: Store, frigate: FrigateClient | None, cloud: S3Access | None,
-                       request: EvidenceRequest, camera: str, scratch: Path) -> FrigateClip | CloudClip:
-    """Frigate's export first; the cloud copy when Frigate cannot export the window."""
+async def camera_clip(store: Store, frigate: FrigateClient | None, cloud: S3Access | None, request: FootageAsk,
+                      camera: str, scratch: Path, *, exact: bool = True,
+                      name: str | None = None) -> FrigateClip | CloudClip:
+    """Frigate's export first; the cloud copy when Frigate cannot export the window.
+
+    Also a playback's (``exact=False``: cuts are stream copies; ``name``: the Frigate export's name).
+
+    Raises:
+        EvidenceError: neither Frigate nor the cloud copy can give the window.
+    """
     if frigate is None and cloud is None:
         raise EvidenceError(f"request {request.id} names Frigate camera {camera}, but neither a Frigate client "
                             "nor the cloud copy was given to export it")
     reason = "no Frigate client was given"
     if frigate is not None:
         try:
-            return await fetch_frigate_clip(store, frigate, request, camera, scratch)
+            return await fetch_frigate_clip(store, frigate, request, camera, scratch, exact=exact, name=name)
         except EvidenceError as exc:
             if cloud is None:
                 raise
             reason = str(exc)
     assert cloud is not None
     try:
-        clip = await fetch_cloud_clip(store, cloud, request, camera, scratch)
+        clip = await fetch_cloud_clip(store, cloud, request, camera, scratch, exact=exact)
     except EvidenceError as exc:
         raise EvidenceError(f"{reason}; and the cloud copy cannot stand in: {exc}") from exc
-    log.info("camera %s of request %d taken from the cloud copy (%s)", camera, request.id, reason)
+    log.info("camera %s of request %s taken from the cloud copy (%s)", camera, request.id, reason)
     return clip
 
 
@@ -210,7 +217,7 @@ async def export_request(
     segments = _segments(store, request)
     with tempfile.TemporaryDirectory(prefix="guarita-evidence-") as scratch:
         cameras = [source.camera for source in request.sources if source.camera is not None]
-        clips = [await _camera_clip(store, frigate, cloud, request, camera, Path(scratch)) for camera in cameras]
+        clips = [await camera_clip(store, frigate, cloud, request, camera, Path(scratch)) for camera in cameras]
         folder.mkdir(parents=True, exist_ok=True)
         files = [await _export_file(config, segment, folder) for segment in segments]
         files += [await _camera_file(config, clip, request, folder) for clip in clips]

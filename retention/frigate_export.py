@@ -13,6 +13,11 @@ one a hold recorded done (or still in progress, then waited for); a hold whose e
 is not reused. Masks are burned in afterwards by :mod:`guarita.retention.evidence_export`,
 like the DVR clips'.
 
+A playback (:mod:`guarita.video.playback`) asks for the same clips with ``exact=False``: the cut
+is then a stream copy from the first key frame at or after the window's start (``copy_cut``),
+so nothing before the window leaves and nothing is re-encoded. Both take any ``FootageAsk``
+(an id, a reference and a window): an evidence request or a playback.
+
 Covers: PB-04, BH-06, BH-07, BH-08.
 """
 
@@ -23,19 +28,21 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import ffmpeg  # type: ignore[import-untyped]
 
 from guarita.errors import FrigateError, FrigateHttpError
 from guarita.frigate import Export, FrigateClient
 from guarita.retention.bundle import file_sha256
-from guarita.retention.evidence import EvidenceError, EvidenceRequest
+from guarita.retention.evidence import EvidenceError
 from guarita.retention.footage import TimeWindow
 from guarita.retention.hold_exports import ExportState
 from guarita.retention.holds import LegalHold, list_holds
 from guarita.store import Store
 
-__all__ = ["FrigateClip", "cut_clip", "fetch_frigate_clip", "reusable_hold", "run_ffmpeg", "video_seconds"]
+__all__ = ["FootageAsk", "FrigateClip", "copy_cut", "cut_clip", "fetch_frigate_clip", "keyframe_at_or_after", "reusable_hold",
+           "run_ffmpeg", "video_seconds"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +50,19 @@ _SLACK_S = 1.0
 """Frigate truncates an export's start and end to whole seconds."""
 _LENGTH_TOLERANCE_S = 0.1
 """An export at most this much longer than the window is kept as Frigate made it."""
+
+
+class FootageAsk(Protocol):
+    """What footage is asked for: an evidence request, or a playback."""
+
+    @property
+    def id(self) -> int | str: ...
+
+    @property
+    def ref(self) -> str: ...
+
+    @property
+    def window(self) -> TimeWindow: ...
 
 
 @dataclass(frozen=True)
@@ -87,7 +107,7 @@ async def _finished(frigate: FrigateClient, export_id: str, poll_s: float) -> Ex
 
 
 async def _export(
-    store: Store, frigate: FrigateClient, request: EvidenceRequest, camera: str, poll_s: float
+    store: Store, frigate: FrigateClient, request: FootageAsk, camera: str, poll_s: float, name: str
 ) -> tuple[Export, TimeWindow, int | None]:
     hold = reusable_hold(store, camera, request.window)
     export_id = hold.export.export_id if hold is not None and hold.export is not None else None
@@ -99,7 +119,7 @@ async def _export(
                 raise
             log.warning("hold %d's Frigate export %s is gone (%s); asking for a new one", hold.id, export_id, exc)
     export_id = await frigate.start_export(camera, request.window.start, request.window.end,
-                                           name=f"evidence {request.id}: {request.ref}"[:256])
+                                           name=name[:256])
     return await _finished(frigate, export_id, poll_s), request.window, None
 
 
@@ -129,29 +149,81 @@ def video_seconds(path: Path) -> float:
         raise EvidenceError(f"{path.name} is not a readable video: {exc}") from exc
 
 
-async def cut_clip(source: Path, dest: Path, offset: float, seconds: float) -> None:
+def keyframe_at_or_after(path: Path, offset: float, end: float) -> float | None:
+    """Time (from the file's start) of the first video key frame in ``[offset, end)``; None if there is none.
+
+    Blocking (ffprobe reads the packets of that stretch only); run it in a thread.
+
+    Raises:
+        EvidenceError: ffprobe cannot read the file.
+    """
+    try:
+        info = ffmpeg.probe(str(path), v="error", select_streams="v:0",
+                            read_intervals=f"{max(0.0, offset - 5):.3f}%{end:.3f}",
+                            show_entries="packet=pts_time,flags:format=start_time")
+    except ffmpeg.Error as exc:
+        raise EvidenceError(f"{path.name} is not a readable video: {exc}") from exc
+    origin = float(info.get("format", {}).get("start_time", 0) or 0)
+    for packet in info.get("packets", []):
+        if "K" not in str(packet.get("flags", "")) or "pts_time" not in packet:
+            continue
+        moment = float(packet["pts_time"]) - origin
+        if offset - 0.0005 <= moment < end:
+            return moment
+    return None
+
+
+async def copy_cut(source: Path, dest: Path, offset: float, seconds: float) -> None:
+    """Copy (no re-encoding) ``source`` from its first key frame at or after ``offset`` to ``offset + seconds``.
+
+    Nothing before ``offset`` is written: the cut never starts at an earlier key frame.
+
+    Raises:
+        EvidenceError: no key frame in the stretch, or ffmpeg failed.
+    """
+    end = offset + seconds
+    start = await asyncio.to_thread(keyframe_at_or_after, source, offset, end)
+    if start is None:
+        raise EvidenceError(f"{source.name} has no key frame between {offset:.3f} s and {end:.3f} s: nothing to copy")
+    # Just past the key frame, so the input seek lands on it and not on the one before.
+    begin = start + 0.001
+    await run_ffmpeg(["-ss", f"{begin:.3f}", "-i", str(source), "-t", f"{end - begin:.3f}", "-map", "0:v:0",
+                      "-c", "copy", "-movflags", "+faststart", str(dest)],
+                     f"ffmpeg could not copy {source.name}'s window")
+
+
+async def cut_clip(source: Path, dest: Path, offset: float, seconds: float, *, exact: bool = True) -> None:
     """Write ``seconds`` of ``source`` from ``offset`` to ``dest``, re-encoded so the cut is frame-exact.
+
+    With ``exact=False`` the cut is ``copy_cut``'s (no re-encoding; it starts at a key frame).
 
     Raises:
         EvidenceError: ffmpeg failed.
     """
+    if not exact:
+        await copy_cut(source, dest, offset, seconds)
+        return
     await run_ffmpeg(["-ss", f"{offset:.3f}", "-i", str(source), "-t", f"{seconds:.3f}", "-c:v", "libx264",
                       "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart",
                       str(dest)], f"ffmpeg could not cut {source.name} to the request's window")
 
 
 async def fetch_frigate_clip(
-    store: Store, frigate: FrigateClient, request: EvidenceRequest, camera: str, scratch: Path, *,
-    poll_s: float = 0.5,
+    store: Store, frigate: FrigateClient, request: FootageAsk, camera: str, scratch: Path, *,
+    poll_s: float = 0.5, exact: bool = True, name: str | None = None,
 ) -> FrigateClip:
     """Get ``camera``'s footage of the request's window from a Frigate export into ``scratch``.
+
+    ``name`` is the export's name in Frigate (default ``evidence <id>: <ref>``); ``exact`` is
+    ``cut_clip``'s.
 
     Raises:
         EvidenceError: Frigate cannot be reached, has no recordings of the window, or its
             export failed; nothing is written outside ``scratch``.
     """
     try:
-        export, covered, hold_id = await _export(store, frigate, request, camera, poll_s)
+        export, covered, hold_id = await _export(store, frigate, request, camera, poll_s,
+                                                 name or f"evidence {request.id}: {request.ref}")
         downloaded = scratch / f"{export.id}.download.mp4"
         await frigate.download_export(export, downloaded)
     except FrigateError as exc:
@@ -164,7 +236,7 @@ async def fetch_frigate_clip(
     cut = wider or seconds > window.end - window.start + _LENGTH_TOLERANCE_S
     if cut:
         clip = scratch / f"{export.id}.mp4"
-        await cut_clip(downloaded, clip, max(0.0, window.start - export.date), window.end - window.start)
-    log.info("Frigate export %s of %s fetched for request %d (%.1f s%s)%s", export.id, camera, request.id, seconds,
+        await cut_clip(downloaded, clip, max(0.0, window.start - export.date), window.end - window.start, exact=exact)
+    log.info("Frigate export %s of %s fetched for request %s (%.1f s%s)%s", export.id, camera, request.id, seconds,
              ", cut to the window" if cut else "", f", reused from hold {hold_id}" if hold_id is not None else "")
     return FrigateClip(camera, export.id, clip, digest, hold_id, export.video_path, seconds, cut)

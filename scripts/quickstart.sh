@@ -52,8 +52,11 @@ case "$command" in
     if [ "$hass_status" -ne 0 ]; then
       echo "quickstart: the Home Assistant tests failed (exit $hass_status); the main suite runs anyway" >&2
     fi
+    # One pytest worker per core (pytest-xdist): most tests wait on brokers, ffmpeg and
+    # timers, so two workers on two cores halve the wall time. GUARITA_TEST_WORKERS=0 runs
+    # them in this one process.
     main_status=0
-    .venv/bin/python -m pytest --cov --cov-report=term "$@" || main_status=$?
+    .venv/bin/python -m pytest -n "${GUARITA_TEST_WORKERS:-auto}" --cov --cov-report=term "$@" || main_status=$?
     if [ "$main_status" -ne 0 ]; then exit "$main_status"; fi
     exit "$hass_status" ;;
   *) echo "usage: scripts/quickstart.sh demo|test [args...]" >&2; exit 2 ;;

@@ -215,11 +215,11 @@ ROUTES = [
 
 
 def test_the_role_table_covers_every_route_of_the_document() -> None:
-    # The live view's routes need a shared camera and a video source: tests/test_video.py covers their roles,
-    # and tests/test_video_detro.py those of a bus's cameras (a fleet, a live source, an archive).
+    # The live view's and playback's routes need a shared camera and video: tests/test_video.py and
+    # tests/test_video_playback.py cover their roles, tests/test_video_detro.py those of a bus's cameras.
     documented = {
         f"{op.method} /api/v1{op.path.replace('{camera}', 'X').replace('{id}', 'X')}" for op in OPERATIONS
-        if op.roles and not op.path.startswith(("/views", "/vehicles/"))
+        if op.roles and not op.path.startswith(("/views", "/playback", "/vehicles/"))
     }
     tested = {
         f"{r.method} {r.path.replace('street_front', 'X').replace('lobby', 'X')}".replace(
@@ -230,7 +230,8 @@ def test_the_role_table_covers_every_route_of_the_document() -> None:
     assert tested == documented
     assert {op.path: set(op.roles) for op in OPERATIONS if op.method == "GET"} == {
         "/cameras": set(ApiRole), "/clients": set(READERS), "/audit/verify": {ApiRole.ADMIN, ApiRole.AUDITOR},
-        "/vehicle-events": set(ApiRole), "/summary": set(ApiRole), "/views": set(ApiRole), "/openapi.json": set(),
+        "/vehicle-events": set(ApiRole), "/summary": set(ApiRole), "/views": set(ApiRole), "/playback": set(ApiRole),
+        "/openapi.json": set(),
     }
 
 

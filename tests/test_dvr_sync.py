@@ -463,3 +463,16 @@ async def test_telemetry_files_on_the_dvr_are_synced_and_become_positions_and_ev
     assert again is not None and again.telemetry_files == 0
     assert store.db.execute("SELECT COUNT(*) FROM vehicle_events").fetchone() == (1,)
     store.close()
+
+
+# covers DT-06, DT-14
+def test_coverage_lines_count_one_file_and_one_gap_in_the_singular() -> None:
+    from zoneinfo import ZoneInfo
+
+    from guarita.cli.fleet import _coverage_lines
+
+    camera = {"camera": 1, "role": "road", "archived_files": 1, "first": "2026-11-20T11:00:00+00:00",
+              "last": "2026-11-20T11:01:00+00:00", "gaps": [["2026-11-20T11:01:00+00:00", "2026-11-20T11:05:00+00:00"]]}
+    (line, gap) = _coverage_lines([camera], ZoneInfo("America/Sao_Paulo"))
+    assert line.endswith("1 file in the archive, 2026-11-20 08:00:00 -03:00 → 2026-11-20 08:01:00 -03:00, 1 gap")
+    assert gap == "    gap 2026-11-20 08:01:00 -03:00 → 2026-11-20 08:05:00 -03:00"

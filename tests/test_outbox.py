@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from harness import Receiver, lifecycles, running, wait_for, write_config
 
@@ -369,8 +370,12 @@ async def test_backpressure_holds_events_at_the_frigate_broker_and_loses_none(
         assert runtime.outbox.depth("detro") == held_depth, "the outbox stopped at its quota"
         assert 0 < held_depth < len(messages)
         assert runtime.outbox.pending_bytes <= runtime.outbox.quota_bytes == int(quota_mb * 1_000_000)
-        health = runtime.health()
-        assert health["status"] == "degraded"
+        assert runtime.web_port is not None
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{await runtime.web_port}/healthz") as answer:
+                assert answer.status == 503, "a full outbox keeps no new event: /healthz is failing"
+                health = await answer.json()
+        assert health["status"] == "failing"
         assert health["outbox"]["level"] == "full"
         assert health["outbox"]["depth"] == {"detro": held_depth}
         assert health["quarantined"] == 0

@@ -5,3 +5,5 @@ One module per command group (``registry``, ``fleet``, ``evidence``, ``views`` â
 
 Covers: PB-01, PB-05.
 """
+
+__all__: list[str] = []

@@ -5,4 +5,5 @@ Covers: PB-01.
 
 from guarita.cli.main import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -109,9 +109,11 @@ def _coverage_lines(cameras: list[dict[str, Any]], zone: dt.tzinfo) -> list[str]
     lines = []
     for camera in cameras:
         span = f"{_local(camera['first'], zone)} → {_local(camera['last'], zone)}"
+        gaps = len(camera['gaps']) + camera.get('gaps_more', 0)
+        files = camera['archived_files']
         lines.append(
-            f"  camera {camera['camera']} ({camera['role']}): {camera['archived_files']} files in the archive, "
-            f"{span}, {len(camera['gaps']) + camera.get('gaps_more', 0)} gaps"
+            f"  camera {camera['camera']} ({camera['role']}): {files} file{'' if files == 1 else 's'} in the archive, "
+            f"{span}, {gaps} gap{'' if gaps == 1 else 's'}"
         )
         if camera.get("error"):
             lines.append(f"    NOT LISTED: {camera['error']}")

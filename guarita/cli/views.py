@@ -1,10 +1,12 @@
-"""``guarita views list``: the live views of shared cameras, read from the audit log.
+"""``guarita views list``: the live views and playbacks of shared cameras, read from the audit log.
 
 Every view is a ``video.view.start`` entry and, once over, a ``video.view.end`` entry
 (``guarita.video.views``), so the list needs no running process: a view is open while it has
 a start, no end, and an expiry still ahead (a view of a process that stopped without writing
 its end drops out at its expiry). ``--ended`` adds the views that ended in the last
-``--hours`` (default 24) with why, how long and the bytes sent. Times are UTC.
+``--hours`` (default 24) with why, how long and the bytes sent. Playbacks
+(``video.playback.start``/``end``, ``guarita.video.playback``) are listed the same way, after the
+views, with the window they play. Times are UTC.
 
 Covers: BH-07, BH-09, BH-11.
 """
@@ -19,7 +21,7 @@ from typing import Any
 from guarita.cli.common import SubParsers, cli_config, emit, guarded, json_option, open_store
 from guarita.store import Store
 
-__all__ = ["add_views_commands", "views_from_audit"]
+__all__ = ["add_views_commands", "playbacks_from_audit", "views_from_audit"]
 
 
 def _iso(moment: float) -> str:
@@ -28,20 +30,31 @@ def _iso(moment: float) -> str:
 
 def views_from_audit(store: Store, now: float, *, ended_since: float | None = None) -> list[dict[str, Any]]:
     """Open views (and, with ``ended_since``, those ended after it), oldest first."""
+    return _from_audit(store, now, "view", ended_since)
+
+
+def playbacks_from_audit(store: Store, now: float, *, ended_since: float | None = None) -> list[dict[str, Any]]:
+    """Open playbacks (and, with ``ended_since``, those ended after it), oldest first, with their windows."""
+    return _from_audit(store, now, "playback", ended_since)
+
+
+def _from_audit(store: Store, now: float, kind: str, ended_since: float | None) -> list[dict[str, Any]]:
     views: dict[str, dict[str, Any]] = {}
     rows = store.db.execute(
-        "SELECT at, actor, action, subject, details FROM audit_log "
-        "WHERE action IN ('video.view.start', 'video.view.end') ORDER BY seq"
+        "SELECT at, actor, action, subject, details FROM audit_log WHERE action IN (?, ?) ORDER BY seq",
+        (f"video.{kind}.start", f"video.{kind}.end"),
     )
     for at, actor, action, subject, details_text in rows:
         details = json.loads(details_text)
-        view_id = str(details.get("view", ""))
-        if action == "video.view.start":
+        view_id = str(details.get(kind, ""))
+        if action.endswith(".start"):
             views[view_id] = {
-                "view": view_id, "camera": subject, "holder": actor, "role": details.get("role"),
+                kind: view_id, "camera": subject, "holder": actor, "role": details.get("role"),
                 "agency": details.get("agency"), "reason": details.get("reason"), "opened_at": _iso(float(at)),
                 "expires_at": _iso(float(details.get("expires", at))), "_expires": float(details.get("expires", at)),
                 "ended_at": None, "why": None, "duration_s": None, "bytes_sent": None,
+                **({"window": details.get("window"), "periods": details.get("periods"), "gaps": details.get("gaps")}
+                   if kind == "playback" else {}),
             }
         elif view_id in views:
             views[view_id] |= {"ended_at": _iso(float(at)), "_ended": float(at), "why": details.get("why"),
@@ -57,25 +70,31 @@ def views_from_audit(store: Store, now: float, *, ended_since: float | None = No
     return chosen
 
 
-def _text(views: list[dict[str, Any]]) -> str:
-    if not views:
-        return "no live views"
-    lines = []
+def _text(views: list[dict[str, Any]], playbacks: list[dict[str, Any]]) -> str:
+    lines = [] if views or playbacks else ["no live views or playbacks"]
     for v in views:
-        who = v["holder"] + (f" (agency {v['agency']})" if v["agency"] else "") + f", {v['role']}"
-        state = (f"ended {v['ended_at']} ({v['why']}; {v['duration_s']:.0f} s, {v['bytes_sent']} bytes)"
-                 if v["ended_at"] else f"open until {v['expires_at']}")
-        lines.append(f"{v['view']}  {v['camera']}  by {who}  since {v['opened_at']}  {state}\n"
-                     f"    reason: {v['reason']}")
+        lines.append(_line(v, v["view"], ""))
+    for p in playbacks:
+        window = p.get("window") or {}
+        lines.append(_line(p, p["playback"], f"playback of {window.get('from')} → {window.get('to')}  "))
     return "\n".join(lines)
+
+
+def _line(v: dict[str, Any], ident: str, what: str) -> str:
+    who = v["holder"] + (f" (agency {v['agency']})" if v["agency"] else "") + f", {v['role']}"
+    state = (f"ended {v['ended_at']} ({v['why']}; {v['duration_s']:.0f} s, {v['bytes_sent']} bytes)"
+             if v["ended_at"] else f"open until {v['expires_at']}")
+    return f"{ident}  {v['camera']}  {what}by {who}  since {v['opened_at']}  {state}\n    reason: {v['reason']}"
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
     config = cli_config(args)
     now = dt.datetime.now(dt.UTC).timestamp()
     with open_store(config) as store:
-        views = views_from_audit(store, now, ended_since=now - args.hours * 3600 if args.ended else None)
-    emit(args, _text(views), {"views": views})
+        since = now - args.hours * 3600 if args.ended else None
+        views = views_from_audit(store, now, ended_since=since)
+        playbacks = playbacks_from_audit(store, now, ended_since=since)
+    emit(args, _text(views, playbacks), {"views": views, "playbacks": playbacks})
     return 0
 
 
@@ -84,7 +103,7 @@ def add_views_commands(sub: SubParsers, common: argparse.ArgumentParser) -> None
     views = sub.add_parser("views", help="live views of shared cameras (docs/video.md)")
     views_sub = views.add_subparsers(dest="views_command", required=True)
     listing = views_sub.add_parser("list", parents=[common, json_option()],
-                                   help="open live views: camera, who, reason, since, until")
-    listing.add_argument("--ended", action="store_true", help="also the views that ended in the last --hours")
+                                   help="open live views and playbacks: camera, who, reason, since, until")
+    listing.add_argument("--ended", action="store_true", help="also the views and playbacks that ended in the last --hours")
     listing.add_argument("--hours", type=float, default=24.0, help="how far back --ended looks (default 24)")
     listing.set_defaults(func=guarded(_cmd_list))

@@ -1,4 +1,4 @@
-"""Live view of shared cameras for the centres: views, one upstream ffmpeg per camera, fMP4 over HTTP.
+"""Live view and playback of shared cameras for the centres: views, one upstream ffmpeg per camera, fMP4 over HTTP.
 
 * ``source``: where a camera's video is pulled from (Frigate's restream or the camera's own RTSP);
 * ``command``: the ffmpeg command line (remux, or transcode with the privacy masks burned in);
@@ -6,8 +6,9 @@
 * ``upstream``: one ffmpeg per camera whose fragments fan out to every viewer;
 * ``views``: the book of open views, their limits and their audit entries;
 * ``hub``: the gate, the views and the upstreams together, and the watcher that ends streams.
+* ``playback``: a past window of a camera, only its shared periods, from Frigate or the cloud copy.
 
-The HTTP routes are in ``guarita.web.api_views``. See docs/video.md.
+The HTTP routes are in ``guarita.web.api_views`` and ``guarita.web.api_playback``. See docs/video.md.
 
 Covers: BH-11, BH-05, BH-07, BH-09.
 """

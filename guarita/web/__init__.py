@@ -3,3 +3,5 @@
 
 Covers: PB-05, BH-07, BH-09.
 """
+
+__all__: list[str] = []

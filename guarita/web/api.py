@@ -38,6 +38,7 @@ from guarita.masked_evidence import CameraCommandError, masked_evidence
 from guarita.web.api_vehicle_events import VEHICLE_EVENT_OPERATIONS, add_vehicle_event_routes
 from guarita.web.api_dvr_video import DVR_VIDEO_OPERATIONS, add_dvr_video_routes
 from guarita.web.api_views import VIEW_OPERATIONS, add_view_routes
+from guarita.web.api_playback import PLAYBACK_OPERATIONS, add_playback_routes
 from guarita.web.api_read_audit import ReadAudit
 from guarita.web.api_summary import API_LIVE, SUMMARY_ROUTES, LiveState, camera_models
 from guarita.web.api_http import (
@@ -288,7 +289,7 @@ _OPENAPI = ApiOperation("GET", "/openapi.json", "openapi", "Read this OpenAPI do
                         "The OpenAPI 3.1 document of this API.", (), {200: None})
 
 OPERATIONS: tuple[ApiOperation, ...] = (
-    *(op for op, _ in (*_ROUTES, *SUMMARY_ROUTES)), *VEHICLE_EVENT_OPERATIONS, *VIEW_OPERATIONS,
+    *(op for op, _ in (*_ROUTES, *SUMMARY_ROUTES)), *VEHICLE_EVENT_OPERATIONS, *VIEW_OPERATIONS, *PLAYBACK_OPERATIONS,
     *DVR_VIDEO_OPERATIONS, _OPENAPI
 )
 
@@ -326,6 +327,7 @@ def make_api_app(
         app.router.add_route(operation.method, operation.path, guarded(operation, handler))
     add_vehicle_event_routes(app, outbox)
     add_view_routes(app)  # live views of shared cameras (docs/video.md)
+    add_playback_routes(app)  # playback of their past shared windows (docs/video.md)
     add_dvr_video_routes(app)  # a bus's cameras for DETRO: live views and archive playback
     if live is not None:
         app[API_LIVE] = live

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -47,11 +47,13 @@ from guarita.web.api_http import (
 )
 from guarita.web.api_openapi import API_PREFIX, ApiOperation, QueryParam
 from guarita.config import CAMERA_NAME_PATTERN, ApiRole, ProgramName
+from guarita.consent.share_gate import ShareReason
 from guarita.video import VideoHub, View, ViewLimitReached
 from guarita.video.vehicle import is_vehicle_key
 
 __all__ = ["API_VIDEO", "VIEW_OPERATIONS", "ViewBody", "ViewEnded", "ViewModel", "ViewOpened", "ViewRenewBody",
-           "ViewsReport", "add_view_routes", "opened_view", "token_program"]
+           "ViewsReport", "add_view_routes", "caller_agency", "check_camera", "hidden_camera", "opened_view",
+           "token_program"]
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +138,8 @@ def opened_view(view: View) -> ViewOpened:
                       stream_url=f"{API_PREFIX}/views/{view.id}/stream.mp4?key={view.key}")
 
 
-def _agency(request: web.Request, caller: Caller) -> str | None:
+def caller_agency(request: web.Request, caller: Caller) -> str | None:
+    """The agency the caller's token is bound to, or None."""
     token = request.app[API_CONFIG].web.tokens.get(caller.name)
     return token.agency if token is not None else None
 
@@ -151,21 +154,30 @@ def token_program(request: web.Request, caller: Caller) -> ProgramName | None:
     return ProgramName.COP_BH if token.agency is not None else None
 
 
-def _check_camera(request: web.Request, camera: str, agency: str | None) -> None:
-    """Refuse a camera the caller may not watch now (see the module's docstring for which answer)."""
+def hidden_camera(camera: str, agency: str | None) -> ApiProblem:
+    """The one 404 an agency-bound token gets for every camera it may not see (unknown, unshared, outside)."""
+    return ApiProblem(404, f"no camera {camera!r} is available for live view to agency {agency!r}")
+
+
+def check_camera(request: web.Request, camera: str, agency: str | None, *,
+                 counted: Collection[ShareReason] | None = None, what: str = "no live view") -> None:
+    """Refuse a camera the caller may not watch now (see the module's docstring for which answer).
+
+    ``counted``: only these reasons of the gate count (a playback leaves the registry's to its window).
+    """
     hub = request.app[API_VIDEO]
-    hidden = ApiProblem(404, f"no camera {camera!r} is available for live view to agency {agency!r}")
+    hidden = hidden_camera(camera, agency)
     if camera not in request.app[API_CONFIG].cameras:
         raise hidden if agency is not None else ApiProblem(404, f"camera {camera!r} is not in the config")
     if not hub.in_area(camera, agency):
         raise hidden
     hub.refresh()
-    reasons = hub.gate_reasons(camera)
+    reasons = [r for r in hub.gate_reasons(camera) if counted is None or r in counted]
     if reasons:
         if agency is not None:
             raise hidden
         raise ApiProblem(403, f"camera {camera!r} is not shared with cop_bh now ("
-                              + ", ".join(r.value for r in reasons) + "): no live view")
+                              + ", ".join(r.value for r in reasons) + f"): {what}")
 
 
 def _own_view(request: web.Request, caller: Caller) -> View:
@@ -183,10 +195,10 @@ def _own_view(request: web.Request, caller: Caller) -> View:
 
 async def _post_view(request: web.Request, caller: Caller) -> web.Response:
     body = await read_body(request, ViewBody)
-    agency = _agency(request, caller)
+    agency = caller_agency(request, caller)
     if token_program(request, caller) is ProgramName.DETRO:  # DETRO's platform watches buses only
         raise ApiProblem(404, f"no camera {body.camera!r} is available for live view to this token")
-    _check_camera(request, body.camera, agency)
+    check_camera(request, body.camera, agency)
     try:
         view = request.app[API_VIDEO].book.open(body.camera, body.reason.strip(), holder=caller.name,
                                                 role=caller.role.value, agency=agency)
@@ -196,7 +208,7 @@ async def _post_view(request: web.Request, caller: Caller) -> web.Response:
 
 
 async def _get_views(request: web.Request, caller: Caller) -> web.Response:
-    agency = _agency(request, caller)
+    agency = caller_agency(request, caller)
     program = token_program(request, caller)
     views = [
         ViewModel(view=v.id, camera=v.camera, holder=v.holder, role=v.role, agency=v.agency, reason=v.reason,
@@ -220,7 +232,7 @@ async def _post_renew(request: web.Request, caller: Caller) -> web.Response:
             raise ApiProblem(410, f"view {view.id} has ended: {problem}")
     else:
         try:
-            _check_camera(request, view.camera, view.agency)
+            check_camera(request, view.camera, view.agency)
         except ApiProblem:
             hub.book.end(view, "the camera is no longer shared with cop_bh")
             raise
