@@ -15,6 +15,7 @@ import json
 import secrets
 import shutil
 import subprocess
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from PIL import Image
 from test_config import problems_of
 
 from guarita.adapters.dvr.archive import segment_path
+from guarita.cli.views import playbacks_from_audit
 from guarita.config import CameraRole, GuaritaConfig
 from guarita.config_loader import load_config
 from guarita.consent.registry import Registry
@@ -50,6 +52,7 @@ BUS_USER = "dvr"
 BUS_PASSWORD = "bus-" + secrets.token_hex(6)
 ZONE = "America/Sao_Paulo"
 SEGMENT_S = 300
+MINUTE = timedelta(minutes=1)
 MASK = "0,0,0.5,0,0.5,1,0,1"  # the left half of camera 2's picture
 # name -> (role, agency, program, token)
 HOLDERS: dict[str, tuple[str, str | None, str | None, str]] = {
@@ -83,7 +86,7 @@ def write_config(tmp_path: Path, rtsp_port: int) -> GuaritaConfig:
                    **({"agency": agency} if agency else {}), **({"program": program} if program else {})}
             for name, (role, agency, program, token) in HOLDERS.items()
         }},
-        "video": {"start_timeout_s": 5},
+        "video": {"start_timeout_s": 5, "playback_max_minutes": 120},
     }
     path = tmp_path / "guarita.yaml"
     path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
@@ -102,14 +105,11 @@ class Served:
         async with self.session.request(method, f"{self.base}/api/v1{path}", json=body, headers=headers) as answer:
             return answer.status, await answer.json()
 
-    async def playback(self, who: str, body: dict[str, Any], dest: Path) -> tuple[int, dict[str, str], Any]:
-        headers = {"Authorization": f"Bearer {HOLDERS[who][3]}"}
-        async with self.session.post(f"{self.base}/api/v1/vehicles/{BUS}/playback", json=body,
-                                     headers=headers) as answer:
-            if answer.content_type != "video/mp4":
-                return answer.status, dict(answer.headers), await answer.json()
+    async def video(self, opened: dict[str, Any], dest: Path) -> None:
+        """Fetch a playback's MP4 by its ``video_url`` (its key, no token), as a player would."""
+        async with self.session.get(self.base + opened["video_url"]) as answer:
+            assert answer.status == 200 and answer.content_type == "video/mp4", answer.status
             dest.write_bytes(await answer.read())
-            return answer.status, dict(answer.headers), None
 
     def audit(self, prefix: str) -> list[tuple[str, str, str, dict[str, Any]]]:
         rows = self.store.db.execute("SELECT actor, action, subject, details FROM audit_log WHERE action LIKE ? "
@@ -267,68 +267,93 @@ def z(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def u(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
 # covers DT-04, DT-12, DT-06
 async def test_detro_plays_back_a_window_of_the_archive_with_its_gaps(tmp_path: Path) -> None:
-    """DT-04: the window comes back as one MP4 of its length; a missing hour is named; past DT-12's retention, refused."""
+    """DT-04: the window plays as one MP4 of its length; a missing hour is named; past DT-12's retention, refused."""
     base = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
     hour = timedelta(hours=1)
     starts = [base + timedelta(seconds=SEGMENT_S * i) for i in range(12)]  # base .. base+1h
     starts += [base + 2 * hour + timedelta(seconds=SEGMENT_S * i) for i in range(2)]  # base+2h .. base+2h10m
     async with serving(tmp_path, 1) as api:
         lay_out_archive(api.config, api.store, base, starts)
+        path = f"/vehicles/{BUS}/playback"
 
         # A window across two files, inside one run of footage.
         window = {"channel": 1, "from": z(base + timedelta(minutes=2, seconds=30)),
                   "to": z(base + timedelta(minutes=7, seconds=30)), "reason": "processo 2026-12"}
-        status, headers, error = await api.playback("detro", window, tmp_path / "a.mp4")
-        assert status == 200, error
+        status, opened = await api.call("POST", path, "detro", window)
+        assert status == 201, opened
+        assert opened["camera"] == f"{BUS}/1" and opened["gaps"] == []
+        assert [(p["from"], p["to"], p["source"]) for p in opened["periods"]] == [
+            (u(base + timedelta(minutes=2, seconds=30)), u(base + timedelta(minutes=7, seconds=30)), "archive")]
+        await api.video(opened, tmp_path / "a.mp4")
         codec, seconds = probe(tmp_path / "a.mp4")
         assert codec == "h264" and abs(seconds - 300) <= 3, seconds
-        assert json.loads(headers["Guarita-Gaps"]) == []
+        _, listed = await api.call("GET", "/playback", "detro")
+        assert [p["camera"] for p in listed["playbacks"]] == [f"{BUS}/1"]
+        _, listed = await api.call("GET", "/playback", "centro")
+        assert listed["playbacks"] == []
+        assert [p["camera"] for p in playbacks_from_audit(api.store, time.time())] == [f"{BUS}/1"]
+        status, ended = await api.call("DELETE", f"/playback/{opened['playback']}", "detro")
+        assert status == 200 and ended["bytes_sent"] == (tmp_path / "a.mp4").stat().st_size
 
-        # A window over the missing hour: the footage there is, and the hour named.
+        # A window over the missing hour (local time, as the DVR names it): the footage there is, the hour named.
         local = (base + timedelta(minutes=50)).astimezone(local_zone(ZONE)).replace(tzinfo=None)
         window = {"channel": 1, "from": local.isoformat(), "to": z(base + 2 * hour + timedelta(minutes=5)),
                   "reason": "processo 2026-13"}
-        status, headers, error = await api.playback("alice", window, tmp_path / "b.mp4")
-        assert status == 200, error
-        assert json.loads(headers["Guarita-Gaps"]) == [[z(base + hour), z(base + 2 * hour)]]
-        assert json.loads(headers["Guarita-Runs"]) == [[z(base + timedelta(minutes=50)), z(base + hour)],
-                                                       [z(base + 2 * hour), z(base + 2 * hour + timedelta(minutes=5))]]
+        status, opened = await api.call("POST", path, "alice", window)
+        assert status == 201, opened
+        assert opened["gaps"] == [{"from": u(base + hour), "to": u(base + 2 * hour), "reason": "no_recording"}]
+        assert [(p["from"], p["to"]) for p in opened["periods"]] == [
+            (u(base + timedelta(minutes=50)), u(base + hour)), (u(base + 2 * hour), u(base + 2 * hour + 5 * MINUTE))]
+        await api.video(opened, tmp_path / "b.mp4")
         codec, seconds = probe(tmp_path / "b.mp4")
         assert codec == "h264" and abs(seconds - 15 * 60) <= 4, seconds
+        await api.call("DELETE", f"/playback/{opened['playback']}", "alice")
 
         # Outside the archive's retention (fleet.archive_days = 7): refused, naming it.
         old = datetime.now(UTC) - timedelta(days=8)
-        status, _, error = await api.playback("detro", {"channel": 1, "from": z(old), "to": z(old + hour),
-                                                        "reason": "x"}, tmp_path / "c.mp4")
+        status, error = await api.call("POST", path, "detro", {"channel": 1, "from": z(old), "to": z(old + hour),
+                                                              "reason": "x"})
         assert status == 400 and "fleet.archive_days" in error["fields"][0]["message"], error
         for start, end, field in (("ontem", z(base), "from"), (z(base + hour), z(base), "to"),
-                                  (z(base), z(base + 3 * hour), "to")):
-            status, _, error = await api.playback("detro", {"channel": 1, "from": start, "to": end, "reason": "x"},
-                                                  tmp_path / "x.mp4")
+                                  (z(datetime.now(UTC) - hour / 2), z(datetime.now(UTC) + hour / 2), "to")):
+            status, error = await api.call("POST", path, "detro", {"channel": 1, "from": start, "to": end,
+                                                                  "reason": "x"})
             assert status == 400 and error["fields"][0]["field"] == field, error
-        # Nothing archived there; a cop_bh token is not told the bus exists.
-        status, _, error = await api.playback("detro", {"channel": 2, "from": z(base), "to": z(base + hour),
-                                                        "reason": "x"}, tmp_path / "d.mp4")
+        status, error = await api.call("POST", path, "detro", {"channel": 1, "from": z(base), "to": z(base + 3 * hour),
+                                                              "reason": "x"})
+        assert status == 413 and "video.playback_max_minutes" in error["error"]
+        # Nothing archived there; a cop_bh token is not told the bus exists; DETRO's token no cop_bh camera.
+        status, error = await api.call("POST", path, "detro", {"channel": 2, "from": z(base), "to": z(base + hour),
+                                                              "reason": "x"})
         assert status == 404 and "no footage" in error["error"]
-        status, _, error = await api.playback("centro", window, tmp_path / "e.mp4")
+        status, error = await api.call("POST", path, "centro", window)
         assert status == 404 and error["error"] == f"no camera {BUS}/1 is available to this token"
+        status, error = await api.call("POST", "/playback", "detro", {"camera": "street", "from": z(base),
+                                                                     "to": z(base + hour), "reason": "x"})
+        assert status == 404 and "street" in error["error"]
 
         entries = api.audit("video.playback.")
         assert [(e[0], e[1], e[2]) for e in entries] == [
             ("detro", "video.playback.start", f"{BUS}/1"), ("detro", "video.playback.end", f"{BUS}/1"),
             ("alice", "video.playback.start", f"{BUS}/1"), ("alice", "video.playback.end", f"{BUS}/1")]
-        assert entries[2][3]["gaps"] == [[z(base + hour), z(base + 2 * hour)]]
+        assert entries[2][3]["gaps"] == [{"from": u(base + hour), "to": u(base + 2 * hour), "reason": "no_recording"}]
         assert entries[3][3]["bytes_sent"] == (tmp_path / "b.mp4").stat().st_size
-        assert entries[0][3]["reason"] == "processo 2026-12" and entries[0][3]["vehicle"] == BUS
+        assert {k: entries[0][3][k] for k in ("program", "vehicle", "channel", "reason", "files")} == {
+            "program": "detro", "vehicle": BUS, "channel": 1, "reason": "processo 2026-12", "files": 2}
+        assert entries[1][3]["vehicle"] == BUS
 
         # Camera 2 has privacy masks: its playback is re-encoded with them burned in.
         lay_out_archive(api.config, api.store, base, [base], camera=2)
-        status, _, error = await api.playback("detro", {"channel": 2, "from": z(base + timedelta(minutes=1)),
-                                                        "to": z(base + timedelta(minutes=2)), "reason": "x"},
-                                              tmp_path / "f.mp4")
-        assert status == 200, error
+        status, opened = await api.call("POST", path, "detro", {"channel": 2, "from": z(base + MINUTE),
+                                                               "to": z(base + 2 * MINUTE), "reason": "x"})
+        assert status == 201, opened
+        await api.video(opened, tmp_path / "f.mp4")
         assert abs(probe(tmp_path / "f.mp4")[1] - 60) <= 3
         frame = tmp_path / "f.png"
         subprocess.run(["ffmpeg", "-v", "error", "-ss", "10", "-i", str(tmp_path / "f.mp4"), "-frames:v", "1",

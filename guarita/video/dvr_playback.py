@@ -12,19 +12,24 @@ config gives ``dvr.privacy_masks`` is re-encoded with them burned in
 (``privacy_mask.mask_clip``, as evidence exports are).
 
 The clip holds the footage there is, back to back: the gaps are not filled with black but
-reported (``gaps``), with the runs of continuous footage in clip order (``runs``) so a
-player can put each part back on the clock.
+reported as ``no_recording`` gaps, and the runs of continuous footage are its served
+periods (source ``archive``), in clip order, so a player can put each part back on the
+clock. The clip is a playback like a shared camera's (``guarita.video.playback``): the
+``PlaybackBook`` keeps it, serves it with HTTP Range, ends it and audits it.
 
 Only the window the archive is bound to keep (``fleet.archive_days``, DT-12) may be asked
 for; a window starting earlier is refused, even if a file not yet swept lies there. A
-window is at most ``MAX_WINDOW_S`` long.
+window is at most ``video.playback_max_minutes`` long (413 past it, as for cop_bh) and may
+not reach into the future.
 
 Covers: DT-04, DT-12, DT-05.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,21 +40,22 @@ from guarita.privacy_mask import mask_clip
 from guarita.retention.footage import TimeWindow, iso
 from guarita.retention.frigate_export import run_ffmpeg
 from guarita.store import Store
+from guarita.video.playback import Gap, Served
 
-__all__ = ["MAX_SEGMENT_S", "MAX_WINDOW_S", "PlaybackPiece", "PlaybackPlan", "PlaybackRefused", "cut_playback",
+__all__ = ["ARCHIVE_SOURCE", "MAX_SEGMENT_S", "PlaybackPiece", "PlaybackPlan", "PlaybackRefused", "cut_playback",
            "plan_playback"]
 
 log = logging.getLogger(__name__)
 
-MAX_WINDOW_S = 2 * 3600.0
-"""Longest window one playback may ask for."""
+ARCHIVE_SOURCE = "archive"
+"""The ``source`` of a served period that comes from the DVR archive."""
 MAX_SEGMENT_S = 3600.0
 """No archived segment is longer than this (DT-11 asks for 1–5 minutes): bounds the index lookup."""
 _MIN_PIECE_S = 0.05
 
 
 class PlaybackRefused(GuaritaError):
-    """A playback cannot be given as asked; ``status`` is the HTTP answer (404 nothing there, 400 bad window)."""
+    """A playback cannot be given as asked; ``status`` is the HTTP answer (404 nothing there, 400/413 bad window)."""
 
     def __init__(self, status: int, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -94,10 +100,18 @@ class PlaybackPlan:
                 runs.append(TimeWindow(start, end))
         return tuple(runs)
 
-    @property
-    def seconds(self) -> float:
-        """Seconds of footage in the clip."""
-        return sum(piece.outpoint - piece.inpoint for piece in self.pieces)
+    def served(self) -> list[Served]:
+        """The runs as a playback's served periods (source ``archive``; their length from the index)."""
+        served = []
+        for run in self.runs:
+            seconds = sum(min(p.span[1], run.end) - max(p.span[0], run.start) for p in self.pieces
+                          if p.span[0] < run.end and p.span[1] > run.start)
+            served.append(Served(run.start, run.end, ARCHIVE_SOURCE, round(seconds, 3)))
+        return served
+
+    def gap_list(self) -> list[Gap]:
+        """The gaps as a playback's: the archive has no recording there."""
+        return [Gap(gap.start, gap.end, "no_recording") for gap in self.gaps]
 
 
 def _retention_start(config: GuaritaConfig, now: float) -> float:
@@ -111,17 +125,22 @@ def plan_playback(config: GuaritaConfig, store: Store, vehicle: str, channel: in
 
     Raises:
         PlaybackRefused: 404, the vehicle, its DVR or the camera is not in the config, or the
-            archive holds nothing of the window; 400, the window is longer than ``MAX_WINDOW_S``
-            or starts before the archive's retention (``fleet.archive_days``).
+            archive holds nothing of the window; 413, the window is longer than
+            ``video.playback_max_minutes``; 400, it reaches into the future or starts before the
+            archive's retention (``fleet.archive_days``).
     """
     settings = config.fleet.vehicles.get(vehicle) if config.fleet is not None else None
     if settings is None:
         raise PlaybackRefused(404, f"vehicle {vehicle!r} is not under fleet.vehicles")
     if settings.dvr is None or channel not in settings.dvr.cameras:
         raise PlaybackRefused(404, f"vehicle {vehicle} has no DVR camera {channel}")
-    if window.end - window.start > MAX_WINDOW_S:
-        raise PlaybackRefused(400, f"a playback window is at most {MAX_WINDOW_S / 3600:g} h; ask for shorter ones",
-                              "to")
+    longest = config.video.playback_max_minutes
+    if window.end - window.start > longest * 60:
+        raise PlaybackRefused(413, f"the window lasts {(window.end - window.start) / 60:g} minutes, longer than the "
+                                   f"{longest:g} of video.playback_max_minutes; ask for shorter windows")
+    if window.end > now:
+        raise PlaybackRefused(400, f"the window ends in the future ({iso(window.end)}, now {iso(now)}): use a live "
+                                   "view", "to")
     kept_from = _retention_start(config, now)
     if window.start < kept_from:
         assert config.fleet is not None
@@ -159,22 +178,22 @@ def plan_playback(config: GuaritaConfig, store: Store, vehicle: str, channel: in
 
 
 async def cut_playback(plan: PlaybackPlan, dest: Path, masks: list[str] | None = None) -> None:
-    """Write the plan's pieces, joined (stream copy), as one MP4 at ``dest``; with ``masks`` burned in if any.
+    """Write the plan's pieces, joined (stream copy), as one MP4 (index first) at ``dest``; ``masks`` burned in.
 
     Raises:
         EvidenceError: ffmpeg could not join the files (the message names the camera).
         PrivacyMaskError: the joined clip could not be masked.
     """
-    listing = dest.with_suffix(".txt")
     lines = []
     for piece in plan.pieces:
         quoted = str(piece.path.resolve()).replace("'", "'\\''")
         lines.append(f"file '{quoted}'\ninpoint {piece.inpoint:.3f}\noutpoint {piece.outpoint:.3f}\n")
-    listing.write_text("".join(lines), encoding="utf-8")
-    joined = dest.with_name("joined.mp4") if masks else dest
-    await run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0:v", "-c", "copy",
-                      "-movflags", "+faststart", str(joined)],
-                     f"ffmpeg could not join the archive of vehicle {plan.vehicle} camera {plan.channel}")
-    if masks:
-        await mask_clip(joined, dest, masks)
-        joined.unlink()
+    with tempfile.TemporaryDirectory(prefix=f"guarita-dvr-{plan.vehicle}-", dir=dest.parent) as scratch:
+        listing = Path(scratch) / "pieces.txt"
+        await asyncio.to_thread(listing.write_text, "".join(lines), encoding="utf-8")
+        joined = Path(scratch) / "joined.mp4" if masks else dest
+        await run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0:v", "-c", "copy",
+                          "-movflags", "+faststart", str(joined)],
+                         f"ffmpeg could not join the archive of vehicle {plan.vehicle} camera {plan.channel}")
+        if masks:
+            await mask_clip(joined, dest, masks)

@@ -17,7 +17,9 @@ The ``PlaybackBook`` keeps open playbacks (id 128 random bits, key 256), their f
 ``<data_dir>/playback/``, and writes ``video.playback.start`` (who, role, agency, camera,
 reason, window, served periods and gaps) and ``video.playback.end`` (why, bytes sent,
 requests). A playback lasts ``video.view_minutes`` plus its window's length; its file is
-deleted when it ends.
+deleted when it ends. ``open_with`` opens a playback whose file another builder writes: a
+bus camera's DVR archive for DETRO (``guarita.video.dvr_playback``), listed, served, ended
+and audited the same way, with its ``details`` (program, vehicle, channel) in both entries.
 
 Covers: BH-05, BH-06, BH-07, BH-09, BH-10, BH-11.
 """
@@ -31,7 +33,7 @@ import shutil
 import sqlite3
 import tempfile
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -243,6 +245,7 @@ class Playback:
     gaps: list[Gap]
     bytes_sent: int = 0
     requests: int = 0
+    details: dict[str, object] = field(default_factory=dict)  # more for both audit entries (a bus's vehicle)
 
 
 class PlaybackBook:
@@ -282,22 +285,41 @@ class PlaybackBook:
             EvidenceError, PrivacyMaskError: ffmpeg failed.
             StoreError, sqlite3.Error: the audit entry could not be written (the file is removed).
         """
+        async def build(path: Path, playback_id: str) -> tuple[list[Served], list[Gap]]:
+            served, gaps = await build_playback(self._store, self._config, camera, shared, path,
+                                                playback_id=playback_id, reason=reason, frigate=frigate, cloud=cloud)
+            return served, sorted([*not_shared, *gaps], key=lambda gap: gap.start)
+
+        return await self.open_with(camera, window, build, reason, holder=holder, role=role, agency=agency)
+
+    async def open_with(self, camera: str, window: TimeWindow,
+                        build: Callable[[Path, str], Awaitable[tuple[list[Served], list[Gap]]]], reason: str, *,
+                        holder: str, role: str, agency: str | None,
+                        details: dict[str, object] | None = None) -> Playback:
+        """Open a playback whose file ``build(path, id)`` writes, giving its served pieces and gaps.
+
+        Raises:
+            whatever ``build`` raises (its partial file is removed);
+            StoreError, sqlite3.Error: the audit entry could not be written (the file is removed).
+        """
         playback_id = secrets.token_urlsafe(16)
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self.folder / f"{playback_id}.mp4"
         async with self._builds:
-            served, gaps = await build_playback(self._store, self._config, camera, shared, path,
-                                                playback_id=playback_id, reason=reason, frigate=frigate, cloud=cloud)
-        gaps = sorted([*not_shared, *gaps], key=lambda gap: gap.start)
+            try:
+                served, gaps = await build(path, playback_id)
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
         now = self.now()
         lifetime = self._config.video.view_minutes * 60.0 + (window.end - window.start)
         playback = Playback(id=playback_id, key=secrets.token_urlsafe(32), camera=camera, reason=reason, holder=holder,
                             role=role, agency=agency, window=window, opened=now, expires=now + lifetime, path=path,
-                            served=served, gaps=gaps)
+                            served=served, gaps=gaps, details=dict(details or {}))
         try:
             with self._store.transaction() as db:
                 audit.append(db, at=now, actor=holder, action="video.playback.start", subject=camera, details={
-                    "playback": playback_id, "role": role, "agency": agency, "reason": reason,
+                    **playback.details, "playback": playback_id, "role": role, "agency": agency, "reason": reason,
                     "window": window.as_json(), "expires": playback.expires,
                     "periods": [s.as_json() for s in served], "gaps": [g.as_json() for g in gaps],
                 })
@@ -321,7 +343,8 @@ class PlaybackBook:
         try:
             with self._store.transaction() as db:
                 audit.append(db, at=now, actor=playback.holder, action="video.playback.end", subject=playback.camera,
-                             details={"playback": playback.id, "why": why, "duration_s": round(now - playback.opened, 3),
+                             details={**playback.details, "playback": playback.id, "why": why,
+                                      "duration_s": round(now - playback.opened, 3),
                                       "bytes_sent": playback.bytes_sent, "requests": playback.requests})
         except (StoreError, sqlite3.Error) as exc:
             log.error("playback %s of camera %s ended (%s) but its audit entry could not be written: %s",

@@ -4,12 +4,13 @@
   ``channel`` through its ``live`` RTSP source (DT-05). It is a view like any other
   (``guarita.web.api_views``): same book, limits, expiry and audit, camera named
   ``<vehicle>/<channel>``; it is watched, renewed and ended at ``/views/{id}``.
-* ``POST /vehicles/{vehicle}/playback`` ``{channel, from, to, reason}``: the window of that
-  camera's archived DVR footage as one MP4 (stream copy of the offloaded files, DT-04),
-  only inside ``fleet.archive_days`` (DT-12); the archive's gaps in the window are named in
-  the ``Guarita-Gaps`` header, the continuous runs (in clip order) in ``Guarita-Runs``.
-  Audited as ``video.playback.start`` (before any footage is read) and ``video.playback.end``
-  (bytes sent).
+* ``POST /vehicles/{vehicle}/playback`` ``{channel, from, to, reason}``: a window of that
+  camera's archived DVR footage (stream copy of the offloaded files, DT-04), only inside
+  ``fleet.archive_days`` (DT-12). It is a playback like a shared camera's
+  (``guarita.web.api_playback``): the answer names its served periods (source ``archive``)
+  and its gaps (``no_recording``: what the archive lacks), and the ``video_url`` of one
+  seekable MP4; it is listed, read and ended at ``/playback…``, and audited as
+  ``video.playback.start``/``.end`` with ``program``, ``vehicle`` and ``channel``.
 
 Who: a token of DETRO's platform (``web.tokens.<name>.program: detro``) and the provider's
 admin tokens. A token of COP-BH's side (``program: cop_bh`` or bound to an agency) gets the
@@ -22,24 +23,19 @@ Covers: DT-04, DT-05, DT-12.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import sqlite3
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from guarita import audit
-from guarita.adapters.dvr.archive import utc_iso
 from guarita.config import VEHICLE_ID_PATTERN, ApiRole, ProgramName
-from guarita.errors import GuaritaError, StoreError
+from guarita.errors import GuaritaError
 from guarita.local_time import local_zone
 from guarita.retention.footage import RetentionError, TimeWindow, iso, parse_instant
-from guarita.video.dvr_playback import PlaybackPlan, PlaybackRefused, cut_playback, plan_playback
+from guarita.video.dvr_playback import PlaybackRefused, cut_playback, plan_playback
+from guarita.video.playback import Gap, Served
 from guarita.video.vehicle import VehicleCamera, live_problem, vehicle_masks
 from guarita.video.views import ViewLimitReached
 from guarita.web.api_http import (
@@ -55,16 +51,12 @@ from guarita.web.api_http import (
     read_body,
 )
 from guarita.web.api_openapi import ApiOperation, QueryParam
+from guarita.web.api_playback import API_PLAYBACK, PlaybackOpened, opened_playback
 from guarita.web.api_views import API_VIDEO, MAX_REASON_CHARS, ViewOpened, opened_view, token_program
 
-__all__ = ["DVR_VIDEO_OPERATIONS", "MAX_PLAYBACKS", "PlaybackBody", "VehicleViewBody", "add_dvr_video_routes"]
+__all__ = ["DVR_VIDEO_OPERATIONS", "VehiclePlaybackBody", "VehicleViewBody", "add_dvr_video_routes"]
 
 log = logging.getLogger(__name__)
-
-MAX_PLAYBACKS = 2
-"""Playbacks being cut and sent at once; past it, 429."""
-_CHUNK = 256 * 1024
-_PLAYBACKS: web.AppKey[asyncio.Semaphore] = web.AppKey("api_dvr_playbacks", asyncio.Semaphore)
 
 Channel = Annotated[int, Field(ge=1, le=64,
                                description="The DVR camera number, as under `fleet.vehicles.<v>.dvr.cameras`.")]
@@ -81,7 +73,7 @@ class VehicleViewBody(BaseModel):
     reason: Reason
 
 
-class PlaybackBody(BaseModel):
+class VehiclePlaybackBody(BaseModel):
     """``POST /vehicles/{vehicle}/playback``: which camera, which window, and why."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -125,7 +117,7 @@ async def _post_vehicle_view(request: web.Request, caller: Caller) -> web.Respon
     return json_answer(opened_view(view), 201)
 
 
-def _window(request: web.Request, body: PlaybackBody) -> TimeWindow:
+def _window(request: web.Request, body: VehiclePlaybackBody) -> TimeWindow:
     config = request.app[API_CONFIG]
     zone = local_zone(config.fleet.timezone) if config.fleet is not None else local_zone()
     moments = []
@@ -135,82 +127,37 @@ def _window(request: web.Request, body: PlaybackBody) -> TimeWindow:
         except RetentionError as exc:
             raise invalid(field, str(exc)) from None
     if moments[1] <= moments[0]:
-        raise invalid("to", "the window ends before it starts")
+        raise invalid("to", f"the window ends ({iso(moments[1])}) before it starts ({iso(moments[0])})")
     return TimeWindow(moments[0], moments[1])
 
 
-def _audit(request: web.Request, caller: Caller, action: str, plan: PlaybackPlan, details: dict[str, object]) -> None:
-    camera = VehicleCamera(plan.vehicle, plan.channel)
-    with request.app[API_STORE].transaction() as db:
-        audit.append(db, at=request.app[API_CLOCK]().timestamp(), actor=caller.name, action=action, subject=camera.key,
-                     details={**_holder_details(camera), "role": caller.role.value, **details})
-
-
-def _spans(windows: tuple[TimeWindow, ...]) -> list[list[str]]:
-    return [[str(utc_iso(w.start)), str(utc_iso(w.end))] for w in windows]
-
-
-async def _post_playback(request: web.Request, caller: Caller) -> web.StreamResponse:
-    body = await read_body(request, PlaybackBody)
+async def _post_playback(request: web.Request, caller: Caller) -> web.Response:
+    body = await read_body(request, VehiclePlaybackBody)
     camera = _bus_camera(request, caller, body.channel)
     window = _window(request, body)
-    config, store = request.app[API_CONFIG], request.app[API_STORE]
+    config = request.app[API_CONFIG]
     try:
-        plan = plan_playback(config, store, camera.vehicle, camera.channel, window,
+        plan = plan_playback(config, request.app[API_STORE], camera.vehicle, camera.channel, window,
                              request.app[API_CLOCK]().timestamp())
     except PlaybackRefused as exc:
         if exc.status == 400 and exc.field:
             raise invalid(exc.field, str(exc)) from None
         raise ApiProblem(exc.status, str(exc)) from None
-    slots = request.app[_PLAYBACKS]
-    if slots.locked():
-        raise ApiProblem(429, f"{MAX_PLAYBACKS} playbacks are being prepared; try again in a moment")
-    reason = body.reason.strip()
-    gaps, runs = _spans(plan.gaps), _spans(plan.runs)
-    _audit(request, caller, "video.playback.start", plan, {
-        "reason": reason, "from": utc_iso(window.start), "to": utc_iso(window.end), "gaps": gaps,
-        "files": len(plan.pieces),
-    })
-    sent = 0
-    why = "sent"
-    response: web.StreamResponse | None = None
-    async with slots:
-        scratch_root = config.storage.data_dir / "playback"
-        scratch_root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            with tempfile.TemporaryDirectory(dir=scratch_root) as scratch:
-                clip = Path(scratch) / "clip.mp4"
-                try:
-                    await cut_playback(plan, clip, vehicle_masks(config, camera))
-                except GuaritaError as exc:
-                    why = str(exc)
-                    log.error("playback of %s: %s", camera.key, exc)
-                    raise ApiProblem(502, f"the archive of vehicle {camera.vehicle} camera {camera.channel} "
-                                          "could not be joined; see Guarita's log") from None
-                name = f"{camera.vehicle}-{camera.channel}-{iso(window.start).replace(':', '')}.mp4"
-                response = web.StreamResponse(headers={
-                    "Content-Type": "video/mp4", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
-                    "Content-Disposition": f'attachment; filename="{name}"',
-                    "Guarita-Gaps": json.dumps(gaps), "Guarita-Runs": json.dumps(runs),
-                })
-                response.content_length = clip.stat().st_size
-                await response.prepare(request)
-                with clip.open("rb") as stream:
-                    while chunk := await asyncio.to_thread(stream.read, _CHUNK):
-                        await response.write(chunk)
-                        sent += len(chunk)
-                await response.write_eof()
-                return response
-        except ConnectionError:  # the client left mid-file (aiohttp's ClientConnectionResetError is one)
-            why = "the client left"
-            assert response is not None
-            return response
-        finally:
-            try:
-                _audit(request, caller, "video.playback.end", plan, {"why": why, "bytes_sent": sent})
-            except (StoreError, sqlite3.Error) as exc:
-                log.error("playback of %s ended (%s) but its audit entry could not be written: %s",
-                          camera.key, why, exc)
+    masks = vehicle_masks(config, camera)
+
+    async def build(path: Path, _playback_id: str) -> tuple[list[Served], list[Gap]]:
+        await cut_playback(plan, path, masks)
+        return plan.served(), plan.gap_list()
+
+    try:
+        playback = await request.app[API_PLAYBACK].open_with(
+            camera.key, window, build, body.reason.strip(), holder=caller.name, role=caller.role.value, agency=None,
+            details={**_holder_details(camera), "files": len(plan.pieces)})
+    except GuaritaError as exc:  # ffmpeg could not join or mask the files
+        log.error("playback of %s could not be prepared: %s", camera.key, exc)
+        raise ApiProblem(502, f"the archive of vehicle {camera.vehicle} camera {camera.channel} could not be "
+                              f"prepared: {exc}") from None
+    return json_answer(opened_playback(playback), 201)
 
 
 _OPENERS = (ApiRole.ADMIN, ApiRole.OPERATOR, ApiRole.VIEWER)
@@ -224,18 +171,19 @@ DVR_VIDEO_ROUTES: tuple[tuple[ApiOperation, Handler], ...] = (
                   "(`program: detro`) and admin tokens; a cop_bh token gets 404. Audited as `video.view.start`.",
                   _OPENERS, {201: ViewOpened}, VehicleViewBody, writes=True, path_params=_VEHICLE,
                   refusals=(429,)), _post_vehicle_view),
-    (ApiOperation("POST", "/vehicles/{vehicle}/playback", "playVehicleArchive", "Play back a bus camera's archive",
-                  "The window of DVR camera `channel`'s archived footage as one MP4 (stream copy), inside "
-                  "`fleet.archive_days` (DT-04, DT-12); the archive's gaps are in the `Guarita-Gaps` header. "
-                  "DETRO's tokens and admin tokens. Audited as `video.playback.start`/`.end`.",
-                  _OPENERS, {200: None}, PlaybackBody, writes=True, path_params=_VEHICLE, refusals=(429, 502),
-                  media="video/mp4"), _post_playback),
+    (ApiOperation("POST", "/vehicles/{vehicle}/playback", "openVehiclePlayback",
+                  "Open a playback of a bus camera's archive",
+                  "A window of DVR camera `channel`'s archived footage (stream copy of the offloaded files), inside "
+                  "`fleet.archive_days` (DT-04, DT-12): served periods (source `archive`), gaps (`no_recording`) "
+                  "and the `video_url` of one seekable MP4; listed, read and ended at `/playback` like any playback. "
+                  "DETRO's tokens and admin tokens. Audited as `video.playback.start`.",
+                  _OPENERS, {201: PlaybackOpened}, VehiclePlaybackBody, writes=True, path_params=_VEHICLE,
+                  refusals=(413, 502)), _post_playback),
 )
 DVR_VIDEO_OPERATIONS: tuple[ApiOperation, ...] = tuple(op for op, _ in DVR_VIDEO_ROUTES)
 
 
 def add_dvr_video_routes(app: web.Application) -> None:
-    """Register the bus cameras' routes (after ``add_view_routes``: they share its view book)."""
-    app[_PLAYBACKS] = asyncio.Semaphore(MAX_PLAYBACKS)
+    """Register the bus cameras' routes (after ``add_view_routes`` and ``add_playback_routes``: their books)."""
     for operation, handler in DVR_VIDEO_ROUTES:
         app.router.add_route(operation.method, operation.path, guarded(operation, handler))

@@ -127,10 +127,10 @@ def authenticate(request: web.Request) -> Caller:
     return found
 
 
-Handler = Callable[[web.Request, Caller], Awaitable[web.StreamResponse]]  # a StreamResponse sends a file
+Handler = Callable[[web.Request, Caller], Awaitable[web.Response]]
 
 
-def guarded(operation: ApiOperation, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def guarded(operation: ApiOperation, handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
     """Authenticate, check the role, run ``handler``, and answer every refusal as JSON.
 
     Covers: BH-09.
@@ -138,7 +138,7 @@ def guarded(operation: ApiOperation, handler: Handler) -> Callable[[web.Request]
     action = operation.summary[0].lower() + operation.summary[1:]
     known_query = {param.name for param in operation.query}
 
-    async def handle(request: web.Request) -> web.StreamResponse:
+    async def handle(request: web.Request) -> web.Response:
         try:
             caller = authenticate(request)
             if caller.role not in operation.roles:

@@ -62,7 +62,6 @@ class ApiOperation:
     writes: bool = False
     uploads: bool = False
     refusals: tuple[int, ...] = ()  # further error statuses the handler answers (e.g. 404, 410, 429)
-    media: str | None = None  # the success answer is a file of this type (e.g. video/mp4), not JSON
 
     @property
     def public(self) -> bool:
@@ -106,10 +105,7 @@ def _operation(op: ApiOperation) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, model in op.answers.items():
         answer: dict[str, Any] = {"description": HTTPStatus(status).phrase}
-        if op.media is not None:
-            answer["content"] = {op.media: {"schema": {"type": "string", "format": "binary"}}}
-        else:
-            answer["content"] = _json_content(_ref(model) if model is not None else {"type": "object"})
+        answer["content"] = _json_content(_ref(model) if model is not None else {"type": "object"})
         responses[str(status)] = answer
     for status in _error_statuses(op):
         model = ValidationErrorBody if status == 400 else ErrorBody

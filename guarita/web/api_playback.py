@@ -16,7 +16,9 @@ window inside the camera's shared periods (``consent.share_history``) are served
 with no shared part is refused like an unshared camera (403 with why to a provider's token,
 the same 404 to an agency's), before any footage is looked for. A window longer than
 ``video.playback_max_minutes`` is 413; one reaching before ``retention.cop_bh_days`` or
-into the future is 400.
+into the future is 400. A token of DETRO's platform (``web.tokens.<name>.program: detro``)
+gets the unknown camera's 404 for every camera here, and lists only bus playbacks
+(``guarita.web.api_dvr_video``); a cop_bh token does not see those.
 
 Covers: BH-05, BH-06, BH-07, BH-09, BH-10, BH-11.
 """
@@ -35,7 +37,7 @@ from aiohttp.abc import AbstractStreamWriter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from guarita.config import CAMERA_NAME_PATTERN, ApiRole
+from guarita.config import CAMERA_NAME_PATTERN, ApiRole, ProgramName
 from guarita.consent.share_history import CONFIG_REASONS, shared_periods
 from guarita.errors import GuaritaError
 from guarita.frigate import FrigateClient
@@ -59,10 +61,11 @@ from guarita.web.api_http import (
     read_body,
 )
 from guarita.web.api_openapi import API_PREFIX, ApiOperation, QueryParam
-from guarita.web.api_views import MAX_REASON_CHARS, caller_agency, check_camera, hidden_camera
+from guarita.video.vehicle import is_vehicle_key
+from guarita.web.api_views import MAX_REASON_CHARS, caller_agency, check_camera, hidden_camera, token_program
 
 __all__ = ["API_PLAYBACK", "PLAYBACK_OPERATIONS", "PlaybackBody", "PlaybackEnded", "PlaybackModel", "PlaybackOpened",
-           "PlaybacksReport", "add_playback_routes"]
+           "PlaybacksReport", "add_playback_routes", "opened_playback"]
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +107,8 @@ class PlaybackPeriod(_Response):
 
     start: str = Field(alias="from", json_schema_extra=_DATE_TIME, description="Start of the piece (UTC).")
     end: str = Field(alias="to", json_schema_extra=_DATE_TIME, description="End of the piece (UTC).")
-    source: str = Field(description="`frigate` (its recordings) or `cloud` (the cloud copy).")
+    source: str = Field(description="`frigate` (its recordings), `cloud` (the cloud copy) or `archive` (a bus's "
+                                    "DVR archive).")
     duration_s: float = Field(description="Seconds of video of this piece (it starts at its first key frame).")
 
 
@@ -114,8 +118,8 @@ class PlaybackGap(_Response):
     start: str = Field(alias="from", json_schema_extra=_DATE_TIME, description="Start of the gap (UTC).")
     end: str = Field(alias="to", json_schema_extra=_DATE_TIME, description="End of the gap (UTC).")
     reason: str = Field(description="`not_shared` (the camera was not shared then: never served), `no_recording` "
-                                    "(neither Frigate nor the cloud copy has it) or `unavailable` (it could not be "
-                                    "fetched).")
+                                    "(neither Frigate nor the cloud copy has it; for a bus, its DVR archive) or "
+                                    "`unavailable` (it could not be fetched).")
 
 
 class PlaybackOpened(_Response):
@@ -164,7 +168,7 @@ class PlaybackEnded(_Response):
     bytes_sent: int = Field(description="Bytes of video sent.")
 
 
-def _opened(playback: Playback) -> PlaybackOpened:
+def opened_playback(playback: Playback) -> PlaybackOpened:
     return PlaybackOpened.model_validate({
         "playback": playback.id, "camera": playback.camera, "from": iso(playback.window.start),
         "to": iso(playback.window.end), "reason": playback.reason, "expires_at": iso(playback.expires),
@@ -196,6 +200,8 @@ def _window(request: web.Request, body: PlaybackBody) -> TimeWindow:
 async def _post_playback(request: web.Request, caller: Caller) -> web.Response:
     body = await read_body(request, PlaybackBody)
     agency = caller_agency(request, caller)
+    if token_program(request, caller) is ProgramName.DETRO:  # DETRO's platform plays back buses only
+        raise ApiProblem(404, f"no camera {body.camera!r} is available for playback to this token")
     check_camera(request, body.camera, agency, counted=CONFIG_REASONS, what="no playback")
     window = _window(request, body)
     book = request.app[API_PLAYBACK]
@@ -215,18 +221,20 @@ async def _post_playback(request: web.Request, caller: Caller) -> web.Response:
     except GuaritaError as exc:  # ffmpeg could not join or mask the pieces
         log.error("playback of camera %s could not be prepared: %s", body.camera, exc)
         raise ApiProblem(502, f"the footage could not be prepared: {exc}") from None
-    return json_answer(_opened(playback), 201)
+    return json_answer(opened_playback(playback), 201)
 
 
 async def _get_playbacks(request: web.Request, caller: Caller) -> web.Response:
     agency = caller_agency(request, caller)
+    program = token_program(request, caller)
     listed = [
         PlaybackModel.model_validate({
             "playback": p.id, "camera": p.camera, "holder": p.holder, "role": p.role, "agency": p.agency,
             "reason": p.reason, "from": iso(p.window.start), "to": iso(p.window.end), "opened_at": iso(p.opened),
             "expires_at": iso(p.expires), "bytes_sent": p.bytes_sent})
         for p in request.app[API_PLAYBACK].active()
-        if agency is None or p.agency == agency
+        if (agency is None or p.agency == agency)
+        and (program is None or is_vehicle_key(p.camera) == (program is ProgramName.DETRO))
     ]
     return json_answer(PlaybacksReport(playbacks=listed))
 
