@@ -348,6 +348,14 @@ async def test_detro_plays_back_a_window_of_the_archive_with_its_gaps(tmp_path: 
             "program": "detro", "vehicle": BUS, "channel": 1, "reason": "processo 2026-12", "files": 2}
         assert entries[1][3]["vehicle"] == BUS
 
+        # A file indexed but gone from the disk (lost since it was synced) is a gap, not a failure.
+        lost = stamp_name((base + 5 * MINUTE).astimezone(local_zone(ZONE)).replace(tzinfo=None))
+        segment_path(api.config.storage.data_dir, BUS, 1, lost).unlink()
+        status, opened = await api.call("POST", path, "detro", {"channel": 1, "from": z(base + 3 * MINUTE),
+                                                               "to": z(base + 7 * MINUTE), "reason": "x"})
+        assert status == 201 and opened["gaps"] == [
+            {"from": u(base + 5 * MINUTE), "to": u(base + 7 * MINUTE), "reason": "no_recording"}], opened
+
         # Camera 2 has privacy masks: its playback is re-encoded with them burned in.
         lay_out_archive(api.config, api.store, base, [base], camera=2)
         status, opened = await api.call("POST", path, "detro", {"channel": 2, "from": z(base + MINUTE),

@@ -156,7 +156,7 @@ async def _post_playback(request: web.Request, caller: Caller) -> web.Response:
     except GuaritaError as exc:  # ffmpeg could not join or mask the files
         log.error("playback of %s could not be prepared: %s", camera.key, exc)
         raise ApiProblem(502, f"the archive of vehicle {camera.vehicle} camera {camera.channel} could not be "
-                              f"prepared: {exc}") from None
+                              "prepared (ffmpeg failed; Guarita's log says why)") from None
     return json_answer(opened_playback(playback), 201)
 
 
