@@ -202,6 +202,21 @@ class Registry:
             (camera, client_id, self._clock().timestamp(), by),
         )
 
+    def keyed_document(self, document: str) -> str:
+        """The keyed hash the registry keeps for a CPF/CNPJ (its check digits checked first).
+
+        Raises:
+            RegistryRefusal: not a valid CPF or CNPJ.
+        """
+        return hmac.new(self._document_key(), normalise_document(document).encode(), "sha256").hexdigest()
+
+    def client_document(self, client_id: str) -> str | None:
+        """The keyed hash of ``client_id``'s CPF/CNPJ as last recorded, or None."""
+        row = self._store.db.execute(
+            "SELECT document_hmac FROM registry_clients WHERE client_id = ? ORDER BY seq DESC LIMIT 1", (client_id,)
+        ).fetchone()
+        return str(row[0]) if row is not None and row[0] is not None else None
+
     def add_client(
         self, client_id: str, name: str, *, by: str, document: str | None = None, contact: str | None = None
     ) -> None:
@@ -214,9 +229,7 @@ class Registry:
             raise RegistryRefusal(f"client id {client_id!r} must be lowercase letters, digits, '.', '_' or '-'")
         if not name.strip():
             raise RegistryRefusal("the client needs a name")
-        keyed = None
-        if document is not None:
-            keyed = hmac.new(self._document_key(), normalise_document(document).encode(), "sha256").hexdigest()
+        keyed = self.keyed_document(document) if document is not None else None
         previous = self._store.db.execute(
             "SELECT contact, document_hmac FROM registry_clients WHERE client_id = ? ORDER BY seq DESC LIMIT 1",
             (client_id,),

@@ -8,7 +8,14 @@ shared every topic it was published on is cleared with an empty payload. ``sync`
 withdrawal follows the camera's last event in order. A camera that was never shared is
 never named on the uplink, not even by a clear (BH-07).
 
-Covers: BH-03, BH-04, BH-05, BH-07, BH-11, PB-03.
+The entry's ``video`` tells the centre where to *ask* for the camera's video, never where the
+video is: the views and playback addresses of this Guarita's API (from ``web.public_url``,
+left out when it is unset) and the MQTT topic a view can be requested on. Asking goes through
+the share gate, the token's role and agency, and the audit log (BH-09, BH-11). ``live_stream``
+(the go2rtc stream's name) is kept, deprecated, for consumers of ``guarita.camera/1`` written
+before ``video``; it is never an address.
+
+Covers: BH-03, BH-04, BH-05, BH-07, BH-09, BH-11, PB-03.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from guarita.consent.share_gate import CameraShareState, RegistryView, decide
 from guarita.outbox import Outbox, OutboxMessage
 from guarita.plugins._event_payload import iso_utc
 from guarita.store import Store
+from guarita.web.api_openapi import API_PREFIX
 
 __all__ = ["CAMERA_SCHEMA", "Catalogue"]
 
@@ -77,8 +85,17 @@ class Catalogue:
             "sign_plate": state.signage_plate,
             "consent_since": iso_utc(state.consent.granted_at.timestamp()) if state.consent else None,
             "agencies": list(self._config.camera_agencies(camera)),
-            "live_stream": {"frigate_camera": camera, "go2rtc_stream": settings.stream or camera},
+            "live_stream": {"frigate_camera": camera, "go2rtc_stream": settings.stream or camera},  # deprecated
+            "video": self.video_pointer(),
         }
+
+    def video_pointer(self) -> dict[str, str]:
+        """Where the centre asks for video of a shared camera: addresses only, never credentials or a camera URL."""
+        pointer = {"mqtt_request": f"{self._root}/{self._config.provider.id}/views/request"}
+        base = self._config.web.public_url
+        if base is not None:
+            pointer = {"views": f"{base}{API_PREFIX}/views", "playback": f"{base}{API_PREFIX}/playback", **pointer}
+        return pointer
 
     def sync(self) -> int:
         """Publish what changed since the last sync; returns how many messages were queued."""

@@ -13,6 +13,7 @@ import re
 import datetime as dt
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Annotated, Any
 
 from pydantic import (
@@ -442,6 +443,18 @@ class ApiToken(_Model):
     )
 
 
+def _check_public_url(url: str) -> str:
+    """An http(s) base address with a host and no credentials, query or fragment; no trailing slash (BH-07)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http(s) address with a host (e.g. https://guarita.example.com)")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not carry credentials: it is published to the centre")
+    if parts.query or parts.fragment:
+        raise ValueError("must not carry a query or fragment")
+    return url.rstrip("/")
+
+
 class WebConfig(_Model):
     """The HTTP server: health, metrics and the REST API."""
 
@@ -449,6 +462,11 @@ class WebConfig(_Model):
     port: int = Field(default=8765, ge=0, le=65535, description="Listen port (0 = any free port).")
     tokens: dict[Annotated[str, Field(pattern=_ID_PATTERN)], ApiToken] = Field(
         default_factory=dict, description="REST API bearer tokens by name (who holds them); none = API closed."
+    )
+    public_url: Annotated[str, AfterValidator(_check_public_url)] | None = Field(
+        default=None,
+        description="The address users and the centres reach Guarita at, e.g. https://guarita.example: the homeowner "
+                    "links start with it, and the catalogue names it as where to ask for video.",
     )
 
 

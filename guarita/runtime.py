@@ -1,13 +1,14 @@
 """``guarita run``: every service under one stop signal, each supervised.
 
 Services: the Frigate-side subscriber, one publisher per enabled program, the health and
-metrics server, housekeeping, the Frigate configuration check, and with ``retention.cloud``
-the cloud uploader and sweeper. A link or Frigate being unreachable is logged and retried
+metrics server, the live views' watcher (``video_views``: one ``VideoHub`` over the same
+``LiveRegistry`` the forwarder reads, handed to the web app), housekeeping, the Frigate
+configuration check, and with ``retention.cloud`` the cloud uploader and sweeper. A link or Frigate being unreachable is logged and retried
 by the service itself; anything else a service raises is caught by the
 :class:`~guarita.supervisor.Supervisor`, which restarts it with backoff. Only a stop signal,
 a configuration error, or a web port that cannot be bound at start ends the process.
 
-Covers: PB-01, PB-05, PB-06, DT-02, DT-08, DT-21.
+Covers: PB-01, PB-05, PB-06, DT-02, DT-08, DT-21, BH-03, BH-11.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from guarita.store import Store
 from guarita.supervisor import Redactor, Service, Supervisor, secret_values
 from guarita.telemetry import TelemetryIngest, TelemetrySubscriber, telemetry_link_settings
 from guarita.uplink import UplinkPublisher
+from guarita.video import VideoHub
 from guarita.web.server import listen_web, make_web_app
 
 __all__ = ["Runtime", "frigate_link_settings", "sweep_archive_with_holds", "uplink_link_settings", "utc_now"]
@@ -165,6 +167,8 @@ class Runtime:
         if self.live_registry is not None:
             self.live_registry.refresh()
         self.catalogue = Catalogue(config, view, self.store, self.outbox, clock)
+        # The live views read the gate through the same view of the registry (BH-03, BH-11).
+        self.video = VideoHub(config, self.registry, self.store, clock, live=view)
         self._clock = clock
         self.bridge = EventBridge(
             config,
@@ -335,6 +339,7 @@ class Runtime:
             Service("frigate_subscriber", self.frigate.run),
             *(Service(f"uplink_{uplink.name}", uplink.run) for uplink in self.uplinks),
             Service("web", self._serve_web),
+            Service("video_views", self.video.watch),  # ends views past expiry or unshared, within a second
             Service("housekeeping", self._housekeeping),
             Service("audit_head", lambda stop: publish_audit_head(self.store, stop)),  # the head goes off-box via the log
         ]
@@ -373,7 +378,8 @@ class Runtime:
         web = self.config.web
         runner = None
         try:
-            api = make_api_app(self.config, self.registry, self.store, self._clock, self.outbox, self.live_state)
+            api = make_api_app(self.config, self.registry, self.store, self._clock, self.outbox, self.live_state,
+                               video=self.video)
             runner, port = await listen_web(make_web_app(self.health, self.metrics, api), web.host, web.port)
             self.web_port.set_result(port)
             log.info(

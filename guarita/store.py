@@ -364,6 +364,30 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE vehicle_event_acks ADD COLUMN note TEXT;
     """,
+    # 9: homeowner invitations (PB-07) and their withdrawal links: only each link's SHA-256 is kept.
+    # An invitation is used once (``used_at``); a withdrawal link stays valid (``last_used_at``).
+    """
+    CREATE TABLE homeowner_invitations (
+        id INTEGER PRIMARY KEY,
+        token_sha256 TEXT NOT NULL UNIQUE,
+        client_id TEXT NOT NULL,
+        cameras TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        created_by TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        used_at REAL
+    );
+    CREATE TABLE homeowner_withdrawal_links (
+        id INTEGER PRIMARY KEY,
+        token_sha256 TEXT NOT NULL UNIQUE,
+        invitation_id INTEGER NOT NULL REFERENCES homeowner_invitations (id),
+        client_id TEXT NOT NULL,
+        cameras TEXT NOT NULL,
+        acceptance_sha256 TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        last_used_at REAL
+    );
+    """,
 )
 
 

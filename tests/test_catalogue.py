@@ -1,5 +1,8 @@
 """The COP-BH camera catalogue, driven directly: a real registry and outbox on a tmp store.
 
+The last test runs ``guarita run`` against real Mosquitto and reads the retained entry as
+COP-BH would.
+
 What the catalogue queues in the outbox is what COP-BH's broker will retain, so these
 tests read the outbox: a retained entry per shared camera, an empty retained payload when
 it stops being shared, and nothing at all about a camera that was never shared.
@@ -16,6 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
+from harness import Receiver, running, share_camera, write_config
 
 from guarita import audit
 from guarita.catalogue import Catalogue
@@ -23,7 +27,10 @@ from guarita.config import GuaritaConfig, ProgramName
 from guarita.config_loader import load_config
 from guarita.consent.registry import LiveRegistry, Registry
 from guarita.consent.share_gate import CameraShareState, ConsentRecord, StaticRegistry
+from guarita.errors import ConfigError
 from guarita.outbox import Outbox
+from guarita.standin.mosquitto import MosquittoBroker, free_port
+from guarita.standin.tls import TestPki
 from guarita.store import Store
 
 NOW = datetime(2026, 6, 30, 13, 0, tzinfo=UTC)
@@ -128,6 +135,7 @@ def test_a_shared_camera_is_published_retained_once(world: World) -> None:
         "consent_since": granted_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "agencies": [],
         "live_stream": {"frigate_camera": "street_front", "go2rtc_stream": "street_front_sub"},
+        "video": {"mqtt_request": "copbh/v1/acme/views/request"},  # no web.public_url: only the MQTT topic
     }
     assert world.sync() == 0, "no change, nothing queued"
     assert len(world.queued()) == 1
@@ -264,3 +272,77 @@ def test_publish_and_withdraw_are_audited(world: World) -> None:
     assert len(published["sha256"]) == 64
     assert json.loads(rows[1][3])["sha256"] is None
     assert audit.verify(world.store.db)[1] is None
+
+
+# covers BH-11, BH-07, BH-09
+@pytest.mark.parametrize("public_url", ["https://guarita.acme.example/", "http://10.0.0.5:8765/guarita"])
+def test_the_entry_names_where_to_ask_for_video_never_where_the_video_is(tmp_path: Path, public_url: str) -> None:
+    path = tmp_path / "public.yaml"
+    path.write_text(yaml.safe_dump({
+        "provider": {"id": "acme", "name": "ACME Segurança", "kind": "security_company",
+                     "accreditation": {"date": "2021-03-01"}},
+        "storage": {"data_dir": str(tmp_path / "data")},
+        "programs": {"cop_bh": {"uplink": {"host": "127.0.0.1", "port": 1883}}},
+        "cameras": {"street_front": {**CAMERAS["street_front"], "video": {
+            "source": "rtsp://192.168.1.20:554/main", "username": "admin", "password_env": "CAM_PW"}}},
+        "web": {"public_url": public_url},
+    }))
+    config = load_config(path, {"CAM_PW": "hunter2-camera"})
+    state = CameraShareState("c1", ConsentRecord(frozenset({ProgramName.COP_BH}), NOW - timedelta(days=1)), True, "BH-1")
+    store = Store.open(tmp_path / "data")
+    try:
+        outbox = Outbox(store, quota_bytes=10**8, warn_ratio=0.8, delivered_keep_s=3600, clock=lambda: NOW.timestamp())
+        registry = StaticRegistry(accredited=True, cameras={"street_front": state})
+        assert Catalogue(config, registry, store, outbox, lambda: NOW).sync() == 1
+        ((payload,),) = store.db.execute("SELECT payload FROM outbox").fetchall()
+    finally:
+        store.close()
+    base = public_url.rstrip("/")
+    assert json.loads(payload)["video"] == {
+        "views": f"{base}/api/v1/views",
+        "playback": f"{base}/api/v1/playback",
+        "mqtt_request": "copbh/v1/acme/views/request",
+    }
+    for secret in (b"hunter2-camera", b"rtsp://", b"192.168.1.20", b"admin"):
+        assert secret not in bytes(payload)
+
+
+# covers BH-07
+@pytest.mark.parametrize("public_url", ["https://user:pw@guarita.example", "ftp://guarita.example",
+                                        "https://guarita.example/?token=x", "guarita.example"])
+def test_a_public_url_with_credentials_or_not_http_is_refused(tmp_path: Path, public_url: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({
+        "provider": {"id": "acme", "name": "ACME", "kind": "security_company"},
+        "storage": {"data_dir": str(tmp_path / "data")},
+        "web": {"public_url": public_url},
+    }))
+    with pytest.raises(ConfigError, match="web.public_url"):
+        load_config(path)
+
+
+# covers BH-11, BH-03, BH-07
+async def test_guarita_run_retains_the_video_pointer_on_cop_bhs_broker(
+    tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broker: MosquittoBroker, pki: TestPki
+) -> None:
+    path = write_config(
+        tmp_path / "guarita.yaml", frigate_broker=frigate_broker, uplink_broker=uplink_broker, pki=pki,
+        cameras={"street_front": CAMERAS["street_front"]}, programs=["cop_bh"],
+        extra={"provider": {"id": "acme", "name": "ACME Segurança", "kind": "security_company",
+                            "accreditation": {"date": "2021-03-01"}},
+               "web": {"host": "127.0.0.1", "port": free_port(), "public_url": "https://guarita.acme.example"}},
+    )
+    config = load_config(path)
+    async with Receiver(uplink_broker, pki) as centre, running(path):
+        store = Store.open(config.storage.data_dir)  # another connection, as the CLI would write
+        try:
+            share_camera(config, store, "street_front", since=datetime.now(UTC) - timedelta(hours=1))
+        finally:
+            store.close()
+        await centre.wait_until(lambda: bool(centre.on(TOPIC)), timeout=10)
+    entry = json.loads(centre.on(TOPIC)[0])
+    assert entry["video"] == {"views": "https://guarita.acme.example/api/v1/views",
+                              "playback": "https://guarita.acme.example/api/v1/playback",
+                              "mqtt_request": "copbh/v1/acme/views/request"}
+    assert entry["live_stream"] == {"frigate_camera": "street_front", "go2rtc_stream": "street_front_sub"}, \
+        "kept (deprecated) for consumers written before `video`"

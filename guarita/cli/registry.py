@@ -24,6 +24,7 @@ from pathlib import Path
 from guarita.cli.cameras import add_cameras_commands
 from guarita.cli.common import SubParsers, cli_config, emit, guarded, json_option
 from guarita.cli.audit import add_audit_commands
+from guarita.cli.invite import add_invite_command
 from guarita.config import GuaritaConfig, ProgramName
 from guarita.consent.registry import Registry, RegistrySnapshot
 from guarita.consent.status import CameraStatus, camera_statuses
@@ -323,6 +324,7 @@ def add_registry_commands(sub: SubParsers, common: argparse.ArgumentParser) -> N
     _by(revoke)
     revoke.add_argument("--reason", required=True, metavar="TEXT", help="why (kept in the registry and audit log)")
     revoke.set_defaults(func=guarded(_cmd_consent_revoke))
+    add_invite_command(consent, common)
 
     cameras = _group(sub, "cameras", "cameras: public-facing attestation and share status")
     attest = cameras.add_parser("attest", parents=leaf, help="record whether CAMERA looks only at public space")

@@ -9,6 +9,13 @@ expired consent) and every view past its expiry: within one second of the change
 
 ``stream`` gives a view a ``Subscriber`` on its camera's single upstream ffmpeg, within
 the per-camera and total limits; ``release`` gives it back, and the last one stops ffmpeg.
+``hls_feed`` gives a view its HLS window (``guarita.video.hls``), one such stream while a
+player keeps fetching it; the watcher releases a feed left idle.
+
+``guarita run`` builds one hub over the runtime's ``LiveRegistry`` (the view the forwarder
+and the catalogue read) and runs ``watch`` as the supervised service ``video_views``; an
+API app built alone (tests, ``make_api_app`` without a hub) builds its own and runs the
+watcher with the app.
 
 A bus's onboard camera (``<vehicle>/<channel>``, ``guarita.video.vehicle``) shares the same
 book, limits and upstreams; instead of the share gate, its view ends when its ``live``
@@ -26,10 +33,11 @@ from datetime import datetime
 
 from guarita.config import GuaritaConfig, ProgramName
 from guarita.consent.registry import LiveRegistry, Registry
-from guarita.consent.share_gate import ShareReason, decide
+from guarita.consent.share_gate import RegistryView, ShareReason, decide
 from guarita.link_state import wait_or_stop
 from guarita.metrics import Metrics
 from guarita.store import Store
+from guarita.video.hls import IDLE_TARGETS, HlsFeed
 from guarita.video.source import VideoSource, camera_source
 from guarita.video.upstream import Subscriber, Upstream
 from guarita.video.vehicle import VehicleCamera, is_vehicle_key, live_problem, vehicle_masks, vehicle_source
@@ -46,15 +54,19 @@ class VideoHub:
     """Views, upstreams and the gate of one Guarita."""
 
     def __init__(self, config: GuaritaConfig, registry: Registry, store: Store, clock: Callable[[], datetime],
-                 *, ffmpeg_binary: str = "ffmpeg") -> None:
+                 *, live: RegistryView | None = None, ffmpeg_binary: str = "ffmpeg") -> None:
+        """``live``: the registry view the gate reads (``guarita run`` passes its own); by default a new
+        ``LiveRegistry`` over ``registry``."""
         self.config = config
         self.book = ViewBook(store, config.video, clock)
         self._clock = clock
-        self._live = LiveRegistry(registry)
+        self._live: RegistryView = live if live is not None else LiveRegistry(registry)
         self._upstreams: dict[str, Upstream] = {}
+        self._feeds: dict[str, tuple[View, HlsFeed]] = {}  # view id -> the view and its HLS window
+        self._released: dict[str, HlsFeed] = {}  # view id -> its last feed, released: where numbering goes on
         self.ffmpeg_binary = ffmpeg_binary  # the ffmpeg the upstreams run
         self._metrics: Metrics | None = None
-        self._live.refresh()
+        self.refresh()
 
     def report_to(self, metrics: Metrics) -> None:
         """Feed ``guarita_video_viewers`` and ``guarita_video_source_failures_total`` of ``metrics``."""
@@ -67,8 +79,9 @@ class VideoHub:
 
     # ---- the gate -----------------------------------------------------------------------
     def refresh(self) -> None:
-        """Re-read the registry if it changed."""
-        self._live.refresh()
+        """Re-read the registry if it changed (a fixed view, as some tests pass, has nothing to re-read)."""
+        if isinstance(self._live, LiveRegistry):
+            self._live.refresh()
 
     def gate_reasons(self, camera: str) -> tuple[ShareReason, ...]:
         """Why the share gate holds ``camera`` back from cop_bh now (empty: it is shared)."""
@@ -142,14 +155,57 @@ class VideoHub:
         if upstream is not None:
             upstream.unsubscribe(subscriber)
 
+    def hls_feed(self, view: View) -> HlsFeed:
+        """The view's HLS window, started (as one more stream of the view) if it has none running.
+
+        A feed whose stream ended (its source stopped) is replaced, numbering on after a discontinuity.
+
+        Raises:
+            ViewLimitReached: the camera or the whole Guarita has as many streams as allowed.
+        """
+        feed = self.running_feed(view)
+        if feed is not None and feed.ended is None:
+            feed.touch()
+            return feed
+        if feed is not None:
+            self._drop_feed(view.id, "its stream ended")
+        subscriber = self.stream(view)
+        feed = HlsFeed(view.id, subscriber, previous=self._released.pop(view.id, None))
+        self._feeds[view.id] = (view, feed)
+        log.info("live view %s: HLS feed of camera %s started", view.id, view.camera)
+        return feed
+
+    def running_feed(self, view: View) -> HlsFeed | None:
+        """The view's HLS window if one was started (for its segments), else None."""
+        held = self._feeds.get(view.id)
+        return held[1] if held is not None else None
+
+    def _drop_feed(self, view_id: str, why: str) -> None:
+        view, feed = self._feeds.pop(view_id)
+        feed.release(f"the HLS feed was released ({why})")
+        self.release(view, feed.subscriber)
+        if self.book.get(view_id) is not None:
+            self._released[view_id] = feed
+        log.info("live view %s: HLS feed of camera %s released (%s)", view.id, view.camera, why)
+
+    def _release_idle_feeds(self) -> None:
+        """Release each feed nobody fetches any more, or whose view ended: it stops counting as a stream."""
+        for view_id in [v for v in self._released if self.book.get(v) is None]:
+            del self._released[view_id]
+        for view_id, (view, feed) in list(self._feeds.items()):
+            if self.book.get(view_id) is None:
+                self._drop_feed(view_id, "the view ended")
+            elif feed.idle():
+                self._drop_feed(view_id, f"no request for {IDLE_TARGETS * feed.target:g} s")
+
     def _stopped(self, upstream: Upstream) -> None:
         if self._upstreams.get(upstream.camera) is upstream:
             del self._upstreams[upstream.camera]
 
     # ---- the watcher --------------------------------------------------------------------
     def check(self) -> None:
-        """End every view past its expiry, or whose camera the gate no longer passes."""
-        self._live.refresh()
+        """End every view past its expiry, or whose camera the gate no longer passes; release idle HLS feeds."""
+        self.refresh()
         now = self._clock().timestamp()
         for view in self.book.active():
             if view.expires <= now:
@@ -158,6 +214,7 @@ class VideoHub:
             problem = self.blocked(view.camera)
             if problem is not None:
                 self.book.end(view, problem)
+        self._release_idle_feeds()
 
     async def watch(self, stop: asyncio.Event) -> None:
         """``check`` every ``POLL_S`` until ``stop``; a failing check is logged and tried again."""
@@ -172,6 +229,7 @@ class VideoHub:
         """End every view and stop every upstream (the server is stopping)."""
         for view in self.book.active():
             self.book.end(view, "guarita is stopping")
+        self._release_idle_feeds()
         upstreams = list(self._upstreams.values())
         for upstream in upstreams:
             upstream.stop()

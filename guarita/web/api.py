@@ -86,6 +86,7 @@ from guarita.registry_input import parse_expiry, parse_installed
 from guarita.outbox import Outbox
 from guarita.store import Store
 from guarita.local_time import local_zone
+from guarita.video import VideoHub
 
 __all__ = [
     "API_CLOCK",
@@ -310,10 +311,12 @@ def make_api_app(
     clock: Callable[[], datetime],
     outbox: Outbox | None = None,
     live: Callable[[], LiveState] | None = None,
+    video: VideoHub | None = None,
 ) -> web.Application:
     """The ``/api/v1`` sub-application; mount it with ``app.add_subapp(API_PREFIX, api)``.
 
-    ``live`` is the running process's link states and delivery counts (``GET /summary``).
+    ``live`` is the running process's link states and delivery counts (``GET /summary``);
+    ``video`` the live views' hub ``guarita run`` supervises (without it, the app makes its own).
     """
     app = web.Application(middlewares=[json_errors])
     app[API_CONFIG] = config
@@ -326,7 +329,7 @@ def make_api_app(
     for operation, handler in _ROUTES:
         app.router.add_route(operation.method, operation.path, guarded(operation, handler))
     add_vehicle_event_routes(app, outbox)
-    add_view_routes(app)  # live views of shared cameras (docs/video.md)
+    add_view_routes(app, video)  # live views of shared cameras (docs/video.md)
     add_playback_routes(app)  # playback of their past shared windows (docs/video.md)
     add_dvr_video_routes(app)  # a bus's cameras for DETRO: live views and archive playback
     if live is not None:

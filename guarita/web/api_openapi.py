@@ -171,9 +171,11 @@ def openapi_document(operations: list[ApiOperation], *, version: str) -> dict[st
         "info": {
             "title": "Guarita REST API",
             "version": version,
-            "description": "The consent registry (clients, consent, attestation, signage), camera share status and "
-            "the audit log's check. Every call but this document needs `Authorization: Bearer <token>`; "
-            "see docs/api.md.",
+            "description": "The consent registry (clients, consent, attestation, signage), camera share status, "
+            "the audit log's check and live views of shared cameras. Every call but this document needs "
+            "`Authorization: Bearer <token>`; the video a view answers (`stream_url`: fragmented MP4; `hls_url`: "
+            "HLS for a video wall, with `init.mp4` and `seg-<n>.m4s`) is not JSON and not listed here; "
+            "see docs/api.md and docs/video.md.",
         },
         "servers": [{"url": API_PREFIX}],
         "paths": paths,

@@ -8,6 +8,9 @@
 * ``GET /views/{id}/stream.mp4?key=…``: the live fragmented MP4, for a plain ``<video src>``.
   The key is the view's own random secret, given only to who opened it; the opener's bearer
   token is accepted instead. Not in the OpenAPI document (it answers video, not JSON).
+* ``GET /views/{id}/index.m3u8?key=…`` (and the ``init.mp4``, ``seg-<n>.m4s`` it lists, each
+  with the key): the same video as HLS for a video wall's VMS (``guarita.video.hls``), from the
+  same upstream ffmpeg; the same key, gate, expiry and revocation rules.
 
 Refusals: a camera not in the config is 404; for a provider's token a camera the share gate
 holds back is 403 with the gate's reasons; for an agency-bound token every camera it may not
@@ -17,7 +20,7 @@ views are of bus cameras (``guarita.web.api_dvr_video``), and which sees only th
 the list. Limits are 429; an ended or expired view is 410 (with why).
 Neither tokens nor stream keys are logged (the access log is off; handlers log view ids).
 
-Covers: BH-05, BH-07, BH-09, BH-11.
+Covers: BH-03, BH-05, BH-07, BH-09, BH-11.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from guarita.web.api_openapi import API_PREFIX, ApiOperation, QueryParam
 from guarita.config import CAMERA_NAME_PATTERN, ApiRole, ProgramName
 from guarita.consent.share_gate import ShareReason
 from guarita.video import VideoHub, View, ViewLimitReached
+from guarita.video.upstream import START_ATTEMPTS
 from guarita.video.vehicle import is_vehicle_key
 
 __all__ = ["API_VIDEO", "VIEW_OPERATIONS", "ViewBody", "ViewEnded", "ViewModel", "ViewOpened", "ViewRenewBody",
@@ -96,6 +100,8 @@ class ViewOpened(_Response):
     expires_at: str = Field(json_schema_extra=_DATE_TIME, description="When it ends unless renewed (UTC).")
     stream_url: str = Field(description="Path of the live fragmented MP4 (H.264), with the view's key: give it to "
                                         "a `<video src>` as is. No credentials of the camera are in it.")
+    hls_url: str = Field(description="Path of the same live video as HLS (version 7, fMP4 segments), with the view's "
+                                     "key: for a video wall's VMS. Counts as one stream while it is fetched.")
 
 
 class ViewModel(_Response):
@@ -135,7 +141,8 @@ def _iso(moment: float) -> str:
 def opened_view(view: View) -> ViewOpened:
     return ViewOpened(view=view.id, camera=view.camera, reason=view.reason, opened_at=_iso(view.opened),
                       expires_at=_iso(view.expires),
-                      stream_url=f"{API_PREFIX}/views/{view.id}/stream.mp4?key={view.key}")
+                      stream_url=f"{API_PREFIX}/views/{view.id}/stream.mp4?key={view.key}",
+                      hls_url=f"{API_PREFIX}/views/{view.id}/index.m3u8?key={view.key}")
 
 
 def caller_agency(request: web.Request, caller: Caller) -> str | None:
@@ -306,6 +313,79 @@ async def _get_stream(request: web.Request) -> web.StreamResponse:
         hub.release(view, subscriber)
 
 
+def _hls_view(request: web.Request) -> View:
+    """The view an HLS request may read (as ``_stream_view``), while its camera may still be watched."""
+    hub = request.app[API_VIDEO]
+    view = _stream_view(request)
+    hub.refresh()
+    problem = hub.blocked(view.camera)
+    if problem is not None:
+        hub.book.end(view, problem)
+        raise ApiProblem(410, f"view {view.id} has ended: {problem}")
+    return view
+
+
+def _hls_answer(view: View, body: bytes, content_type: str) -> web.Response:
+    view.bytes_sent += len(body)
+    return web.Response(body=body, headers={"Content-Type": content_type, "Cache-Control": "no-store",
+                                            "X-Content-Type-Options": "nosniff"})
+
+
+async def _get_playlist(request: web.Request) -> web.Response:
+    hub = request.app[API_VIDEO]
+    try:
+        view = _hls_view(request)
+        feed = hub.hls_feed(view)
+    except ViewLimitReached as exc:
+        return ApiProblem(429, str(exc)).response()
+    except ApiProblem as problem:
+        return problem.response()
+    if not feed.segments:
+        feed.waiting += 1
+        try:
+            # The source gets START_ATTEMPTS tries of start_timeout_s each before it is given up.
+            await asyncio.wait_for(feed.ready.wait(), hub.config.video.start_timeout_s * START_ATTEMPTS + 5)
+        except TimeoutError:
+            return ApiProblem(504, "the camera gave no video in time; try again").response()
+        finally:
+            feed.waiting -= 1
+            feed.touch()
+        if not feed.segments:
+            status = 410 if hub.book.get(view.id) is None else 502  # the view ended, or the source failed
+            return ApiProblem(status, feed.ended or "the stream ended").response()
+    text = feed.playlist(view.key)
+    return web.Response(text=text, headers={"Content-Type": "application/vnd.apple.mpegurl",
+                                            "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+
+async def _get_init(request: web.Request) -> web.Response:
+    hub = request.app[API_VIDEO]
+    try:
+        view = _hls_view(request)
+    except ApiProblem as problem:
+        return problem.response()
+    feed = hub.running_feed(view)
+    if feed is None or feed.init is None:
+        return ApiProblem(404, f"view {view.id} has no HLS stream running; read index.m3u8 first").response()
+    feed.touch()
+    return _hls_answer(view, feed.init, "video/mp4")
+
+
+async def _get_segment(request: web.Request) -> web.Response:
+    hub = request.app[API_VIDEO]
+    try:
+        view = _hls_view(request)
+    except ApiProblem as problem:
+        return problem.response()
+    feed = hub.running_feed(view)
+    segment = feed.segment(int(request.match_info["n"])) if feed is not None else None
+    if feed is None or segment is None:
+        return ApiProblem(404, f"segment {request.match_info['n']} of view {view.id} is not in the live window"
+                          ).response()
+    feed.touch()
+    return _hls_answer(view, segment.data, "video/iso.segment")
+
+
 _OPENERS = (ApiRole.ADMIN, ApiRole.OPERATOR, ApiRole.VIEWER)
 _VIEW_ID_PARAM = (QueryParam("id", "The view id, as `POST /views` gave it.", {"type": "string", "pattern": _VIEW_ID}),)
 
@@ -313,7 +393,7 @@ VIEW_ROUTES: tuple[tuple[ApiOperation, Handler], ...] = (
     (ApiOperation("POST", "/views", "openView", "Open a live view of a shared camera",
                   "A view of a camera the share gate passes for cop_bh now (and, for a token bound to an agency, "
                   "inside its area), for `video.view_minutes`. Audited as `video.view.start`; the answer's "
-                  "`stream_url` plays in a `<video>` element.",
+                  "`stream_url` plays in a `<video>` element; `hls_url` is the same video as HLS for a video wall's VMS.",
                   _OPENERS, {201: ViewOpened}, ViewBody, writes=True, refusals=(404, 429)), _post_view),
     (ApiOperation("GET", "/views", "listViews", "Read the open live views",
                   "Open views, oldest first (`guarita views list`); a token bound to an agency sees its agency's.",
@@ -347,11 +427,27 @@ async def _end_streams(app: web.Application) -> None:
     await app[API_VIDEO].close()
 
 
-def add_view_routes(app: web.Application) -> None:
-    """Register the live view's routes and its watcher on an API application (config, registry, store set)."""
-    app[API_VIDEO] = VideoHub(app[API_CONFIG], app[API_REGISTRY], app[API_STORE], app[API_CLOCK])
+async def _close_hub(app: web.Application) -> None:
+    """At cleanup, a hub whose watcher ran elsewhere (``guarita run``'s ``video_views``) ends its views too."""
+    await app[API_VIDEO].close()
+
+
+def add_view_routes(app: web.Application, hub: VideoHub | None = None) -> None:
+    """Register the live view's routes on an API application (config, registry, store set).
+
+    ``hub``: the one ``guarita run`` built, whose watcher it supervises; without one the app
+    builds its own hub and runs the watcher while it serves.
+    """
     for operation, handler in VIEW_ROUTES:
         app.router.add_route(operation.method, operation.path, guarded(operation, handler))
     app.router.add_get("/views/{id}/stream.mp4", _get_stream)
-    app.cleanup_ctx.append(_video_lifetime)
+    app.router.add_get("/views/{id}/index.m3u8", _get_playlist)
+    app.router.add_get("/views/{id}/init.mp4", _get_init)
+    app.router.add_get(r"/views/{id}/seg-{n:[0-9]{1,12}}.m4s", _get_segment)
     app.on_shutdown.append(_end_streams)
+    if hub is None:
+        app[API_VIDEO] = VideoHub(app[API_CONFIG], app[API_REGISTRY], app[API_STORE], app[API_CLOCK])
+        app.cleanup_ctx.append(_video_lifetime)
+    else:
+        app[API_VIDEO] = hub
+        app.on_cleanup.append(_close_hub)

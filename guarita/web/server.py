@@ -1,13 +1,14 @@
-"""The HTTP server: ``/healthz`` (JSON), ``/metrics`` (Prometheus) and the REST API.
+"""The HTTP server: ``/healthz`` (JSON), ``/metrics`` (Prometheus), the REST API and the homeowner pages.
 
-The REST API (``guarita.web.api``) is a sub-application mounted under ``/api/v1``.
+The REST API (``guarita.web.api``) is a sub-application mounted under ``/api/v1``; the
+homeowner pages (``guarita.web.homeowner``) under ``/h/``, on the API's registry and store.
 ``guarita run`` binds the port (:func:`listen_web`) before it starts any other service, so a
 port that cannot be bound is a start-up error naming the address and the config key. aiohttp's
 server logger would print a malformed request's offending header (a 64 KiB ``Authorization``
 holding a bearer token) in its message and traceback; those errors are logged as one line
 naming only the kind of error (BH-07).
 
-Covers: PB-05, BH-07.
+Covers: PB-05, PB-07, BH-07.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from guarita.web.api_http import API_CLOCK, API_CONFIG, API_REGISTRY, API_STORE
 from guarita.web.api_openapi import API_PREFIX
 from guarita.web.api_views import API_VIDEO
 from guarita.errors import ListenError
@@ -57,6 +59,11 @@ def make_web_app(
         app.add_subapp(API_PREFIX, api)
         if API_VIDEO in api:
             api[API_VIDEO].report_to(metrics)
+        # The homeowner pages act on the same registry, store and clock as the API (PB-07).
+        from guarita.web.homeowner.pages import HOMEOWNER_PREFIX, make_homeowner_app
+
+        app.add_subapp(HOMEOWNER_PREFIX, make_homeowner_app(api[API_CONFIG], api[API_REGISTRY], api[API_STORE],
+                                                            api[API_CLOCK]))
     return app
 
 
