@@ -168,6 +168,11 @@ async def test_detro_watches_a_bus_camera_live_through_its_mobile_link(tmp_path:
         frames = await run("ffmpeg", "-v", "error", "-i", url, "-frames:v", "20", "-f", "framecrc", "-")
         assert frames.returncode == 0, frames.stderr
         assert len([line for line in frames.stdout.decode().splitlines() if not line.startswith("#")]) == 20
+        # A VMS reads the same view over HLS.
+        hls = await run("ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "json",
+                        api.base + view["hls_url"])
+        assert hls.returncode == 0, hls.stderr
+        assert json.loads(hls.stdout)["streams"] == [{"codec_name": "h264", "width": 320, "height": 240}]
 
         # The view is DETRO's: listed to it, not to a cop_bh token.
         _, listed = await api.call("GET", "/views", "detro")
