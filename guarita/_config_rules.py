@@ -153,15 +153,17 @@ def verify_agencies_only_for_cop_bh(config: GuaritaConfig) -> Iterator[RuleViola
 
 
 def verify_token_agencies(config: GuaritaConfig) -> Iterator[RuleViolation]:
-    """A token bound to an agency names one of cop_bh's agencies."""
+    """A token (or console user) bound to an agency names one of cop_bh's agencies."""
     program = config.programs.get(ProgramName.COP_BH)
     known = set(program.agencies) if program is not None else set()
-    for name, token in config.web.tokens.items():
-        if token.agency is not None and token.agency not in known:
+    bound = [("tokens", name, token.agency) for name, token in config.web.tokens.items()]
+    bound += [("users", name, user.agency) for name, user in config.web.users.items()]
+    for kind, name, agency in bound:
+        if agency is not None and agency not in known:
             listed = ", ".join(sorted(known)) or "none"
             yield RuleViolation(
-                ("web", "tokens", name, "agency"),
-                f"agency {token.agency!r} is not under `programs.cop_bh.agencies` (configured: {listed})",
+                ("web", kind, name, "agency"),
+                f"agency {agency!r} is not under `programs.cop_bh.agencies` (configured: {listed})",
             )
 
 
@@ -173,6 +175,16 @@ def verify_token_program(config: GuaritaConfig) -> Iterator[RuleViolation]:
                 ("web", "tokens", name, "program"),
                 "a token bound to a cop_bh agency cannot be a detro token; drop `agency` or set `program: cop_bh`",
             )
+
+
+def verify_console_names(config: GuaritaConfig) -> Iterator[RuleViolation]:
+    """A console user's name is not also a token's: the audit log names who acted by it."""
+    for name in sorted(set(config.web.users) & set(config.web.tokens)):
+        yield RuleViolation(
+            ("web", "users", name),
+            f"{name!r} is also a name under `web.tokens`: give the user or the token another name, so the "
+            "audit log tells them apart",
+        )
 
 
 DVR_SCHEMES = ("http", "https", "ftp", "file")
@@ -280,6 +292,7 @@ RULES: tuple[Callable[[GuaritaConfig], Iterator[RuleViolation]], ...] = (
     verify_agencies_only_for_cop_bh,
     verify_token_agencies,
     verify_token_program,
+    verify_console_names,
     verify_fleet,
     verify_detro_vehicles_in_fleet,
     verify_cloud,

@@ -66,6 +66,7 @@ __all__ = [
     "VehicleConfig",
     "VideoConfig",
     "WebConfig",
+    "WebUser",
     "polygon_points",
 ]
 
@@ -443,6 +444,19 @@ class ApiToken(_Model):
     )
 
 
+class WebUser(_Model):
+    """A person who signs in to the web console with a name and password (docs/console.md)."""
+
+    role: ApiRole = Field(description="As a token's role: `admin`, `operator`, `auditor` or `viewer`.")
+    agency: str | None = Field(
+        default=None,
+        pattern=_ID_PATTERN,
+        description="A cop_bh agency id: the user then opens live views only of cameras inside that agency's area.",
+    )
+    password_hash_file: ConfigPath = Field(
+        description="File holding the password's scrypt hash, one line as `guarita web hash-password` prints it."
+    )
+
 def _check_public_url(url: str) -> str:
     """An http(s) base address with a host and no credentials, query or fragment; no trailing slash (BH-07)."""
     parts = urlsplit(url)
@@ -456,12 +470,23 @@ def _check_public_url(url: str) -> str:
 
 
 class WebConfig(_Model):
-    """The HTTP server: health, metrics and the REST API."""
+    """The HTTP server: health, metrics, the REST API and the web console."""
 
     host: str = Field(default="127.0.0.1", description="Listen address.")
     port: int = Field(default=8765, ge=0, le=65535, description="Listen port (0 = any free port).")
     tokens: dict[Annotated[str, Field(pattern=_ID_PATTERN)], ApiToken] = Field(
         default_factory=dict, description="REST API bearer tokens by name (who holds them); none = API closed."
+    )
+    users: dict[Annotated[str, Field(pattern=_ID_PATTERN)], WebUser] = Field(
+        default_factory=dict, description="Web console users (name and password) by name."
+    )
+    session_key_file: ConfigPath | None = Field(
+        default=None,
+        description="File with the 32-byte key encrypting the console's session cookies; "
+        "`data_dir/keys/console-session.key` (made on first run) when unset.",
+    )
+    session_idle_minutes: float = Field(
+        default=30, gt=0, le=24 * 60, description="A console session unused this long is signed out."
     )
     public_url: Annotated[str, AfterValidator(_check_public_url)] | None = Field(
         default=None,

@@ -20,6 +20,8 @@ command -v ip >/dev/null 2>&1 || want+=(iproute2)
 command -v systemd-analyze >/dev/null 2>&1 || want+=(systemd)
 # The browser tests (console, homeowner pages, live view) drive Debian's Chromium headless.
 command -v chromium >/dev/null 2>&1 || want+=(chromium)
+# The browser tests' accessibility check injects axe-core, installed from tests/browser's lockfile with npm.
+command -v npm >/dev/null 2>&1 || want+=(npm)
 if [ ${#want[@]} -gt 0 ]; then
   echo "quickstart: installing ${want[*]}" >&2
   sudo_cmd=""
@@ -38,6 +40,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "quickstart: installing guarita and its test dependencies into .venv" >&2
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
   touch "$stamp"
+fi
+
+if [ ! -f tests/browser/node_modules/axe-core/axe.min.js ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules ]; then
+  echo "quickstart: installing the browser tests' axe-core (npm ci in tests/browser)" >&2
+  npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
 command=${1:-}

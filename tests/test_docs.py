@@ -51,7 +51,7 @@ CONTRACT = ROOT / "tests" / "fixtures" / "frigate"
 EXAMPLE_ENV = "GUARITA_FRIGATE_MQTT_PASSWORD"
 
 # How a dict-valued field's keys are written in docs and paths.
-PLACEHOLDERS = {"programs": "<program>", "cameras": "<name>", "agencies": "<agency>", "tokens": "<token>", "vehicles": "<vehicle>"}
+PLACEHOLDERS = {"programs": "<program>", "cameras": "<name>", "agencies": "<agency>", "tokens": "<token>", "vehicles": "<vehicle>", "users": "<user>"}
 
 # A value that must never be printed.
 SECRET = "s3cret-Value-for-test-docs"
@@ -211,7 +211,7 @@ def _data_paths(data: Any, prefix: tuple[str, ...] = ()) -> Iterator[str]:
         return
     for key, value in data.items():
         # Keys of a mapping field (programs, cameras, agencies) become their placeholder.
-        is_entry = bool(prefix) and prefix[-1] in PLACEHOLDERS and (len(prefix) == 1 or prefix[-1] in ("agencies", "tokens", "vehicles"))
+        is_entry = bool(prefix) and prefix[-1] in PLACEHOLDERS and (len(prefix) == 1 or prefix[-1] in ("agencies", "tokens", "vehicles", "users"))
         path = (*prefix, PLACEHOLDERS[prefix[-1]] if is_entry else str(key))
         yield ".".join(path)
         # Values that are data, not config keys: inline GeoJSON, and mappings of numbers or lines.

@@ -145,6 +145,7 @@ PINNED = {
         "VehicleConfig",
         "VideoConfig",
         "WebConfig",
+        "WebUser",
         "polygon_points",
     ],
     "guarita.video": ["VideoHub", "View", "ViewBook", "ViewLimitReached"],

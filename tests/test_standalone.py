@@ -29,7 +29,8 @@ def scanned_files() -> list[Path]:
     files: list[Path] = []
     for place in SCANNED:
         candidates = [place] if place.is_file() else sorted(place.rglob("*"))
-        files += [p for p in candidates if p.is_file() and p.suffix in TEXT_SUFFIXES and "__pycache__" not in p.parts]
+        files += [p for p in candidates if p.is_file() and p.suffix in TEXT_SUFFIXES and "__pycache__" not in p.parts
+                  and "node_modules" not in p.parts]  # installed by npm ci (tests/browser), not ours
     return files
 
 
@@ -49,7 +50,7 @@ def test_nothing_refers_to_a_folder_beside_the_repository() -> None:
 # covers PB-01
 def test_every_relative_link_in_the_docs_stays_inside_the_repository() -> None:
     outside: list[str] = []
-    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md")), *sorted((ROOT / "tests").rglob("*.md"))]:
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md")), *sorted(p for p in (ROOT / "tests").rglob("*.md") if "node_modules" not in p.parts)]:
         for target in MARKDOWN_LINK.findall(doc.read_text(encoding="utf-8")):
             if re.match(r"^[a-z]+:|^#", target):
                 continue  # a URL or an anchor on the same page

@@ -24,6 +24,7 @@ from pathlib import Path
 from guarita import __version__
 from guarita.cli.cloud import add_cloud_commands
 from guarita.cli.views import add_views_commands
+from guarita.cli.web import add_web_commands
 from guarita.cli.outbox import add_outbox_commands
 from guarita.cli.events import add_events_commands
 from guarita.cli.evidence import add_evidence_commands
@@ -178,6 +179,7 @@ def _parser() -> argparse.ArgumentParser:
     add_events_commands(sub, common)
     add_reports_commands(sub, common)
     add_evidence_commands(sub, common)
+    add_web_commands(sub)
     return parser
 
 

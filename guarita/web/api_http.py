@@ -53,6 +53,7 @@ __all__ = [
     "json_answer",
     "json_errors",
     "read_body",
+    "token_caller",
 ]
 
 log = logging.getLogger(__name__)
@@ -117,13 +118,19 @@ def authenticate(request: web.Request) -> Caller:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise ApiProblem(401, "send Authorization: Bearer <token>")
-    digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
-    found: Caller | None = None
-    for name, entry in request.app[API_CONFIG].web.tokens.items():
-        if hmac.compare_digest(digest, entry.sha256):  # every entry is compared: no early exit
-            found = Caller(name, entry.role)
+    found = token_caller(request.app[API_CONFIG], token)
     if found is None:
         raise ApiProblem(401, "the bearer token is not valid")
+    return found
+
+
+def token_caller(config: GuaritaConfig, token: str) -> Caller | None:
+    """Who holds ``token`` among ``web.tokens`` (by SHA-256, in constant time), or None."""
+    digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+    found: Caller | None = None
+    for name, entry in config.web.tokens.items():
+        if hmac.compare_digest(digest, entry.sha256):  # every entry is compared: no early exit
+            found = Caller(name, entry.role)
     return found
 
 

@@ -45,7 +45,10 @@ __all__ = [
     "LiveLink",
     "LiveState",
     "SummaryReport",
+    "audit_state",
     "camera_models",
+    "link_model",
+    "uplink_models",
 ]
 
 OPEN_EVENTS_LISTED = 100
@@ -213,15 +216,16 @@ def _vehicle(config: GuaritaConfig, db: sqlite3.Connection, vehicle: str) -> Veh
     )
 
 
-async def _get_summary(request: web.Request, caller: Caller) -> web.Response:
-    audit_read(request, caller)
-    app = request.app
+def link_model(live: LiveState | None, name: str) -> LinkModel:
+    """The link ``name`` (``frigate``, ``uplink:<program>``) as the running process reports it."""
+    return _link(live, name)
+
+
+def uplink_models(app: web.Application, live: LiveState | None) -> list[UplinkModel]:
+    """Each enabled program's uplink: link, outbox depth, deliveries (also the web console's overview)."""
     config = app[API_CONFIG]
     db = app[API_STORE].db
     outbox = app[API_OUTBOX]
-    live = app[API_LIVE]() if API_LIVE in app else None
-    snapshot = app[API_REGISTRY].snapshot()
-    now = app[API_CLOCK]()
     uplinks = []
     for program, settings in sorted(config.programs.items()):
         if not settings.enabled:
@@ -237,7 +241,27 @@ async def _get_summary(request: web.Request, caller: Caller) -> web.Response:
             delivered=None if live is None else live.delivered.get(name, 0),
             last_delivery=_epoch_iso(last),
         ))
+    return uplinks
+
+
+def audit_state(db: sqlite3.Connection) -> AuditStateModel:
+    """The audit chain's state, checked now."""
     checked = audit.check(db)
+    return AuditStateModel(
+        entries=checked.entries,
+        intact=checked.broken is None,
+        broken_at=None if checked.broken is None else checked.broken.seq,
+    )
+
+
+async def _get_summary(request: web.Request, caller: Caller) -> web.Response:
+    audit_read(request, caller)
+    app = request.app
+    config = app[API_CONFIG]
+    db = app[API_STORE].db
+    live = app[API_LIVE]() if API_LIVE in app else None
+    snapshot = app[API_REGISTRY].snapshot()
+    now = app[API_CLOCK]()
     open_events = list_events(db, open_only=True, vehicle=None, limit=OPEN_EVENTS_LISTED)
     open_total = db.execute(
         "SELECT COUNT(*) FROM vehicle_events e "
@@ -252,13 +276,9 @@ async def _get_summary(request: web.Request, caller: Caller) -> web.Response:
         accredited=snapshot.accredited,
         registry_version=snapshot.version,
         frigate=_link(live, "frigate"),
-        uplinks=uplinks,
+        uplinks=uplink_models(app, live),
         quarantined=int(db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]),
-        audit=AuditStateModel(
-            entries=checked.entries,
-            intact=checked.broken is None,
-            broken_at=None if checked.broken is None else checked.broken.seq,
-        ),
+        audit=audit_state(db),
         cameras=camera_models(config, snapshot, now),
         vehicles=[_vehicle(config, db, vehicle) for vehicle in vehicles],
         open_events=[event_model(e) for e in open_events],

@@ -49,15 +49,15 @@ from guarita.web.api_http import (
     read_body,
 )
 from guarita.web.api_openapi import API_PREFIX, ApiOperation, QueryParam
-from guarita.config import CAMERA_NAME_PATTERN, ApiRole, ProgramName
+from guarita.config import CAMERA_NAME_PATTERN, ApiRole, GuaritaConfig, ProgramName
 from guarita.consent.share_gate import ShareReason
 from guarita.video import VideoHub, View, ViewLimitReached
 from guarita.video.upstream import START_ATTEMPTS
 from guarita.video.vehicle import is_vehicle_key
 
 __all__ = ["API_VIDEO", "VIEW_OPERATIONS", "ViewBody", "ViewEnded", "ViewModel", "ViewOpened", "ViewRenewBody",
-           "ViewsReport", "add_view_routes", "caller_agency", "check_camera", "hidden_camera", "opened_view",
-           "token_program"]
+           "ViewsReport", "add_view_routes", "caller_agency", "check_camera", "check_view_camera", "hidden_camera",
+           "opened_view", "stream_path", "token_program"]
 
 log = logging.getLogger(__name__)
 
@@ -138,10 +138,14 @@ def _iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
 
 
+def stream_path(view: View) -> str:
+    """The view's stream address (path and key), for a plain ``<video src>``."""
+    return f"{API_PREFIX}/views/{view.id}/stream.mp4?key={view.key}"
+
+
 def opened_view(view: View) -> ViewOpened:
     return ViewOpened(view=view.id, camera=view.camera, reason=view.reason, opened_at=_iso(view.opened),
-                      expires_at=_iso(view.expires),
-                      stream_url=f"{API_PREFIX}/views/{view.id}/stream.mp4?key={view.key}",
+                      expires_at=_iso(view.expires), stream_url=stream_path(view),
                       hls_url=f"{API_PREFIX}/views/{view.id}/index.m3u8?key={view.key}")
 
 
@@ -172,9 +176,14 @@ def check_camera(request: web.Request, camera: str, agency: str | None, *,
 
     ``counted``: only these reasons of the gate count (a playback leaves the registry's to its window).
     """
-    hub = request.app[API_VIDEO]
+    check_view_camera(request.app[API_CONFIG], request.app[API_VIDEO], camera, agency, counted=counted, what=what)
+
+
+def check_view_camera(config: GuaritaConfig, hub: VideoHub, camera: str, agency: str | None, *,
+                      counted: Collection[ShareReason] | None = None, what: str = "no live view") -> None:
+    """``check_camera`` given the config and the video hub: also the web console's live-view page's check."""
     hidden = hidden_camera(camera, agency)
-    if camera not in request.app[API_CONFIG].cameras:
+    if camera not in config.cameras:
         raise hidden if agency is not None else ApiProblem(404, f"camera {camera!r} is not in the config")
     if not hub.in_area(camera, agency):
         raise hidden

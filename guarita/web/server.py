@@ -1,7 +1,8 @@
 """The HTTP server: ``/healthz`` (JSON), ``/metrics`` (Prometheus), the REST API and the homeowner pages.
 
 The REST API (``guarita.web.api``) is a sub-application mounted under ``/api/v1``; the
-homeowner pages (``guarita.web.homeowner``) under ``/h/``, on the API's registry and store.
+homeowner pages (``guarita.web.homeowner``) under ``/h/``, on the API's registry and store;
+the web console (``guarita.web.console``) under ``/console`` (``/`` leads there), over the API.
 ``guarita run`` binds the port (:func:`listen_web`) before it starts any other service, so a
 port that cannot be bound is a start-up error naming the address and the config key. aiohttp's
 server logger would print a malformed request's offending header (a 64 KiB ``Authorization``
@@ -26,6 +27,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from guarita.web.api_http import API_CLOCK, API_CONFIG, API_REGISTRY, API_STORE
 from guarita.web.api_openapi import API_PREFIX
 from guarita.web.api_views import API_VIDEO
+from guarita.web.console import CONSOLE_PREFIX, make_console_app
 from guarita.errors import ListenError
 from guarita.metrics import Metrics
 
@@ -49,7 +51,8 @@ async def _metrics(request: web.Request) -> web.Response:
 def make_web_app(
     health: Callable[[], dict[str, Any]], metrics: Metrics, api: web.Application | None = None
 ) -> web.Application:
-    """The aiohttp app; ``health`` builds the /healthz report on each request; ``api`` goes under /api/v1."""
+    """The aiohttp app; ``health`` builds the /healthz report on each request; ``api`` goes under /api/v1
+    and the web console over it under /console."""
     app = web.Application()
     app[HEALTH] = health
     app[METRICS] = metrics
@@ -64,7 +67,13 @@ def make_web_app(
 
         app.add_subapp(HOMEOWNER_PREFIX, make_homeowner_app(api[API_CONFIG], api[API_REGISTRY], api[API_STORE],
                                                             api[API_CLOCK]))
+        app.add_subapp(CONSOLE_PREFIX, make_console_app(api))
+        app.router.add_get("/", _to_console)
     return app
+
+
+async def _to_console(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPSeeOther(f"{CONSOLE_PREFIX}/")
 
 
 class _RequestErrorLog(logging.LoggerAdapter[logging.Logger]):

@@ -1,0 +1,103 @@
+"""Rendering console pages: the language, the signed-in operator, the CSRF token, the headers.
+
+Every console answer (pages, refusals, the live stream, static files) carries the security
+headers: a Content-Security-Policy allowing only this origin's own files (no inline script
+or style, no framing), ``X-Frame-Options: DENY``, ``Referrer-Policy: no-referrer`` and
+``X-Content-Type-Options: nosniff``. Pages are Jinja2 templates with autoescape on.
+
+Covers: BH-07, BH-09.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from guarita.web.console.session import CSRF_FIELD, Operator, csrf_token, get_session
+from guarita.web.console.state import CONSOLE_PREFIX, config_of, roles_of
+from guarita.web.i18n import Translator, negotiate
+
+__all__ = ["SECURITY_HEADERS", "csrf_checked", "nav_items", "render", "security_headers", "translator"]
+
+SECURITY_HEADERS: Mapping[str, str] = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def translator(request: web.Request) -> Translator:
+    """The request's language, from ``Accept-Language`` (Portuguese unless English is preferred)."""
+    return Translator(negotiate(request.headers.get("Accept-Language")))
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """Add ``SECURITY_HEADERS`` to every console answer, refusals included."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers.update(SECURITY_HEADERS)
+        raise
+    if not response.prepared:
+        response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def nav_items(operator: Operator | None) -> list[tuple[str, str]]:
+    """(path, message key) of the pages ``operator``'s role may open."""
+    if operator is None:
+        return []
+    pages = [("overview", "readSummary", "nav.overview"), ("cameras", "listCameras", "nav.cameras"),
+             ("audit", "verifyAudit", "nav.audit")]
+    return [(f"{CONSOLE_PREFIX}/{path}", key) for path, operation, key in pages if operator.role in roles_of(operation)]
+
+
+async def render(request: web.Request, template: str, context: Mapping[str, Any], *,
+                 operator: Operator | None, status: int = 200) -> web.Response:
+    """``template`` with the language, the operator, the navigation and the CSRF token."""
+    session = await get_session(request)
+    t = translator(request)
+    config = config_of(request)
+    full = {
+        "t": t,
+        "lang": t.language,
+        "operator": operator,
+        "nav": nav_items(operator),
+        "here": request.path,
+        "csrf": csrf_token(session),
+        "csrf_field": CSRF_FIELD,
+        "provider": config.provider.name,
+        "prefix": CONSOLE_PREFIX,
+        **context,
+    }
+    return aiohttp_jinja2.render_template(f"console/{template}", request, full, status=status)
+
+
+@web.middleware
+async def csrf_checked(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """Refuse (403, with a page saying why) any POST whose form lacks the session's CSRF token."""
+    if request.method == "POST":
+        session = await get_session(request)
+        expected = session.get(CSRF_FIELD)
+        form = await request.post()
+        given = form.get(CSRF_FIELD)
+        if not isinstance(expected, str) or not isinstance(given, str) or not hmac.compare_digest(
+            given.encode(), expected.encode()
+        ):
+            t = translator(request)
+            return await render(request, "refused.html", {
+                "title": t("csrf.title"), "message": t("csrf.message"),
+            }, operator=None, status=403)
+    return await handler(request)
