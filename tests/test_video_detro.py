@@ -111,6 +111,16 @@ class Served:
             assert answer.status == 200 and answer.content_type == "video/mp4", answer.status
             dest.write_bytes(await answer.read())
 
+    async def ready(self, opened: dict[str, Any], who: str) -> dict[str, Any]:
+        """The playback once built (``POST`` answers while it builds in the background)."""
+        for _ in range(300):
+            status, body = await self.call("GET", f"/playback/{opened['playback']}", who)
+            assert status == 200, body
+            if body["state"] != "building":
+                return dict(body)
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"playback {opened['playback']} still building")
+
     def audit(self, prefix: str) -> list[tuple[str, str, str, dict[str, Any]]]:
         rows = self.store.db.execute("SELECT actor, action, subject, details FROM audit_log WHERE action LIKE ? "
                                      "ORDER BY seq", (prefix + "%",)).fetchall()
@@ -292,6 +302,8 @@ async def test_detro_plays_back_a_window_of_the_archive_with_its_gaps(tmp_path: 
                   "to": z(base + timedelta(minutes=7, seconds=30)), "reason": "processo 2026-12"}
         status, opened = await api.call("POST", path, "detro", window)
         assert status == 201, opened
+        opened = await api.ready(opened, "detro")
+        assert opened["state"] == "ready", opened
         assert opened["camera"] == f"{BUS}/1" and opened["gaps"] == []
         assert [(p["from"], p["to"], p["source"]) for p in opened["periods"]] == [
             (u(base + timedelta(minutes=2, seconds=30)), u(base + timedelta(minutes=7, seconds=30)), "archive")]
@@ -312,6 +324,7 @@ async def test_detro_plays_back_a_window_of_the_archive_with_its_gaps(tmp_path: 
                   "reason": "processo 2026-13"}
         status, opened = await api.call("POST", path, "alice", window)
         assert status == 201, opened
+        opened = await api.ready(opened, "alice")
         assert opened["gaps"] == [{"from": u(base + hour), "to": u(base + 2 * hour), "reason": "no_recording"}]
         assert [(p["from"], p["to"]) for p in opened["periods"]] == [
             (u(base + timedelta(minutes=50)), u(base + hour)), (u(base + 2 * hour), u(base + 2 * hour + 5 * MINUTE))]
@@ -345,20 +358,21 @@ async def test_detro_plays_back_a_window_of_the_archive_with_its_gaps(tmp_path: 
 
         entries = api.audit("video.playback.")
         assert [(e[0], e[1], e[2]) for e in entries] == [
-            ("detro", "video.playback.start", f"{BUS}/1"), ("detro", "video.playback.end", f"{BUS}/1"),
-            ("alice", "video.playback.start", f"{BUS}/1"), ("alice", "video.playback.end", f"{BUS}/1")]
-        assert entries[2][3]["gaps"] == [{"from": u(base + hour), "to": u(base + 2 * hour), "reason": "no_recording"}]
-        assert entries[3][3]["bytes_sent"] == (tmp_path / "b.mp4").stat().st_size
+            (who, f"video.playback.{step}", f"{BUS}/1") for who in ("detro", "alice") for step in ("start", "ready", "end")]
+        assert entries[4][3]["gaps"] == [{"from": u(base + hour), "to": u(base + 2 * hour), "reason": "no_recording"}]
+        assert entries[5][3]["bytes_sent"] == (tmp_path / "b.mp4").stat().st_size
         assert {k: entries[0][3][k] for k in ("program", "vehicle", "channel", "reason", "files")} == {
             "program": "detro", "vehicle": BUS, "channel": 1, "reason": "processo 2026-12", "files": 2}
-        assert entries[1][3]["vehicle"] == BUS
+        assert entries[2][3]["vehicle"] == BUS and entries[1][3]["periods"][0]["source"] == "archive"
 
         # A file indexed but gone from the disk (lost since it was synced) is a gap, not a failure.
         lost = stamp_name((base + 5 * MINUTE).astimezone(local_zone(ZONE)).replace(tzinfo=None))
         segment_path(api.config.storage.data_dir, BUS, 1, lost).unlink()
         status, opened = await api.call("POST", path, "detro", {"channel": 1, "from": z(base + 3 * MINUTE),
                                                                "to": z(base + 7 * MINUTE), "reason": "x"})
-        assert status == 201 and opened["gaps"] == [
+        assert status == 201, opened
+        opened = await api.ready(opened, "detro")
+        assert opened["gaps"] == [
             {"from": u(base + 5 * MINUTE), "to": u(base + 7 * MINUTE), "reason": "no_recording"}], opened
 
         # Camera 2 has privacy masks: its playback is re-encoded with them burned in.
@@ -366,6 +380,7 @@ async def test_detro_plays_back_a_window_of_the_archive_with_its_gaps(tmp_path: 
         status, opened = await api.call("POST", path, "detro", {"channel": 2, "from": z(base + MINUTE),
                                                                "to": z(base + 2 * MINUTE), "reason": "x"})
         assert status == 201, opened
+        opened = await api.ready(opened, "detro")
         await api.video(opened, tmp_path / "f.mp4")
         assert abs(probe(tmp_path / "f.mp4")[1] - 60) <= 3
         frame = tmp_path / "f.png"

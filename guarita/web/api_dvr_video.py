@@ -24,18 +24,16 @@ Covers: DT-04, DT-05, DT-12.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Annotated
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from guarita.config import VEHICLE_ID_PATTERN, ApiRole, ProgramName
-from guarita.errors import GuaritaError
 from guarita.local_time import local_zone
 from guarita.retention.footage import RetentionError, TimeWindow, iso, parse_instant
 from guarita.video.dvr_playback import PlaybackRefused, cut_playback, plan_playback
-from guarita.video.playback import Gap, Served
+from guarita.video.playback import Gap, Playback, PlaybackLimitReached, Served
 from guarita.video.vehicle import VehicleCamera, live_problem, vehicle_masks
 from guarita.video.views import ViewLimitReached
 from guarita.web.api_http import (
@@ -145,18 +143,16 @@ async def _post_playback(request: web.Request, caller: Caller) -> web.Response:
         raise ApiProblem(exc.status, str(exc)) from None
     masks = vehicle_masks(config, camera)
 
-    async def build(path: Path, _playback_id: str) -> tuple[list[Served], list[Gap]]:
-        await cut_playback(plan, path, masks)
+    async def build(playback: Playback) -> tuple[list[Served], list[Gap]]:
+        await cut_playback(plan, playback.path, masks)  # a failure ends the playback with why (PlaybackBook)
         return plan.served(), plan.gap_list()
 
     try:
-        playback = await request.app[API_PLAYBACK].open_with(
-            camera.key, window, build, body.reason.strip(), holder=caller.name, role=caller.role.value, agency=None,
-            details={**_holder_details(camera), "files": len(plan.pieces)})
-    except GuaritaError as exc:  # ffmpeg could not join or mask the files
-        log.error("playback of %s could not be prepared: %s", camera.key, exc)
-        raise ApiProblem(502, f"the archive of vehicle {camera.vehicle} camera {camera.channel} could not be "
-                              "prepared (ffmpeg failed; Guarita's log says why)") from None
+        playback = request.app[API_PLAYBACK].open_with(
+            camera.key, window, plan.runs, [], build, body.reason.strip(), holder=caller.name,
+            role=caller.role.value, agency=None, details={**_holder_details(camera), "files": len(plan.pieces)})
+    except PlaybackLimitReached as exc:
+        raise ApiProblem(429, str(exc)) from None
     return json_answer(opened_playback(playback), 201)
 
 
@@ -178,7 +174,7 @@ DVR_VIDEO_ROUTES: tuple[tuple[ApiOperation, Handler], ...] = (
                   "and the `video_url` of one seekable MP4; listed, read and ended at `/playback` like any playback. "
                   "DETRO's tokens and admin tokens. Audited as `video.playback.start`.",
                   _OPENERS, {201: PlaybackOpened}, VehiclePlaybackBody, writes=True, path_params=_VEHICLE,
-                  refusals=(413, 502)), _post_playback),
+                  refusals=(413, 429)), _post_playback),
 )
 DVR_VIDEO_OPERATIONS: tuple[ApiOperation, ...] = tuple(op for op, _ in DVR_VIDEO_ROUTES)
 
