@@ -512,7 +512,7 @@ def test_words_limits_and_signatures() -> None:
 
     from guarita.web.i18n import CATALOGUE, negotiate
     from guarita.web.homeowner.strings import HOMEOWNER_MESSAGES, add_homeowner_messages
-    from guarita.web.protection import RequestLimiter
+    from guarita.web.protection import AddressWindow, RequestLimiter
 
     assert negotiate("en;q=bad, pt;q=0.3") == "pt-BR"  # the console's choice (tests/test_console.py covers the rest)
     add_homeowner_messages()
@@ -522,6 +522,10 @@ def test_words_limits_and_signatures() -> None:
     assert [limiter.allow("a"), limiter.allow("a"), limiter.allow("a"), limiter.allow("b")] == [True, True, False, True]
     now[0] = 60.5
     assert limiter.allow("a")
+    window = AddressWindow(limit=1, window_s=60, addresses_kept=2)  # memory stays bounded: the longest unseen go
+    for address in ("a", "b", "a", "c"):
+        window.count(address, 1.0)
+    assert [window.wait_s(x, 2.0) > 0 for x in ("a", "b", "c")] == [True, False, True]
     record = json.dumps({"record": {"kind": "guarita.homeowner_acceptance/1"},
                          "signature": {"algorithm": "ed25519", "key_sha256": "0" * 64, "value": ""}}).encode()
     with pytest.raises(ValueError, match="another key"):
