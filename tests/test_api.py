@@ -231,7 +231,7 @@ def test_the_role_table_covers_every_route_of_the_document() -> None:
     assert {op.path: set(op.roles) for op in OPERATIONS if op.method == "GET"} == {
         "/cameras": set(ApiRole), "/clients": set(READERS), "/audit/verify": {ApiRole.ADMIN, ApiRole.AUDITOR},
         "/vehicle-events": set(ApiRole), "/summary": set(ApiRole), "/views": set(ApiRole), "/playback": set(ApiRole),
-        "/openapi.json": set(),
+        "/playback/{id}": {ApiRole.ADMIN, ApiRole.OPERATOR, ApiRole.VIEWER}, "/openapi.json": set(),
     }
 
 
