@@ -459,7 +459,8 @@ class Registry:
             entry = cameras.setdefault(camera_name, {})
             owner = owners.get(camera_name)
             entry["client_id"] = owner
-            if owner is None or entry.pop("consent_client", owner) != owner:
+            consent_client = entry.pop("consent_client", owner)
+            if owner is None or consent_client != owner:
                 entry.pop("consent", None)  # consent from a previous owner no longer counts
         for row in db.execute(latest.format(t="registry_attestations"), args):
             cameras.setdefault(row[1], {})["public_facing"] = bool(row[2])
