@@ -13,6 +13,7 @@ Covers: BH-03, BH-07, BH-09, PB-03.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -39,7 +40,7 @@ def audit_console_read(request: web.Request, operator: Operator) -> None:
 
 
 async def confirm_page(request: web.Request, operator: Operator, *, title: str, text: str, action: str,
-                       fields: dict[str, str | list[str]], submit: str, cancel: str) -> web.Response:
+                       fields: Mapping[str, str | list[str]], submit: str, cancel: str) -> web.Response:
     """The confirmation step of a form: what will happen, the form again as hidden fields, yes or back."""
     hidden: list[tuple[str, str]] = []
     for name, value in fields.items():
