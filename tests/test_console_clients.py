@@ -7,6 +7,7 @@ person, exported, downloaded and verified; roles and CSRF on every form; axe-cor
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import datetime as dt
 import json
 import re
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 from console_browser import (
     PASSWORDS,
@@ -26,8 +28,11 @@ from console_browser import (
     check_page,
     chromium,
     console_config,
+    csrf_of,
+    served_console,
     sign_in_with_password,
     sign_in_with_token,
+    token_session,
 )
 from harness import GuaritaProcess, share_camera
 
@@ -35,7 +40,7 @@ from guarita.adapters.dvr.sync import DvrSync
 from guarita.config_loader import load_config
 from guarita.consent.registry import Registry
 from guarita.standin.dvr_media import make_dvr_tree
-from guarita.standin.mosquitto import MosquittoBroker
+from guarita.standin.mosquitto import MosquittoBroker, free_port
 from guarita.standin.tls import TestPki
 from guarita.store import Store
 
@@ -232,3 +237,83 @@ async def test_clients_and_evidence_through_the_console(tmp_path: Path, frigate_
         ("ana", "evidence.request"), ("alice", "evidence.approve"), ("alice", "evidence.export"),
         ("alice", "evidence.manifest")]
     assert "forged" not in clients and "bare" not in clients
+
+
+# ---- the server in this process, with an HTTP client ----------------------------------------
+async def post(http: aiohttp.ClientSession, base: str, path: str, form: dict[str, Any]) -> tuple[int, str]:
+    data = aiohttp.FormData({"csrf": await csrf_of(http, base)})
+    for name, value in form.items():
+        for item in value if isinstance(value, list) else [value]:
+            data.add_field(name, item)
+    async with http.post(f"{base}{path}", data=data, allow_redirects=False) as answer:
+        return answer.status, await answer.text()
+
+
+# covers BH-07, BH-08, BH-09, DT-04
+async def test_refusals_on_the_client_and_evidence_forms_say_why(tmp_path: Path) -> None:
+    tokens = {"alice": TOKENS["alice"], "bia": ("operator", "bia-" + TOKENS["alice"][1])}
+    web = {"tokens": {name: {"role": role, "sha256": hashlib.sha256(token.encode()).hexdigest()}
+                      for name, (role, token) in tokens.items()}}
+    window = {"from": "2026-11-20T08:00:00", "to": "2026-11-20T08:01:00"}
+    frigate = {"frigate": {"url": f"http://127.0.0.1:{free_port()}"}}  # nothing answers there
+    async with served_console(tmp_path, web, frigate) as base, \
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as alice, \
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as bia:
+        assert (await token_session(alice, base, tokens["alice"][1])).status == 303
+        assert (await token_session(bia, base, tokens["bia"][1])).status == 303
+        # Clients: what is missing or wrong is said before anything is recorded.
+        status, text = await post(alice, base, "/console/clients", {"id": "x1", "name": ""})
+        assert status == 400 and "Informe o identificador e o nome" in text
+        status, text = await post(alice, base, "/console/clients", {"id": "Bad Id", "name": "Y", "confirm": "yes"})
+        assert status == 400 and "must be lowercase letters" in text
+        status, text = await post(alice, base, "/console/clients", {"id": "lar", "name": "Lar", "document": "123"})
+        assert status == 400 and "CPF (11 digits) or a CNPJ (14 digits)" in text
+        assert (await post(alice, base, "/console/clients", {"id": "lar", "name": "Lar", "confirm": "yes"}))[0] == 303
+        status, text = await post(alice, base, "/console/clients", {"id": "lar", "name": "Lar Novo"})
+        assert status == 200 and "já existe" in text
+        async with alice.get(f"{base}/console/clients/ninguem") as page:
+            assert page.status == 404
+        async with alice.get(f"{base}/console/clients/lar/report.json") as page:
+            report = json.loads(await page.text())
+            assert report["client_id"] == "lar" and report["cameras"] == []
+        async with alice.get(f"{base}/console/clients/lar") as page:
+            text = await page.text()
+            assert "Nenhuma câmera deste cliente." in text and "Nenhuma revogação." in text
+
+        # Evidence: a type the law does not allow, no camera, an unknown camera, a bad window.
+        request = {"type": "judiciary", "ref": "Proc. 1", "requester": "1ª Vara", "cameras": ["street"], **window}
+        status, text = await post(alice, base, "/console/evidence", {**request, "type": "press"})
+        assert status == 400 and "request type &#39;press&#39; refused" in text and "BH-08" in text
+        status, text = await post(alice, base, "/console/evidence", {**request, "cameras": []})
+        assert status == 400 and "Escolha ao menos uma câmera." in text
+        status, text = await post(alice, base, "/console/evidence", {**request, "cameras": ["porch"]})
+        assert status == 400 and "camera &#39;porch&#39; is not under `cameras`" in text
+        status, text = await post(alice, base, "/console/evidence", {**request, "vehicles": "10234/1"})
+        assert status == 400 and "not under fleet.vehicles" in text
+        status, text = await post(alice, base, "/console/evidence", {**request, "from": "ontem"})
+        assert status == 400
+        status, text = await post(alice, base, "/console/evidence", {**request, "ref": ""})
+        assert status == 400 and "Informe a referência" in text
+        status, text = await post(alice, base, "/console/evidence", request)
+        assert status == 200 and "Sim, registrar" in text and "street" in text
+        assert (await post(alice, base, "/console/evidence", {**request, "confirm": "yes"}))[0] == 303
+        async with alice.get(f"{base}/console/evidence/9") as page:
+            assert page.status == 404
+        async with alice.get(f"{base}/console/evidence/1/bundle.zip") as page:
+            assert page.status == 404
+        status, text = await post(alice, base, "/console/evidence/1/export", {"confirm": "yes"})
+        assert status == 409 and "not approved yet" in text
+        status, text = await post(alice, base, "/console/evidence/1/approve", {"confirm": "yes"})
+        assert status == 409 and "Aprovação recusada" in text
+        assert (await post(bia, base, "/console/evidence/1/approve", {"confirm": "yes"}))[0] == 303
+        status, text = await post(bia, base, "/console/evidence/1/approve", {"confirm": "yes"})
+        assert status == 409 and "already approved by bia" in text
+        status, text = await post(alice, base, "/console/evidence/1/export", {})
+        assert status == 200 and "Sim, exportar" in text
+        # Frigate is not there to export the camera's window: said, and nothing exported.
+        status, text = await post(bia, base, "/console/evidence/1/export", {"confirm": "yes"})
+        assert status == 409 and "Frigate could not export camera street for request 1" in text
+        async with bia.get(f"{base}/console/evidence/1/verify") as page:
+            assert "Pacote NÃO verificado" in await page.text()
+        async with alice.get(f"{base}/console/clients/lar", headers={"Accept-Language": "en"}) as page:
+            assert "Client lar" in await page.text()
