@@ -93,6 +93,8 @@ def secret_holders(config: GuaritaConfig) -> Iterator[tuple[Path, _SecretHolder]
     yield ("frigate", "mqtt"), config.frigate.mqtt
     for name, program in config.programs.items():
         yield ("programs", name.value, "uplink"), program.uplink
+        if program.video_ingest is not None:
+            yield ("programs", name.value, "video_ingest"), program.video_ingest
     if config.fleet is not None:
         for vehicle, settings in config.fleet.vehicles.items():
             if settings.dvr is not None:

@@ -1,11 +1,15 @@
 """The Mosquitto ACL a city broker needs for this provider and COP-BH's agencies.
 
 A provider may write only its own trees (``<root>/<provider>/#`` and its copies in the
-agencies' subtrees); an agency may read only ``<root>/agency/<agency>/#``. Mosquitto grants
+agencies' subtrees); an agency may read only ``<root>/agency/<agency>/#``. With a program's
+``video_ingest``, live views are asked for over MQTT: the provider reads
+``<root>/<provider>/views/request/#``, the ``centre_user`` writes ``.../views/request`` and reads
+``<root>/<provider>/views/reply/#``, and each agency writes only ``.../views/request/<agency>``
+(its answers come in its own subtree), so the topic proves who asked. Mosquitto grants
 a subscription the ACL denies, then delivers nothing through it: an agency subscribing to
 ``#`` still receives only its own subtree.
 
-Covers: BH-05, BH-09, PB-05.
+Covers: BH-05, BH-09, BH-11, PB-05.
 """
 
 from __future__ import annotations
@@ -31,8 +35,17 @@ def mosquitto_acl(config: GuaritaConfig) -> str:
         user = settings.uplink.username or provider
         lines += ["", f"# provider {provider} on the {program.value} broker", f"user {user}"]
         lines.append(f"topic write {root}/{provider}/#")
+        views = f"{root}/{provider}/views"
+        ingest = settings.video_ingest
+        if ingest is not None:
+            lines.append(f"topic read {views}/request/#")
         if program is ProgramName.COP_BH and settings.agencies:
             lines.append(f"topic write {root}/agency/+/{provider}/#")
             for agency, details in settings.agencies.items():
                 lines += ["", f"# agency {agency}: {details.name}", f"user {agency}", f"topic read {root}/agency/{agency}/#"]
+                if ingest is not None:
+                    lines.append(f"topic write {views}/request/{agency}")
+        if ingest is not None and ingest.centre_user:
+            lines += ["", f"# the centre's video platform on the {program.value} broker", f"user {ingest.centre_user}",
+                      f"topic write {views}/request", f"topic read {views}/reply/#"]
     return "\n".join(lines) + "\n"

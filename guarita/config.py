@@ -53,6 +53,7 @@ __all__ = [
     "VEHICLE_ID_PATTERN",
     "VehicleConfig",
     "VideoConfig",
+    "VideoIngestConfig",
     "WebConfig",
     "WebUser",
     "polygon_points",
@@ -271,6 +272,29 @@ class ProgramForwardConfig(_Model):
         return {name: opt.legal_basis or "" for name, opt in fields.items() if opt.enabled}
 
 
+def _check_ingest_scheme(url: str) -> str:
+    if not url.startswith(("rtsp://", "rtsps://", "srt://")):
+        raise ValueError(f"the ingest address must start with rtsp://, rtsps:// or srt:// (got {url.split('://')[0]}://)")
+    return url
+
+
+class VideoIngestConfig(_SecretHolder):
+    """The centre's ingest address for live views requested over MQTT (behind NAT; docs/video.md)."""
+
+    url: Annotated[str, AfterValidator(_check_ingest_scheme)] = Field(
+        pattern=r"^[a-z]+://[^@/\s?#]+(/[^\s?#]*)?$",
+        description="Where views are pushed: `rtsp://`, `rtsps://` or `srt://` host, port and base path, with no "
+        "credentials and no query: the user goes in `username`, the password in `password_file`/`password_env`. "
+        "Each view goes to `<url>/<provider>/<camera>/<view>`; never to an address taken from a request.",
+    )
+    username: str | None = Field(default=None, description="User at the ingest (RTSP auth; SRT stream id `u=`).")
+    centre_user: str | None = Field(
+        default=None,
+        description="MQTT username of the centre's platform that may ask for views on "
+        "`<root>/<provider>/views/request`; `guarita acl mosquitto` grants it. Unset: only agencies, on their own topics.",
+    )
+
+
 class ProgramConfig(_Model):
     """One program (COP-BH or DETRO): its uplink and topic root."""
 
@@ -287,6 +311,10 @@ class ProgramConfig(_Model):
     forward: ProgramForwardConfig = Field(
         default_factory=ProgramForwardConfig,
         description="Identifying fields this program may receive (each off by default; opting in needs a legal basis).",
+    )
+    video_ingest: VideoIngestConfig | None = Field(
+        default=None,
+        description="Live views asked for over this uplink, pushed to the centre's ingest (docs/video.md); none = off.",
     )
 
 
@@ -487,6 +515,8 @@ class VideoConfig(_Model):
     playback_max_minutes: float = Field(
         default=60, gt=0, le=24 * 60, description="Longest window one playback (POST /api/v1/playback) may ask for."
     )
+    max_playbacks: int = Field(default=8, ge=1, description="Open playbacks (building or ready) of all cameras.")
+    max_playbacks_per_camera: int = Field(default=2, ge=1, description="Open playbacks of one camera.")
 
 
 class FleetRegime(StrEnum):

@@ -172,6 +172,15 @@ class Metrics:
             "Times a live view's camera source ended, stalled or could not be opened.",
             ("camera",),
         )
+        self.playback_export_cleanup_failures = Counter(
+            "guarita_playback_export_cleanup_failures_total",
+            "Frigate exports of playbacks Guarita could not delete (delete them in Frigate's Exports page).",
+        )
+        self.video_push_failures = Counter(
+            "guarita_video_push_failures_total",
+            "Live view pushes ended because the centre's ingest would not take them, per program.",
+            ("program",),
+        )
         self.service_restarts = Counter(
             "guarita_service_restarts_total",
             "Times a guarita run service failed and was restarted (alarm on increase).",
@@ -205,6 +214,8 @@ class Metrics:
             self.hold_exports_failed,
             self.video_viewers,
             self.video_source_failures,
+            self.playback_export_cleanup_failures,
+            self.video_push_failures,
             self.outbox_quota_ratio,
             self.link_up,
             self.service_restarts,

@@ -107,7 +107,13 @@ def masked_video(video: Any, layer_path: Path) -> Any:
 async def _run(command: list[str]) -> None:
     process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL,
                                                    stderr=asyncio.subprocess.PIPE)
-    _, stderr = await process.communicate()
+    try:
+        _, stderr = await process.communicate()
+    except asyncio.CancelledError:  # a stopped playback build: its ffmpeg stops too
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        raise
     if process.returncode != 0:
         raise PrivacyMaskError(f"ffmpeg could not mask the clip: {stderr.decode(errors='replace').strip()[-300:]}")
 

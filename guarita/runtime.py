@@ -3,7 +3,9 @@
 Services: the Frigate-side subscriber, one publisher per enabled program, the health and
 metrics server, the live views' watcher (``video_views``: one ``VideoHub`` over the same
 ``LiveRegistry`` the forwarder reads, handed to the web app), housekeeping, the Frigate
-configuration check, and with ``retention.cloud`` the cloud uploader and sweeper. A link or Frigate being unreachable is logged and retried
+configuration check, with ``retention.cloud`` the cloud uploader and sweeper, and with a program's
+``video_ingest`` its live view requests (``views_<program>``: views asked for over MQTT, pushed to the
+centre's ingest). A link or Frigate being unreachable is logged and retried
 by the service itself; anything else a service raises is caught by the
 :class:`~guarita.supervisor.Supervisor`, which restarts it with backoff. Only a stop signal,
 a configuration error, or a web port that cannot be bound at start ends the process.
@@ -14,6 +16,7 @@ Covers: PB-01, PB-05, PB-06, DT-02, DT-08, DT-21, BH-03, BH-11.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -52,9 +55,11 @@ from guarita.supervisor import Redactor, Service, Supervisor, secret_values
 from guarita.telemetry import TelemetryIngest, TelemetrySubscriber, telemetry_link_settings
 from guarita.uplink import UplinkPublisher
 from guarita.video import VideoHub
+from guarita.video.mqtt_requests import ViewRequests
 from guarita.web.server import listen_web, make_web_app
 
-__all__ = ["Runtime", "frigate_link_settings", "sweep_archive_with_holds", "uplink_link_settings", "utc_now"]
+__all__ = ["Runtime", "frigate_link_settings", "sweep_archive_with_holds", "uplink_link_settings", "utc_now",
+           "views_link_settings"]
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +120,12 @@ def uplink_link_settings(config: GuaritaConfig, program: ProgramName) -> LinkSet
         will=Will(status_topic(config, program), b"offline"),
         max_inflight=uplink.inflight,
     )
+
+
+def views_link_settings(config: GuaritaConfig, program: ProgramName) -> LinkSettings:
+    """The connection live view requests come in on: the uplink's broker and credentials, no Last Will."""
+    uplink = uplink_link_settings(config, program)
+    return dataclasses.replace(uplink, client_id=f"{uplink.client_id}-views", will=None)
 
 
 def sweep_archive_with_holds(data_dir: Path, now: datetime, archive_days: int) -> None:
@@ -205,6 +216,13 @@ class Runtime:
             for program, settings in config.programs.items()
             if settings.enabled
         ]
+        self.view_requests = [  # live views asked for over MQTT, pushed to the centre's ingest
+            ViewRequests(config, program, views_link_settings(config, program), lambda: self.video, self.metrics,
+                         LinkState(f"views {program.value}", self.metrics), Backoff(max_s=reconnect_max_s),
+                         registry=self.registry, store=self.store, clock=clock)
+            for program, settings in config.programs.items()
+            if settings.enabled and settings.video_ingest is not None
+        ]
         self.metrics.outbox_depth.source = lambda: {(u.name,): float(self.outbox.depth(u.name)) for u in self.uplinks}
         self.metrics.outbox_bytes.source = lambda: {(): float(self.outbox.pending_bytes)}
         self.metrics.outbox_quota_ratio.source = self._quota_ratio
@@ -241,6 +259,8 @@ class Runtime:
             links[f"uplink:{uplink.name}"] = {"up": uplink.state.up, "detail": uplink.state.detail}
         if self.telemetry is not None:
             links["telemetry"] = {"up": self.telemetry.state.up, "detail": self.telemetry.state.detail}
+        for requests in self.view_requests:
+            links[f"views:{requests.program.value}"] = {"up": requests.state.up, "detail": requests.state.detail}
         degraded = (
             not all(link["up"] for link in links.values())
             or self.outbox.level is not QuotaLevel.OK
@@ -291,6 +311,8 @@ class Runtime:
             links[f"uplink:{uplink.name}"] = LiveLink(uplink.state.up, uplink.state.detail)
         if self.telemetry is not None:
             links["telemetry"] = LiveLink(self.telemetry.state.up, self.telemetry.state.detail)
+        for requests in self.view_requests:
+            links[f"views:{requests.program.value}"] = LiveLink(requests.state.up, requests.state.detail)
         delivered = {labels[0]: int(count) for labels, count in self.metrics.delivered.values.items()}
         return LiveState(links=links, delivered=delivered)
 
@@ -340,6 +362,7 @@ class Runtime:
             *(Service(f"uplink_{uplink.name}", uplink.run) for uplink in self.uplinks),
             Service("web", self._serve_web),
             Service("video_views", self.video.watch),  # ends views past expiry or unshared, within a second
+            *(Service(f"views_{requests.program.value}", requests.run) for requests in self.view_requests),
             Service("housekeeping", self._housekeeping),
             Service("audit_head", lambda stop: publish_audit_head(self.store, stop)),  # the head goes off-box via the log
         ]

@@ -127,6 +127,12 @@ class CloudBucket:
                 data: bytes = await body.read()
         return data
 
+    async def presigned_get(self, key: str, expires_s: int) -> str:
+        """A GET address of ``key`` that works for ``expires_s`` seconds (signed locally; carries no key)."""
+        url: str = await self._client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.name, "Key": key}, ExpiresIn=expires_s)
+        return url
+
     async def keys(self, prefix: str = "") -> list[str]:
         """Every key under ``prefix``, in key order."""
         found: list[str] = []

@@ -132,7 +132,13 @@ async def run_ffmpeg(args: Sequence[str], failure: str) -> None:
     process = await asyncio.create_subprocess_exec(
         "ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args, stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE)
-    _, stderr = await process.communicate()
+    try:
+        _, stderr = await process.communicate()
+    except asyncio.CancelledError:  # a stopped playback build: its ffmpeg stops too
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        raise
     if process.returncode != 0:
         raise EvidenceError(f"{failure}: {stderr.decode(errors='replace').strip()[-300:]}")
 

@@ -1,4 +1,5 @@
-"""Shared by the console's browser tests: Chromium, axe-core, sign-in steps and the config.
+"""Shared by the console's tests: the config, sign-in steps, the in-process server (Chromium and
+axe-core are ``browser_support``'s; re-exported here).
 
 Covers: BH-03, BH-09.
 """
@@ -19,6 +20,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from browser_support import browser_needed, check_page, chromium
 from harness import ACCREDITED
 from harness import write_config as write_harness_config
 
@@ -29,22 +31,18 @@ from guarita.standin.tls import TestPki
 from guarita.store import Store
 from guarita.web.passwords import hash_password
 
-CHROMIUM = Path("/usr/bin/chromium")
-AXE = Path(__file__).resolve().parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
-PASSWORDS = {"ana": "ana-" + secrets.token_urlsafe(12), "vitor": "vitor-" + secrets.token_urlsafe(12)}
+__all__ = ["HERE", "PASSWORDS", "TOKENS", "artifacts", "browser_needed", "check_page", "chromium", "console_config",
+           "csrf_of", "served_console", "sign_in_with_password", "sign_in_with_token", "token_session", "until"]
+
 HERE = {"lat": -19.9245, "lon": -43.9352}
+PASSWORDS = {"ana": "ana-" + secrets.token_urlsafe(12), "vitor": "vitor-" + secrets.token_urlsafe(12)}
 TOKENS = {"alice": ("admin", secrets.token_urlsafe(24)), "vera": ("viewer", secrets.token_urlsafe(24)),
           "otto": ("auditor", secrets.token_urlsafe(24))}
-
-browser_needed = pytest.mark.skipif(
-    not CHROMIUM.exists() or not AXE.exists(),
-    reason="needs Debian's chromium and axe-core (scripts/quickstart.sh installs both)",
-)
 
 
 def console_config(tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broker: MosquittoBroker, pki: TestPki,
                    cameras: dict[str, Any], extra: dict[str, Any] | None = None) -> Path:
-    """A cop_bh config with users ana (operator) and vitor (viewer), tokens alice (admin) and vera (viewer)."""
+    """A cop_bh config: users ana (operator), vitor (viewer); tokens alice (admin), vera (viewer), otto (auditor)."""
     users: dict[str, Any] = {}
     for name, role in (("ana", "operator"), ("vitor", "viewer")):
         file = tmp_path / f"{name}.scrypt"
@@ -65,31 +63,6 @@ def artifacts(tmp_path: Path) -> Path:
     folder = Path(os.environ.get("GUARITA_ARTIFACTS", tmp_path / "artifacts"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-@asynccontextmanager
-async def chromium() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-async def check_page(page: Any, artifacts: Path, name: str) -> None:
-    """Screenshot the page, then assert axe-core finds no WCAG 2 A/AA violation on it."""
-    await page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
-    await page.evaluate(AXE.read_text(encoding="utf-8"))
-    result = await page.evaluate(
-        "async () => (await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']}}))"
-        ".violations.map(v => ({id: v.id, nodes: v.nodes.map(n => n.target.join(' '))}))"
-    )
-    ran = await page.evaluate("axe.getRules(['wcag2a', 'wcag2aa']).map(r => r.ruleId)")
-    assert {"label", "color-contrast", "html-has-lang"} <= set(ran)
-    assert result == [], f"{name}: {result}"
 
 
 async def until(check: Callable[[], Awaitable[bool]], timeout: float) -> None:

@@ -1,4 +1,4 @@
-"""The benchmarks still run: each script at a tiny size, its last line a ratio.
+"""The benchmarks still run: each script at a tiny size, its last line a ratio (video.py: a JSON line after its ratios).
 
 The figures at this size mean nothing; the full-size runs and their numbers are in the
 scripts' docstrings and the README.
@@ -6,12 +6,16 @@ scripts' docstrings and the README.
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from guarita.standin.rtsp_server import rtsp_server_available
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,3 +58,22 @@ def test_cloud_copy_bench_prints_guarita_against_sequential(tmp_path: Path) -> N
     assert re.fullmatch(r"ratio guarita/sequential: \d+\.\d\d \(target >= 1\.0\)", lines[-1]), lines
     assert float(lines[-1].split()[2]) > 0
     assert [line.split(":")[0] for line in lines[-3:-1]] == ["guarita", "sequential"]
+
+
+# covers BH-11, BH-07
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(shutil.which("ffmpeg") is None or not rtsp_server_available(),
+                    reason="needs ffmpeg and GStreamer's RTSP server (python3-gi gir1.2-gst-rtsp-server-1.0)")
+def test_video_bench_prints_guarita_against_direct_ffmpeg() -> None:
+    # --quick is 3 s windows; 1 s keeps this test near 30 s on the shared 2-core machine.
+    lines = run_bench("video.py", "--quick", "--seconds", "1")
+    figures = json.loads(lines[-1])
+    assert set(figures["ttff_s"]) == {"direct", "remux", "transcode"}
+    assert all(0 < seconds < 15 for seconds in figures["ttff_s"].values())
+    assert [(row["mode"], row["viewers"]) for row in figures["cpu"]] == [
+        ("remux", 1), ("remux", 3), ("transcode", 1), ("transcode", 3)]
+    # Decoding, masking and encoding costs CPU that a tick of /proc cannot miss, on both sides.
+    assert all(row["guarita"] > 0 and row["direct"] > 0 for row in figures["cpu"] if row["mode"] == "transcode")
+    assert re.fullmatch(r"ratio guarita/direct TTFF remux: \d+\.\d\d \(target <= 1\.5\)", lines[-3]), lines
+    assert re.fullmatch(r"ratio guarita remux 3/1 viewers CPU: (\d+\.\d\d|-) \(target < 2\)", lines[-5]), lines

@@ -24,6 +24,7 @@ from typing import Any
 import aiohttp
 import pytest
 from console_browser import (
+    HERE,
     PASSWORDS,
     TOKENS,
     artifacts,
@@ -38,7 +39,7 @@ from console_browser import (
     token_session,
     until,
 )
-from harness import ACCREDITED, GuaritaProcess, Receiver, share_camera
+from harness import GuaritaProcess, Receiver, share_camera
 from PIL import Image
 
 from guarita.config_loader import load_config
@@ -52,7 +53,6 @@ from guarita.store import Store
 from guarita.web.i18n import negotiate
 from guarita.web.passwords import check_password, hash_password
 
-HERE = {"lat": -19.9245, "lon": -43.9352}
 
 
 def catalogue_topic(camera: str) -> str:

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 from console_browser import (
+    HERE,
     PASSWORDS,
     TOKENS,
     artifacts,
@@ -46,7 +47,7 @@ from guarita.store import Store
 
 __all__ = ["artifacts"]  # the fixture, shared with test_console.py
 
-HERE = {"lat": -19.9245, "lon": -43.9352}
+
 CPF = "529.982.247-25"  # valid check digits
 
 

@@ -199,7 +199,8 @@ def test_guarita_metrics_parse_strictly_and_are_consistent() -> None:
         "guarita_messages_dead_lettered_total", "guarita_dead_letters", "guarita_quarantine_rows",
         "guarita_quarantine_pruned_total",
         "guarita_hold_exports_failed", "guarita_video_viewers", "guarita_video_source_failures_total",
-        "guarita_service_restarts_total",
+        "guarita_video_push_failures_total",
+        "guarita_service_restarts_total", "guarita_playback_export_cleanup_failures_total",
     }
     for name, family in families.items():
         assert family["help"], f"{name} has a help text"
@@ -228,5 +229,5 @@ def test_guarita_metrics_parse_strictly_and_are_consistent() -> None:
 # covers PB-05
 def test_an_idle_guarita_exposes_every_family_without_samples() -> None:
     families = parse(Metrics().render())
-    assert len(families) == 21
+    assert len(families) == 23
     assert all(family["samples"] == [] for family in families.values())

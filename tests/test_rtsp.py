@@ -146,3 +146,38 @@ def test_a_port_that_reads_401_or_404_is_not_taken_for_an_rtsp_status() -> None:
     assert isinstance(refused, RtspAuthError)
     assert isinstance(_translate("rtsp://127.0.0.1:14041/x", b"rtsp://127.0.0.1:14041/x: Connection refused\n"),
                       RtspUnreachable)
+
+
+async def first_picture(source: str) -> bytes:
+    """The first decoded frame of ``source`` (a file or an rtsp:// address), as raw RGB."""
+    rtsp = ["-rtsp_transport", "tcp"] if source.startswith("rtsp://") else []
+    process = await asyncio.create_subprocess_exec(
+        "ffmpeg", "-nostdin", "-v", "error", *rtsp, "-i", source, "-frames:v", "1", "-f", "rawvideo",
+        "-pix_fmt", "rgb24", "-", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == 0 and out, err
+    return out
+
+
+# covers PB-02
+@needs_gst
+async def test_a_live_mount_is_joined_mid_stream_and_a_clip_mount_from_its_start(tmp_path: Path) -> None:
+    clip = await make_clip(tmp_path / "clip.mp4", width=320, height=240, fps=10, seconds=20)
+    async with RtspServer({"file": (clip, "h264")}, live={"live": (320, 240, 10)}) as server:
+        holder = await asyncio.create_subprocess_exec(
+            "ffmpeg", "-nostdin", "-v", "quiet", "-rtsp_transport", "tcp", "-i", server.uri("live"),
+            "-c", "copy", "-f", "null", "-", stdin=asyncio.subprocess.DEVNULL)
+        try:
+            await asyncio.sleep(1)
+            first = await first_picture(server.uri("live"))
+            await asyncio.sleep(1.5)
+            later = await first_picture(server.uri("live"))
+            start = await first_picture(str(clip))
+            assert await first_picture(server.uri("file")) == start, "a clip mount starts each client at the clip's start"
+            assert len(first) == len(later) == 320 * 240 * 3
+            assert later != first, "a client joining the live mount later sees a later picture"
+            assert holder.returncode is None, "the first client still watches"
+        finally:
+            if holder.returncode is None:
+                holder.terminate()
+            await holder.wait()

@@ -9,11 +9,9 @@ shared through the real consent registry. Streams are fetched as a player would:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -21,7 +19,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,8 @@ import pytest
 import yaml
 from harness import share_camera
 from PIL import Image
+from video_rig import (CAMERA_PASSWORD, CAMERA_USER, HEIGHT, HOLDERS, WIDTH, Reader, dead_links,
+                       ffmpeg_children, utc_now, write_config)
 
 from guarita.web.api_views import API_VIDEO
 from guarita.web.api import make_api_app
@@ -39,7 +39,6 @@ from guarita.config_loader import load_config
 from guarita.consent.registry import Registry
 from guarita.metrics import Metrics
 from guarita.runtime import Runtime
-from guarita.standin.mosquitto import free_port
 from guarita.standin.rtsp_server import RtspServer, make_clip, rtsp_server_available
 from guarita.store import Store
 from guarita.video import VideoHub
@@ -50,26 +49,6 @@ pytestmark = pytest.mark.skipif(
     shutil.which("ffmpeg") is None or not rtsp_server_available(),
     reason="needs ffmpeg and GStreamer's RTSP server (python3-gi gir1.2-gst-rtsp-server-1.0)",
 )
-
-CAMERA_USER = "guarita"
-CAMERA_PASSWORD = "s3cret-" + secrets.token_hex(6)
-MASK = "0,0,0.5,0,0.5,1,0,1"  # the left half of the picture
-WIDTH, HEIGHT = 640, 360
-# name -> (role, agency, token)
-HOLDERS: dict[str, tuple[str, str | None, str]] = {
-    "alice": ("admin", None, secrets.token_urlsafe(24)),
-    "vera": ("viewer", None, secrets.token_urlsafe(24)),
-    "audrey": ("auditor", None, secrets.token_urlsafe(24)),
-    "centro": ("viewer", "centro_sul", secrets.token_urlsafe(24)),
-    "barreiro": ("viewer", "barreiro", secrets.token_urlsafe(24)),
-}
-
-
-def square(lon: float, lat: float, half: float = 0.02) -> dict[str, Any]:
-    return {"type": "Polygon", "coordinates": [[[lon - half, lat - half], [lon + half, lat - half],
-                                                [lon + half, lat + half], [lon - half, lat + half],
-                                                [lon - half, lat - half]]]}
-
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -82,47 +61,6 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def camera(clip: Path) -> AsyncIterator[RtspServer]:
     async with RtspServer({"street": (clip, "h264")}, username=CAMERA_USER, password=CAMERA_PASSWORD) as server:
         yield server
-
-
-def merged(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``change`` laid over it, mapping by mapping."""
-    out = dict(base)
-    for key, value in change.items():
-        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
-def write_config(tmp_path: Path, rtsp_port: int, video: dict[str, Any] | None = None,
-                 change: dict[str, Any] | None = None) -> GuaritaConfig:
-    source = {"source": f"rtsp://127.0.0.1:{rtsp_port}/street", "username": CAMERA_USER, "password_env": "CAM_PW"}
-    here = {"lat": -19.9245, "lon": -43.9352}
-    document = {
-        "provider": {"id": "acme", "name": "ACME Segurança", "kind": "security_company",
-                     "accreditation": {"date": "2024-05-02"}},
-        "storage": {"data_dir": str(tmp_path / "data")},
-        "programs": {"cop_bh": {"uplink": {"host": "127.0.0.1"}, "agencies": {
-            "centro_sul": {"name": "Regional Centro-Sul", "area": square(-43.9352, -19.9245)},
-            "barreiro": {"name": "Regional Barreiro", "area": square(-44.0300, -19.9800)},
-        }}},
-        "cameras": {
-            "street": {"programs": ["cop_bh"], "location": here, "video": source},
-            "porch": {"programs": ["cop_bh"], "location": here, "video": source, "privacy_masks": [MASK]},
-            "backyard": {"programs": ["cop_bh"], "location": here, "video": source},
-        },
-        "web": {"host": "127.0.0.1", "port": 0, "tokens": {
-            name: {"role": role, "sha256": hashlib.sha256(token.encode()).hexdigest(),
-                   **({"agency": agency} if agency else {})}
-            for name, (role, agency, token) in HOLDERS.items()
-        }},
-        "video": {"start_timeout_s": 5, "max_viewers_per_camera": 25, "max_viewers": 40, **(video or {})},
-    }
-    path = tmp_path / "guarita.yaml"
-    path.write_text(yaml.safe_dump(merged(document, change or {}), allow_unicode=True), encoding="utf-8")
-    return load_config(path, {"CAM_PW": CAMERA_PASSWORD})
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -177,23 +115,6 @@ async def serving(tmp_path: Path, camera: RtspServer, video: dict[str, Any] | No
         store.close()
 
 
-def ffmpeg_children() -> list[int]:
-    """Pids of ffmpeg processes this test process started."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-        if name == "ffmpeg" and ppid == os.getpid():
-            found.append(int(entry))
-    return found
-
-
 async def run(*command: str, timeout: float = 30) -> subprocess.CompletedProcess[bytes]:
     """Run ``command`` (the CLI gets the camera's password in its environment, as `guarita run` would)."""
     process = await asyncio.create_subprocess_exec(*command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -209,37 +130,6 @@ async def until(predicate: Any, timeout: float, step: float = 0.05) -> bool:
             return True
         await asyncio.sleep(step)
     return bool(predicate())
-
-
-class Reader:
-    """An HTTP client reading a live stream as a player would, noting when it ends."""
-
-    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
-        self.session, self.url = session, url
-        self.received = 0
-        self.status: int | None = None
-        self.ended_at: float | None = None
-        self.first = asyncio.Event()
-        self.task = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        async with self.session.get(self.url, timeout=aiohttp.ClientTimeout(total=120)) as response:
-            self.status = response.status
-            try:
-                while chunk := await response.content.readany():
-                    self.received += len(chunk)
-                    self.first.set()
-            except aiohttp.ClientPayloadError:
-                pass
-        self.ended_at = time.time()
-        self.first.set()
-
-    async def close(self) -> None:
-        self.task.cancel()
-        try:
-            await self.task
-        except asyncio.CancelledError:
-            pass
 
 
 # ---- the stream itself ---------------------------------------------------------------------
@@ -514,11 +404,7 @@ async def test_a_missing_ffmpeg_answers_the_viewer_instead_of_hanging(tmp_path: 
 
 # covers BH-11, PB-05
 async def test_stopping_guarita_run_ends_open_streams_and_their_ffmpeg(tmp_path: Path, camera: RtspServer) -> None:
-    # Nothing answers on these ports: the links retry; the web server and the live view do not need them.
-    config = write_config(tmp_path, camera.port, change={
-        "frigate": {"url": "http://127.0.0.1:9", "mqtt": {"port": free_port()}},
-        "programs": {"cop_bh": {"uplink": {"port": free_port()}}},
-    })
+    config = write_config(tmp_path, camera.port, change=dead_links())
     store = Store.open(config.storage.data_dir)
     share_camera(config, store, "street", since=utc_now() - timedelta(hours=1))
     store.close()

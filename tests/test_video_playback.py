@@ -33,7 +33,8 @@ from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config
 from guarita.consent.registry import Registry
 from guarita.metrics import Metrics
-from guarita.standin.frigate_api import make_frigate_app, serve_frigate
+from guarita.standin.frigate_api import FRIGATE_STANDIN, make_frigate_app, serve_frigate
+from guarita.standin.frigate_state import FrigateStandin
 from guarita.standin.frigate_cameras import StandinCamera, StandinCameras
 from guarita.standin.seaweed import SeaweedS3
 from guarita.store import Store
@@ -59,7 +60,7 @@ def square(lon: float, lat: float, half: float = 0.02) -> dict[str, Any]:
                                                 [lon - half, lat - half]]]}
 
 
-def write_config(tmp_path: Path, frigate_port: int, s3: SeaweedS3 | None) -> Path:
+def write_config(tmp_path: Path, frigate_port: int, s3: SeaweedS3 | None, video: dict[str, Any] | None = None) -> Path:
     """street (shared since 19 Nov) and porch (left half masked, shared since NOW − 5 min); tokens of HOLDERS."""
     data: dict[str, Any] = {
         "provider": {"id": "acme", "name": "ACME", "kind": "security_company", "accreditation": {"date": "2021-03-01"}},
@@ -74,6 +75,7 @@ def write_config(tmp_path: Path, frigate_port: int, s3: SeaweedS3 | None) -> Pat
         "web": {"host": "127.0.0.1", "port": 0, "tokens": {
             name: {"role": role, "sha256": hashlib.sha256(token.encode()).hexdigest(), **({"agency": a} if a else {})}
             for name, (role, a, token) in HOLDERS.items()}},
+        **({"video": video} if video else {}),
     }
     if s3 is not None:
         secret = tmp_path / "s3-secret"
@@ -93,6 +95,7 @@ class Served:
     config: GuaritaConfig
     path: Path
     clock: FakeClock
+    frigate: FrigateStandin
 
     async def call(self, method: str, path: str, who: str, body: Any = None) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {HOLDERS[who][2]}"}
@@ -102,6 +105,22 @@ class Served:
     async def ask(self, camera: str, start: float, end: float, who: str = "vera") -> tuple[int, Any]:
         return await self.call("POST", "/playback", who, {
             "camera": camera, "from": at(start), "to": at(end), "reason": "ocorrência 2026-000123"})
+
+    async def built(self, answer: dict[str, Any], who: str = "vera") -> dict[str, Any]:
+        """The playback once its build is over (``GET /playback/{id}`` until it is no longer ``building``)."""
+        assert answer["state"] == "building", answer
+        for _ in range(600):
+            status, current = await self.call("GET", f"/playback/{answer['playback']}", who)
+            assert status == 200, current
+            if current["state"] != "building":
+                return dict(current)
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"playback {answer['playback']} still building after 30 s")
+
+    def exports_of(self, playback_id: str) -> list[str]:
+        """Ids of the stand-in Frigate's exports made for ``playback_id``."""
+        return [row["id"] for row in self.frigate.exports.values()
+                if str(row["name"]).startswith(f"playback {playback_id}:")]
 
     async def video(self, answer: dict[str, Any], dest: Path) -> Path:
         async with self.session.get(self.base + answer["video_url"]) as response:
@@ -121,13 +140,14 @@ def at(moment: float) -> str:
 
 
 @asynccontextmanager
-async def serving(tmp_path: Path, s3: SeaweedS3 | None = None) -> AsyncIterator[Served]:
+async def serving(tmp_path: Path, s3: SeaweedS3 | None = None,
+                  video: dict[str, Any] | None = None) -> AsyncIterator[Served]:
     clock = FakeClock(NOW)
     # Frigate keeps street one day only: older footage of it is in the cloud copy alone.
     frigate = make_frigate_app(StandinCameras(cameras=(StandinCamera(name="street", retention_days=1),
                                                        StandinCamera(name="porch"))), clock=clock)
     runner, frigate_port = await serve_frigate(frigate)
-    path = write_config(tmp_path, frigate_port, s3)
+    path = write_config(tmp_path, frigate_port, s3, video)
     config = load_config(path, environ={KEY_ENV: s3.access.access_key} if s3 else {})
     store = Store.open(config.storage.data_dir)
     share_camera(config, store, "street", dt.datetime(2026, 11, 19, 8, 0, tzinfo=dt.UTC))
@@ -143,7 +163,7 @@ async def serving(tmp_path: Path, s3: SeaweedS3 | None = None) -> AsyncIterator[
     try:
         port = await asyncio.wait_for(bound, 10)
         async with aiohttp.ClientSession() as session:
-            yield Served(f"http://127.0.0.1:{port}", session, store, config, path, clock)
+            yield Served(f"http://127.0.0.1:{port}", session, store, config, path, clock, frigate[FRIGATE_STANDIN])
     finally:
         stop.set()
         await asyncio.wait_for(server, 15)
@@ -171,12 +191,21 @@ async def test_a_window_from_frigate_plays_seeks_is_audited_and_ends(tmp_path: P
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
     """BH-11/BH-06: 30 s of street from Frigate's recordings: H.264, ~30 s, index first, Range 206; BH-07: audited."""
     async with serving(tmp_path) as api:
-        status, answer = await api.ask("street", T - 600, T - 570)
-        assert status == 201, answer
+        status, building = await api.ask("street", T - 600, T - 570)
+        assert status == 201, building
+        assert building["state"] == "building" and building["error"] is None  # answered before the build
+        assert building["periods"] == [{"from": at(T - 600), "to": at(T - 570), "source": None, "duration_s": None}]
+        async with api.session.get(api.base + building["video_url"]) as early:
+            assert early.status == 409 and early.headers["Retry-After"] == "5"
+            assert "still being built" in (await early.json())["error"]
+        answer = await api.built(building)
+        assert answer["state"] == "ready" and answer["video_url"] == building["video_url"], answer
         assert answer["periods"] == [{"from": at(T - 600), "to": at(T - 570), "source": "frigate",
                                       "duration_s": answer["periods"][0]["duration_s"]}]
         assert answer["gaps"] == [] and answer["video_url"].startswith(f"/api/v1/playback/{answer['playback']}/video.mp4?key=")
         assert len(answer["video_url"].split("key=")[1]) >= 43  # 256 random bits
+        await wait_for(lambda: api.exports_of(answer["playback"]) == [], timeout=10)  # Frigate keeps no export of it
+        assert api.frigate.exports == {}
         video = await api.video(answer, tmp_path / "street.mp4")
         codec, seconds = probe(video)
         assert codec == "h264" and 29 <= seconds <= 30.5, seconds
@@ -196,7 +225,9 @@ async def test_a_window_from_frigate_plays_seeks_is_audited_and_ends(tmp_path: P
 
         assert (await api.ask("street", T - 600, T - 570, who="audrey"))[0] == 403  # auditor: list only
         status, listed = await api.call("GET", "/playback", "audrey")
-        assert status == 200 and [p["playback"] for p in listed["playbacks"]] == [answer["playback"]]
+        assert status == 200 and [(p["playback"], p["state"]) for p in listed["playbacks"]] == [(answer["playback"],
+                                                                                                 "ready")]
+        assert (await api.call("GET", f"/playback/{answer['playback']}", "audrey"))[0] == 403  # not the opener's
         assert (await api.call("GET", "/playback", "centro"))[1] == {"playbacks": []}  # another agency's: not listed
 
         status, old = await api.ask("street", T - 8 * 86400, T - 8 * 86400 + 60)
@@ -213,17 +244,20 @@ async def test_a_window_from_frigate_plays_seeks_is_audited_and_ends(tmp_path: P
         assert status == 200 and ended["bytes_sent"] == video.stat().st_size + 4000 + 10
         async with api.session.get(api.base + answer["video_url"]) as gone:
             assert gone.status == 410
-        start, end = api.audit()
-        assert start[:3] == ("vera", "video.playback.start", "street") and end[1] == "video.playback.end"
+        start, ready, end = api.audit()
+        assert start[:3] == ("vera", "video.playback.start", "street") and ready[1] == "video.playback.ready"
+        assert end[1] == "video.playback.end" and end[3]["state"] == "ready"
+        assert start[3]["state"] == "building" and start[3]["shared"] == [{"from": at(T - 600), "to": at(T - 570)}]
         assert start[3]["reason"] == "ocorrência 2026-000123" and start[3]["window"] == {"from": at(T - 600),
                                                                                          "to": at(T - 570)}
-        assert start[3]["periods"][0]["source"] == "frigate" and start[3]["agency"] is None
+        assert ready[3]["periods"] == answer["periods"] and start[3]["agency"] is None
         assert end[3]["bytes_sent"] == ended["bytes_sent"] and end[3]["requests"] == 3
 
     assert await asyncio.to_thread(main, ["views", "list", "-c", str(api.path), "--ended", "--hours", "100000",
                                           "--json"]) == 0
     [listed_playback] = json.loads(capsys.readouterr().out)["playbacks"]
     assert (listed_playback["playback"], listed_playback["why"]) == (answer["playback"], "ended by vera")
+    assert listed_playback["state"] == "ended" and listed_playback["periods"] == answer["periods"]
 
 
 # covers BH-10, BH-07, BH-05, BH-09
@@ -233,6 +267,8 @@ async def test_only_the_shared_part_is_served_masked_and_others_learn_nothing(tm
         shared = PORCH_SHARED.timestamp()
         status, answer = await api.ask("porch", shared - 20, shared + 20, who="centro")
         assert status == 201, answer
+        assert answer["gaps"] == [{"from": at(shared - 20), "to": at(shared), "reason": "not_shared"}]
+        answer = await api.built(answer, who="centro")
         assert [(p["from"], p["to"], p["source"]) for p in answer["periods"]] == [(at(shared), at(shared + 20),
                                                                                   "frigate")]
         assert answer["gaps"] == [{"from": at(shared - 20), "to": at(shared), "reason": "not_shared"}]
@@ -249,11 +285,11 @@ async def test_only_the_shared_part_is_served_masked_and_others_learn_nothing(tm
             assert [s for s, _ in answers] == [404, 404]
             assert answers[0][1]["error"].replace("'porch'", "'nosuch'") == answers[1][1]["error"]
         assert (await api.ask("porch", shared - 20, shared + 20, who="barreiro"))[0] == 404
-        assert [entry[1] for entry in api.audit()] == ["video.playback.start"]
+        assert [entry[1] for entry in api.audit()] == ["video.playback.start", "video.playback.ready"]
 
         api.clock.advance(minutes=16)  # video.view_minutes (15) plus the 40 s window: it ends by itself
-        await wait_for(lambda: len(api.audit()) == 2, timeout=5)
-        assert api.audit()[1][3]["why"] == "expired"
+        await wait_for(lambda: len(api.audit()) == 3, timeout=5)
+        assert api.audit()[2][3]["why"] == "expired"
         async with api.session.get(api.base + answer["video_url"]) as gone:
             assert gone.status == 410
 
@@ -265,10 +301,50 @@ async def test_footage_frigate_no_longer_has_comes_from_the_cloud_copy(tmp_path:
         hour = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC).timestamp()
         status, answer = await api.ask("street", hour + 30, hour + 90)
         assert status == 201, answer
+        answer = await api.built(answer)
         assert [(p["from"], p["to"], p["source"]) for p in answer["periods"]] == [(at(hour + 30), at(hour + 60),
                                                                                   "cloud")]
         assert answer["gaps"] == [{"from": at(hour + 60), "to": at(hour + 90), "reason": "no_recording"}]
         codec, seconds = probe(await api.video(answer, tmp_path / "cloud.mp4"))
         assert codec == "h264" and 29 <= seconds <= 30.5, seconds
         status, none = await api.ask("street", hour + 120, hour + 180)
-        assert status == 404 and "no footage of camera street" in none["error"]
+        assert status == 201, none
+        failed = await api.built(none)
+        assert failed["state"] == "failed" and "no footage of camera street" in failed["error"], failed
+
+
+# covers BH-11, BH-07, BH-09
+async def test_limits_a_build_ended_early_and_a_failed_build(tmp_path: Path) -> None:
+    """BH-11: video.max_playbacks(_per_camera) → 429 naming the key; a build ended early or failed is audited."""
+    async with serving(tmp_path, video={"max_playbacks": 1, "max_playbacks_per_camera": 1}) as api:
+        shared = PORCH_SHARED.timestamp()
+        status, first = await api.ask("street", T - 600, T - 570)
+        assert status == 201 and first["state"] == "building", first
+        status, again = await api.ask("street", T - 300, T - 270)
+        assert status == 429 and "video.max_playbacks_per_camera" in again["error"], again
+        status, other = await api.ask("porch", shared + 10, shared + 30)
+        assert status == 429 and "(video.max_playbacks)" in other["error"], other
+
+        status, ended = await api.call("DELETE", f"/playback/{first['playback']}", "vera")  # while it builds
+        assert status == 200, ended
+        assert (await api.call("GET", f"/playback/{first['playback']}", "vera"))[0] == 410
+        assert list((api.config.storage.data_dir / "playback").glob("*.mp4")) == []
+
+        api.frigate.fail_exports = True  # Frigate's ffmpeg fails: nothing of the window can be served
+        status, doomed = await api.ask("porch", shared + 10, shared + 30)
+        assert status == 201, doomed
+        failed = await api.built(doomed)
+        assert failed["state"] == "failed" and "no footage of camera porch" in failed["error"], failed
+        assert failed["gaps"] == [{"from": at(shared + 10), "to": at(shared + 30), "reason": "unavailable"}]
+        assert failed["periods"] == []
+        async with api.session.get(api.base + doomed["video_url"]) as gone:
+            assert gone.status == 410 and "failed: no footage of camera porch" in (await gone.json())["error"]
+        assert (await api.call("GET", "/playback", "vera"))[1] == {"playbacks": []}
+
+        entries = api.audit()
+        assert [(e[1], e[3]["playback"]) for e in entries] == [
+            ("video.playback.start", first["playback"]), ("video.playback.end", first["playback"]),
+            ("video.playback.start", doomed["playback"]), ("video.playback.end", doomed["playback"])]
+        assert entries[1][3]["state"] == "building" and entries[1][3]["why"] == "ended by vera"
+        assert entries[3][3]["state"] == "failed" and entries[3][3]["why"].startswith("failed: no footage")
+        assert "no footage of camera porch" in entries[3][3]["error"]

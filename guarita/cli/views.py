@@ -5,8 +5,10 @@ Every view is a ``video.view.start`` entry and, once over, a ``video.view.end`` 
 a start, no end, and an expiry still ahead (a view of a process that stopped without writing
 its end drops out at its expiry). ``--ended`` adds the views that ended in the last
 ``--hours`` (default 24) with why, how long and the bytes sent. Playbacks
-(``video.playback.start``/``end``, ``guarita.video.playback``) are listed the same way, after the
-views, with the window they play. Times are UTC.
+(``video.playback.start``/``ready``/``end``, ``guarita.video.playback``) are listed the same way,
+after the views, with the window they play, their ``state`` (``building`` until the ``ready``
+entry, which brings the served periods, the gaps and the new expiry; ``ended`` or ``failed``
+once over). Times are UTC.
 
 Covers: BH-07, BH-09, BH-11.
 """
@@ -41,8 +43,8 @@ def playbacks_from_audit(store: Store, now: float, *, ended_since: float | None 
 def _from_audit(store: Store, now: float, kind: str, ended_since: float | None) -> list[dict[str, Any]]:
     views: dict[str, dict[str, Any]] = {}
     rows = store.db.execute(
-        "SELECT at, actor, action, subject, details FROM audit_log WHERE action IN (?, ?) ORDER BY seq",
-        (f"video.{kind}.start", f"video.{kind}.end"),
+        "SELECT at, actor, action, subject, details FROM audit_log WHERE action IN (?, ?, ?) ORDER BY seq",
+        (f"video.{kind}.start", f"video.{kind}.end", f"video.{kind}.ready"),
     )
     for at, actor, action, subject, details_text in rows:
         details = json.loads(details_text)
@@ -53,10 +55,16 @@ def _from_audit(store: Store, now: float, kind: str, ended_since: float | None) 
                 "agency": details.get("agency"), "reason": details.get("reason"), "opened_at": _iso(float(at)),
                 "expires_at": _iso(float(details.get("expires", at))), "_expires": float(details.get("expires", at)),
                 "ended_at": None, "why": None, "duration_s": None, "bytes_sent": None,
-                **({"window": details.get("window"), "periods": details.get("periods"), "gaps": details.get("gaps")}
+                **({"window": details.get("window"), "state": details.get("state", "ready"),
+                    "periods": details.get("periods", []), "gaps": details.get("gaps")}
                    if kind == "playback" else {}),
             }
+        elif action.endswith(".ready") and view_id in views:  # a playback built: what it serves, its new expiry
+            views[view_id] |= {"state": "ready", "periods": details.get("periods"), "gaps": details.get("gaps"),
+                               "expires_at": _iso(float(details["expires"])), "_expires": float(details["expires"])}
         elif view_id in views:
+            if "state" in details and kind == "playback":
+                views[view_id]["state"] = details["state"] if details["state"] == "failed" else "ended"
             views[view_id] |= {"ended_at": _iso(float(at)), "_ended": float(at), "why": details.get("why"),
                                "duration_s": details.get("duration_s"), "bytes_sent": details.get("bytes_sent")}
     chosen = []
@@ -76,7 +84,8 @@ def _text(views: list[dict[str, Any]], playbacks: list[dict[str, Any]]) -> str:
         lines.append(_line(v, v["view"], ""))
     for p in playbacks:
         window = p.get("window") or {}
-        lines.append(_line(p, p["playback"], f"playback of {window.get('from')} → {window.get('to')}  "))
+        building = "(building)  " if p.get("state") == "building" else ""
+        lines.append(_line(p, p["playback"], f"playback of {window.get('from')} → {window.get('to')}  {building}"))
     return "\n".join(lines)
 
 

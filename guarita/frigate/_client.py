@@ -299,6 +299,15 @@ class FrigateClient:
         data = await self._http.json("GET", f"exports/{_seg(export_id)}")
         return self._parse(Export.model_validate, data, f"/api/exports/{export_id}")
 
+    async def delete_export(self, export_id: str) -> None:
+        """Delete an export, its MP4 and thumbnail (``DELETE /api/export/<id>``).
+
+        Raises:
+            FrigateHttpError: status 400 while Frigate's ffmpeg still writes it (try again
+                later), 404 for an unknown id.
+        """
+        await self._http.read("DELETE", f"export/{_seg(export_id)}")
+
     async def wait_export(
         self, export_id: str, poll_s: float = 1.0, timeout_s: float = 600.0
     ) -> Export:

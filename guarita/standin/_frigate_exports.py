@@ -52,6 +52,11 @@ class ExportVideos:
                 self._made[name] = make_segment(Path(work) / name, self._seconds[name]).read_bytes()
         return self._made[name]
 
+    def forget(self, name: str) -> None:
+        """Delete file ``name`` (its export was deleted)."""
+        self._seconds.pop(name, None)
+        self._made.pop(name, None)
+
     def index(self, rows: list[JsonObject]) -> list[JsonObject]:
         """nginx's JSON autoindex of ``/exports/`` for the finished ``rows``."""
         return [

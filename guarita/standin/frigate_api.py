@@ -7,7 +7,8 @@ same paths, key order, types and error bodies. It serves a handful of cameras
 :mod:`guarita.standin.frigate_events` (the same payloads a test publishes on MQTT), synthetic
 10 s recording segments, a fixed MP4-ish byte body (or a real file) as clips, asynchronous
 exports whose MP4 nginx-style ``/exports/<file>`` serves (made with ffmpeg on first download, see
-:mod:`guarita.standin._frigate_exports`), and a tiny fixed JPEG. It runs no detector. Use it in tests and in
+:mod:`guarita.standin._frigate_exports`; ``DELETE /api/export/<id>`` removes one, 400 while it is still
+in progress, as Frigate does), and a tiny fixed JPEG. It runs no detector. Use it in tests and in
 ``guarita demo``; never point a real deployment at it.
 
 ``PUT /api/config/set`` checks ``{FRIGATE_*}`` placeholders in camera input paths (and ONVIF and
@@ -404,6 +405,18 @@ async def _export(request: web.Request) -> web.Response:
     raise _error(404, "Export not found")
 
 
+async def _delete_export(request: web.Request) -> web.Response:
+    standin = _standin(request)
+    row = standin.exports.get(request.match_info["export_id"])
+    allowed = _allowed(request)
+    if row is not None and allowed is not None and row["camera"] not in allowed:
+        raise _error(404, "Export not found")  # as GET /api/exports/<id>: another camera's export is not there
+    status, message = standin.delete_export(request.match_info["export_id"])
+    if status != 200:
+        raise _error(status, message)
+    return web.json_response({"success": True, "message": message})
+
+
 async def _export_file(request: web.Request) -> web.Response:
     standin = _standin(request)
     row = standin.finished_export(request.match_info["name"])
@@ -489,6 +502,7 @@ def make_frigate_app(
     app.router.add_get("/api/exports", _exports)
     app.router.add_get("/api/exports/{export_id}", _export)
     app.router.add_post("/api/export/{camera}/start/{start}/end/{end}", _start_export)
+    app.router.add_delete("/api/export/{export_id}", _delete_export)
     app.router.add_get("/api/{camera}/recordings", _recordings)
     app.router.add_get("/api/{camera}/recordings/summary", _recordings_summary)
     app.router.add_get("/api/{camera}/start/{start}/end/{end}/clip.mp4", _clip)

@@ -258,6 +258,21 @@ class FrigateStandin:
         else:
             row["in_progress"] = False
 
+    def delete_export(self, export_id: str) -> tuple[int, str]:
+        """``DELETE /api/export/<id>`` as Frigate answers it: (status, message).
+
+        404 for an unknown id, 400 while its ffmpeg still writes the file; otherwise the row and
+        its file go (no longer listed, nor served under ``/exports/``).
+        """
+        row = self.exports.get(export_id)
+        if row is None:
+            return 404, "Export not found"
+        if row["in_progress"]:
+            return 400, "Can not delete in progress export."
+        del self.exports[export_id]
+        self.export_videos.forget(export_file_name(row))
+        return 200, "Successfully deleted export."
+
     def finished_export(self, file_name: str) -> JsonObject | None:
         """The finished export whose video is ``file_name``, or None."""
         return next((row for row in self.exports.values()

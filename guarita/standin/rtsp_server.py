@@ -4,8 +4,11 @@
 AAC audio). ``RtspServer`` runs GStreamer's RTSP server (``gir1.2-gst-rtsp-server-1.0`` through
 Debian's ``python3-gi``, in the system ``/usr/bin/python3``: PyGObject is not in the venv) and
 mounts each clip at ``rtsp://127.0.0.1:PORT/<name>``; each client gets its own pipeline, from the
-start of the file, over RTP/TCP or RTP/UDP. With ``username``/``password`` it asks for RTSP Basic
-auth. Debian packages: ``python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good
+start of the file, over RTP/TCP or RTP/UDP. A ``live`` mount is a live camera instead: a scrolling
+test pattern encoded as H.264 by ``openh264enc`` (gstreamer1.0-plugins-bad) at a camera's bitrate
+(about 1 Mbit/s at 640x360) with a keyframe every second, one session shared by every client, so a client joins mid-stream and waits for the next
+keyframe, as with a real camera (a shared file mount would rewind for each client's PLAY range).
+With ``username``/``password`` it asks for RTSP Basic auth. Debian packages: ``python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good
 gstreamer1.0-plugins-bad``; :func:`rtsp_server_available` says whether they are there.
 
 Covers: PB-02.
@@ -42,7 +45,8 @@ _ENCODERS: dict[str, dict[str, str]] = {
     "mjpeg": {"vcodec": "mjpeg", "pix_fmt": "yuvj420p", "q:v": "5"},
 }
 
-# Runs in /usr/bin/python3 (stdlib + gi only). argv: host port user password name=path,codec,audio,udp...
+# Runs in /usr/bin/python3 (stdlib + gi only).
+# argv: host port user password (name=path,codec,audio,udp | name=live:WIDTHxHEIGHT@FPS)...
 _CHILD = r"""
 import sys
 import gi
@@ -68,13 +72,28 @@ if user:
 mounts = server.get_mount_points()
 for spec in sys.argv[5:]:
     name, rest = spec.split("=", 1)
-    path, codec, audio, udp_only = rest.rsplit(",", 3)
-    launch = f"( filesrc location={path} ! qtdemux name=d d.video_0 ! queue ! {PAY[codec]}"
-    if audio == "1":
-        launch += " d.audio_0 ! queue ! aacparse ! rtpmp4gpay name=pay1 pt=97"
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(launch + " )")
-    factory.set_shared(False)
+    if rest.startswith("live:"):
+        if not Gst.ElementFactory.find("openh264enc"):
+            print("error: a live mount needs openh264enc (gstreamer1.0-plugins-bad)", flush=True)
+            sys.exit(1)
+        size, fps = rest[5:].split("@")
+        width, height = size.split("x")
+        # A scrolling colour-bar picture at ~0.17 bit per pixel: 1 Mbit/s at 640x360, 4 Mbit/s at 720p.
+        bitrate = int(width) * int(height) * int(fps) // 6
+        factory.set_launch(
+            f"( videotestsrc is-live=true pattern=smpte horizontal-speed=4"
+            f" ! video/x-raw,width={width},height={height},framerate={fps}/1 ! openh264enc gop-size={fps}"
+            f" complexity=low rate-control=bitrate bitrate={bitrate} ! {PAY['h264']} )")
+        factory.set_shared(True)
+        udp_only = "0"
+    else:
+        path, codec, audio, udp_only = rest.rsplit(",", 3)
+        launch = f"( filesrc location={path} ! qtdemux name=d d.video_0 ! queue ! {PAY[codec]}"
+        if audio == "1":
+            launch += " d.audio_0 ! queue ! aacparse ! rtpmp4gpay name=pay1 pt=97"
+        factory.set_launch(launch + " )")
+        factory.set_shared(False)
     if udp_only == "1":
         factory.set_protocols(GstRtsp.RTSPLowerTrans.UDP)
     if user:
@@ -141,6 +160,7 @@ class RtspServer:
         clips: mount name -> (file, codec); files made by :func:`make_clip`.
         audio: mount names whose clip carries AAC audio to serve too.
         udp_only: mount names that refuse RTP over TCP (RTSP 461), as some cameras do.
+        live: mount name -> (width, height, fps) of a live H.264 camera (test pattern, keyframe every second).
         username: Ask RTSP clients for this user (Basic auth) when given with ``password``.
         password: That user's password.
         port: Port to listen on (a free one when None).
@@ -149,10 +169,11 @@ class RtspServer:
 
     def __init__(self, clips: Mapping[str, tuple[Path, ClipCodec]], *, audio: frozenset[str] = frozenset(),
                  udp_only: frozenset[str] = frozenset(), username: str = "", password: str = "", port: int | None = None,
-                 netns: str | None = None) -> None:
+                 netns: str | None = None, live: Mapping[str, tuple[int, int, int]] | None = None) -> None:
         self.clips = dict(clips)
         self.audio = audio
         self.udp_only = udp_only
+        self.live = dict(live or {})
         self.username = username
         self.password = password
         self.port = port or free_port()
@@ -176,6 +197,7 @@ class RtspServer:
             raise RtspServerError(f"{SYSTEM_PYTHON} not found: install Debian's python3-gi")
         mounts = [f"{name}={path.resolve()},{codec},{int(name in self.audio)},{int(name in self.udp_only)}"
                   for name, (path, codec) in self.clips.items()]
+        mounts += [f"{name}=live:{width}x{height}@{fps}" for name, (width, height, fps) in self.live.items()]
         prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
         self._process = await asyncio.create_subprocess_exec(
             *prefix, SYSTEM_PYTHON, "-c", _CHILD, LOOPBACK, str(self.port), self.username, self.password,
@@ -193,7 +215,8 @@ class RtspServer:
                 "install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good "
                 "gstreamer1.0-plugins-bad"
             )
-        log.info("stand-in RTSP server on %s:%d serving %s", LOOPBACK, self.port, ", ".join(self.clips))
+        log.info("stand-in RTSP server on %s:%d serving %s", LOOPBACK, self.port,
+                 ", ".join([*self.clips, *self.live]))
 
     async def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after 5 s)."""

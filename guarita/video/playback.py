@@ -13,10 +13,18 @@ cut by stream copy from its first key frame inside the piece, so nothing outside
 one MP4 with its index first (``+faststart``): copied when the camera has no privacy masks,
 decoded and re-encoded with the masks burned in (``privacy_mask.mask_clip``) when it has.
 
+Each Frigate export a piece made is deleted once its clip is copied out, and the playback's
+other exports after the build (``playback_exports.ExportCleaner``): Frigate keeps exports forever.
+
 The ``PlaybackBook`` keeps open playbacks (id 128 random bits, key 256), their files under
-``<data_dir>/playback/``, and writes ``video.playback.start`` (who, role, agency, camera,
-reason, window, served periods and gaps) and ``video.playback.end`` (why, bytes sent,
-requests). A playback lasts ``video.view_minutes`` plus its window's length; its file is
+``<data_dir>/playback/``, at most ``video.max_playbacks`` open and
+``video.max_playbacks_per_camera`` of one camera (``PlaybackLimitReached``). ``open`` writes
+``video.playback.start`` (who, role, agency, camera, reason, window, the shared parts and the
+``not_shared`` gaps) and builds the file in the background, ``_BUILDS`` at once: the playback is
+``building``, then ``ready`` (``video.playback.ready``: served periods and gaps, new expiry) or
+``failed``, which ends it. ``video.playback.end`` says why (``failed: <error>`` for a failed
+build), its state, bytes sent and requests. A playback lasts ``video.view_minutes`` plus its
+window's length from when it is ready (from when it was asked, while it builds); its file is
 deleted when it ends.
 
 Covers: BH-05, BH-06, BH-07, BH-09, BH-10, BH-11.
@@ -40,7 +48,7 @@ from typing import Any
 from guarita import audit
 from guarita.config import GuaritaConfig
 from guarita.consent.share_history import SharedPeriod
-from guarita.errors import FrigateError, StoreError
+from guarita.errors import FrigateError, GuaritaError, StoreError
 from guarita.frigate import FrigateClient
 from guarita.privacy_mask import mask_clip
 from guarita.retention._s3 import S3Access
@@ -48,10 +56,12 @@ from guarita.retention.cloud_export import CloudClip, coverage_gaps, covering_ob
 from guarita.retention.evidence import EvidenceError
 from guarita.retention.evidence_export import camera_clip
 from guarita.retention.footage import TimeWindow, iso
-from guarita.retention.frigate_export import run_ffmpeg, video_seconds
+from guarita.retention.frigate_export import FrigateClip, run_ffmpeg, video_seconds
 from guarita.store import Store
+from guarita.video.playback_exports import ExportCleaner, export_name
 
-__all__ = ["Gap", "Playback", "PlaybackAsk", "PlaybackBook", "PlaybackError", "Served", "build_playback",
+__all__ = ["Gap", "Playback", "PlaybackAsk", "PlaybackBook", "PlaybackError", "PlaybackLimitReached", "Served",
+           "build_playback",
            "split_by_coverage", "split_shared"]
 
 log = logging.getLogger(__name__)
@@ -60,10 +70,16 @@ _SLACK_S = 1.0
 """Recordings less than this apart count as one; pieces shorter than this are not served."""
 _BUILDS = 2
 """Playbacks built at once (each runs ffmpeg); the others wait their turn."""
+_SWEEP_AT_STOP_S = 5.0
+"""How long a stopping server waits for Frigate to delete the exports of the builds it stopped."""
 
 
 class PlaybackError(EvidenceError):
-    """Nothing of the window can be served (answered 404 with the gaps)."""
+    """Nothing of the window can be served: the playback fails, with the gaps (``gaps``)."""
+
+    def __init__(self, message: str, gaps: Sequence[Gap] = ()) -> None:
+        super().__init__(message)
+        self.gaps = list(gaps)
 
 
 @dataclass(frozen=True)
@@ -179,8 +195,12 @@ async def _duration(path: Path) -> float:
 async def build_playback(
     store: Store, config: GuaritaConfig, camera: str, shared: Sequence[TimeWindow], dest: Path, *,
     playback_id: str, reason: str, frigate: FrigateClient | None, cloud: S3Access | None,
+    exports: ExportCleaner | None = None,
 ) -> tuple[list[Served], list[Gap]]:
     """Write the served pieces of ``shared`` into ``dest`` (one MP4, faststart, masked when the camera has masks).
+
+    With ``exports``, each new Frigate export is deleted once its clip is copied out (one a hold
+    recorded is kept).
 
     Raises:
         PlaybackError: nothing of ``shared`` could be served (the gaps say why).
@@ -200,19 +220,22 @@ async def build_playback(
                 ask = PlaybackAsk(playback_id, reason, window)
                 try:
                     clip = await camera_clip(store, frigate if planned == "frigate" else None, cloud, ask, camera,
-                                             folder, exact=False, name=f"playback {playback_id}: {reason}")
+                                             folder, exact=False, name=export_name(playback_id, reason))
                 except EvidenceError as exc:
                     log.warning("playback %s of camera %s: %s → %s not served: %s", playback_id, camera,
                                 iso(window.start), iso(window.end), exc)
                     gaps.append(Gap(window.start, window.end, "unavailable"))
                     continue
+                if exports is not None and frigate is not None and isinstance(clip, FrigateClip) \
+                        and clip.reused_hold is None:
+                    await exports.delete(frigate, clip.export_id, playback_id)
                 clips.append(clip.path)
                 source = "cloud" if isinstance(clip, CloudClip) else "frigate"
                 served.append(Served(window.start, window.end, source, await _duration(clip.path)))
         gaps.sort(key=lambda gap: gap.start)
         if not clips:
             raise PlaybackError(f"no footage of camera {camera} in the shared parts of the window: "
-                                + ", ".join(f"{iso(g.start)} → {iso(g.end)} {g.reason}" for g in gaps))
+                                + ", ".join(f"{iso(g.start)} → {iso(g.end)} {g.reason}" for g in gaps), gaps)
         listing = Path(scratch) / "pieces.txt"
         listing.write_text("".join(f"file '{clip.resolve()}'\n" for clip in clips))
         masks = list(config.cameras[camera].privacy_masks)
@@ -224,9 +247,13 @@ async def build_playback(
     return served, gaps
 
 
+class PlaybackLimitReached(GuaritaError):
+    """Too many playbacks open, in all or of one camera (answered 429)."""
+
+
 @dataclass(eq=False)
 class Playback:
-    """One open playback."""
+    """One open playback: ``building`` until its file is made, then ``ready`` (or ``failed``, and ended)."""
 
     id: str
     key: str = field(repr=False)
@@ -239,14 +266,17 @@ class Playback:
     opened: float
     expires: float
     path: Path
+    shared: list[TimeWindow]
     served: list[Served]
     gaps: list[Gap]
+    state: str = "building"
+    failure: str | None = None
     bytes_sent: int = 0
     requests: int = 0
 
 
 class PlaybackBook:
-    """Open playbacks by id, their files and their audit entries."""
+    """Open playbacks by id, their builds (in the background, ``_BUILDS`` at once), files and audit entries."""
 
     def __init__(self, store: Store, config: GuaritaConfig, clock: Callable[[], datetime]) -> None:
         self._store = store
@@ -255,7 +285,12 @@ class PlaybackBook:
         self.folder = config.storage.data_dir / "playback"
         self._playbacks: dict[str, Playback] = {}
         self.ended: OrderedDict[str, str] = OrderedDict()
+        self.failed: OrderedDict[str, Playback] = OrderedDict()
+        """Playbacks whose build failed (kept so ``GET /playback/{id}`` can say why)."""
+        self.exports = ExportCleaner()
         self._builds = asyncio.Semaphore(_BUILDS)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._sweeps: set[asyncio.Task[None]] = set()
 
     def now(self) -> float:
         return self._clock().timestamp()
@@ -272,71 +307,149 @@ class PlaybackBook:
             shutil.rmtree(self.folder, ignore_errors=True)
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
 
-    async def open(self, camera: str, window: TimeWindow, shared: Sequence[TimeWindow], not_shared: Sequence[Gap],
-                   reason: str, *, holder: str, role: str, agency: str | None, frigate: FrigateClient | None,
-                   cloud: S3Access | None) -> Playback:
-        """Build the playback's file and write its start entry.
+    def _lifetime(self, window: TimeWindow) -> float:
+        return self._config.video.view_minutes * 60.0 + (window.end - window.start)
+
+    def _check_limits(self, camera: str) -> None:
+        settings = self._config.video
+        if sum(1 for p in self._playbacks.values() if p.camera == camera) >= settings.max_playbacks_per_camera:
+            raise PlaybackLimitReached(f"camera {camera!r} already has {settings.max_playbacks_per_camera} open "
+                                       "playbacks (video.max_playbacks_per_camera); end one or try later")
+        if len(self._playbacks) >= settings.max_playbacks:
+            raise PlaybackLimitReached(f"{settings.max_playbacks} playbacks are open (video.max_playbacks); "
+                                       "end one or try later")
+
+    def open(self, camera: str, window: TimeWindow, shared: Sequence[TimeWindow], not_shared: Sequence[Gap],
+             reason: str, *, holder: str, role: str, agency: str | None, frigate: FrigateClient | None,
+             cloud: S3Access | None) -> Playback:
+        """Write the start entry and start building the playback's file in the background (call in the loop).
 
         Raises:
-            PlaybackError: nothing of the shared parts could be served.
-            EvidenceError, PrivacyMaskError: ffmpeg failed.
-            StoreError, sqlite3.Error: the audit entry could not be written (the file is removed).
+            PlaybackLimitReached: ``video.max_playbacks`` or ``video.max_playbacks_per_camera`` reached.
+            StoreError, sqlite3.Error: the audit entry could not be written (nothing was started).
         """
+        self._check_limits(camera)
         playback_id = secrets.token_urlsafe(16)
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = self.folder / f"{playback_id}.mp4"
-        async with self._builds:
-            served, gaps = await build_playback(self._store, self._config, camera, shared, path,
-                                                playback_id=playback_id, reason=reason, frigate=frigate, cloud=cloud)
-        gaps = sorted([*not_shared, *gaps], key=lambda gap: gap.start)
         now = self.now()
-        lifetime = self._config.video.view_minutes * 60.0 + (window.end - window.start)
         playback = Playback(id=playback_id, key=secrets.token_urlsafe(32), camera=camera, reason=reason, holder=holder,
-                            role=role, agency=agency, window=window, opened=now, expires=now + lifetime, path=path,
-                            served=served, gaps=gaps)
-        try:
-            with self._store.transaction() as db:
-                audit.append(db, at=now, actor=holder, action="video.playback.start", subject=camera, details={
-                    "playback": playback_id, "role": role, "agency": agency, "reason": reason,
-                    "window": window.as_json(), "expires": playback.expires,
-                    "periods": [s.as_json() for s in served], "gaps": [g.as_json() for g in gaps],
-                })
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
+                            role=role, agency=agency, window=window, opened=now, expires=now + self._lifetime(window),
+                            path=self.folder / f"{playback_id}.mp4", shared=list(shared), served=[],
+                            gaps=sorted(not_shared, key=lambda gap: gap.start))
+        with self._store.transaction() as db:
+            audit.append(db, at=now, actor=holder, action="video.playback.start", subject=camera, details={
+                "playback": playback_id, "role": role, "agency": agency, "reason": reason, "state": "building",
+                "window": window.as_json(), "expires": playback.expires,
+                "shared": [w.as_json() for w in playback.shared], "gaps": [g.as_json() for g in playback.gaps],
+            })
         self._playbacks[playback_id] = playback
-        log.info("playback %s of camera %s (%s → %s) opened by %s: %d pieces, %d gaps", playback_id, camera,
-                 iso(window.start), iso(window.end), holder, len(served), len(gaps))
+        self._tasks[playback_id] = asyncio.create_task(self._build(playback, frigate, cloud),
+                                                       name=f"playback {playback_id}")
+        log.info("playback %s of camera %s (%s → %s) opened by %s: building", playback_id, camera,
+                 iso(window.start), iso(window.end), holder)
         return playback
 
+    async def _build(self, playback: Playback, frigate: FrigateClient | None, cloud: S3Access | None) -> None:
+        try:
+            async with self._builds:
+                served, gaps = await build_playback(
+                    self._store, self._config, playback.camera, playback.shared, playback.path,
+                    playback_id=playback.id, reason=playback.reason, frigate=frigate, cloud=cloud,
+                    exports=self.exports)
+        except asyncio.CancelledError:
+            playback.path.unlink(missing_ok=True)
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure ends this playback, never the server
+            if isinstance(exc, PlaybackError):
+                playback.gaps = sorted([*playback.gaps, *exc.gaps], key=lambda gap: gap.start)
+            elif not isinstance(exc, GuaritaError):
+                log.exception("playback %s of camera %s: unexpected failure", playback.id, playback.camera)
+            self._failed(playback, str(exc) or type(exc).__name__)
+        else:
+            self._ready(playback, served, gaps)
+        finally:
+            self._tasks.pop(playback.id, None)
+            if frigate is not None:
+                self._sweep(frigate, playback.id)
+
+    def _sweep(self, frigate: FrigateClient, playback_id: str) -> None:
+        task = asyncio.create_task(self.exports.sweep(frigate, playback_id), name=f"playback {playback_id} exports")
+        self._sweeps.add(task)
+        task.add_done_callback(self._sweeps.discard)
+
+    def _ready(self, playback: Playback, served: list[Served], gaps: list[Gap]) -> None:
+        if playback.id not in self._playbacks:
+            playback.path.unlink(missing_ok=True)
+            return
+        now = self.now()
+        playback.served = served
+        playback.gaps = sorted([*playback.gaps, *gaps], key=lambda gap: gap.start)
+        playback.state = "ready"
+        playback.expires = now + self._lifetime(playback.window)
+        try:
+            with self._store.transaction() as db:
+                audit.append(db, at=now, actor=playback.holder, action="video.playback.ready",
+                             subject=playback.camera, details={
+                                 "playback": playback.id, "expires": playback.expires,
+                                 "periods": [s.as_json() for s in served],
+                                 "gaps": [g.as_json() for g in playback.gaps]})
+        except (StoreError, sqlite3.Error) as exc:
+            log.error("playback %s of camera %s is built but its audit entry could not be written (%s): "
+                      "it is not served", playback.id, playback.camera, exc)
+            self._failed(playback, f"the audit entry could not be written: {exc}")
+            return
+        log.info("playback %s of camera %s ready: %d pieces, %d gaps", playback.id, playback.camera, len(served),
+                 len(playback.gaps))
+
+    def _failed(self, playback: Playback, why: str) -> None:
+        log.warning("playback %s of camera %s failed: %s", playback.id, playback.camera, why)
+        playback.state = "failed"
+        playback.failure = why
+        self.failed[playback.id] = playback
+        while len(self.failed) > 100:
+            self.failed.popitem(last=False)
+        self.end(playback, f"failed: {why}")
+
     def end(self, playback: Playback, why: str) -> None:
-        """End the playback: its file goes, and its end entry is written (a failure is logged)."""
+        """End the playback: its build stops, its file goes, and its end entry is written (a failure is logged)."""
         if self._playbacks.pop(playback.id, None) is None:
             return
+        task = self._tasks.pop(playback.id, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
         playback.path.unlink(missing_ok=True)
         self.ended[playback.id] = why
         while len(self.ended) > 1000:
             self.ended.popitem(last=False)
         now = self.now()
+        details: dict[str, Any] = {"playback": playback.id, "why": why, "state": playback.state,
+                                   "duration_s": round(now - playback.opened, 3), "bytes_sent": playback.bytes_sent,
+                                   "requests": playback.requests}
+        if playback.failure is not None:
+            details |= {"error": playback.failure, "gaps": [g.as_json() for g in playback.gaps]}
         try:
             with self._store.transaction() as db:
                 audit.append(db, at=now, actor=playback.holder, action="video.playback.end", subject=playback.camera,
-                             details={"playback": playback.id, "why": why, "duration_s": round(now - playback.opened, 3),
-                                      "bytes_sent": playback.bytes_sent, "requests": playback.requests})
+                             details=details)
         except (StoreError, sqlite3.Error) as exc:
             log.error("playback %s of camera %s ended (%s) but its audit entry could not be written: %s",
                       playback.id, playback.camera, why, exc)
         log.info("playback %s of camera %s ended: %s (%d bytes sent)", playback.id, playback.camera, why,
                  playback.bytes_sent)
 
-    def check(self) -> None:
-        """End every playback past its expiry."""
+    async def check(self) -> None:
+        """End every playback past its expiry; try again the exports Frigate could not delete yet."""
         now = self.now()
         for playback in self.active():
             if playback.expires <= now:
                 self.end(playback, "expired")
+        await self.exports.retry()
 
-    def close(self) -> None:
-        """End every playback (the server is stopping)."""
+    async def close(self) -> None:
+        """End every playback and wait for their builds and export sweeps to stop (the server is stopping)."""
+        tasks = list(self._tasks.values())
         for playback in self.active():
             self.end(playback, "guarita is stopping")
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._sweeps:  # a stopped build's exports: deleted if Frigate answers soon
+            await asyncio.wait(list(self._sweeps), timeout=_SWEEP_AT_STOP_S)

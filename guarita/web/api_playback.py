@@ -1,13 +1,19 @@
 """The REST API's playback of a past window of a shared camera (docs/video.md).
 
-* ``POST /playback`` ``{camera, from, to, reason}`` (roles admin, operator, viewer): the
-  served pieces of the window (with their source, ``frigate`` or ``cloud``), the gaps (with
-  why) and the address of one seekable MP4;
+* ``POST /playback`` ``{camera, from, to, reason}`` (roles admin, operator, viewer): answered
+  at once (201, ``state: building``) with the id, the address of one seekable MP4, the planned
+  periods (the shared parts, source not known yet) and the ``not_shared`` gaps; the MP4 is built
+  in the background. At most ``video.max_playbacks`` open, ``video.max_playbacks_per_camera``
+  of one camera: 429 naming the key;
+* ``GET /playback/{id}`` (the token that opened it, or an admin): ``state`` ``building``,
+  ``ready`` (the served pieces with their source, ``frigate`` or ``cloud``, and the gaps with
+  why) or ``failed`` (with ``error``);
 * ``GET /playback``: the open playbacks (an agency-bound token sees only its agency's);
-* ``DELETE /playback/{id}``: by the token that opened it (or an admin);
-* ``GET /playback/{id}/video.mp4?key=…``: the whole file, with HTTP Range (``206``) so a
-  ``<video>`` element can seek. The key (256 random bits) is given only to who opened it; the
-  opener's bearer token works instead. Not in the OpenAPI document (it answers video).
+* ``DELETE /playback/{id}``: by the token that opened it (or an admin); stops a build;
+* ``GET /playback/{id}/video.mp4?key=…``: while building, 409 with ``Retry-After``; when ready,
+  the whole file, with HTTP Range (``206``) so a ``<video>`` element can seek. The key (256
+  random bits) is given only to who opened it; the opener's bearer token works instead. Not in
+  the OpenAPI document (it answers video).
 
 The camera is checked as a live view's is (``api_views.check_camera``: unknown, outside the
 agency's area, or not listed for cop_bh by the config → the same 404 to an agency-bound
@@ -37,13 +43,12 @@ from pydantic.config import JsonDict
 
 from guarita.config import CAMERA_NAME_PATTERN, ApiRole
 from guarita.consent.share_history import CONFIG_REASONS, shared_periods
-from guarita.errors import GuaritaError
 from guarita.frigate import FrigateClient
 from guarita.frigate_check import frigate_client
 from guarita.link_state import wait_or_stop
 from guarita.retention._s3 import CloudError, S3Access
 from guarita.retention.footage import TimeWindow, iso
-from guarita.video.playback import Playback, PlaybackBook, PlaybackError, split_shared
+from guarita.video.playback import Playback, PlaybackBook, PlaybackLimitReached, split_shared
 from guarita.web.api_http import (
     API_CLOCK,
     API_CONFIG,
@@ -58,6 +63,7 @@ from guarita.web.api_http import (
     json_answer,
     read_body,
 )
+from guarita.web.api_models import ErrorBody
 from guarita.web.api_openapi import API_PREFIX, ApiOperation, QueryParam
 from guarita.web.api_views import MAX_REASON_CHARS, caller_agency, check_camera, hidden_camera
 
@@ -70,6 +76,8 @@ API_PLAYBACK: web.AppKey[PlaybackBook] = web.AppKey("api_playback", PlaybackBook
 _DATE_TIME: JsonDict = {"format": "date-time"}
 _PLAYBACK_ID = r"^[A-Za-z0-9_-]{22}$"
 _DAY_S = 86400.0
+RETRY_AFTER_S = 5
+"""What ``Retry-After`` says to a video request while the playback builds."""
 
 
 @dataclass
@@ -100,12 +108,14 @@ class _Response(BaseModel):
 
 
 class PlaybackPeriod(_Response):
-    """A piece of the window that is in the video, in order."""
+    """A piece of the window that is in the video, in order (while building: a shared part planned)."""
 
     start: str = Field(alias="from", json_schema_extra=_DATE_TIME, description="Start of the piece (UTC).")
     end: str = Field(alias="to", json_schema_extra=_DATE_TIME, description="End of the piece (UTC).")
-    source: str = Field(description="`frigate` (its recordings) or `cloud` (the cloud copy).")
-    duration_s: float = Field(description="Seconds of video of this piece (it starts at its first key frame).")
+    source: str | None = Field(description="`frigate` (its recordings) or `cloud` (the cloud copy); null while "
+                                           "building.")
+    duration_s: float | None = Field(description="Seconds of video of this piece (it starts at its first key "
+                                                 "frame); null while building.")
 
 
 class PlaybackGap(_Response):
@@ -119,9 +129,12 @@ class PlaybackGap(_Response):
 
 
 class PlaybackOpened(_Response):
-    """A playback ready to watch."""
+    """A playback: being built, ready to watch, or failed."""
 
     playback: str = Field(description="The playback id.")
+    state: str = Field(description="`building` (the video is being made: `video_url` answers 409 with "
+                                   "`Retry-After`), `ready` (it plays) or `failed` (see `error`; it has ended).")
+    error: str | None = Field(default=None, description="Why the build failed (state `failed`), else null.")
     camera: str = Field(description="The camera.")
     start: str = Field(alias="from", json_schema_extra=_DATE_TIME, description="Start of the window asked (UTC).")
     end: str = Field(alias="to", json_schema_extra=_DATE_TIME, description="End of the window asked (UTC).")
@@ -129,14 +142,17 @@ class PlaybackOpened(_Response):
     expires_at: str = Field(json_schema_extra=_DATE_TIME, description="When it ends by itself (UTC).")
     video_url: str = Field(description="Path of the MP4 (H.264, index first, HTTP Range) with the playback's key: "
                                        "give it to a `<video src>` as is.")
-    periods: list[PlaybackPeriod] = Field(description="The served pieces, in the video's order.")
-    gaps: list[PlaybackGap] = Field(description="The parts of the window not served, with why.")
+    periods: list[PlaybackPeriod] = Field(description="The served pieces, in the video's order (while building: "
+                                                      "the shared parts planned, without source).")
+    gaps: list[PlaybackGap] = Field(description="The parts of the window not served, with why (while building: "
+                                                "the `not_shared` ones).")
 
 
 class PlaybackModel(_Response):
     """An open playback, as listed (no key)."""
 
     playback: str = Field(description="The playback id.")
+    state: str = Field(description="`building` or `ready`.")
     camera: str = Field(description="The camera.")
     holder: str = Field(description="Name of the token that opened it.")
     role: str = Field(description="That token's role.")
@@ -165,11 +181,15 @@ class PlaybackEnded(_Response):
 
 
 def _opened(playback: Playback) -> PlaybackOpened:
+    periods = ([s.as_json() for s in playback.served] if playback.state == "ready" else
+               [{**w.as_json(), "source": None, "duration_s": None} for w in playback.shared]
+               if playback.state == "building" else [])
     return PlaybackOpened.model_validate({
-        "playback": playback.id, "camera": playback.camera, "from": iso(playback.window.start),
-        "to": iso(playback.window.end), "reason": playback.reason, "expires_at": iso(playback.expires),
+        "playback": playback.id, "state": playback.state, "error": playback.failure, "camera": playback.camera,
+        "from": iso(playback.window.start), "to": iso(playback.window.end), "reason": playback.reason,
+        "expires_at": iso(playback.expires),
         "video_url": f"{API_PREFIX}/playback/{playback.id}/video.mp4?key={playback.key}",
-        "periods": [s.as_json() for s in playback.served], "gaps": [g.as_json() for g in playback.gaps],
+        "periods": periods, "gaps": [g.as_json() for g in playback.gaps],
     })
 
 
@@ -208,13 +228,10 @@ async def _post_playback(request: web.Request, caller: Caller) -> web.Response:
                               f"{iso(window.start)} → {iso(window.end)}: no playback")
     sources = request.app[_SOURCES]
     try:
-        playback = await book.open(body.camera, window, shared, not_shared, body.reason.strip(), holder=caller.name,
-                                   role=caller.role.value, agency=agency, frigate=sources.frigate, cloud=sources.cloud)
-    except PlaybackError as exc:
-        raise ApiProblem(404, str(exc)) from None
-    except GuaritaError as exc:  # ffmpeg could not join or mask the pieces
-        log.error("playback of camera %s could not be prepared: %s", body.camera, exc)
-        raise ApiProblem(502, f"the footage could not be prepared: {exc}") from None
+        playback = book.open(body.camera, window, shared, not_shared, body.reason.strip(), holder=caller.name,
+                             role=caller.role.value, agency=agency, frigate=sources.frigate, cloud=sources.cloud)
+    except PlaybackLimitReached as exc:
+        raise ApiProblem(429, str(exc)) from None
     return json_answer(_opened(playback), 201)
 
 
@@ -222,7 +239,7 @@ async def _get_playbacks(request: web.Request, caller: Caller) -> web.Response:
     agency = caller_agency(request, caller)
     listed = [
         PlaybackModel.model_validate({
-            "playback": p.id, "camera": p.camera, "holder": p.holder, "role": p.role, "agency": p.agency,
+            "playback": p.id, "state": p.state, "camera": p.camera, "holder": p.holder, "role": p.role, "agency": p.agency,
             "reason": p.reason, "from": iso(p.window.start), "to": iso(p.window.end), "opened_at": iso(p.opened),
             "expires_at": iso(p.expires), "bytes_sent": p.bytes_sent})
         for p in request.app[API_PLAYBACK].active()
@@ -234,6 +251,17 @@ async def _get_playbacks(request: web.Request, caller: Caller) -> web.Response:
 def _gone_or_unknown(book: PlaybackBook, playback_id: str, unknown: str) -> ApiProblem:
     why = book.ended.get(playback_id)
     return ApiProblem(410, f"playback {playback_id} has ended: {why}") if why is not None else ApiProblem(404, unknown)
+
+
+async def _get_playback(request: web.Request, caller: Caller) -> web.Response:
+    book = request.app[API_PLAYBACK]
+    playback_id = request.match_info["id"]
+    playback = book.get(playback_id) or book.failed.get(playback_id)
+    if playback is None or (playback.holder != caller.name and caller.role is not ApiRole.ADMIN):
+        if playback is None:
+            raise _gone_or_unknown(book, playback_id, f"no open playback {playback_id} of yours")
+        raise ApiProblem(404, f"no open playback {playback_id} of yours")
+    return json_answer(_opened(playback))
 
 
 async def _delete_playback(request: web.Request, caller: Caller) -> web.Response:
@@ -288,6 +316,10 @@ async def _get_video(request: web.Request) -> web.StreamResponse:
         playback = _video_playback(request)
     except ApiProblem as problem:
         return problem.response()
+    if playback.state == "building":
+        return json_answer(ErrorBody(error=f"playback {playback.id} is still being built: try again in "
+                                           f"{RETRY_AFTER_S} s (GET /api/v1/playback/{playback.id} says when it is "
+                                           "ready)", status=409), 409, {"Retry-After": str(RETRY_AFTER_S)})
     playback.requests += 1
     return _CountedFile(playback)
 
@@ -300,10 +332,18 @@ PLAYBACK_ROUTES: tuple[tuple[ApiOperation, Handler], ...] = (
     (ApiOperation("POST", "/playback", "openPlayback", "Open a playback of a past window of a shared camera",
                   "The parts of the window inside the camera's shared periods with cop_bh, from Frigate's "
                   "recordings or, where Frigate no longer has them, the cloud copy; the rest are `gaps`, never "
-                  "served. At most `video.playback_max_minutes` long, inside `retention.cop_bh_days`. Audited as "
-                  "`video.playback.start`; the answer's `video_url` plays (and seeks) in a `<video>` element.",
-                  _OPENERS, {201: PlaybackOpened}, PlaybackBody, writes=True, refusals=(404, 413, 502)),
+                  "served. At most `video.playback_max_minutes` long, inside `retention.cop_bh_days`. Answered at "
+                  "once with `state: building` (audited as `video.playback.start`); the video is built in the "
+                  "background: `GET /playback/{id}` says when it is `ready` (or `failed`, and why), and the "
+                  "answer's `video_url` then plays (and seeks) in a `<video>` element. At most "
+                  "`video.max_playbacks` open, `video.max_playbacks_per_camera` of one camera (429).",
+                  _OPENERS, {201: PlaybackOpened}, PlaybackBody, writes=True, refusals=(404, 413, 429)),
      _post_playback),
+    (ApiOperation("GET", "/playback/{id}", "getPlayback", "Read one playback",
+                  "Its `state` (`building`, `ready`, or `failed` with its `error`), its periods and gaps and its "
+                  "`video_url`. Only the token that opened it (or an admin).", _OPENERS, {200: PlaybackOpened},
+                  path_params=_PLAYBACK_ID_PARAM, refusals=(410,)),
+     _get_playback),
     (ApiOperation("GET", "/playback", "listPlaybacks", "Read the open playbacks",
                   "Open playbacks, oldest first (`guarita views list`); a token bound to an agency sees its agency's.",
                   tuple(ApiRole), {200: PlaybacksReport}), _get_playbacks),
@@ -333,14 +373,14 @@ async def _playback_lifetime(app: web.Application) -> AsyncIterator[None]:
 
         async def watch() -> None:
             while not stop.is_set():
-                book.check()
+                await book.check()
                 await wait_or_stop(stop, 1.0)
 
         watcher = asyncio.create_task(watch(), name="playback watcher")
         yield
         stop.set()
         await watcher
-        book.close()
+        await book.close()
         sources.frigate = None
 
 

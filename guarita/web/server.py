@@ -26,6 +26,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from guarita.web.api_http import API_CLOCK, API_CONFIG, API_REGISTRY, API_STORE
 from guarita.web.api_openapi import API_PREFIX
+from guarita.web.api_playback import API_PLAYBACK
 from guarita.web.api_views import API_VIDEO
 from guarita.web.console import CONSOLE_PREFIX, make_console_app
 from guarita.errors import ListenError
@@ -62,6 +63,8 @@ def make_web_app(
         app.add_subapp(API_PREFIX, api)
         if API_VIDEO in api:
             api[API_VIDEO].report_to(metrics)
+        if API_PLAYBACK in api:
+            api[API_PLAYBACK].exports.on_failure = metrics.playback_export_cleanup_failures.inc
         # The homeowner pages act on the same registry, store and clock as the API (PB-07).
         from guarita.web.homeowner.pages import HOMEOWNER_PREFIX, make_homeowner_app
 

@@ -1,0 +1,96 @@
+"""Playback of a past window from the cloud copy, for a centre that cannot reach Guarita (behind NAT).
+
+Asked over MQTT (``action: "playback"``, ``guarita.video.mqtt_requests``), answered with
+presigned GET addresses of the cloud copy's segments, each valid ``PLAYBACK_URL_S`` seconds.
+Only segments lying wholly inside a period in which the registry shared the camera with
+cop_bh (``consent.share_history.shared_periods``, the rule the uploader follows) and inside
+``retention.cloud.days`` are given, whatever window is asked for. The cloud copy holds
+Frigate's recordings as they are, unmasked: a camera with ``privacy_masks`` is refused
+(``masked_camera_playback_via_http``) rather than let its masked areas out; its playback must
+go through a path that burns the masks in (HTTP, to come).
+
+Covers: BH-06, BH-11, BH-03, BH-07.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from guarita.config import GuaritaConfig
+from guarita.consent.registry import Registry
+from guarita.consent.share_history import shared_periods
+from guarita.errors import GuaritaError
+from guarita.retention._s3 import S3Access, open_bucket
+from guarita.retention.cloud_segments import SEGMENT_S, hour_of
+
+__all__ = ["MAX_WINDOW_S", "PLAYBACK_URL_S", "PlaybackRefused", "PlaybackSegment", "playback_segments"]
+
+PLAYBACK_URL_S = 300
+"""How long each presigned address works."""
+MAX_WINDOW_S = 2 * 3600.0
+"""The longest window one request may cover."""
+_KEY_TAIL = re.compile(r"^(\d{4}-\d{2}-\d{2})/(\d{2})/(\d{2})\.(\d{2})\.mp4$")
+
+
+class PlaybackRefused(GuaritaError):
+    """The playback cannot be given; ``code`` is the answer's reason."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class PlaybackSegment:
+    """One segment of the cloud copy and its short-lived address (which carries a signature: never logged)."""
+
+    start: float
+    end: float
+    url: str
+
+
+def segment_start(key: str, prefix: str) -> float | None:
+    """The start (epoch s) of the segment stored under ``key`` (``<prefix><YYYY-MM-DD>/<HH>/<MM.SS>.mp4``)."""
+    match = _KEY_TAIL.match(key.removeprefix(prefix)) if key.startswith(prefix) else None
+    if match is None:
+        return None
+    day, hour, minute, second = match.groups()
+    moment = dt.datetime.strptime(f"{day} {hour}:{minute}:{second}", "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC)
+    return moment.timestamp()
+
+
+async def playback_segments(config: GuaritaConfig, registry: Registry, camera: str, start: float, end: float,
+                            now: float) -> list[PlaybackSegment]:
+    """Presigned addresses of ``camera``'s cloud segments in ``[start, end)`` that may be shown.
+
+    Raises:
+        PlaybackRefused: no cloud copy, a masked camera, or a window that is empty or too long.
+        CloudError: the cloud store could not be read.
+    """
+    cloud = config.retention.cloud
+    if cloud is None:
+        raise PlaybackRefused("no_cloud_copy", "this Guarita keeps no cloud copy (retention.cloud)")
+    if config.cameras[camera].privacy_masks:
+        raise PlaybackRefused("masked_camera_playback_via_http",
+                              f"camera {camera!r} has privacy masks and its cloud copy is not masked")
+    if not start < end or end - start > MAX_WINDOW_S:
+        raise PlaybackRefused("bad_request", f"`from` must come before `to`, at most {MAX_WINDOW_S / 3600:g} h apart")
+    start = max(start, now - cloud.days * 86400.0)
+    end = min(end, now)
+    periods = shared_periods(registry, camera)
+    prefix = f"{config.provider.id}/{camera}/"
+    found: list[PlaybackSegment] = []
+    async with open_bucket(S3Access.for_config(cloud)) as bucket:
+        hour = start - start % 3600
+        while hour < end:
+            for key in await bucket.keys(f"{prefix}{hour_of(hour)}/"):
+                begins = segment_start(key, prefix)
+                if begins is None or not (start <= begins and begins + SEGMENT_S <= end):
+                    continue
+                if not any(p.holds(begins, begins + SEGMENT_S) for p in periods):
+                    continue
+                found.append(PlaybackSegment(begins, begins + SEGMENT_S, await bucket.presigned_get(key, PLAYBACK_URL_S)))
+            hour += 3600
+    return sorted(found, key=lambda s: s.start)
