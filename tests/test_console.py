@@ -54,7 +54,6 @@ from guarita.web.i18n import negotiate
 from guarita.web.passwords import check_password, hash_password
 
 
-
 def catalogue_topic(camera: str) -> str:
     return f"copbh/v1/acme/cameras/{camera}"
 
