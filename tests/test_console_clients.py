@@ -47,7 +47,6 @@ from guarita.store import Store
 
 __all__ = ["artifacts"]  # the fixture, shared with test_console.py
 
-
 CPF = "529.982.247-25"  # valid check digits
 
 
