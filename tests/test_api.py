@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import jsonschema
@@ -216,10 +217,10 @@ ROUTES = [
 
 def test_the_role_table_covers_every_route_of_the_document() -> None:
     # The live view's and playback's routes need a shared camera and video: tests/test_video.py and
-    # tests/test_video_playback.py cover their roles.
+    # tests/test_video_playback.py cover their roles, tests/test_video_detro.py those of a bus's cameras.
     documented = {
         f"{op.method} /api/v1{op.path.replace('{camera}', 'X').replace('{id}', 'X')}" for op in OPERATIONS
-        if op.roles and not op.path.startswith(("/views", "/playback"))
+        if op.roles and not op.path.startswith(("/views", "/playback", "/vehicles/"))
     }
     tested = {
         f"{r.method} {r.path.replace('street_front', 'X').replace('lobby', 'X')}".replace(
@@ -695,8 +696,14 @@ def exercise(strategy: Any, *, base: str, token: str, negative: bool, statuses: 
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     @given(case=strategy)
     def run(case: Any) -> None:
-        response = case.call_and_validate(base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {token}"},
-                                          checks=chosen, timeout=10)
+        headers = {"Authorization": f"Bearer {token}"}
+        response = case.call(base_url=f"{base}/api/v1", headers=headers, timeout=10)
+        sent = set(parse_qs(urlsplit(response.request.url).query, keep_blank_values=True))
+        if negative and not set(case.query or {}) <= sent:
+            # The HTTP client dropped a generated parameter it cannot encode (an object, an empty
+            # list): what reached the server is no longer the invalid request schemathesis made.
+            return
+        case.validate_response(response, checks=chosen, headers=headers)
         statuses.add(response.status_code)
 
     run()
