@@ -138,6 +138,11 @@ async def test_records_through_the_forms_share_the_camera_and_an_invitation_open
                 "evidence": {"name": "big.pdf", "mimeType": "application/pdf", "buffer": b"%" * (MAX_UPLOAD_BYTES + 1)},
             })
             assert big.status == 400 and "passa de 10 MiB" in await big.text()
+            bigger = await page.request.post(f"{base}/console/cameras/street/record/consent", multipart={
+                "csrf": csrf, "evidence": {"name": "big.pdf", "mimeType": "application/pdf",
+                                           "buffer": b"%" * (MAX_UPLOAD_BYTES + 100_000)}})
+            assert bigger.status == 413 and "passa de 10 MiB" in await bigger.text()
+            assert bigger.headers["x-frame-options"] == "DENY"
             assert not [m for m in centre.messages if m.topic == catalogue_topic("street") and m.payload]
             await through("Registrar o atestado", attest, "Atestado registrado.", "attest")
             await through("Registrar a placa", sign, "Placa registrada.", "sign")

@@ -53,7 +53,7 @@ def make_console_app(api: web.Application) -> web.Application:
         session_key(config), cookie_name=COOKIE, path=CONSOLE_PREFIX, httponly=True, samesite="Strict",
         max_age=int(config.web.session_idle_minutes * 60),
     )
-    app = web.Application(middlewares=[upload_limit, security_headers, sessions(cookies), csrf_checked])
+    app = web.Application(middlewares=[security_headers, upload_limit, sessions(cookies), csrf_checked])
     app[CONSOLE_API] = api
     app[CONSOLE_STOP] = asyncio.Event()
     app[CONSOLE_THROTTLE] = SignInThrottle()

@@ -10,16 +10,19 @@ change. Who may use each form is that API operation's roles.
 
 An uploaded file waits between the form and its confirmation under ``data_dir/uploads``
 (a random, unguessable name, made only readable by Guarita) and is removed once used; the
-registry keeps its own copy as evidence by SHA-256.
+registry keeps its own copy as evidence by SHA-256; one abandoned at the confirmation page
+is removed at a later upload once ``ABANDONED_S`` old.
 
 Covers: BH-03, BH-04, BH-09, BH-11, PB-03.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 import tempfile
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +47,8 @@ __all__ = ["ACTIONS", "MAX_UPLOAD_BYTES", "add_camera_form_routes", "upload_limi
 
 MAX_UPLOAD_BYTES = MAX_EVIDENCE_BYTES
 _PENDING = re.compile(r"^[0-9a-f]{32}$")
+# An upload left by a form abandoned at its confirmation page is removed after this long.
+ABANDONED_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,13 @@ async def upload_limit(request: web.Request, handler: _Handler) -> web.StreamRes
     """Let console forms carry one evidence file (the server's default body limit is 1 MiB)."""
     if request.method == "POST" and request.content_type == "multipart/form-data":
         request = request.clone(client_max_size=MAX_UPLOAD_BYTES + 64 * 1024)
-    return await handler(request)
+    try:
+        return await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        t = translator(request)
+        return await render(request, "refused.html", {
+            "title": t("forms.file.large.title"), "message": t("forms.file.large", mib=MAX_UPLOAD_BYTES // 2**20),
+        }, operator=None, status=413)
 
 
 def may(operator: Operator, action: str) -> bool:
@@ -104,8 +115,13 @@ def _keep_upload(request: web.Request, form: MultiDictProxy[Any], field: str) ->
         raise RegistryRefusal(t("forms.file.missing"))
     if len(data) > MAX_UPLOAD_BYTES:
         raise RegistryRefusal(t("forms.file.large", mib=MAX_UPLOAD_BYTES // (1024 * 1024)))
+    folder = _uploads(request)
+    for old in folder.glob("console-*"):
+        with contextlib.suppress(OSError):
+            if time.time() - old.stat().st_mtime > ABANDONED_S:
+                old.unlink()
     pending = secrets.token_hex(16)
-    path = _uploads(request) / f"console-{pending}"
+    path = folder / f"console-{pending}"
     with path.open("xb") as out:
         path.chmod(0o600)
         out.write(data)

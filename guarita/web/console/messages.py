@@ -265,6 +265,7 @@ CONSOLE_MESSAGES: dict[str, tuple[str, str]] = {
     "map.position": ("Posição (lat, lon)", "Position (lat, lon)"),
     "map.agencies": ("Instituições", "Agencies"),
     "map.areas": ("Áreas das instituições", "Agencies' areas"),
+    "forms.file.large.title": ("Arquivo grande demais", "File too large"),
     "map.unplaced": ("Sem posição: {cameras}", "No position: {cameras}"),
 }
 
