@@ -10,7 +10,7 @@ from __future__ import annotations
 __all__ = [
     "HERE", "PASSWORDS", "TOKENS", "artifacts", "audit_rows", "browser_needed", "catalogue_topic", "check_page",
     "chromium", "console_config", "csrf_of", "hash_line", "share", "sign_in_with_password", "sign_in_with_token",
-    "until",
+    "served_console", "token_session", "until",
 ]
 
 import asyncio
@@ -22,7 +22,8 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -136,3 +137,44 @@ async def csrf_of(http: aiohttp.ClientSession, base: str) -> str:
         found = re.search(r'name="csrf" value="([^"]+)"', await page.text())
     assert found is not None
     return found.group(1)
+
+
+@asynccontextmanager
+async def served_console(tmp_path: Path, web: dict[str, Any]) -> AsyncIterator[str]:
+    """The web server (API and console) over a real store, at the returned base URL."""
+    import yaml
+
+    from guarita.metrics import Metrics
+    from guarita.web.api import make_api_app
+    from guarita.web.server import make_web_app, serve_web
+
+    document = {
+        "provider": ACCREDITED, "storage": {"data_dir": str(tmp_path / "data")},
+        "programs": {"cop_bh": {"uplink": {"host": "127.0.0.1"}}},
+        "cameras": {"street": {"programs": ["cop_bh"], "location": HERE}},
+        "web": {"host": "127.0.0.1", "port": 0, **web},
+    }
+    path = tmp_path / "guarita.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    config = load_config(path)
+    store = Store.open(config.storage.data_dir)
+    registry = Registry.for_config(config, store)
+    app = make_web_app(lambda: {"status": "ok"}, Metrics(), make_api_app(config, registry, store, lambda: datetime.now(UTC)))
+    stop = asyncio.Event()
+    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    server = asyncio.create_task(serve_web(app, "127.0.0.1", 0, stop, bound))
+    try:
+        yield f"http://127.0.0.1:{await asyncio.wait_for(bound, 10)}"
+    finally:
+        stop.set()
+        await asyncio.wait_for(server, 10)
+        store.close()
+
+
+async def token_session(http: aiohttp.ClientSession, base: str, token: str) -> aiohttp.ClientResponse:
+    async with http.get(f"{base}/console/sign-in") as page:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', await page.text())
+    assert csrf is not None
+    async with http.post(f"{base}/console/sign-in", data={"csrf": csrf.group(1), "token": token},
+                         allow_redirects=False) as answer:
+        return answer

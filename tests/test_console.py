@@ -16,9 +16,6 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +33,16 @@ from console_browser import (
     chromium,
     console_config,
     csrf_of,
+    served_console,
+    token_session,
     hash_line,
     share,
     sign_in_with_password,
     sign_in_with_token,
     until,
 )
-from harness import ACCREDITED, GuaritaProcess, Receiver
+from harness import GuaritaProcess, Receiver
 
-from guarita.config_loader import load_config
-from guarita.consent.registry import Registry
 from guarita.standin.frigate_events import tracked_object_lifecycle
 from guarita.standin.frigate_mqtt import FrigateMqttStandin
 from guarita.standin.mosquitto import MosquittoBroker
@@ -300,47 +297,6 @@ async def test_the_live_view_page_plays_in_chromium(tmp_path: Path, frigate_brok
 
 
 # ---- the server in this process, with an HTTP client ----------------------------------------
-@asynccontextmanager
-async def served_console(tmp_path: Path, web: dict[str, Any]) -> AsyncIterator[str]:
-    """The web server (API and console) over a real store, at the returned base URL."""
-    import yaml
-
-    from guarita.metrics import Metrics
-    from guarita.web.api import make_api_app
-    from guarita.web.server import make_web_app, serve_web
-
-    document = {
-        "provider": ACCREDITED, "storage": {"data_dir": str(tmp_path / "data")},
-        "programs": {"cop_bh": {"uplink": {"host": "127.0.0.1"}}},
-        "cameras": {"street": {"programs": ["cop_bh"], "location": HERE}},
-        "web": {"host": "127.0.0.1", "port": 0, **web},
-    }
-    path = tmp_path / "guarita.yaml"
-    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
-    config = load_config(path)
-    store = Store.open(config.storage.data_dir)
-    registry = Registry.for_config(config, store)
-    app = make_web_app(lambda: {"status": "ok"}, Metrics(), make_api_app(config, registry, store, lambda: datetime.now(UTC)))
-    stop = asyncio.Event()
-    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    server = asyncio.create_task(serve_web(app, "127.0.0.1", 0, stop, bound))
-    try:
-        yield f"http://127.0.0.1:{await asyncio.wait_for(bound, 10)}"
-    finally:
-        stop.set()
-        await asyncio.wait_for(server, 10)
-        store.close()
-
-
-async def token_session(http: aiohttp.ClientSession, base: str, token: str) -> aiohttp.ClientResponse:
-    async with http.get(f"{base}/console/sign-in") as page:
-        csrf = re.search(r'name="csrf" value="([^"]+)"', await page.text())
-    assert csrf is not None
-    async with http.post(f"{base}/console/sign-in", data={"csrf": csrf.group(1), "token": token},
-                         allow_redirects=False) as answer:
-        return answer
-
-
 # covers BH-07, BH-09
 async def test_an_idle_session_ends_and_the_cookie_is_secure_behind_tls(tmp_path: Path) -> None:
     role, token = TOKENS["alice"]

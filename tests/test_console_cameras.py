@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import os
 import re
 from pathlib import Path
 
+import aiohttp
 import pytest
 import yaml
 from console_browser import (
@@ -27,8 +29,11 @@ from console_browser import (
     check_page,
     chromium,
     console_config,
+    csrf_of,
+    served_console,
     sign_in_with_password,
     sign_in_with_token,
+    token_session,
 )
 from harness import GuaritaProcess, Receiver
 from PIL import Image
@@ -38,8 +43,8 @@ from guarita.consent.registry import Registry
 from guarita.standin.mosquitto import MosquittoBroker
 from guarita.standin.tls import TestPki
 from guarita.store import Store
-from guarita.web.console.map_page import Area, draw
 from guarita.web.console.camera_forms import MAX_UPLOAD_BYTES
+from guarita.web.console.map_page import Area, draw
 
 CENTRO = {"type": "Polygon", "coordinates": [[[-43.95, -19.935], [-43.92, -19.935], [-43.92, -19.91],
                                               [-43.95, -19.91], [-43.95, -19.935]]]}
@@ -70,6 +75,78 @@ def test_the_map_projects_cameras_and_areas_into_the_view_box() -> None:
     assert all(20 <= x <= 780 for x in xs) and all(20 <= y <= drawing.height - 20 for y in ys)
     assert xs[0] < xs[1] and ys[0] < ys[1], "east is right, south is down"
     assert draw({}, []) is None
+
+
+# covers BH-04, BH-09, PB-07
+async def test_wrong_or_missing_values_come_back_with_a_message_and_record_nothing(tmp_path: Path) -> None:
+    role, token = TOKENS["alice"]
+    web = {"tokens": {"alice": {"role": role, "sha256": hashlib.sha256(token.encode()).hexdigest()}}}
+    async with served_console(tmp_path, web) as base, \
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        assert (await token_session(http, base, token)).status == 303
+        async with http.get(f"{base}/console/cameras/street/record/assign") as answer:
+            assert answer.status == 200 and "Nenhum cliente registrado" in await answer.text()
+        async with http.get(f"{base}/console/cameras/street/record/paint") as answer:
+            assert answer.status == 404
+
+        async def post(path: str, **fields: object) -> tuple[int, str]:
+            form = aiohttp.FormData()
+            form.add_field("csrf", await csrf_of(http, base))
+            for name, value in fields.items():
+                for one in value if isinstance(value, list) else [value]:
+                    if isinstance(one, bytes):
+                        form.add_field(name, one, filename=f"{name}.bin", content_type="application/octet-stream")
+                    else:
+                        form.add_field(name, str(one))
+            async with http.post(f"{base}/console{path}", data=form) as answer:
+                return answer.status, await answer.text()
+
+        status, text = await post("/cameras/street/record/assign", client="nobody")
+        assert status == 400 and "Escolha um cliente registrado." in text
+        store = Store.open(tmp_path / "data")
+        try:
+            Registry.for_config(load_config(tmp_path / "guarita.yaml"), store).add_client("condo-1", "Flores", by="t")
+        finally:
+            store.close()
+        status, text = await post("/cameras/street/record/consent", client="condo-1", programs="cop_bh")
+        assert status == 400 and "Envie o arquivo." in text
+        status, text = await post("/cameras/street/record/consent", client="condo-1", programs="cop_bh",
+                                  expires="2020-01-01", evidence=b"%PDF")
+        assert status == 400 and "A data de expiração 2020-01-01 já passou." in text
+        status, text = await post("/cameras/street/record/consent", client="condo-1", evidence=b"%PDF")
+        assert status == 400 and "Marque ao menos um programa." in text
+        status, text = await post("/cameras/street/record/consent", client="condo-1", programs="cop_bh",
+                                  pending="0" * 32, confirm="yes")
+        assert status == 409 and "send the form again" in text
+        status, text = await post("/cameras/street/record/attest", evidence=b"\xff\xd8")
+        assert status == 400 and "Diga o que a câmera vê." in text
+        status, text = await post("/cameras/street/record/sign", installed="2999-01-01", plate="P-1", photo=b"x")
+        assert status == 400 and "in the future" in text
+        status, text = await post("/cameras/street/record/sign", photo=b"x")
+        assert status == 400 and "Diga a identificação da placa." in text
+        # A file waiting for a confirmation that never came is gone at a later upload, once old.
+        status, text = await post("/cameras/street/record/sign", plate="P-1", photo=b"photo")
+        assert status == 200 and "Sim, registrar" in text
+        waiting = list((tmp_path / "data" / "uploads").glob("console-*"))
+        assert len(waiting) == 1 and waiting[0].stat().st_mode & 0o777 == 0o600
+        os.utime(waiting[0], (0, 0))
+        await post("/cameras/street/record/sign", plate="P-2", photo=b"photo")
+        assert not waiting[0].exists()
+
+        assert (await post("/invitations", client="condo-1", cameras="street", days="soon"))[0] == 400
+        assert (await post("/invitations", client="condo-1"))[0] == 400
+        status, text = await post("/invitations", client="nobody", cameras="street", confirm="yes")
+        assert status == 409 and "no client" in text
+        async with http.get(f"{base}/console/map") as answer:
+            text = await answer.text()
+            assert answer.status == 200 and "<circle" in text and "-19.92450, -43.93520" in text
+    store = Store.open(tmp_path / "data")
+    try:
+        assert store.db.execute("SELECT COUNT(*) FROM audit_log WHERE action IN "
+                                "('camera.assign', 'consent.grant', 'camera.attest', 'signage.record', "
+                                "'invitation.create')").fetchone()[0] == 0
+    finally:
+        store.close()
 
 
 @browser_needed

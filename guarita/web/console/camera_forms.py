@@ -73,15 +73,31 @@ _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @web.middleware
 async def upload_limit(request: web.Request, handler: _Handler) -> web.StreamResponse:
     """Let console forms carry one evidence file (the server's default body limit is 1 MiB)."""
-    if request.method == "POST" and request.content_type == "multipart/form-data":
+    multipart = request.method == "POST" and request.content_type == "multipart/form-data"
+    if multipart:
         request = request.clone(client_max_size=MAX_UPLOAD_BYTES + 64 * 1024)
     try:
         return await handler(request)
     except web.HTTPRequestEntityTooLarge:
+        multipart = False  # the form was never read whole: there is nothing to close
         t = translator(request)
         return await render(request, "refused.html", {
             "title": t("forms.file.large.title"), "message": t("forms.file.large", mib=MAX_UPLOAD_BYTES // 2**20),
         }, operator=None, status=413)
+    finally:
+        if multipart:
+            await _close_files(request)
+
+
+async def _close_files(request: web.Request) -> None:
+    """Close the uploads' spool files aiohttp made while reading the form (it leaves them open)."""
+    try:
+        form = await request.post()  # read once already: this is the same form, kept by the request
+    except web.HTTPException:
+        return
+    for value in form.values():
+        if isinstance(value, web.FileField):
+            value.file.close()
 
 
 def may(operator: Operator, action: str) -> bool:
@@ -187,8 +203,8 @@ def _summary(request: web.Request, action: Action, form: MultiDictProxy[Any], fi
             raise RegistryRefusal(t("forms.programs.missing"))
         lines.append(t("forms.summary.programs", programs=", ".join(sorted(str(p) for p in programs))))
         expires = _text(form, "expires")
-        if expires:
-            parse_expiry(expires)
+        if expires and parse_expiry(expires) <= clock_of(request)():
+            raise RegistryRefusal(t("forms.expires.past", expires=expires))
         lines.append(t("forms.summary.expires", expires=expires or t("forms.never")))
     if action.name == "attest":
         facing = _text(form, "public_facing")

@@ -206,6 +206,7 @@ CONSOLE_MESSAGES: dict[str, tuple[str, str]] = {
     "forms.programs.missing": ("Marque ao menos um programa.", "Tick at least one program."),
     "forms.expires": ("Expira em (opcional; data e hora com fuso, p. ex. 2027-12-31T23:59-03:00)",
                       "Expires (optional; date and time with a zone, e.g. 2027-12-31T23:59-03:00)"),
+    "forms.expires.past": ("A data de expiração {expires} já passou.", "The expiry {expires} is in the past."),
     "forms.never": ("nunca", "never"),
     "forms.consent.file": ("Formulário assinado (PDF ou imagem, até {mib} MiB)",
                            "Signed form (PDF or image, up to {mib} MiB)"),
