@@ -2,7 +2,7 @@
 one-time link is shown once, with its QR code as an SVG drawn in the page.
 
 It calls ``create_invitation`` as ``guarita consent invite`` does (audited there as
-``homeowner.invitation.create`` in the same transaction); the link's token is kept only as
+``invitation.create`` in the same transaction); the link's token is kept only as
 its SHA-256, so the page cannot show it again. Who may invite: the roles that may record a
 consent (the API's ``grantConsent``).
 
