@@ -1,39 +1,28 @@
-"""Shared helpers for the console's browser tests: Chromium with Playwright, axe-core checks,
-screenshots, a `guarita run` config with users and tokens, sharing cameras, reading the audit log.
+"""Shared by the console's tests: the config, sign-in steps, the in-process server (Chromium and
+axe-core are ``browser_support``'s; re-exported here).
 
-Used by tests/test_console.py and tests/test_console_cameras.py; Chromium and the axe-core check
-themselves are tests/browser_support.py's (re-exported here).
+Covers: BH-03, BH-09.
 """
 
 from __future__ import annotations
 
-__all__ = [
-    "HERE", "PASSWORDS", "TOKENS", "artifacts", "audit_rows", "browser_needed", "catalogue_topic", "check_page",
-    "chromium", "console_config", "csrf_of", "hash_line", "share", "sign_in_with_password", "sign_in_with_token",
-    "served_console", "token_session", "until",
-]
-
 import asyncio
 import hashlib
-import io
 import os
 import re
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from browser_support import browser_needed, check_page, chromium
-from harness import ACCREDITED, share_camera
+from harness import ACCREDITED
 from harness import write_config as write_harness_config
-from PIL import Image
 
 from guarita.config_loader import load_config
 from guarita.consent.registry import Registry
@@ -42,24 +31,18 @@ from guarita.standin.tls import TestPki
 from guarita.store import Store
 from guarita.web.passwords import hash_password
 
-PASSWORDS = {"ana": "ana-" + secrets.token_urlsafe(12), "vitor": "vitor-" + secrets.token_urlsafe(12)}
-TOKENS = {"alice": ("admin", secrets.token_urlsafe(24)), "vera": ("viewer", secrets.token_urlsafe(24))}
+__all__ = ["HERE", "PASSWORDS", "TOKENS", "artifacts", "audit_rows", "browser_needed", "catalogue_topic",
+           "check_page", "chromium", "console_config", "csrf_of", "served_console", "sign_in_with_password", "sign_in_with_token", "token_session", "until"]
+
 HERE = {"lat": -19.9245, "lon": -43.9352}
-
-
-def catalogue_topic(camera: str) -> str:
-    return f"copbh/v1/acme/cameras/{camera}"
-
-
-def hash_line(password: str) -> str:
-    """The password's hash line, made by the CLI as an operator would."""
-    made = subprocess.run([sys.executable, "-m", "guarita.cli", "web", "hash-password"], input=password + "\n",
-                          capture_output=True, text=True, check=True, timeout=30)
-    return made.stdout.strip()
+PASSWORDS = {"ana": "ana-" + secrets.token_urlsafe(12), "vitor": "vitor-" + secrets.token_urlsafe(12)}
+TOKENS = {"alice": ("admin", secrets.token_urlsafe(24)), "vera": ("viewer", secrets.token_urlsafe(24)),
+          "otto": ("auditor", secrets.token_urlsafe(24))}
 
 
 def console_config(tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broker: MosquittoBroker, pki: TestPki,
-                   cameras: dict[str, Any]) -> Path:
+                   cameras: dict[str, Any], extra: dict[str, Any] | None = None) -> Path:
+    """A cop_bh config: users ana (operator), vitor (viewer); tokens alice (admin), vera (viewer), otto (auditor)."""
     users: dict[str, Any] = {}
     for name, role in (("ana", "operator"), ("vitor", "viewer")):
         file = tmp_path / f"{name}.scrypt"
@@ -71,26 +54,11 @@ def console_config(tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broke
     }}
     return write_harness_config(tmp_path / "guarita.yaml", frigate_broker=frigate_broker, uplink_broker=uplink_broker,
                                 pki=pki, cameras=cameras, programs=["cop_bh"], update_interval=0,
-                                extra={"provider": ACCREDITED, "web": web})
+                                extra={"provider": ACCREDITED, "web": web, **(extra or {})})
 
 
-def share(config_path: Path, *cameras: str) -> None:
-    """Share ``cameras`` through the registry (as the CLI would), with a real JPEG as the attestation image."""
-    config = load_config(config_path)
-    store = Store.open(config.storage.data_dir)
-    try:
-        since = datetime.now(UTC) - timedelta(hours=1)
-        for camera in cameras:
-            clock = share_camera(config, store, camera, since)
-            picture = config.storage.data_dir / f"{camera}.jpg"
-            image = Image.new("RGB", (320, 180), (70, 110, 150))
-            image.paste((0, 0, 0), (0, 0, 160, 180))  # the masked half
-            buffer = io.BytesIO()
-            image.save(buffer, "JPEG")
-            picture.write_bytes(buffer.getvalue())
-            Registry.for_config(config, store, clock).attest(camera, public_facing=True, evidence=picture, by="ana")
-    finally:
-        store.close()
+def catalogue_topic(camera: str) -> str:
+    return f"copbh/v1/acme/cameras/{camera}"
 
 
 def audit_rows(config_path: Path, action: str) -> list[tuple[str, str, str]]:
@@ -132,15 +100,8 @@ async def sign_in_with_token(page: Any, base: str, token: str) -> None:
     await page.locator("form:has(#token) button[type=submit]").click()
 
 
-async def csrf_of(http: aiohttp.ClientSession, base: str) -> str:
-    async with http.get(f"{base}/console/overview") as page:
-        found = re.search(r'name="csrf" value="([^"]+)"', await page.text())
-    assert found is not None
-    return found.group(1)
-
-
 @asynccontextmanager
-async def served_console(tmp_path: Path, web: dict[str, Any]) -> AsyncIterator[str]:
+async def served_console(tmp_path: Path, web: dict[str, Any], extra: dict[str, Any] | None = None) -> AsyncIterator[str]:
     """The web server (API and console) over a real store, at the returned base URL."""
     import yaml
 
@@ -152,7 +113,7 @@ async def served_console(tmp_path: Path, web: dict[str, Any]) -> AsyncIterator[s
         "provider": ACCREDITED, "storage": {"data_dir": str(tmp_path / "data")},
         "programs": {"cop_bh": {"uplink": {"host": "127.0.0.1"}}},
         "cameras": {"street": {"programs": ["cop_bh"], "location": HERE}},
-        "web": {"host": "127.0.0.1", "port": 0, **web},
+        "web": {"host": "127.0.0.1", "port": 0, **web}, **(extra or {}),
     }
     path = tmp_path / "guarita.yaml"
     path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
@@ -178,3 +139,10 @@ async def token_session(http: aiohttp.ClientSession, base: str, token: str) -> a
     async with http.post(f"{base}/console/sign-in", data={"csrf": csrf.group(1), "token": token},
                          allow_redirects=False) as answer:
         return answer
+
+
+async def csrf_of(http: aiohttp.ClientSession, base: str) -> str:
+    async with http.get(f"{base}/console/overview") as page:
+        found = re.search(r'name="csrf" value="([^"]+)"', await page.text())
+    assert found is not None
+    return found.group(1)

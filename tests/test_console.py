@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import random
 import re
 import shutil
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ from console_browser import (
     HERE,
     PASSWORDS,
     TOKENS,
-    artifacts,  # noqa: F401 (a fixture)
+    artifacts,
     audit_rows,
     browser_needed,
     catalogue_topic,
@@ -34,15 +36,16 @@ from console_browser import (
     console_config,
     csrf_of,
     served_console,
-    token_session,
-    hash_line,
-    share,
     sign_in_with_password,
     sign_in_with_token,
+    token_session,
     until,
 )
-from harness import GuaritaProcess, Receiver
+from harness import GuaritaProcess, Receiver, share_camera
+from PIL import Image
 
+from guarita.config_loader import load_config
+from guarita.consent.registry import Registry
 from guarita.standin.frigate_events import tracked_object_lifecycle
 from guarita.standin.frigate_mqtt import FrigateMqttStandin
 from guarita.standin.mosquitto import MosquittoBroker
@@ -51,6 +54,32 @@ from guarita.standin.tls import TestPki
 from guarita.store import Store
 from guarita.web.i18n import negotiate
 from guarita.web.passwords import check_password, hash_password
+
+
+def hash_line(password: str) -> str:
+    """The password's hash line, made by the CLI as an operator would."""
+    made = subprocess.run([sys.executable, "-m", "guarita.cli", "web", "hash-password"], input=password + "\n",
+                          capture_output=True, text=True, check=True, timeout=30)
+    return made.stdout.strip()
+
+
+def share(config_path: Path, *cameras: str) -> None:
+    """Share ``cameras`` through the registry (as the CLI would), with a real JPEG as the attestation image."""
+    config = load_config(config_path)
+    store = Store.open(config.storage.data_dir)
+    try:
+        since = datetime.now(UTC) - timedelta(hours=1)
+        for camera in cameras:
+            clock = share_camera(config, store, camera, since)
+            picture = config.storage.data_dir / f"{camera}.jpg"
+            image = Image.new("RGB", (320, 180), (70, 110, 150))
+            image.paste((0, 0, 0), (0, 0, 160, 180))  # the masked half
+            buffer = io.BytesIO()
+            image.save(buffer, "JPEG")
+            picture.write_bytes(buffer.getvalue())
+            Registry.for_config(config, store, clock).attest(camera, public_facing=True, evidence=picture, by="ana")
+    finally:
+        store.close()
 
 
 # ---- without a browser -----------------------------------------------------------------------
