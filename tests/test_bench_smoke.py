@@ -20,10 +20,10 @@ from guarita.standin.rtsp_server import rtsp_server_available
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_bench(script: str, *args: str) -> list[str]:
+def run_bench(script: str, *args: str, timeout_s: float = 50) -> list[str]:
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / script), *args],
-        capture_output=True, text=True, timeout=50, cwd=ROOT,
+        capture_output=True, text=True, timeout=timeout_s, cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout.strip().splitlines()
@@ -62,12 +62,13 @@ def test_cloud_copy_bench_prints_guarita_against_sequential(tmp_path: Path) -> N
 
 # covers BH-11, BH-07
 @pytest.mark.slow
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(150)
 @pytest.mark.skipif(shutil.which("ffmpeg") is None or not rtsp_server_available(),
                     reason="needs ffmpeg and GStreamer's RTSP server (python3-gi gir1.2-gst-rtsp-server-1.0)")
 def test_video_bench_prints_guarita_against_direct_ffmpeg() -> None:
-    # --quick is 3 s windows; 1 s keeps this test near 30 s on the shared 2-core machine.
-    lines = run_bench("video.py", "--quick", "--seconds", "1")
+    # --quick is 3 s windows; 1 s keeps this test near 35 s on 2 cores (over 45 s when they are
+    # busy: `guarita run` alone may take 15 s to start then, hence the wider limit).
+    lines = run_bench("video.py", "--quick", "--seconds", "1", timeout_s=140)
     figures = json.loads(lines[-1])
     assert set(figures["ttff_s"]) == {"direct", "remux", "transcode"}
     assert all(0 < seconds < 15 for seconds in figures["ttff_s"].values())
