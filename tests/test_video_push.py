@@ -26,6 +26,7 @@ import yaml
 from harness import running, share_camera, wait_for
 
 from guarita.acl import mosquitto_acl
+from guarita.cli.views import playbacks_from_audit
 from guarita.config import ProgramName
 from guarita.config_loader import load_config
 from guarita.errors import ConfigError, LinkError
@@ -352,7 +353,7 @@ def test_the_acl_lets_each_agency_ask_only_on_its_own_topic(tmp_path: Path) -> N
         "storage": {"data_dir": "data"},
         "programs": {"cop_bh": {"uplink": {"host": "127.0.0.1"},
                                 "agencies": {"centro": {"name": "C", "area": square(-43.9, -19.9)}},
-                                "video_ingest": {"url": "srt://ingest.example:9000", "centre_user": "cop"}}},
+                                "video_ingest": {"url": "rtsps://ingest.example:322", "centre_user": "cop"}}},
     }))
     acl = mosquitto_acl(load_config(path))
     blocks = {block.splitlines()[1]: block.splitlines()[2:] for block in acl.split("\n\n")[1:]}
@@ -382,13 +383,15 @@ def test_the_ingest_address_comes_from_the_config_and_its_secret_stays_out_of_wh
     assert target.shown == "rtsps://ingest.example:322/live/acme/street/V1" and target.path == "acme/street/V1"
     assert "acme:pa55phrase-long-enough@ingest.example" in push_command(target)[-1]
     assert "pa55" not in repr(target)
-    srt = load_config(config({"url": "srt://ingest.example:9000", "password_file": "ingest.pass"}))
+    srt = load_config(config({"url": "srt://ingest.example:9000", "passphrase_file": "ingest.pass"}))
     srt_ingest = srt.programs[ProgramName.COP_BH].video_ingest
     assert srt_ingest is not None
     target = ingest_target(srt_ingest, "acme", "street", "V1")
     command = push_command(target)
-    assert command[command.index("-f", 5) + 1] == "mpegts" and "passphrase=pa55phrase-long-enough" in command[-1]
-    assert "pa55" not in target.shown and "r%3Dacme%2Fstreet%2FV1" in target.shown
+    # The passphrase goes to ffmpeg's srt option, before the address; the address (logged) has none.
+    assert command[command.index("-f", 5) + 1] == "mpegts"
+    assert command[command.index("-passphrase") + 1] == "pa55phrase-long-enough" and command[-1] == target.shown
+    assert "pa55" not in target.shown and "r%3Dacme%2Fstreet%2FV1" in target.shown and "pa55" not in repr(target)
     with pytest.raises(ConfigError) as caught:
         load_config(config({"url": "rtsp://acme:secret@ingest.example/live"}))
     assert caught.value.problems[0].key_path == "programs.cop_bh.video_ingest.url"
@@ -458,7 +461,17 @@ async def test_playback_over_mqtt_gives_short_lived_urls_of_the_shared_periods_o
                 assert (await answer(norte, "p3")).json["reason"] == "not_available"
                 for link in (as_centre, as_norte):
                     await link.close()
-            ((_, actor, _, subject, details),) = city.audit("video.playback")
-            assert (actor, subject, details["segments"]) == ("mqtt:centre", "street", 2)
+            ((at, actor, action, subject, details),) = city.audit("video.playback")
+            assert (action, actor, subject, details["segments"]) == ("video.playback.urls", "mqtt:centre", "street", 2)
+            assert details["window"] == {key: datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
+                                         for key, t in zip(("from", "to"), window)}
+            # `guarita views list` shows it among the playbacks: open while its addresses work, then ended.
+            (listed,) = playbacks_from_audit(city.store, at + 1)
+            assert (listed["playback"], listed["state"], listed["segments"]) == (details["playback"], "urls", 2)
+            assert (listed["holder"], listed["role"], listed["reason"], listed["ended_at"]) == (
+                "mqtt:centre", "centre", "ocorrência 7", None)
+            assert playbacks_from_audit(city.store, at + 301) == []
+            (over,) = playbacks_from_audit(city.store, at + 301, ended_since=at)
+            assert over["why"] == "its addresses expired" and over["duration_s"] == 300
         finally:
             city.store.close()
