@@ -8,6 +8,7 @@ clients, and the centre's ingest as ``ffmpeg -rtsp_flags listen`` recording what
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -395,6 +396,49 @@ def test_the_ingest_address_comes_from_the_config_and_its_secret_stays_out_of_wh
     with pytest.raises(ConfigError) as caught:
         load_config(config({"url": "rtsp://acme:secret@ingest.example/live"}))
     assert caught.value.problems[0].key_path == "programs.cop_bh.video_ingest.url"
+
+
+# covers BH-07, BH-11
+def test_an_srt_push_is_encrypted_with_the_configured_passphrase(tmp_path: Path) -> None:
+    """BH-07: the push command's passphrase reaches SRT: a listener with it receives the video, one with
+    another passphrase rejects the connection, and the address the push logs carries no passphrase."""
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10",
+                    "-t", "4", "-c:v", "libx264", "-g", "10", "-movflags", "frag_keyframe+empty_moov", "-f", "mp4",
+                    str(tmp_path / "clip.mp4")], check=True, timeout=30)
+    (tmp_path / "ingest.passphrase").write_text("srt-pa55phrase-long\n")
+    for listener_passphrase, received in (("srt-pa55phrase-long", True), ("another-pa55phrase", False)):
+        port = free_port()
+        path = tmp_path / "g.yaml"
+        path.write_text(yaml.safe_dump({
+            "provider": {"id": "acme", "name": "A", "kind": "security_company"}, "storage": {"data_dir": "data"},
+            "programs": {"cop_bh": {"uplink": {"host": "127.0.0.1"}, "video_ingest": {
+                "url": f"srt://127.0.0.1:{port}", "passphrase_file": "ingest.passphrase"}}}}))
+        ingest = load_config(path).programs[ProgramName.COP_BH].video_ingest
+        assert ingest is not None
+        target = ingest_target(ingest, "acme", "street", "V1")
+        assert "pa55" not in target.shown
+        out = tmp_path / "received.ts"
+        out.unlink(missing_ok=True)
+        listener = subprocess.Popen(["ffmpeg", "-hide_banner", "-loglevel", "error", "-passphrase", listener_passphrase,
+                                     "-probesize", "32768", "-i", f"srt://127.0.0.1:{port}?mode=listener", "-c", "copy", "-f", "mpegts",
+                                     str(out)], stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(0.7)  # the listener binds
+            pusher = subprocess.Popen(push_command(target), stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            assert pusher.stdin is not None
+            pusher.stdin.write((tmp_path / "clip.mp4").read_bytes())
+            time.sleep(2)  # as a live view does, the input stays open while the ingest reads
+            pusher.stdin.close()
+            assert (pusher.wait(15) == 0) is received
+        finally:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                listener.wait(10 if received else 0.5)  # a refused caller leaves the listener waiting
+            listener.kill()
+            listener.wait()
+        if received:
+            assert probe(out)[:2] == ("h264", 40)
+        else:
+            assert not out.exists() or out.stat().st_size == 0
 
 
 # covers BH-06, BH-11, BH-03, BH-07
