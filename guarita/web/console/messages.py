@@ -203,6 +203,7 @@ CONSOLE_MESSAGES: dict[str, tuple[str, str]] = {
                        "Timeline: green is archived footage, red is a gap; from {start} to {end}."),
     "fleet.camera": ("Câmera {camera} ({role}): {files} arquivos, de {first} a {last}, {gaps} lacunas.",
                      "Camera {camera} ({role}): {files} files, from {first} to {last}, {gaps} gaps."),
+    "fleet.camera.short": ("Câmera {camera} ({role})", "Camera {camera} ({role})"),
     "fleet.gap": ("Lacuna de {start} a {end}", "Gap from {start} to {end}"),
     "fleet.camera.error": ("NÃO LISTADA: {error}", "NOT LISTED: {error}"),
     "fleet.no_coverage": ("Nada arquivado ainda.", "Nothing archived yet."),
