@@ -18,7 +18,7 @@ import logging
 import re
 import shutil
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -151,14 +151,17 @@ class Registry:
     def _write(self, action: str, subject: str, by: str, details: dict[str, Any], sql: str, row: tuple[Any, ...]) -> None:
         self._write_all(by, [(action, subject, details, sql, row)])
 
-    def _write_all(self, by: str, changes: list[tuple[str, str, dict[str, Any], str, tuple[Any, ...]]]) -> None:
-        """Record changes (each with its audit entry) in one transaction: all or none."""
+    def _write_all(self, by: str, changes: list[tuple[str, str, dict[str, Any], str, tuple[Any, ...]]], *,
+                   also: Callable[[sqlite3.Connection], None] | None = None) -> None:
+        """Record changes (each with its audit entry), then ``also(db)``, in one transaction: all or none."""
         now = self._clock().timestamp()
         try:
             with self._store.transaction() as db:
                 for action, subject, details, sql, row in changes:
                     db.execute(sql, row)
                     audit.append(db, at=now, actor=by, action=action, subject=subject, details=details)
+                if also is not None:
+                    also(db)
                 self._store.bump_counter(REGISTRY_VERSION)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot record {changes[0][0]} for {changes[0][1]}: {exc}") from exc
@@ -269,6 +272,43 @@ class Registry:
         Raises:
             RegistryRefusal: unknown client, no programs, expiry in the past, unreadable evidence.
         """
+        digest, changes = self._grant_changes(camera, client_id, evidence, by, programs, expires_at)
+        self._write_all(by, changes)
+        return digest
+
+    def grant_all(
+        self,
+        cameras: Sequence[str],
+        *,
+        client_id: str,
+        evidence: Path,
+        by: str,
+        programs: frozenset[ProgramName] = frozenset({ProgramName.COP_BH}),
+        also: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> str:
+        """Record one consent (one evidence) for every camera of ``cameras``: all of them or none.
+
+        Every camera is checked before any is written, then all are written in one
+        transaction, with ``also(db)`` run inside it last (a refusal from it undoes them all).
+
+        Raises:
+            RegistryRefusal: as ``grant``, for any one camera, or from ``also``.
+        """
+        if not cameras:
+            raise RegistryRefusal("a consent names at least one camera")
+        changes: list[tuple[str, str, dict[str, Any], str, tuple[Any, ...]]] = []
+        digest = ""
+        for camera in cameras:
+            digest, more = self._grant_changes(camera, client_id, evidence, by, programs, None)
+            changes.extend(more)
+        self._write_all(by, changes, also=also)
+        return digest
+
+    def _grant_changes(
+        self, camera: str, client_id: str, evidence: Path, by: str, programs: frozenset[ProgramName],
+        expires_at: datetime | None,
+    ) -> tuple[str, list[tuple[str, str, dict[str, Any], str, tuple[Any, ...]]]]:
+        """The checks of a grant, then (evidence SHA-256, the rows to write)."""
         if not self._client_exists(client_id):
             raise RegistryRefusal(f"no client {client_id!r}: add it first with `guarita clients add`")
         owner = self.owner(camera)
@@ -296,8 +336,7 @@ class Registry:
             "recorded_at, recorded_by) VALUES (?, 'grant', ?, ?, ?, ?, ?, ?)",
             (camera, client_id, json.dumps(names), digest, expiry, now.timestamp(), by),
         ))
-        self._write_all(by, changes)
-        return digest
+        return digest, changes
 
     def revoke(self, camera: str, *, by: str, reason: str) -> None:
         """Record that the client withdrew consent for ``camera``.
@@ -420,7 +459,8 @@ class Registry:
             entry = cameras.setdefault(camera_name, {})
             owner = owners.get(camera_name)
             entry["client_id"] = owner
-            if owner is None or entry.pop("consent_client", owner) != owner:
+            consent_client = entry.pop("consent_client", owner)
+            if owner is None or consent_client != owner:
                 entry.pop("consent", None)  # consent from a previous owner no longer counts
         for row in db.execute(latest.format(t="registry_attestations"), args):
             cameras.setdefault(row[1], {})["public_facing"] = bool(row[2])

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import jsonschema
@@ -695,8 +696,14 @@ def exercise(strategy: Any, *, base: str, token: str, negative: bool, statuses: 
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     @given(case=strategy)
     def run(case: Any) -> None:
-        response = case.call_and_validate(base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {token}"},
-                                          checks=chosen, timeout=10)
+        headers = {"Authorization": f"Bearer {token}"}
+        response = case.call(base_url=f"{base}/api/v1", headers=headers, timeout=10)
+        sent = set(parse_qs(urlsplit(response.request.url).query, keep_blank_values=True))
+        if negative and not set(case.query or {}) <= sent:
+            # The HTTP client dropped a generated parameter it cannot encode (an object, an empty
+            # list): what reached the server is no longer the invalid request schemathesis made.
+            return
+        case.validate_response(response, checks=chosen, headers=headers)
         statuses.add(response.status_code)
 
     run()

@@ -27,6 +27,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from browser_support import browser_needed, check_page, chromium
 from harness import ACCREDITED, GuaritaProcess, Receiver, share_camera
 from harness import write_config as write_harness_config
 from PIL import Image
@@ -42,16 +43,9 @@ from guarita.store import Store
 from guarita.web.i18n import negotiate
 from guarita.web.passwords import check_password, hash_password
 
-CHROMIUM = Path("/usr/bin/chromium")
-AXE = Path(__file__).resolve().parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 PASSWORDS = {"ana": "ana-" + secrets.token_urlsafe(12), "vitor": "vitor-" + secrets.token_urlsafe(12)}
 TOKENS = {"alice": ("admin", secrets.token_urlsafe(24)), "vera": ("viewer", secrets.token_urlsafe(24))}
 HERE = {"lat": -19.9245, "lon": -43.9352}
-
-browser_needed = pytest.mark.skipif(
-    not CHROMIUM.exists() or not AXE.exists(),
-    reason="needs Debian's chromium and axe-core (scripts/quickstart.sh installs both)",
-)
 
 
 def catalogue_topic(camera: str) -> str:
@@ -116,31 +110,6 @@ def artifacts(tmp_path: Path) -> Path:
     folder = Path(os.environ.get("GUARITA_ARTIFACTS", tmp_path / "artifacts"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-@asynccontextmanager
-async def chromium() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-async def check_page(page: Any, artifacts: Path, name: str) -> None:
-    """Screenshot the page, then assert axe-core finds no WCAG 2 A/AA violation on it."""
-    await page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
-    await page.evaluate(AXE.read_text(encoding="utf-8"))
-    result = await page.evaluate(
-        "async () => (await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']}}))"
-        ".violations.map(v => ({id: v.id, nodes: v.nodes.map(n => n.target.join(' '))}))"
-    )
-    ran = await page.evaluate("axe.getRules(['wcag2a', 'wcag2aa']).map(r => r.ruleId)")
-    assert {"label", "color-contrast", "html-has-lang"} <= set(ran)
-    assert result == [], f"{name}: {result}"
 
 
 async def until(check: Callable[[], Awaitable[bool]], timeout: float) -> None:

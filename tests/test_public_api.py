@@ -144,6 +144,7 @@ PINNED = {
         "VEHICLE_ID_PATTERN",
         "VehicleConfig",
         "VideoConfig",
+        "VideoIngestConfig",
         "WebConfig",
         "WebUser",
         "polygon_points",

@@ -127,6 +127,22 @@ def test_snapshot_reflects_the_latest_rows(setup: Setup) -> None:
     assert reg.snapshot().camera_state("other_cam") == CameraShareState(), "other cameras untouched"
 
 
+# covers PB-03, BH-03
+def test_a_consent_row_older_than_its_owner_row_reads_as_no_consent(setup: Setup) -> None:
+    """A clock stepped back between the assignment and the consent: as of a moment between the
+    two, the consent has no owner yet, so it does not count (and the snapshot still reads)."""
+    reg = setup.registry
+    reg.add_client("condo-1", "Condomínio Flores", by="ana")
+    reg.assign("street_front", client_id="condo-1", by="ana")
+    setup.clock.advance(hours=-2)
+    reg.grant("street_front", client_id="condo-1", evidence=setup.evidence, by="ana")
+    between = (NOW - timedelta(hours=1)).timestamp()
+    state = reg.snapshot_as_of(between, "street_front").camera_state("street_front")
+    assert state.client_id is None and state.consent is None
+    now = reg.snapshot().camera_state("street_front")
+    assert now.client_id == "condo-1" and now.consent is not None
+
+
 # ---- refusals -------------------------------------------------------------------------
 
 

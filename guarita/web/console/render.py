@@ -1,9 +1,8 @@
 """Rendering console pages: the language, the signed-in operator, the CSRF token, the headers.
 
 Every console answer (pages, refusals, the live stream, static files) carries the security
-headers: a Content-Security-Policy allowing only this origin's own files (no inline script
-or style, no framing), ``X-Frame-Options: DENY``, ``Referrer-Policy: no-referrer`` and
-``X-Content-Type-Options: nosniff``. Pages are Jinja2 templates with autoescape on.
+headers of ``guarita.web.protection`` (shared with the homeowner pages), whose ``translator``
+gives the page's language. Pages are Jinja2 templates with autoescape on.
 
 Covers: BH-07, BH-09.
 """
@@ -19,40 +18,11 @@ from aiohttp import web
 
 from guarita.web.console.session import CSRF_FIELD, Operator, csrf_token, get_session
 from guarita.web.console.state import CONSOLE_PREFIX, config_of, roles_of
-from guarita.web.i18n import Translator, negotiate
+from guarita.web.protection import SECURITY_HEADERS, security_headers, translator
 
 __all__ = ["SECURITY_HEADERS", "csrf_checked", "nav_items", "render", "security_headers", "translator"]
 
-SECURITY_HEADERS: Mapping[str, str] = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; "
-        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-}
-
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def translator(request: web.Request) -> Translator:
-    """The request's language, from ``Accept-Language`` (Portuguese unless English is preferred)."""
-    return Translator(negotiate(request.headers.get("Accept-Language")))
-
-
-@web.middleware
-async def security_headers(request: web.Request, handler: _Handler) -> web.StreamResponse:
-    """Add ``SECURITY_HEADERS`` to every console answer, refusals included."""
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        exc.headers.update(SECURITY_HEADERS)
-        raise
-    if not response.prepared:
-        response.headers.update(SECURITY_HEADERS)
-    return response
 
 
 def nav_items(operator: Operator | None) -> list[tuple[str, str]]:

@@ -1,11 +1,10 @@
-"""What protects the homeowner pages: headers, a rate limit per address, and form tokens.
+"""What protects the homeowner pages' forms: tokens bound to the link and to a browser cookie.
 
-* Every answer carries a strict Content-Security-Policy (``default-src 'self'``: no inline
-  script or style, nothing from elsewhere), ``X-Frame-Options: DENY``, ``Referrer-Policy:
-  no-referrer`` (a link's token never leaks to another site), ``nosniff`` and ``no-store``.
-* Each remote address may make ``limit`` requests per ``window_s`` under ``/h/`` (30 a minute
-  by default); more get 429. Behind a reverse proxy every request comes from the proxy's
-  address: rate-limit at the proxy too (docs/homeowner.md).
+The security headers and the rate limit per address (``RequestLimiter``: 30 requests a minute
+under ``/h/`` by default, more get 429; behind a reverse proxy every request comes from the
+proxy's address, so rate-limit at the proxy too, docs/homeowner.md) are
+``guarita.web.protection``'s, shared with the console.
+
 * Forms carry a token bound to the invitation (or withdrawal link) and to a random
   ``SameSite=Strict``, ``HttpOnly`` cookie set when the page is shown: a post from another
   site has neither. No session is kept on the server.
@@ -17,47 +16,12 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import time
-from collections import OrderedDict, deque
-from collections.abc import Callable
 
 from aiohttp import web
 
-__all__ = ["COOKIE", "SECURITY_HEADERS", "RateLimiter", "browser_nonce", "form_token", "form_token_valid", "set_nonce"]
+__all__ = ["COOKIE", "browser_nonce", "form_token", "form_token_valid", "set_nonce"]
 
 COOKIE = "guarita_h"
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-}
-_MAX_ADDRESSES = 10_000
-
-
-class RateLimiter:
-    """At most ``limit`` requests per ``window_s`` seconds from one address (a sliding window)."""
-
-    def __init__(self, limit: int = 30, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self._clock = clock
-        self._seen: OrderedDict[str, deque[float]] = OrderedDict()
-
-    def allow(self, address: str) -> bool:
-        """Count a request from ``address``; False when it is over the limit."""
-        now = self._clock()
-        times = self._seen.pop(address, None) or deque()
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        allowed = len(times) < self.limit
-        if allowed:
-            times.append(now)
-        self._seen[address] = times  # most recent last, so the oldest addresses are dropped first
-        while len(self._seen) > _MAX_ADDRESSES:
-            self._seen.popitem(last=False)
-        return allowed
 
 
 def browser_nonce(request: web.Request) -> tuple[str, bool]:

@@ -1,7 +1,7 @@
 """The homeowner pages under ``/h/``: accept an invitation, see the receipt, withdraw.
 
 Server-rendered (jinja2, autoescaped), no JavaScript, no account. Every write goes through
-the consent registry's own methods (``Registry.grant``, ``Registry.revoke``,
+the consent registry's own methods (``Registry.grant_all``, ``Registry.revoke``,
 ``Registry.add_client``), so it is audited and applied by ``guarita run`` within 0.25 s
 exactly as a CLI or API change is.
 
@@ -42,15 +42,7 @@ from guarita.key_file import make_key_file
 from guarita.local_time import local_zone
 from guarita.store import Store
 from guarita.web.homeowner.acceptance import Acceptance, signed_acceptance
-from guarita.web.homeowner.guard import (
-    COOKIE,
-    SECURITY_HEADERS,
-    RateLimiter,
-    browser_nonce,
-    form_token,
-    form_token_valid,
-    set_nonce,
-)
+from guarita.web.homeowner.guard import COOKIE, browser_nonce, form_token, form_token_valid, set_nonce
 from guarita.web.homeowner.invitations import (
     Invitation,
     WithdrawalLink,
@@ -60,8 +52,9 @@ from guarita.web.homeowner.invitations import (
     use_invitation,
     withdrawal_link,
 )
-from guarita.web.homeowner.strings import language, strings
+from guarita.web.homeowner.strings import add_homeowner_messages
 from guarita.web.homeowner.term import current_term
+from guarita.web.protection import RequestLimiter, security_headers, translator
 
 __all__ = ["HOMEOWNER_PREFIX", "make_homeowner_app"]
 
@@ -81,7 +74,7 @@ class _State:
     registry: Registry
     store: Store
     clock: Callable[[], datetime]
-    limiter: RateLimiter
+    limiter: RequestLimiter
     _form_key: bytes | None = field(default=None)
 
     def form_key(self) -> bytes:
@@ -102,9 +95,8 @@ def _local(moment: datetime) -> str:
 
 
 def _render(request: web.Request, template: str, context: Mapping[str, Any], status: int = 200) -> web.Response:
-    lang = language(request.headers.get("Accept-Language", ""))
-    words = strings(lang)
-    full = {"t": words, "lang": words["html_lang"], **context}
+    t = translator(request)
+    full = {"t": t, "lang": t.language, **context}
     return aiohttp_jinja2.render_template(template, request, full, status=status, app_key=_TEMPLATES)
 
 
@@ -114,7 +106,7 @@ def _neutral(request: web.Request, known: bool) -> web.Response:
 
 
 def _message(request: web.Request, title: str, body: str, status: int) -> web.Response:
-    return _render(request, "message.html", {"title_key": title, "body_key": body}, status=status)
+    return _render(request, "message.html", {"title_key": f"home.{title}", "body_key": f"home.{body}"}, status=status)
 
 
 # ---- invitation ------------------------------------------------------------------------
@@ -176,23 +168,25 @@ def _check_form(registry: Registry, client_id: str, name: str, document: str, ag
     errors: dict[str, str] = {}
     keyed = ""
     if not name:
-        errors["name"] = "error_name"
+        errors["name"] = "home.error_name"
     try:
         keyed = registry.keyed_document(document)
     except RegistryRefusal:
-        errors["document"] = "error_document"
+        errors["document"] = "home.error_document"
     else:
         on_file = registry.client_document(client_id)
         if on_file is not None and not hmac.compare_digest(on_file, keyed):
-            errors["document"] = "error_document_mismatch"
+            errors["document"] = "home.error_document_mismatch"
     if not agreed:
-        errors["agree"] = "error_agree"
+        errors["agree"] = "home.error_agree"
     return errors, keyed
 
 
 def _record_consent(state: _State, request: web.Request, invitation: Invitation, name: str, document: str,
                     keyed: str) -> tuple[str, str, datetime]:
-    """Grant each camera through the registry with the signed record; returns (withdrawal token, record sha256, when)."""
+    """Grant every camera through the registry with the signed record, and use the invitation, all in one
+    transaction (a camera refused leaves none granted and the invitation open); returns (withdrawal token,
+    record sha256, when)."""
     now = state.clock()
     actor = f"homeowner:{invitation.client_id} (invitation {invitation.id})"
     registry = state.registry
@@ -212,12 +206,11 @@ def _record_consent(state: _State, request: web.Request, invitation: Invitation,
     with tempfile.NamedTemporaryFile(dir=folder, prefix="acceptance-", suffix=".json") as spool:
         spool.write(record)
         spool.flush()
-        for camera in invitation.cameras:
-            registry.grant(camera, client_id=invitation.client_id, evidence=Path(spool.name), by=actor,
-                           programs=frozenset({ProgramName.COP_BH}))
-    with state.store.transaction() as db:
-        token = use_invitation(db, invitation, now, actor, digest)
-    return token, digest, now
+        tokens: list[str] = []
+        registry.grant_all(invitation.cameras, client_id=invitation.client_id, evidence=Path(spool.name), by=actor,
+                           programs=frozenset({ProgramName.COP_BH}),
+                           also=lambda db: tokens.append(use_invitation(db, invitation, now, actor, digest)))
+    return tokens[0], digest, now
 
 
 async def _invitation_post(request: web.Request) -> web.StreamResponse:
@@ -354,7 +347,7 @@ async def _stylesheet(request: web.Request) -> web.StreamResponse:
 async def _guard(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Rate limit, the neutral page for anything unknown under /h/, and the security headers on every answer."""
+    """Rate limit, and the neutral page for anything unknown under /h/ (``security_headers`` runs outside it)."""
     response: web.StreamResponse
     counted = request.path != _STYLESHEET  # the stylesheet holds no token: loading it costs no attempt
     if counted and not _state(request).limiter.allow(request.remote or "unknown"):
@@ -368,17 +361,17 @@ async def _guard(
         except (StoreError, sqlite3.Error) as exc:
             log.error("homeowner page %s: the store could not be used: %s", request.method, exc)
             response = _message(request, "neutral_title", "unavailable", 503)
-    response.headers.update(SECURITY_HEADERS)
     return response
 
 
 def make_homeowner_app(
     config: GuaritaConfig, registry: Registry, store: Store, clock: Callable[[], datetime],
-    *, limiter: RateLimiter | None = None,
+    *, limiter: RequestLimiter | None = None,
 ) -> web.Application:
     """The homeowner pages, to mount at ``HOMEOWNER_PREFIX`` (``/h``)."""
-    app = web.Application(middlewares=[_guard], client_max_size=_MAX_FORM_BYTES)
-    app[_STATE] = _State(config, registry, store, clock, limiter or RateLimiter())
+    app = web.Application(middlewares=[security_headers, _guard], client_max_size=_MAX_FORM_BYTES)
+    add_homeowner_messages()
+    app[_STATE] = _State(config, registry, store, clock, limiter or RequestLimiter())
     aiohttp_jinja2.setup(
         app, loader=jinja2.PackageLoader("guarita.web.homeowner", "templates"),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True), app_key=_TEMPLATES,
