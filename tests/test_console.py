@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import os
 import random
 import re
 import secrets
@@ -19,7 +18,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +26,15 @@ from typing import Any
 
 import aiohttp
 import pytest
-from browser_support import browser_needed, check_page, chromium
+from browser_support import (  # noqa: F401 - artifacts is a fixture
+    artifacts,
+    browser_needed,
+    check_page,
+    chromium,
+    sign_in_with_password,
+    sign_in_with_token,
+    until,
+)
 from harness import ACCREDITED, GuaritaProcess, Receiver, share_camera
 from harness import write_config as write_harness_config
 from PIL import Image
@@ -102,35 +109,6 @@ def audit_rows(config_path: Path, action: str) -> list[tuple[str, str, str]]:
         return [(str(a), str(b), str(c)) for a, b, c in rows]
     finally:
         store.close()
-
-
-@pytest.fixture
-def artifacts(tmp_path: Path) -> Path:
-    """Where screenshots go: $GUARITA_ARTIFACTS (kept) or the test's tmp dir."""
-    folder = Path(os.environ.get("GUARITA_ARTIFACTS", tmp_path / "artifacts"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-async def until(check: Callable[[], Awaitable[bool]], timeout: float) -> None:
-    """Poll ``check`` (a page evaluation: the console's CSP forbids Playwright's wait_for_function)."""
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.1)
-
-
-async def sign_in_with_password(page: Any, base: str, name: str, password: str) -> None:
-    await page.goto(f"{base}/console/sign-in")
-    await page.get_by_label("Usuário").fill(name)
-    await page.get_by_label("Senha").fill(password)
-    await page.locator("form:has(#password) button[type=submit]").click()
-
-
-async def sign_in_with_token(page: Any, base: str, token: str) -> None:
-    await page.goto(f"{base}/console/sign-in")
-    await page.get_by_label("Token").fill(token)
-    await page.locator("form:has(#token) button[type=submit]").click()
 
 
 # ---- without a browser -----------------------------------------------------------------------

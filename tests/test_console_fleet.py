@@ -8,10 +8,10 @@ Covers: PB-06, DT-06, DT-16, DT-17, BH-09.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hashlib
 import json
 import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -20,10 +20,8 @@ from typing import Any
 import pytest
 from harness import GuaritaProcess
 from harness import write_config as write_harness_config
-from test_console import (  # the console's browser helpers
-    PASSWORDS,
-    TOKENS,
-    artifacts,  # noqa: F401 - a fixture
+from browser_support import (  # noqa: F401 - artifacts is a fixture
+    artifacts,
     browser_needed,
     check_page,
     chromium,
@@ -41,6 +39,9 @@ from guarita.standin.mosquitto import MosquittoBroker, free_port
 from guarita.standin.tls import TestPki
 from guarita.store import Store
 from guarita.web.passwords import hash_password
+
+PASSWORDS = {"ana": "ana-" + secrets.token_urlsafe(12)}
+TOKENS = {"vera": ("viewer", secrets.token_urlsafe(24))}
 
 
 def fleet_console_config(tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broker: MosquittoBroker,
@@ -111,8 +112,8 @@ async def test_fleet_pages_sync_now_and_acknowledging_an_event(
 
             async def synced() -> bool:
                 await page.reload()
-                return "America/Sao_Paulo" in await page.locator("tbody tr").first.inner_text()
-            await until(synced, 30)  # the poller's pass at start
+                return "ok" in await page.locator("tbody tr td").nth(3).inner_text()
+            await until(synced, 30)  # the poller's pass at start, ended
             row = await page.locator("tbody tr").first.inner_text()
             assert "10234" in row and "DVR-2009-000123" in row and "ok" in row
             await check_page(page, artifacts, "fleet-vehicles")
@@ -132,8 +133,13 @@ async def test_fleet_pages_sync_now_and_acknowledging_an_event(
                 await page.get_by_role("button", name="Sincronizar agora").click()
 
             async def ended() -> bool:
-                return "Sincronização terminada: ok, 1 arquivos arquivados." in await page.locator("#sync-state").inner_text()
-            await until(ended, 30)
+                state = page.locator("#sync-state")
+                return await state.count() == 1 and "Sincronização terminada: ok, 1 arquivos arquivados." in \
+                    await state.inner_text()
+            try:
+                await until(ended, 30)
+            except AssertionError:
+                raise AssertionError(f"{page.url}: {await main.inner_text()}") from None
             assert "Câmera 1 (interior): 4 arquivos" in await main.inner_text()
             await check_page(page, artifacts, "fleet-vehicle-synced")
 
