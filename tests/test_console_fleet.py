@@ -139,7 +139,9 @@ async def test_fleet_pages_sync_now_and_acknowledging_an_event(
             try:
                 await until(ended, 30)
             except AssertionError:
-                raise AssertionError(f"{page.url}: {await main.inner_text()}") from None
+                log = "\n".join(line for line in guarita.output().splitlines() if "apscheduler" not in line)
+                raise AssertionError(f"{page.url}: {await page.content()}\n{log[-3000:]}") from None
+            await page.get_by_role("link", name="Atualizar a página").click()
             assert "Câmera 1 (interior): 4 arquivos" in await main.inner_text()
             await check_page(page, artifacts, "fleet-vehicle-synced")
 

@@ -37,8 +37,8 @@
   });
 })();
 
-// The vehicle page's "sync now" progress, from its own stream; at the end, the page reloads
-// to show the new coverage. Without the script, the page says to reload.
+// The vehicle page's "sync now" progress, from its own stream, until the pass ends (reloading
+// the page then shows the new coverage). Without the script, reloading shows the progress.
 (function () {
   const note = document.getElementById("sync-live");
   if (!note || note.dataset.running !== "yes" || !window.EventSource) {
@@ -58,6 +58,5 @@
   source.addEventListener("done", function (message) {
     show(message);
     source.close();
-    window.location.reload();
   });
 })();
