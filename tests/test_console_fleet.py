@@ -14,6 +14,7 @@ import re
 import secrets
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +30,18 @@ from browser_support import (  # noqa: F401 - artifacts is a fixture
     sign_in_with_token,
     until,
 )
-from test_dvr_sync import START
+from test_dvr_sync import START, fleet_config
 from test_vehicle_events import BRAKE, seed_events
 
+from guarita.adapters.dvr.arrival import DvrPoller
+from guarita.adapters.dvr.sync import DvrSync
 from guarita.config_loader import load_config
 from guarita.outbox import Outbox
 from guarita.standin.dvr_media import make_dvr_tree, make_segment
 from guarita.standin.mosquitto import MosquittoBroker, free_port
 from guarita.standin.tls import TestPki
 from guarita.store import Store
+from guarita.web.console.fleet import timeline
 from guarita.web.passwords import hash_password
 
 PASSWORDS = {"ana": "ana-" + secrets.token_urlsafe(12)}
@@ -189,3 +193,40 @@ async def test_fleet_pages_sync_now_and_acknowledging_an_event(
     (event,) = [e for e in cli(config, "events", "list") if e["id"] == BRAKE]
     assert [(a["action"], a["by"], a["note"]) for a in event["acks"]] == [("liguei para o motorista", "ana",
                                                                            "chamado 4471")]
+
+
+# covers PB-06, DT-06
+async def test_sync_now_runs_the_pollers_pass_once_at_a_time(tmp_path: Path) -> None:
+    sd = tmp_path / "sd"
+    make_dvr_tree(sd, START, {1: "1", 2: "2"}, count=2, seconds=60)
+    config = load_config(fleet_config(tmp_path, f"file://{sd}"))
+    assert config.fleet is not None
+    store = Store.open(config.storage.data_dir)
+    try:
+        poller = DvrPoller(DvrSync.for_config(config, store, None, clock=lambda: datetime.now(UTC)), config.fleet)
+        first = asyncio.ensure_future(poller.sync_now("10234", None))
+        await asyncio.sleep(0)
+        with pytest.raises(RuntimeError, match="already running"):
+            await poller.sync_now("10234", None)
+        result = await first
+        assert result is not None and (result.status, result.files) == ("ok", 4)
+        assert poller.results["10234"] is result
+        again = await poller.sync_now("10234", None)  # nothing new: still recorded, as `guarita dvr sync`
+        assert again is not None and again.files == 0
+        assert store.db.execute("SELECT COUNT(*) FROM dvr_syncs").fetchone()[0] == 2
+    finally:
+        store.close()
+
+
+# covers DT-06
+def test_the_timeline_places_a_gap_where_it_is() -> None:
+    cameras = [
+        {"first": "2026-11-20T11:00:00Z", "last": "2026-11-20T11:10:00Z", "gaps": [["2026-11-20T11:05:00Z",
+                                                                                  "2026-11-20T11:06:00Z"]]},
+        {"first": "2026-11-20T11:00:00Z", "last": "2026-11-20T11:05:00Z", "gaps": []},
+        {"first": None, "last": None, "gaps": []},
+    ]
+    drawn = timeline(cameras)
+    assert [row["covered"] for row in drawn["rows"]] == [(0.0, 600.0), (0.0, 300.0), None]
+    assert drawn["rows"][0]["gaps"] == [(300.0, 60.0)]
+    assert timeline([{"first": None, "last": None, "gaps": []}])["rows"] == []
