@@ -99,6 +99,10 @@ def secret_holders(config: GuaritaConfig) -> Iterator[tuple[Path, _SecretHolder]
         for vehicle, settings in config.fleet.vehicles.items():
             if settings.dvr is not None:
                 yield ("fleet", "vehicles", vehicle, "dvr"), settings.dvr
+                for number in settings.dvr.cameras:
+                    live = settings.dvr.live(number)
+                    if live is not None:
+                        yield ("fleet", "vehicles", vehicle, "dvr", "cameras", str(number), "live"), live
     for camera, camera_settings in config.cameras.items():
         if camera_settings.video is not None:
             yield ("cameras", camera, "video"), camera_settings.video
@@ -165,6 +169,16 @@ def verify_token_agencies(config: GuaritaConfig) -> Iterator[RuleViolation]:
             )
 
 
+def verify_token_program(config: GuaritaConfig) -> Iterator[RuleViolation]:
+    """A token bound to an agency is a cop_bh platform's token, never DETRO's."""
+    for name, token in config.web.tokens.items():
+        if token.agency is not None and token.program is ProgramName.DETRO:
+            yield RuleViolation(
+                ("web", "tokens", name, "program"),
+                "a token bound to a cop_bh agency cannot be a detro token; drop `agency` or set `program: cop_bh`",
+            )
+
+
 def verify_console_names(config: GuaritaConfig) -> Iterator[RuleViolation]:
     """A console user's name is not also a token's: the audit log names who acted by it."""
     for name in sorted(set(config.web.users) & set(config.web.tokens)):
@@ -188,12 +202,12 @@ def verify_fleet(config: GuaritaConfig) -> Iterator[RuleViolation]:
         if dvr is None:
             continue
         path = ("fleet", "vehicles", vehicle, "dvr")
-        roles = set(dvr.cameras.values())
+        roles = set(dvr.roles().values())
         if len(dvr.cameras) < 2 or not {CameraRole.INTERIOR, CameraRole.FRONT} <= roles:
             yield RuleViolation(
                 (*path, "cameras"),
                 "a bus DVR needs at least two cameras, one `interior` and one `front` (Portaria 958/2009, DT-07); "
-                f"got {', '.join(f'{n}: {r.value}' for n, r in sorted(dvr.cameras.items())) or 'none'}",
+                f"got {', '.join(f'{n}: {r.value}' for n, r in sorted(dvr.roles().items())) or 'none'}",
             )
         for key, numbers in (("folders", dvr.folders), ("privacy_masks", dvr.privacy_masks)):
             for number in numbers:
@@ -279,6 +293,7 @@ RULES: tuple[Callable[[GuaritaConfig], Iterator[RuleViolation]], ...] = (
     verify_camera_programs,
     verify_agencies_only_for_cop_bh,
     verify_token_agencies,
+    verify_token_program,
     verify_console_names,
     verify_fleet,
     verify_detro_vehicles_in_fleet,

@@ -16,7 +16,17 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    Tag,
+    ValidationInfo,
+)
 
 __all__ = [
     "CAMERA_NAME_PATTERN",
@@ -28,7 +38,9 @@ __all__ = [
     "CameraRole",
     "CameraVideoConfig",
     "CloudConfig",
+    "DvrCameraConfig",
     "DvrConfig",
+    "DvrLiveConfig",
     "FleetConfig",
     "FleetRegime",
     "FrigateConfig",
@@ -359,11 +371,15 @@ class Location(_Model):
     lon: float = Field(ge=-180, le=180, description="Longitude in degrees.")
 
 
+RTSP_URL_PATTERN = r"^rtsps?://[^@/\s]+(/\S*)?$"
+"""An RTSP address with no ``user:password@`` in it (credentials go in ``username`` and a secret)."""
+
+
 class CameraVideoConfig(_SecretHolder):
     """Where the live view of a camera is pulled from, when not from Frigate's restream."""
 
     source: str = Field(
-        pattern=r"^rtsps?://[^@/\s]+(/\S*)?$",
+        pattern=RTSP_URL_PATTERN,
         description="The camera's own RTSP address (e.g. the one onboarding chose as `record`), with no "
         "credentials in it: the user goes in `username`, the password in `password_file`/`password_env`.",
     )
@@ -448,6 +464,11 @@ class ApiToken(_Model):
         default=None,
         pattern=_ID_PATTERN,
         description="A cop_bh agency id: the token then opens live views only of cameras inside that agency's area.",
+    )
+    program: ProgramName | None = Field(
+        default=None,
+        description="The program whose platform holds the token: `detro` opens only vehicle cameras' live views and "
+        "DVR playback; `cop_bh` only shared cameras' views. Unset: the provider's own token.",
     )
 
 
@@ -541,6 +562,35 @@ class CameraRole(StrEnum):
 DvrFolder = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,63}$")]
 
 
+class DvrLiveConfig(_SecretHolder):
+    """A live RTSP source of one onboard camera, reachable while the bus has a mobile link (DT-05)."""
+
+    url: str = Field(
+        pattern=RTSP_URL_PATTERN,
+        description="The camera's RTSP address over the mobile link, with no credentials in it: the user goes in "
+        "`username`, the password in `password_file`/`password_env`.",
+    )
+    username: str | None = Field(default=None, description="RTSP user, when the source asks for one.")
+
+
+class DvrCameraConfig(_Model):
+    """An onboard camera written out: what it looks at and, optionally, where to watch it live."""
+
+    role: CameraRole = Field(description="What the camera looks at.")
+    live: DvrLiveConfig | None = Field(default=None, description="Its live RTSP source; none = no live view.")
+
+
+def _camera_form(value: Any) -> str:
+    return "written_out" if isinstance(value, dict | DvrCameraConfig) else "role"
+
+
+# `1: front` (the role alone) or `1: {role: front, live: {...}}`.
+DvrCamera = Annotated[
+    Annotated[CameraRole, Tag("role")] | Annotated[DvrCameraConfig, Tag("written_out")],
+    Discriminator(_camera_form),
+]
+
+
 class DvrConfig(_SecretHolder):
     """A vehicle's onboard DVR, reached over the garage Wi-Fi or as a mounted card (DT-10, DT-14)."""
 
@@ -550,8 +600,9 @@ class DvrConfig(_SecretHolder):
         "`file:///mnt/sd` (a mounted SD card or USB disk). Passwords never go in the URL: use `password_file`/"
         "`password_env`."
     )
-    cameras: dict[Annotated[int, Field(ge=1, le=64)], CameraRole] = Field(
-        description="Cameras by number (DT-15) and what each looks at; at least `interior` and `front` (DT-07)."
+    cameras: dict[Annotated[int, Field(ge=1, le=64)], DvrCamera] = Field(
+        description="Cameras by number (DT-15) and what each looks at (`1: front`), or written out with a live "
+        "source (`1: {role: front, live: {url: ...}}`); at least `interior` and `front` (DT-07)."
     )
     folders: dict[Annotated[int, Field(ge=1, le=64)], DvrFolder] = Field(
         default_factory=dict, description="DVR folder of each camera number (default: the number itself, e.g. `1`)."
@@ -570,6 +621,15 @@ class DvrConfig(_SecretHolder):
     def folder(self, camera: int) -> str:
         """The DVR folder holding ``camera``'s recordings."""
         return self.folders.get(camera, str(camera))
+
+    def roles(self) -> dict[int, CameraRole]:
+        """What each camera looks at, by number, whichever form the file used."""
+        return {n: c.role if isinstance(c, DvrCameraConfig) else c for n, c in self.cameras.items()}
+
+    def live(self, camera: int) -> DvrLiveConfig | None:
+        """The live source of ``camera``, if it has one."""
+        entry = self.cameras.get(camera)
+        return entry.live if isinstance(entry, DvrCameraConfig) else None
 
 
 class VehicleConfig(_Model):

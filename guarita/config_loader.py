@@ -75,7 +75,9 @@ def _data_loc(data: Any, loc: Loc) -> Loc:
             kept.append(part)
             node = node[part]
             continue
-        if last and part != "[key]":
+        # Past a plain value (``front`` where a mapping is also allowed) a part names a union branch, not a key.
+        scalar = node is not None and not isinstance(node, (dict, list))
+        if last and part != "[key]" and not scalar:
             kept.append(part)
     return tuple(kept)
 

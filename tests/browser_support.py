@@ -2,28 +2,22 @@
 
 ``check_page`` screenshots a page, then asserts axe-core (installed from tests/browser's
 lockfile by ``scripts/quickstart.sh``) finds no WCAG 2 A/AA violation on it: labels,
-contrast and ``html-has-lang`` among the rules. Also the console's ``artifacts`` folder, ``until`` and the sign-in steps. Used by
-tests/test_console.py, tests/test_console_fleet.py and tests/test_homeowner.py.
+contrast and ``html-has-lang`` among the rules. Used by tests/test_console.py and
+tests/test_homeowner.py.
 
 Covers: BH-03, PB-07.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-__all__ = [
-    "AXE", "CHROMIUM", "artifacts", "browser_needed", "check_page", "chromium", "sign_in_with_password",
-    "sign_in_with_token", "until",
-]
+__all__ = ["AXE", "CHROMIUM", "browser_needed", "check_page", "chromium"]
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).resolve().parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
@@ -57,32 +51,3 @@ async def check_page(page: Any, artifacts: Path, name: str) -> None:
     ran = await page.evaluate("axe.getRules(['wcag2a', 'wcag2aa']).map(r => r.ruleId)")
     assert {"label", "color-contrast", "html-has-lang"} <= set(ran)
     assert result == [], f"{name}: {result}"
-
-
-@pytest.fixture
-def artifacts(tmp_path: Path) -> Path:
-    """Where screenshots go: $GUARITA_ARTIFACTS (kept) or the test's tmp dir."""
-    folder = Path(os.environ.get("GUARITA_ARTIFACTS", tmp_path / "artifacts"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-async def until(check: Callable[[], Awaitable[bool]], timeout: float) -> None:
-    """Poll ``check`` (a page evaluation: the console's CSP forbids Playwright's wait_for_function)."""
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.1)
-
-
-async def sign_in_with_password(page: Any, base: str, name: str, password: str) -> None:
-    await page.goto(f"{base}/console/sign-in")
-    await page.get_by_label("Usuário").fill(name)
-    await page.get_by_label("Senha").fill(password)
-    await page.locator("form:has(#password) button[type=submit]").click()
-
-
-async def sign_in_with_token(page: Any, base: str, token: str) -> None:
-    await page.goto(f"{base}/console/sign-in")
-    await page.get_by_label("Token").fill(token)
-    await page.locator("form:has(#token) button[type=submit]").click()

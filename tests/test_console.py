@@ -13,46 +13,45 @@ import hashlib
 import io
 import random
 import re
-import secrets
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from browser_support import (  # noqa: F401 - artifacts is a fixture
+from console_browser import (
+    HERE,
+    PASSWORDS,
+    TOKENS,
     artifacts,
     browser_needed,
     check_page,
     chromium,
+    console_config,
+    csrf_of,
+    served_console,
     sign_in_with_password,
     sign_in_with_token,
+    token_session,
     until,
 )
-from harness import ACCREDITED, GuaritaProcess, Receiver, share_camera
-from harness import write_config as write_harness_config
+from harness import GuaritaProcess, Receiver, share_camera
 from PIL import Image
 
 from guarita.config_loader import load_config
 from guarita.consent.registry import Registry
 from guarita.standin.frigate_events import tracked_object_lifecycle
 from guarita.standin.frigate_mqtt import FrigateMqttStandin
-from guarita.standin.mosquitto import MosquittoBroker, free_port
+from guarita.standin.mosquitto import MosquittoBroker
 from guarita.standin.rtsp_server import RtspServer, make_clip, rtsp_server_available
 from guarita.standin.tls import TestPki
 from guarita.store import Store
 from guarita.web.i18n import negotiate
 from guarita.web.passwords import check_password, hash_password
-
-PASSWORDS = {"ana": "ana-" + secrets.token_urlsafe(12), "vitor": "vitor-" + secrets.token_urlsafe(12)}
-TOKENS = {"alice": ("admin", secrets.token_urlsafe(24)), "vera": ("viewer", secrets.token_urlsafe(24))}
-HERE = {"lat": -19.9245, "lon": -43.9352}
 
 
 def catalogue_topic(camera: str) -> str:
@@ -64,22 +63,6 @@ def hash_line(password: str) -> str:
     made = subprocess.run([sys.executable, "-m", "guarita.cli", "web", "hash-password"], input=password + "\n",
                           capture_output=True, text=True, check=True, timeout=30)
     return made.stdout.strip()
-
-
-def console_config(tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broker: MosquittoBroker, pki: TestPki,
-                   cameras: dict[str, Any]) -> Path:
-    users: dict[str, Any] = {}
-    for name, role in (("ana", "operator"), ("vitor", "viewer")):
-        file = tmp_path / f"{name}.scrypt"
-        file.write_text(hash_password(PASSWORDS[name]) + "\n")
-        users[name] = {"role": role, "password_hash_file": str(file)}
-    web = {"host": "127.0.0.1", "port": free_port(), "users": users, "tokens": {
-        name: {"role": role, "sha256": hashlib.sha256(token.encode()).hexdigest()}
-        for name, (role, token) in TOKENS.items()
-    }}
-    return write_harness_config(tmp_path / "guarita.yaml", frigate_broker=frigate_broker, uplink_broker=uplink_broker,
-                                pki=pki, cameras=cameras, programs=["cop_bh"], update_interval=0,
-                                extra={"provider": ACCREDITED, "web": web})
 
 
 def share(config_path: Path, *cameras: str) -> None:
@@ -355,47 +338,6 @@ async def test_the_live_view_page_plays_in_chromium(tmp_path: Path, frigate_brok
 
 
 # ---- the server in this process, with an HTTP client ----------------------------------------
-@asynccontextmanager
-async def served_console(tmp_path: Path, web: dict[str, Any]) -> AsyncIterator[str]:
-    """The web server (API and console) over a real store, at the returned base URL."""
-    import yaml
-
-    from guarita.metrics import Metrics
-    from guarita.web.api import make_api_app
-    from guarita.web.server import make_web_app, serve_web
-
-    document = {
-        "provider": ACCREDITED, "storage": {"data_dir": str(tmp_path / "data")},
-        "programs": {"cop_bh": {"uplink": {"host": "127.0.0.1"}}},
-        "cameras": {"street": {"programs": ["cop_bh"], "location": HERE}},
-        "web": {"host": "127.0.0.1", "port": 0, **web},
-    }
-    path = tmp_path / "guarita.yaml"
-    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
-    config = load_config(path)
-    store = Store.open(config.storage.data_dir)
-    registry = Registry.for_config(config, store)
-    app = make_web_app(lambda: {"status": "ok"}, Metrics(), make_api_app(config, registry, store, lambda: datetime.now(UTC)))
-    stop = asyncio.Event()
-    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    server = asyncio.create_task(serve_web(app, "127.0.0.1", 0, stop, bound))
-    try:
-        yield f"http://127.0.0.1:{await asyncio.wait_for(bound, 10)}"
-    finally:
-        stop.set()
-        await asyncio.wait_for(server, 10)
-        store.close()
-
-
-async def token_session(http: aiohttp.ClientSession, base: str, token: str) -> aiohttp.ClientResponse:
-    async with http.get(f"{base}/console/sign-in") as page:
-        csrf = re.search(r'name="csrf" value="([^"]+)"', await page.text())
-    assert csrf is not None
-    async with http.post(f"{base}/console/sign-in", data={"csrf": csrf.group(1), "token": token},
-                         allow_redirects=False) as answer:
-        return answer
-
-
 # covers BH-07, BH-09
 async def test_an_idle_session_ends_and_the_cookie_is_secure_behind_tls(tmp_path: Path) -> None:
     role, token = TOKENS["alice"]
@@ -502,10 +444,3 @@ async def test_the_pages_work_without_javascript_over_plain_http(tmp_path: Path)
             assert "Data inválida em: from" in await page.text()
     refusals = audit_rows(tmp_path / "guarita.yaml", "console.sign_in.refused")
     assert len(refusals) == 1 and "password hash file unusable" in refusals[0][2]
-
-
-async def csrf_of(http: aiohttp.ClientSession, base: str) -> str:
-    async with http.get(f"{base}/console/overview") as page:
-        found = re.search(r'name="csrf" value="([^"]+)"', await page.text())
-    assert found is not None
-    return found.group(1)

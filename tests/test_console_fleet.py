@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import json
 import re
-import secrets
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -21,11 +20,11 @@ from typing import Any
 import pytest
 from harness import GuaritaProcess
 from harness import write_config as write_harness_config
-from browser_support import (  # noqa: F401 - artifacts is a fixture
+from browser_support import browser_needed, check_page, chromium
+from console_browser import (  # noqa: F401 - artifacts is a fixture
+    PASSWORDS,
+    TOKENS,
     artifacts,
-    browser_needed,
-    check_page,
-    chromium,
     sign_in_with_password,
     sign_in_with_token,
     until,
@@ -43,10 +42,6 @@ from guarita.standin.tls import TestPki
 from guarita.store import Store
 from guarita.web.console.fleet import timeline
 from guarita.web.passwords import hash_password
-
-PASSWORDS = {"ana": "ana-" + secrets.token_urlsafe(12)}
-TOKENS = {"vera": ("viewer", secrets.token_urlsafe(24))}
-
 
 def fleet_console_config(tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broker: MosquittoBroker,
                          pki: TestPki, source: str) -> Path:

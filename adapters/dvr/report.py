@@ -217,7 +217,7 @@ def close_interrupted(store: Store, now: dt.datetime) -> int:
 def _roles(config: GuaritaConfig, vehicle: str) -> dict[int, str]:
     assert config.fleet is not None
     dvr = config.fleet.vehicles[vehicle].dvr
-    return {number: role.value for number, role in dvr.cameras.items()} if dvr else {}
+    return {number: role.value for number, role in dvr.roles().items()} if dvr else {}
 
 
 def finish_sync(

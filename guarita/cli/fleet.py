@@ -143,7 +143,7 @@ def _cmd_dvr_sync(args: argparse.Namespace) -> int:
 def _sync_document(config: GuaritaConfig, result: SyncResult) -> dict[str, Any]:
     assert config.fleet is not None
     dvr = config.fleet.vehicles[result.vehicle].dvr
-    roles = {n: r.value for n, r in dvr.cameras.items()} if dvr else {}
+    roles = {n: r.value for n, r in dvr.roles().items()} if dvr else {}
     return result.as_json(config.provider.id, roles)
 
 

@@ -45,7 +45,7 @@ def equipment_rows(fleet: FleetConfig) -> list[EquipmentRow]:
     for number in sorted(fleet.vehicles, key=order_key):
         vehicle = fleet.vehicles[number]
         dvr = vehicle.dvr
-        cameras = tuple(sorted(dvr.cameras.items())) if dvr is not None else ()
+        cameras = tuple(sorted(dvr.roles().items())) if dvr is not None else ()
         rows.append(EquipmentRow(number, vehicle.plate, vehicle.line, dvr.serial if dvr else None, cameras))
     return rows
 

@@ -17,7 +17,11 @@ and the catalogue read) and runs ``watch`` as the supervised service ``video_vie
 API app built alone (tests, ``make_api_app`` without a hub) builds its own and runs the
 watcher with the app.
 
-Covers: BH-03, BH-05, BH-07, BH-09, BH-11.
+A bus's onboard camera (``<vehicle>/<channel>``, ``guarita.video.vehicle``) shares the same
+book, limits and upstreams; instead of the share gate, its view ends when its ``live``
+source or the detro program leaves the config.
+
+Covers: BH-03, BH-05, BH-07, BH-09, BH-11, DT-05.
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ from guarita.link_state import wait_or_stop
 from guarita.metrics import Metrics
 from guarita.store import Store
 from guarita.video.hls import IDLE_TARGETS, HlsFeed
-from guarita.video.source import camera_source
+from guarita.video.source import VideoSource, camera_source
 from guarita.video.upstream import Subscriber, Upstream
+from guarita.video.vehicle import VehicleCamera, is_vehicle_key, live_problem, vehicle_masks, vehicle_source
 from guarita.video.views import View, ViewBook, ViewLimitReached
 
 __all__ = ["POLL_S", "VideoHub"]
@@ -86,6 +91,22 @@ class VideoHub:
                           self._live)
         return decision.reasons
 
+    def blocked(self, camera: str) -> str | None:
+        """Why a view of ``camera`` (a Frigate camera or ``<vehicle>/<channel>``) may not go on now, or None."""
+        if is_vehicle_key(camera):
+            return live_problem(self.config, VehicleCamera.parse(camera))
+        reasons = self.gate_reasons(camera)
+        if reasons:
+            return "the camera is no longer shared with cop_bh (" + ", ".join(r.value for r in reasons) + ")"
+        return None
+
+    def _source(self, camera: str) -> tuple[VideoSource, list[str]]:
+        """Where ``camera``'s video comes from, and the masks to burn in."""
+        if is_vehicle_key(camera):
+            bus = VehicleCamera.parse(camera)
+            return vehicle_source(self.config, bus), vehicle_masks(self.config, bus)
+        return camera_source(self.config, camera), self.config.cameras[camera].privacy_masks
+
     def in_area(self, camera: str, agency: str | None) -> bool:
         """Whether a token bound to ``agency`` may see ``camera`` (always, for an unbound token)."""
         return agency is None or agency in self.config.camera_agencies(camera)
@@ -117,10 +138,10 @@ class VideoHub:
             raise ViewLimitReached(f"{settings.max_viewers} streams are open (video.max_viewers); try later")
         upstream = self._upstreams.get(view.camera)
         if upstream is None or upstream.closing:
-            upstream = Upstream(view.camera, camera_source(self.config, view.camera),
-                                self.config.cameras[view.camera].privacy_masks,
-                                start_timeout_s=settings.start_timeout_s, on_stopped=self._stopped,
-                                on_failure=self._source_failed, ffmpeg_binary=self.ffmpeg_binary)
+            source, masks = self._source(view.camera)
+            upstream = Upstream(view.camera, source, masks, start_timeout_s=settings.start_timeout_s,
+                                on_stopped=self._stopped, on_failure=self._source_failed,
+                                ffmpeg_binary=self.ffmpeg_binary)
             self._upstreams[view.camera] = upstream
         subscriber = upstream.subscribe()
         view.streams.add(subscriber)
@@ -190,10 +211,9 @@ class VideoHub:
             if view.expires <= now:
                 self.book.end(view, "expired")
                 continue
-            reasons = self.gate_reasons(view.camera)
-            if reasons:
-                self.book.end(view, "the camera is no longer shared with cop_bh (" +
-                              ", ".join(r.value for r in reasons) + ")")
+            problem = self.blocked(view.camera)
+            if problem is not None:
+                self.book.end(view, problem)
         self._release_idle_feeds()
 
     async def watch(self, stop: asyncio.Event) -> None:

@@ -25,7 +25,9 @@ The ``PlaybackBook`` keeps open playbacks (id 128 random bits, key 256), their f
 ``failed``, which ends it. ``video.playback.end`` says why (``failed: <error>`` for a failed
 build), its state, bytes sent and requests. A playback lasts ``video.view_minutes`` plus its
 window's length from when it is ready (from when it was asked, while it builds); its file is
-deleted when it ends.
+deleted when it ends. ``open_with`` opens a playback whose file another builder writes: a
+bus camera's DVR archive for DETRO (``guarita.video.dvr_playback``), built, listed, served,
+ended and audited the same way, with its ``details`` (program, vehicle, channel) in every entry.
 
 Covers: BH-05, BH-06, BH-07, BH-09, BH-10, BH-11.
 """
@@ -39,7 +41,7 @@ import shutil
 import sqlite3
 import tempfile
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -273,6 +275,11 @@ class Playback:
     failure: str | None = None
     bytes_sent: int = 0
     requests: int = 0
+    details: dict[str, object] = field(default_factory=dict)  # more for every audit entry (a bus's vehicle)
+
+
+Builder = Callable[[Playback], Awaitable[tuple[list[Served], list[Gap]]]]
+"""Writes a playback's file at its ``path``; gives the served pieces and the gaps it found."""
 
 
 class PlaybackBook:
@@ -328,6 +335,22 @@ class PlaybackBook:
             PlaybackLimitReached: ``video.max_playbacks`` or ``video.max_playbacks_per_camera`` reached.
             StoreError, sqlite3.Error: the audit entry could not be written (nothing was started).
         """
+        async def build(playback: Playback) -> tuple[list[Served], list[Gap]]:
+            return await build_playback(
+                self._store, self._config, playback.camera, playback.shared, playback.path,
+                playback_id=playback.id, reason=playback.reason, frigate=frigate, cloud=cloud, exports=self.exports)
+
+        return self.open_with(camera, window, shared, not_shared, build, reason, holder=holder, role=role,
+                              agency=agency, frigate=frigate)
+
+    def open_with(self, camera: str, window: TimeWindow, shared: Sequence[TimeWindow], not_shared: Sequence[Gap],
+                  build: Builder, reason: str, *, holder: str, role: str, agency: str | None,
+                  details: dict[str, object] | None = None, frigate: FrigateClient | None = None) -> Playback:
+        """``open`` with the file written by ``build`` (``frigate``: sweep the exports it made afterwards).
+
+        Raises:
+            PlaybackLimitReached, StoreError, sqlite3.Error: as ``open``.
+        """
         self._check_limits(camera)
         playback_id = secrets.token_urlsafe(16)
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -335,27 +358,24 @@ class PlaybackBook:
         playback = Playback(id=playback_id, key=secrets.token_urlsafe(32), camera=camera, reason=reason, holder=holder,
                             role=role, agency=agency, window=window, opened=now, expires=now + self._lifetime(window),
                             path=self.folder / f"{playback_id}.mp4", shared=list(shared), served=[],
-                            gaps=sorted(not_shared, key=lambda gap: gap.start))
+                            gaps=sorted(not_shared, key=lambda gap: gap.start), details=dict(details or {}))
         with self._store.transaction() as db:
             audit.append(db, at=now, actor=holder, action="video.playback.start", subject=camera, details={
-                "playback": playback_id, "role": role, "agency": agency, "reason": reason, "state": "building",
+                **playback.details, "playback": playback_id, "role": role, "agency": agency, "reason": reason, "state": "building",
                 "window": window.as_json(), "expires": playback.expires,
                 "shared": [w.as_json() for w in playback.shared], "gaps": [g.as_json() for g in playback.gaps],
             })
         self._playbacks[playback_id] = playback
-        self._tasks[playback_id] = asyncio.create_task(self._build(playback, frigate, cloud),
+        self._tasks[playback_id] = asyncio.create_task(self._build(playback, build, frigate),
                                                        name=f"playback {playback_id}")
         log.info("playback %s of camera %s (%s → %s) opened by %s: building", playback_id, camera,
                  iso(window.start), iso(window.end), holder)
         return playback
 
-    async def _build(self, playback: Playback, frigate: FrigateClient | None, cloud: S3Access | None) -> None:
+    async def _build(self, playback: Playback, build: Builder, frigate: FrigateClient | None) -> None:
         try:
             async with self._builds:
-                served, gaps = await build_playback(
-                    self._store, self._config, playback.camera, playback.shared, playback.path,
-                    playback_id=playback.id, reason=playback.reason, frigate=frigate, cloud=cloud,
-                    exports=self.exports)
+                served, gaps = await build(playback)
         except asyncio.CancelledError:
             playback.path.unlink(missing_ok=True)
             raise
@@ -390,7 +410,7 @@ class PlaybackBook:
             with self._store.transaction() as db:
                 audit.append(db, at=now, actor=playback.holder, action="video.playback.ready",
                              subject=playback.camera, details={
-                                 "playback": playback.id, "expires": playback.expires,
+                                 **playback.details, "playback": playback.id, "expires": playback.expires,
                                  "periods": [s.as_json() for s in served],
                                  "gaps": [g.as_json() for g in playback.gaps]})
         except (StoreError, sqlite3.Error) as exc:
@@ -422,7 +442,7 @@ class PlaybackBook:
         while len(self.ended) > 1000:
             self.ended.popitem(last=False)
         now = self.now()
-        details: dict[str, Any] = {"playback": playback.id, "why": why, "state": playback.state,
+        details: dict[str, Any] = {**playback.details, "playback": playback.id, "why": why, "state": playback.state,
                                    "duration_s": round(now - playback.opened, 3), "bytes_sent": playback.bytes_sent,
                                    "requests": playback.requests}
         if playback.failure is not None:

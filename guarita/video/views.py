@@ -58,6 +58,7 @@ class View:
     bytes_sent: int = 0
     streams_opened: int = 0
     renewals: list[dict[str, object]] = field(default_factory=list)
+    details: dict[str, object] = field(default_factory=dict)  # more for both audit entries (a bus's vehicle, channel)
     streams: set[Subscriber] = field(default_factory=set)
 
 
@@ -88,8 +89,9 @@ class ViewBook:
     def of_camera(self, camera: str) -> list[View]:
         return [v for v in self._views.values() if v.camera == camera]
 
-    def open(self, camera: str, reason: str, *, holder: str, role: str, agency: str | None) -> View:
-        """Open a view and write its start entry.
+    def open(self, camera: str, reason: str, *, holder: str, role: str, agency: str | None,
+             details: dict[str, object] | None = None) -> View:
+        """Open a view and write its start entry (``details`` go into both of its entries).
 
         Raises:
             ViewLimitReached: the camera or the whole Guarita has as many views as allowed.
@@ -106,10 +108,12 @@ class ViewBook:
             )
         now = self.now()
         view = View(id=secrets.token_urlsafe(16), key=secrets.token_urlsafe(32), camera=camera, reason=reason,
-                    holder=holder, role=role, agency=agency, opened=now, expires=now + self.lifetime_s)
+                    holder=holder, role=role, agency=agency, opened=now, expires=now + self.lifetime_s,
+                    details=dict(details or {}))
         with self._store.transaction() as db:
             audit.append(db, at=now, actor=holder, action="video.view.start", subject=camera, details={
-                "view": view.id, "role": role, "agency": agency, "reason": reason, "expires": view.expires,
+                **view.details, "view": view.id, "role": role, "agency": agency, "reason": reason,
+                "expires": view.expires,
             })
         self._views[view.id] = view
         log.info("live view %s of camera %s opened by %s", view.id, camera, holder)
@@ -134,7 +138,7 @@ class ViewBook:
         try:
             with self._store.transaction() as db:
                 audit.append(db, at=now, actor=view.holder, action="video.view.end", subject=view.camera, details={
-                    "view": view.id, "why": why, "duration_s": round(now - view.opened, 3),
+                    **view.details, "view": view.id, "why": why, "duration_s": round(now - view.opened, 3),
                     "bytes_sent": view.bytes_sent, "streams": view.streams_opened, "renewals": view.renewals,
                 })
         except (StoreError, sqlite3.Error) as exc:

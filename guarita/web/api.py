@@ -36,6 +36,7 @@ from aiohttp import web
 from guarita import __version__, audit
 from guarita.masked_evidence import CameraCommandError, masked_evidence
 from guarita.web.api_vehicle_events import VEHICLE_EVENT_OPERATIONS, add_vehicle_event_routes
+from guarita.web.api_dvr_video import DVR_VIDEO_OPERATIONS, add_dvr_video_routes
 from guarita.web.api_views import VIEW_OPERATIONS, add_view_routes
 from guarita.web.api_playback import PLAYBACK_OPERATIONS, add_playback_routes
 from guarita.web.api_read_audit import ReadAudit
@@ -290,7 +291,7 @@ _OPENAPI = ApiOperation("GET", "/openapi.json", "openapi", "Read this OpenAPI do
 
 OPERATIONS: tuple[ApiOperation, ...] = (
     *(op for op, _ in (*_ROUTES, *SUMMARY_ROUTES)), *VEHICLE_EVENT_OPERATIONS, *VIEW_OPERATIONS, *PLAYBACK_OPERATIONS,
-    _OPENAPI
+    *DVR_VIDEO_OPERATIONS, _OPENAPI
 )
 
 
@@ -330,6 +331,7 @@ def make_api_app(
     add_vehicle_event_routes(app, outbox)
     add_view_routes(app, video)  # live views of shared cameras (docs/video.md)
     add_playback_routes(app)  # playback of their past shared windows (docs/video.md)
+    add_dvr_video_routes(app)  # a bus's cameras for DETRO: live views and archive playback
     if live is not None:
         app[API_LIVE] = live
     for operation, handler in SUMMARY_ROUTES:

@@ -41,7 +41,7 @@ from aiohttp.abc import AbstractStreamWriter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from guarita.config import CAMERA_NAME_PATTERN, ApiRole
+from guarita.config import CAMERA_NAME_PATTERN, ApiRole, ProgramName
 from guarita.consent.share_history import CONFIG_REASONS, shared_periods
 from guarita.frigate import FrigateClient
 from guarita.frigate_check import frigate_client
@@ -65,10 +65,11 @@ from guarita.web.api_http import (
 )
 from guarita.web.api_models import ErrorBody
 from guarita.web.api_openapi import API_PREFIX, ApiOperation, QueryParam
-from guarita.web.api_views import MAX_REASON_CHARS, caller_agency, check_camera, hidden_camera
+from guarita.video.vehicle import is_vehicle_key
+from guarita.web.api_views import MAX_REASON_CHARS, caller_agency, check_camera, hidden_camera, token_program
 
 __all__ = ["API_PLAYBACK", "PLAYBACK_OPERATIONS", "PlaybackBody", "PlaybackEnded", "PlaybackModel", "PlaybackOpened",
-           "PlaybacksReport", "add_playback_routes"]
+           "PlaybacksReport", "add_playback_routes", "opened_playback"]
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +113,8 @@ class PlaybackPeriod(_Response):
 
     start: str = Field(alias="from", json_schema_extra=_DATE_TIME, description="Start of the piece (UTC).")
     end: str = Field(alias="to", json_schema_extra=_DATE_TIME, description="End of the piece (UTC).")
-    source: str | None = Field(description="`frigate` (its recordings) or `cloud` (the cloud copy); null while "
-                                           "building.")
+    source: str | None = Field(description="`frigate` (its recordings), `cloud` (the cloud copy) or `archive` (a "
+                                           "bus's DVR archive); null while building.")
     duration_s: float | None = Field(description="Seconds of video of this piece (it starts at its first key "
                                                  "frame); null while building.")
 
@@ -180,7 +181,7 @@ class PlaybackEnded(_Response):
     bytes_sent: int = Field(description="Bytes of video sent.")
 
 
-def _opened(playback: Playback) -> PlaybackOpened:
+def opened_playback(playback: Playback) -> PlaybackOpened:
     periods = ([s.as_json() for s in playback.served] if playback.state == "ready" else
                [{**w.as_json(), "source": None, "duration_s": None} for w in playback.shared]
                if playback.state == "building" else [])
@@ -216,6 +217,8 @@ def _window(request: web.Request, body: PlaybackBody) -> TimeWindow:
 async def _post_playback(request: web.Request, caller: Caller) -> web.Response:
     body = await read_body(request, PlaybackBody)
     agency = caller_agency(request, caller)
+    if token_program(request, caller) is ProgramName.DETRO:  # DETRO's platform plays back buses only
+        raise ApiProblem(404, f"no camera {body.camera!r} is available for playback to this token")
     check_camera(request, body.camera, agency, counted=CONFIG_REASONS, what="no playback")
     window = _window(request, body)
     book = request.app[API_PLAYBACK]
@@ -232,18 +235,20 @@ async def _post_playback(request: web.Request, caller: Caller) -> web.Response:
                              role=caller.role.value, agency=agency, frigate=sources.frigate, cloud=sources.cloud)
     except PlaybackLimitReached as exc:
         raise ApiProblem(429, str(exc)) from None
-    return json_answer(_opened(playback), 201)
+    return json_answer(opened_playback(playback), 201)
 
 
 async def _get_playbacks(request: web.Request, caller: Caller) -> web.Response:
     agency = caller_agency(request, caller)
+    program = token_program(request, caller)
     listed = [
         PlaybackModel.model_validate({
             "playback": p.id, "state": p.state, "camera": p.camera, "holder": p.holder, "role": p.role, "agency": p.agency,
             "reason": p.reason, "from": iso(p.window.start), "to": iso(p.window.end), "opened_at": iso(p.opened),
             "expires_at": iso(p.expires), "bytes_sent": p.bytes_sent})
         for p in request.app[API_PLAYBACK].active()
-        if agency is None or p.agency == agency
+        if (agency is None or p.agency == agency)
+        and (program is None or is_vehicle_key(p.camera) == (program is ProgramName.DETRO))
     ]
     return json_answer(PlaybacksReport(playbacks=listed))
 
@@ -261,7 +266,7 @@ async def _get_playback(request: web.Request, caller: Caller) -> web.Response:
         if playback is None:
             raise _gone_or_unknown(book, playback_id, f"no open playback {playback_id} of yours")
         raise ApiProblem(404, f"no open playback {playback_id} of yours")
-    return json_answer(_opened(playback))
+    return json_answer(opened_playback(playback))
 
 
 async def _delete_playback(request: web.Request, caller: Caller) -> web.Response:

@@ -15,7 +15,9 @@
 Refusals: a camera not in the config is 404; for a provider's token a camera the share gate
 holds back is 403 with the gate's reasons; for an agency-bound token every camera it may not
 see (unknown, not shared, outside its area) is the same 404, so it learns nothing about
-cameras outside its remit. Limits are 429; an ended or expired view is 410 (with why).
+cameras outside its remit; so does a token of DETRO's platform (``program: detro``), whose
+views are of bus cameras (``guarita.web.api_dvr_video``), and which sees only those views in
+the list. Limits are 429; an ended or expired view is 410 (with why).
 Neither tokens nor stream keys are logged (the access log is off; handlers log view ids).
 
 Covers: BH-03, BH-05, BH-07, BH-09, BH-11.
@@ -47,14 +49,15 @@ from guarita.web.api_http import (
     read_body,
 )
 from guarita.web.api_openapi import API_PREFIX, ApiOperation, QueryParam
-from guarita.config import CAMERA_NAME_PATTERN, ApiRole, GuaritaConfig
+from guarita.config import CAMERA_NAME_PATTERN, ApiRole, GuaritaConfig, ProgramName
 from guarita.consent.share_gate import ShareReason
 from guarita.video import VideoHub, View, ViewLimitReached
 from guarita.video.upstream import START_ATTEMPTS
+from guarita.video.vehicle import is_vehicle_key
 
 __all__ = ["API_VIDEO", "VIEW_OPERATIONS", "ViewBody", "ViewEnded", "ViewModel", "ViewOpened", "ViewRenewBody",
            "ViewsReport", "add_view_routes", "caller_agency", "check_camera", "check_view_camera", "hidden_camera",
-           "stream_path"]
+           "opened_view", "stream_path", "token_program"]
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +143,7 @@ def stream_path(view: View) -> str:
     return f"{API_PREFIX}/views/{view.id}/stream.mp4?key={view.key}"
 
 
-def _opened(view: View) -> ViewOpened:
+def opened_view(view: View) -> ViewOpened:
     return ViewOpened(view=view.id, camera=view.camera, reason=view.reason, opened_at=_iso(view.opened),
                       expires_at=_iso(view.expires), stream_url=stream_path(view),
                       hls_url=f"{API_PREFIX}/views/{view.id}/index.m3u8?key={view.key}")
@@ -150,6 +153,16 @@ def caller_agency(request: web.Request, caller: Caller) -> str | None:
     """The agency the caller's token is bound to, or None."""
     token = request.app[API_CONFIG].web.tokens.get(caller.name)
     return token.agency if token is not None else None
+
+
+def token_program(request: web.Request, caller: Caller) -> ProgramName | None:
+    """The program whose platform holds the caller's token (an agency's token is cop_bh's), or None: the provider's."""
+    token = request.app[API_CONFIG].web.tokens.get(caller.name)
+    if token is None:
+        return None
+    if token.program is not None:
+        return token.program
+    return ProgramName.COP_BH if token.agency is not None else None
 
 
 def hidden_camera(camera: str, agency: str | None) -> ApiProblem:
@@ -199,23 +212,27 @@ def _own_view(request: web.Request, caller: Caller) -> View:
 async def _post_view(request: web.Request, caller: Caller) -> web.Response:
     body = await read_body(request, ViewBody)
     agency = caller_agency(request, caller)
+    if token_program(request, caller) is ProgramName.DETRO:  # DETRO's platform watches buses only
+        raise ApiProblem(404, f"no camera {body.camera!r} is available for live view to this token")
     check_camera(request, body.camera, agency)
     try:
         view = request.app[API_VIDEO].book.open(body.camera, body.reason.strip(), holder=caller.name,
                                                 role=caller.role.value, agency=agency)
     except ViewLimitReached as exc:
         raise ApiProblem(429, str(exc)) from None
-    return json_answer(_opened(view), 201)
+    return json_answer(opened_view(view), 201)
 
 
 async def _get_views(request: web.Request, caller: Caller) -> web.Response:
     agency = caller_agency(request, caller)
+    program = token_program(request, caller)
     views = [
         ViewModel(view=v.id, camera=v.camera, holder=v.holder, role=v.role, agency=v.agency, reason=v.reason,
                   opened_at=_iso(v.opened), expires_at=_iso(v.expires), streams=len(v.streams),
                   bytes_sent=v.bytes_sent)
         for v in request.app[API_VIDEO].book.active()
-        if agency is None or v.agency == agency
+        if (agency is None or v.agency == agency)
+        and (program is None or is_vehicle_key(v.camera) == (program is ProgramName.DETRO))
     ]
     return json_answer(ViewsReport(views=views))
 
@@ -224,13 +241,19 @@ async def _post_renew(request: web.Request, caller: Caller) -> web.Response:
     view = _own_view(request, caller)
     body = await read_body(request, ViewRenewBody) if request.can_read_body else ViewRenewBody()
     hub = request.app[API_VIDEO]
-    try:
-        check_camera(request, view.camera, view.agency)
-    except ApiProblem:
-        hub.book.end(view, "the camera is no longer shared with cop_bh")
-        raise
+    if is_vehicle_key(view.camera):
+        problem = hub.blocked(view.camera)
+        if problem is not None:
+            hub.book.end(view, problem)
+            raise ApiProblem(410, f"view {view.id} has ended: {problem}")
+    else:
+        try:
+            check_camera(request, view.camera, view.agency)
+        except ApiProblem:
+            hub.book.end(view, "the camera is no longer shared with cop_bh")
+            raise
     hub.book.renew(view, body.reason)
-    return json_answer(_opened(view))
+    return json_answer(opened_view(view))
 
 
 async def _delete_view(request: web.Request, caller: Caller) -> web.Response:
@@ -267,9 +290,10 @@ async def _get_stream(request: web.Request) -> web.StreamResponse:
     try:
         view = _stream_view(request)
         hub.refresh()
-        if hub.gate_reasons(view.camera):
-            hub.book.end(view, "the camera is no longer shared with cop_bh")
-            raise ApiProblem(410, f"view {view.id} has ended: the camera is no longer shared with cop_bh")
+        problem = hub.blocked(view.camera)
+        if problem is not None:
+            hub.book.end(view, problem)
+            raise ApiProblem(410, f"view {view.id} has ended: {problem}")
         subscriber = hub.stream(view)
     except ViewLimitReached as exc:
         return ApiProblem(429, str(exc)).response()
@@ -299,13 +323,14 @@ async def _get_stream(request: web.Request) -> web.StreamResponse:
 
 
 def _hls_view(request: web.Request) -> View:
-    """The view an HLS request may read (as ``_stream_view``), while its camera is still shared."""
+    """The view an HLS request may read (as ``_stream_view``), while its camera may still be watched."""
     hub = request.app[API_VIDEO]
     view = _stream_view(request)
     hub.refresh()
-    if hub.gate_reasons(view.camera):
-        hub.book.end(view, "the camera is no longer shared with cop_bh")
-        raise ApiProblem(410, f"view {view.id} has ended: the camera is no longer shared with cop_bh")
+    problem = hub.blocked(view.camera)
+    if problem is not None:
+        hub.book.end(view, problem)
+        raise ApiProblem(410, f"view {view.id} has ended: {problem}")
     return view
 
 

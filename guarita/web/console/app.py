@@ -20,6 +20,8 @@ from guarita.web.api_http import API_CONFIG
 from guarita.web.console.audit_page import add_audit_routes
 from guarita.web.console.auth import add_auth_routes
 from guarita.web.console.cameras import add_camera_routes
+from guarita.web.console.clients import add_client_routes
+from guarita.web.console.evidence_pages import add_evidence_routes
 from guarita.web.console.fleet import add_fleet_routes
 from guarita.web.console.messages import add_console_messages
 from guarita.web.console.overview import add_overview_routes
@@ -64,6 +66,8 @@ def make_console_app(api: web.Application) -> web.Application:
     add_overview_routes(app)
     add_camera_routes(app)
     add_audit_routes(app)
+    add_client_routes(app)
+    add_evidence_routes(app)
     add_fleet_routes(app)
     app.router.add_static("/static", STATIC_DIR)
     app.on_shutdown.append(_stop_streams)

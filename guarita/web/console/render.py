@@ -30,6 +30,7 @@ def nav_items(operator: Operator | None) -> list[tuple[str, str]]:
     if operator is None:
         return []
     pages = [("overview", "readSummary", "nav.overview"), ("cameras", "listCameras", "nav.cameras"),
+             ("clients", "listClients", "nav.clients"), ("evidence", "listClients", "nav.evidence"),
              ("audit", "verifyAudit", "nav.audit"), ("fleet/vehicles", "listVehicleEvents", "nav.fleet")]
     return [(f"{CONSOLE_PREFIX}/{path}", key) for path, operation, key in pages if operator.role in roles_of(operation)]
 
