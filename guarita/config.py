@@ -782,6 +782,13 @@ class GuaritaConfig(_Model):
     video: VideoConfig = Field(default_factory=VideoConfig, description="Live view of shared cameras.")
     # Filled by the loader from the agencies' areas: camera → agencies whose area covers it.
     _camera_agencies: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
+    # Filled by the loader: the config file's folder (relative paths, e.g. agency area files, start there).
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder of the config file this was loaded from (the current folder if not from a file)."""
+        return self._base_dir or Path.cwd()
 
     def camera_agencies(self, camera: str) -> tuple[str, ...]:
         """Agencies whose area of interest covers ``camera`` (none without a location)."""

@@ -277,6 +277,7 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Guarita
     except ValidationError as exc:
         found = sorted(_problems_from_validation(doc, exc, file), key=lambda p: (p.line, p.column))
         raise ConfigError(found) from exc
+    config._base_dir = path.resolve().parent
     failures: list[tuple[Loc, str]] = [(v.path, v.message) for rule in RULES for v in rule(config)]
     failures += list(_resolve_files(config, environ))
     failures += list(_resolve_cloud(config, environ))

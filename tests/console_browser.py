@@ -31,8 +31,8 @@ from guarita.standin.tls import TestPki
 from guarita.store import Store
 from guarita.web.passwords import hash_password
 
-__all__ = ["HERE", "PASSWORDS", "TOKENS", "artifacts", "browser_needed", "check_page", "chromium", "console_config",
-           "csrf_of", "served_console", "sign_in_with_password", "sign_in_with_token", "token_session", "until"]
+__all__ = ["HERE", "PASSWORDS", "TOKENS", "artifacts", "audit_rows", "browser_needed", "catalogue_topic",
+           "check_page", "chromium", "console_config", "csrf_of", "served_console", "sign_in_with_password", "sign_in_with_token", "token_session", "until"]
 
 HERE = {"lat": -19.9245, "lon": -43.9352}
 PASSWORDS = {"ana": "ana-" + secrets.token_urlsafe(12), "vitor": "vitor-" + secrets.token_urlsafe(12)}
@@ -55,6 +55,20 @@ def console_config(tmp_path: Path, frigate_broker: MosquittoBroker, uplink_broke
     return write_harness_config(tmp_path / "guarita.yaml", frigate_broker=frigate_broker, uplink_broker=uplink_broker,
                                 pki=pki, cameras=cameras, programs=["cop_bh"], update_interval=0,
                                 extra={"provider": ACCREDITED, "web": web, **(extra or {})})
+
+
+def catalogue_topic(camera: str) -> str:
+    return f"copbh/v1/acme/cameras/{camera}"
+
+
+def audit_rows(config_path: Path, action: str) -> list[tuple[str, str, str]]:
+    store = Store.open(load_config(config_path).storage.data_dir)
+    try:
+        rows = store.db.execute("SELECT actor, action, details FROM audit_log WHERE action LIKE ? ORDER BY seq",
+                                (action + "%",)).fetchall()
+        return [(str(a), str(b), str(c)) for a, b, c in rows]
+    finally:
+        store.close()
 
 
 @pytest.fixture

@@ -28,7 +28,9 @@ from console_browser import (
     PASSWORDS,
     TOKENS,
     artifacts,
+    audit_rows,
     browser_needed,
+    catalogue_topic,
     check_page,
     chromium,
     console_config,
@@ -54,10 +56,6 @@ from guarita.web.i18n import negotiate
 from guarita.web.passwords import check_password, hash_password
 
 
-def catalogue_topic(camera: str) -> str:
-    return f"copbh/v1/acme/cameras/{camera}"
-
-
 def hash_line(password: str) -> str:
     """The password's hash line, made by the CLI as an operator would."""
     made = subprocess.run([sys.executable, "-m", "guarita.cli", "web", "hash-password"], input=password + "\n",
@@ -80,16 +78,6 @@ def share(config_path: Path, *cameras: str) -> None:
             image.save(buffer, "JPEG")
             picture.write_bytes(buffer.getvalue())
             Registry.for_config(config, store, clock).attest(camera, public_facing=True, evidence=picture, by="ana")
-    finally:
-        store.close()
-
-
-def audit_rows(config_path: Path, action: str) -> list[tuple[str, str, str]]:
-    store = Store.open(load_config(config_path).storage.data_dir)
-    try:
-        rows = store.db.execute("SELECT actor, action, details FROM audit_log WHERE action LIKE ? ORDER BY seq",
-                                (action + "%",)).fetchall()
-        return [(str(a), str(b), str(c)) for a, b, c in rows]
     finally:
         store.close()
 

@@ -65,7 +65,9 @@ def make_web_app(
             api[API_VIDEO].report_to(metrics)
         if API_PLAYBACK in api:
             api[API_PLAYBACK].exports.on_failure = metrics.playback_export_cleanup_failures.inc
-        # The homeowner pages act on the same registry, store and clock as the API (PB-07).
+    if api is not None and API_REGISTRY in api:
+        # The homeowner pages and the console act on the same registry, store and clock as the
+        # API (PB-07); an API app built without a registry (a route module's own tests) gets neither.
         from guarita.web.homeowner.pages import HOMEOWNER_PREFIX, make_homeowner_app
 
         app.add_subapp(HOMEOWNER_PREFIX, make_homeowner_app(api[API_CONFIG], api[API_REGISTRY], api[API_STORE],

@@ -19,7 +19,10 @@ from aiohttp import web
 from guarita.web.api_http import API_CONFIG
 from guarita.web.console.audit_page import add_audit_routes
 from guarita.web.console.auth import add_auth_routes
+from guarita.web.console.camera_forms import add_camera_form_routes, upload_limit
 from guarita.web.console.cameras import add_camera_routes
+from guarita.web.console.invite_page import add_invite_routes
+from guarita.web.console.map_page import add_map_routes
 from guarita.web.console.clients import add_client_routes
 from guarita.web.console.evidence_pages import add_evidence_routes
 from guarita.web.console.fleet import add_fleet_routes
@@ -53,7 +56,7 @@ def make_console_app(api: web.Application) -> web.Application:
         session_key(config), cookie_name=COOKIE, path=CONSOLE_PREFIX, httponly=True, samesite="Strict",
         max_age=int(config.web.session_idle_minutes * 60),
     )
-    app = web.Application(middlewares=[security_headers, sessions(cookies), csrf_checked])
+    app = web.Application(middlewares=[security_headers, upload_limit, sessions(cookies), csrf_checked])
     app[CONSOLE_API] = api
     app[CONSOLE_STOP] = asyncio.Event()
     app[CONSOLE_THROTTLE] = SignInThrottle()
@@ -65,6 +68,9 @@ def make_console_app(api: web.Application) -> web.Application:
     add_auth_routes(app)
     add_overview_routes(app)
     add_camera_routes(app)
+    add_camera_form_routes(app)
+    add_invite_routes(app)
+    add_map_routes(app)
     add_audit_routes(app)
     add_client_routes(app)
     add_evidence_routes(app)

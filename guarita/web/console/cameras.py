@@ -28,6 +28,7 @@ from guarita.video import ViewLimitReached
 from guarita.web.api_http import API_READS, ApiProblem
 from guarita.web.api_views import API_VIDEO, MAX_REASON_CHARS, check_view_camera, stream_path
 from guarita.web.console.auth import page
+from guarita.web.console.camera_forms import ACTIONS, may
 from guarita.web.console.overview import local_text
 from guarita.web.console.render import render, translator
 from guarita.web.console.session import Operator
@@ -88,7 +89,8 @@ async def _get_cameras(request: web.Request, operator: Operator) -> web.StreamRe
          "snapshot": masked_snapshot(config.storage.data_dir, db, s.camera) is not None}
         for s in statuses
     ]
-    return await render(request, "cameras.html", {"title": t("nav.cameras"), "rows": rows}, operator=operator)
+    return await render(request, "cameras.html", {"title": t("nav.cameras"), "rows": rows,
+                                                  "may_invite": _may(operator, "grantConsent")}, operator=operator)
 
 
 async def _camera_page(request: web.Request, operator: Operator, *, message: str | None = None,
@@ -108,6 +110,8 @@ async def _camera_page(request: web.Request, operator: Operator, *, message: str
         "snapshot": masked_snapshot(config.storage.data_dir, store_of(request).db, camera) is not None,
         "may_revoke": _may(operator, "revokeConsent") and status.consent_since is not None
         and status.consent_revoked is None,
+        "record_forms": [action for action in ACTIONS if may(operator, action)],
+        "may_invite": _may(operator, "grantConsent") and "cop_bh" in {p.program.value for p in status.programs},
         "may_watch": _may(operator, "openView") and any(p.shared for p in status.programs if p.program.value == "cop_bh"),
         "message": message,
         "error": error,
@@ -120,7 +124,8 @@ async def _get_camera(request: web.Request, operator: Operator) -> web.StreamRes
     _audit_read(request, operator)
     done = request.query.get("done")
     t = translator(request)
-    return await _camera_page(request, operator, message=t("revoke.done") if done == "revoked" else None)
+    done_keys = {"revoked": "revoke.done", **{action: f"forms.{action}.done" for action in ACTIONS}}
+    return await _camera_page(request, operator, message=t(done_keys[done]) if done in done_keys else None)
 
 
 @page("listCameras")
