@@ -422,6 +422,7 @@ CONSOLE_MESSAGES: dict[str, tuple[str, str]] = {
     "sync.ended": ("Sincronização terminada: {status}, {files} arquivos arquivados.",
                    "Sync ended: {status}, {files} files archived."),
     "sync.status.ok": ("ok", "ok"),
+    "sync.status.running": ("em andamento", "running"),
     "sync.status.partial": ("parcial", "partial"),
     "sync.status.failed": ("falhou", "failed"),
     "sync.status.error": ("erro", "error"),
