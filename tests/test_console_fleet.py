@@ -133,7 +133,7 @@ async def test_fleet_pages_sync_now_and_acknowledging_an_event(
 
             async def ended() -> bool:
                 state = page.locator("#sync-state")
-                return await state.count() == 1 and "Sincronização terminada: ok, 1 arquivos arquivados." in \
+                return await state.count() == 1 and "Sincronização terminada: ok; arquivos arquivados: 1." in \
                     await state.inner_text()
             try:
                 await until(ended, 30)
