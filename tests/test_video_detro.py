@@ -35,7 +35,7 @@ from test_video_push import probe as probe_frames
 from guarita.acl import mosquitto_acl
 from guarita.adapters.dvr.archive import segment_path
 from guarita.cli.views import playbacks_from_audit
-from guarita.config import CameraRole, GuaritaConfig
+from guarita.config import CameraRole, GuaritaConfig, ProgramName
 from guarita.config_loader import load_config
 from guarita.consent.registry import Registry
 from guarita.local_time import local_zone
@@ -48,6 +48,7 @@ from guarita.standin.dvr_media import make_segment, stamp_name
 from guarita.standin.rtsp_server import RtspServer, make_clip, rtsp_server_available
 from guarita.standin.tls import TestPki
 from guarita.store import Store
+from guarita.video.mqtt_requests import bus_refusal
 from guarita.web.api import make_api_app
 from guarita.web.server import make_web_app, serve_web
 
@@ -470,6 +471,10 @@ async def test_detro_asks_over_mqtt_and_the_bus_camera_is_pushed_to_its_ingest(
             assert (started["camera"], started["ingest_path"]) == (f"{BUS}/1", f"viacao/{BUS}-1/{view}")
             assert BUS_PASSWORD not in json.dumps(started)
             await wait_for(lambda: ingest.size() > 20_000, 15)
+            await ask(link, f"{root}/request", request_id="r1", action="renew", view=view, reason="ainda")
+            assert (await answer(detro, "r1")).json["reason"] == "renewed"
+            await ask(link, f"{root}/request", request_id="b1", action="start", vehicle=BUS, reason="sem câmera")
+            assert (await answer(detro, "b1")).json["reason"] == "bad_request"
             await ask(link, f"{root}/request", request_id="s2", action="stop", view=view)
             assert (await answer(detro, "s2")).json["state"] == "ended"
             ended = (await answer(detro, "s1", "ended")).json
@@ -491,3 +496,14 @@ async def test_detro_asks_over_mqtt_and_the_bus_camera_is_pushed_to_its_ingest(
             "program": "detro", "vehicle": BUS, "channel": 1}
     finally:
         ingest.stop()
+
+
+# covers DT-05
+def test_a_bus_camera_is_refused_over_mqtt_while_the_detro_program_is_off(tmp_path: Path) -> None:
+    """DT-05: with the detro program disabled a request for a bus camera is refused `program_disabled`."""
+    config = write_config(tmp_path, 554)
+    assert bus_refusal(config, f"{BUS}/1") is None
+    assert bus_refusal(config, "street") == ("not_available", "no bus camera 'street'")
+    detro = config.programs[ProgramName.DETRO].model_copy(update={"enabled": False})
+    off = config.model_copy(update={"programs": {**config.programs, ProgramName.DETRO: detro}})
+    assert bus_refusal(off, f"{BUS}/1") == ("program_disabled", "the detro program is not configured and enabled")

@@ -64,7 +64,7 @@ from guarita.video.push import PUSH_ATTEMPTS, Push, ingest_target
 from guarita.video.vehicle import VehicleCamera, is_vehicle_key, live_problem, vehicle_view_details
 from guarita.video.views import View, ViewLimitReached
 
-__all__ = ["REPLY_SCHEMA", "ViewReply", "ViewRequest", "ViewRequests", "request_topic"]
+__all__ = ["REPLY_SCHEMA", "ViewReply", "ViewRequest", "ViewRequests", "bus_refusal", "request_topic"]
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ def end_code(why: str) -> str:
     return "source_failed"
 
 
-def _bus_refusal(config: GuaritaConfig, camera: str) -> tuple[str, str] | None:
+def bus_refusal(config: GuaritaConfig, camera: str) -> tuple[str, str] | None:
     """Why the bus camera ``camera`` may not be pushed to DETRO now, or None (the HTTP view's ``live_problem``)."""
     program = config.programs.get(ProgramName.DETRO)
     if program is None or not program.enabled:
@@ -296,7 +296,7 @@ class ViewRequests:
     def _refusal(self, hub: VideoHub, requester: _Requester, camera: str, agency: str | None) -> tuple[str, str] | None:
         """Why ``camera`` may not be pushed for this request, or None (``guarita.video.access`` decides, as for HTTP)."""
         if self.program is ProgramName.DETRO:
-            return _bus_refusal(self.config, camera)
+            return bus_refusal(self.config, camera)
         if self.program is not ProgramName.COP_BH:
             return "not_available", f"live view over MQTT serves cop_bh cameras only, not {self.program.value}"
         denial = camera_denial(self.config, hub, camera, agency, hide=requester.agency is not None)
