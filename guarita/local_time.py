@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import time
 
-__all__ = ["DEFAULT_ZONE", "LOG_FORMAT", "ZonedLogFormatter", "local_zone"]
+__all__ = ["DEFAULT_ZONE", "LOG_FORMAT", "ZonedLogFormatter", "local_zone", "shown"]
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -27,6 +27,13 @@ def local_zone(name: str = DEFAULT_ZONE) -> dt.tzinfo:
         if name == DEFAULT_ZONE:  # Brazil has kept UTC-3 all year since 2019
             return dt.timezone(dt.timedelta(hours=-3), "-03")
         raise
+
+
+def shown(moment: dt.datetime, zone: dt.tzinfo) -> str:
+    """``moment`` as a person reads it, in ``zone`` with its UTC offset: ``2026-11-20 08:00:00 -03:00``."""
+    local = moment.astimezone(zone)
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]}"
 
 
 class ZonedLogFormatter(logging.Formatter):

@@ -28,7 +28,7 @@ from guarita.config import FleetConfig, GuaritaConfig
 from guarita.consent.registry import Registry
 from guarita.errors import DvrError
 from guarita.frigate import FrigateVersion
-from guarita.local_time import local_zone
+from guarita.local_time import local_zone, shown
 from guarita.metrics import Metrics
 from guarita.outbox import Outbox
 from guarita.quarantine import Quarantine
@@ -98,11 +98,7 @@ def _sync_text(result: SyncResult, document: dict[str, Any], zone: dt.tzinfo) ->
 
 def _local(iso: str | None, zone: dt.tzinfo) -> str:
     """An ISO 8601 instant as local time with its UTC offset: ``2026-11-20 08:00:00 -03:00``."""
-    if iso is None:
-        return "-"
-    moment = dt.datetime.fromisoformat(iso).astimezone(zone)
-    offset = moment.strftime("%z")
-    return f"{moment:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]}"
+    return "-" if iso is None else shown(dt.datetime.fromisoformat(iso), zone)
 
 
 def _coverage_lines(cameras: list[dict[str, Any]], zone: dt.tzinfo) -> list[str]:

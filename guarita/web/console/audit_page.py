@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from guarita import audit
-from guarita.local_time import local_zone
+from guarita.local_time import local_zone, shown
 from guarita.web.api_http import API_READS
 from guarita.web.console.auth import page
 from guarita.web.console.render import render, translator
@@ -94,7 +94,7 @@ async def _get_audit(request: web.Request, operator: Operator) -> web.StreamResp
     rows = rows[:PAGE_SIZE]
     zone = local_zone()
     entries = [
-        {"seq": r[0], "at": dt.datetime.fromtimestamp(float(r[1]), zone).strftime("%Y-%m-%d %H:%M:%S"),
+        {"seq": r[0], "at": shown(dt.datetime.fromtimestamp(float(r[1]), zone), zone),
          "actor": r[2], "action": r[3], "subject": r[4],
          "details": json.dumps(json.loads(r[5]), ensure_ascii=False, sort_keys=True) if r[5] else ""}
         for r in rows

@@ -23,7 +23,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from guarita.local_time import local_zone
+from guarita.local_time import local_zone, shown
 from guarita.outbox import QuotaLevel
 from guarita.web.api_http import API_STORE
 from guarita.web.api_summary import API_LIVE, AuditStateModel, LinkModel, audit_state, link_model, uplink_models
@@ -89,10 +89,10 @@ def _link_cells(t: Translator, link: LinkModel, id_: str) -> tuple[Cell, Cell]:
 
 
 def local_text(iso: str | None, t: Translator) -> str:
-    """An ISO time in the local zone as ``2026-12-07 09:15:02``, or the words for never."""
+    """An ISO time in the local zone as ``2026-12-07 09:15:02 -03:00``, or the words for never."""
     if iso is None:
         return t("never")
-    return datetime.fromisoformat(iso).astimezone(local_zone()).strftime("%Y-%m-%d %H:%M:%S")
+    return shown(datetime.fromisoformat(iso), local_zone())
 
 
 def overview(app: web.Application, t: Translator, chain: AuditStateModel) -> Overview:
