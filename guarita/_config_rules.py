@@ -87,6 +87,33 @@ def verify_uplinks_use_tls(config: GuaritaConfig) -> Iterator[RuleViolation]:
             )
 
 
+def verify_ingests_are_encrypted(config: GuaritaConfig) -> Iterator[RuleViolation]:
+    """Video pushed to a centre's ingest leaves the machine: `rtsps://`, or `srt://` with a passphrase, unless loopback."""
+    for name, program in config.programs.items():
+        ingest = program.video_ingest
+        if ingest is None:
+            continue
+        path: Path = ("programs", name.value, "video_ingest")
+        if ingest.passphrase_file is not None and ingest.passphrase_env is not None:
+            yield RuleViolation((*path, "passphrase_env"), "give either passphrase_file or passphrase_env, not both")
+        parts = urlsplit(ingest.url)
+        if is_loopback_host(parts.hostname or ""):
+            continue
+        shown = without_userinfo(ingest.url)
+        if parts.scheme == "rtsp":
+            yield RuleViolation(
+                (*path, "url"),
+                f"ingest {shown} is not encrypted; use rtsps:// (or srt:// with passphrase_file) for any host "
+                "that is not a loopback address",
+            )
+        elif parts.scheme == "srt" and ingest.passphrase_file is None and ingest.passphrase_env is None:
+            yield RuleViolation(
+                (*path, "url"),
+                f"ingest {shown} is not encrypted; an srt:// ingest needs the SRT passphrase in passphrase_file "
+                "or passphrase_env for any host that is not a loopback address",
+            )
+
+
 def secret_holders(config: GuaritaConfig) -> Iterator[tuple[Path, _SecretHolder]]:
     """Every section that may carry a password, with its path in the file."""
     yield ("frigate",), config.frigate
@@ -288,6 +315,7 @@ def verify_opt_ins_name_a_legal_basis(config: GuaritaConfig) -> Iterator[RuleVio
 RULES: tuple[Callable[[GuaritaConfig], Iterator[RuleViolation]], ...] = (
     verify_no_credentials_in_urls,
     verify_uplinks_use_tls,
+    verify_ingests_are_encrypted,
     verify_one_secret_source,
     verify_client_cert_pairs,
     verify_camera_programs,

@@ -300,11 +300,22 @@ class VideoIngestConfig(_SecretHolder):
         "Each view goes to `<url>/<provider>/<camera>/<view>`; never to an address taken from a request.",
     )
     username: str | None = Field(default=None, description="User at the ingest (RTSP auth; SRT stream id `u=`).")
+    passphrase_file: ConfigPath | None = Field(
+        default=None, description="SRT only: file whose content (trimmed, 10 to 79 characters) is the SRT encryption "
+        "passphrase; an `srt://` ingest needs this or `passphrase_env` unless its host is loopback.",
+    )
+    passphrase_env: str | None = Field(default=None, description="SRT only: environment variable holding the passphrase.")
+    _passphrase: SecretStr | None = PrivateAttr(default=None)
     centre_user: str | None = Field(
         default=None,
         description="MQTT username of the centre's platform that may ask for views on "
         "`<root>/<provider>/views/request`; `guarita acl mosquitto` grants it. Unset: only agencies, on their own topics.",
     )
+
+    @property
+    def passphrase(self) -> SecretStr | None:
+        """The resolved SRT passphrase (set by the loader), or None when none is configured."""
+        return self._passphrase
 
 
 class ProgramConfig(_Model):

@@ -165,6 +165,25 @@ def _resolve_cloud(config: GuaritaConfig, environ: Mapping[str, str]) -> Iterato
         setattr(cloud, f"_{key}", SecretStr(value) if value is not None else None)
 
 
+def _resolve_passphrases(config: GuaritaConfig, environ: Mapping[str, str]) -> Iterator[tuple[Loc, str]]:
+    """Read each SRT ingest's passphrase into the model (10 to 64 characters, as SRT wants)."""
+    for name, program in config.programs.items():
+        ingest = program.video_ingest
+        if ingest is None:
+            continue
+        key = "passphrase_file" if ingest.passphrase_file is not None else "passphrase_env"
+        try:
+            value = _read_source(ingest.passphrase_file, ingest.passphrase_env, environ, "passphrase")
+        except ValueError as exc:
+            yield ("programs", name.value, "video_ingest", key), str(exc)
+            continue
+        if value is not None and not 10 <= len(value) <= 79:
+            yield ("programs", name.value, "video_ingest", key), (
+                f"the SRT passphrase must be 10 to 79 characters long (it is {len(value)})")
+            continue
+        ingest._passphrase = SecretStr(value) if value is not None else None
+
+
 def _resolve_files(config: GuaritaConfig, environ: Mapping[str, str]) -> Iterator[tuple[Loc, str]]:
     """Read secrets into the models and check TLS files exist; yield (path, message) failures."""
     for loc, holder in secret_holders(config):
@@ -281,6 +300,7 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Guarita
     failures: list[tuple[Loc, str]] = [(v.path, v.message) for rule in RULES for v in rule(config)]
     failures += list(_resolve_files(config, environ))
     failures += list(_resolve_cloud(config, environ))
+    failures += list(_resolve_passphrases(config, environ))
     failures += list(_resolve_agencies(config, path.resolve().parent))
     if failures:
         problems = []

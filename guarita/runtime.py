@@ -56,6 +56,7 @@ from guarita.telemetry import TelemetryIngest, TelemetrySubscriber, telemetry_li
 from guarita.uplink import UplinkPublisher
 from guarita.video import VideoHub
 from guarita.video.mqtt_requests import ViewRequests
+from guarita.web.console.fleet_sync import API_DVR_POLLER
 from guarita.web.server import listen_web, make_web_app
 
 __all__ = ["Runtime", "frigate_link_settings", "sweep_archive_with_holds", "uplink_link_settings", "utc_now",
@@ -403,6 +404,8 @@ class Runtime:
         try:
             api = make_api_app(self.config, self.registry, self.store, self._clock, self.outbox, self.live_state,
                                video=self.video)
+            if self.dvr_poller is not None:
+                api[API_DVR_POLLER] = self.dvr_poller  # the console's "sync now" (docs/console.md)
             runner, port = await listen_web(make_web_app(self.health, self.metrics, api), web.host, web.port)
             self.web_port.set_result(port)
             log.info(

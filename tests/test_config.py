@@ -662,6 +662,57 @@ def test_uplink_without_tls_is_refused_elsewhere(tmp_path: Path, host: str) -> N
     ]
 
 
+INGEST = """\
+programs:
+  cop_bh:
+    uplink:
+      host: 127.0.0.1
+    video_ingest:
+      url: "{url}"
+"""
+
+
+# covers BH-07, BH-11
+@pytest.mark.parametrize("url", ["rtsp://127.0.0.1:8554/ingest", "srt://localhost:9000", "rtsps://ingest.example:322/live"])
+def test_an_ingest_is_accepted_encrypted_or_on_loopback(tmp_path: Path, url: str) -> None:
+    """BH-07: plain RTSP and SRT without a passphrase stay allowed on loopback (the tests' ingest); rtsps:// anywhere."""
+    config = load_config(write_config(tmp_path, INGEST.format(url=url)), environ={})
+    ingest = config.programs[ProgramName.COP_BH].video_ingest
+    assert ingest is not None and ingest.url == url and ingest.passphrase is None
+
+
+# covers BH-07, BH-11
+@pytest.mark.parametrize(("url", "hint"), [
+    ("rtsp://ingest.cop.example.gov.br:554/live", "use rtsps:// (or srt:// with passphrase_file)"),
+    ("rtsp://10.0.0.7/live", "use rtsps:// (or srt:// with passphrase_file)"),
+    ("srt://ingest.cop.example.gov.br:9000", "an srt:// ingest needs the SRT passphrase in passphrase_file or "
+     "passphrase_env"),
+])
+def test_an_unencrypted_ingest_is_refused_at_its_url(tmp_path: Path, url: str, hint: str) -> None:
+    """BH-07: video leaving the machine is encrypted, as an uplink is; the problem names the key to fix."""
+    assert problems_of(write_config(tmp_path, INGEST.format(url=url))) == [
+        f"8:7 programs.cop_bh.video_ingest.url: ingest {url} is not encrypted; {hint} for any host that is "
+        "not a loopback address"
+    ]
+
+
+# covers BH-07, BH-11
+def test_an_srt_ingest_takes_its_passphrase_from_one_source_of_the_right_length(tmp_path: Path) -> None:
+    """BH-07: the SRT passphrase comes from a file or the environment (not both), 10 to 79 characters."""
+    body = INGEST.format(url="srt://ingest.cop.example.gov.br:9000") + "      passphrase_env: INGEST_PASSPHRASE\n"
+    config = load_config(write_config(tmp_path, body), environ={"INGEST_PASSPHRASE": SECRET})
+    ingest = config.programs[ProgramName.COP_BH].video_ingest
+    assert ingest is not None and ingest.passphrase == SecretStr(SECRET)
+    assert problems_of(write_config(tmp_path, body), environ={"INGEST_PASSPHRASE": "short"}) == [
+        "9:7 programs.cop_bh.video_ingest.passphrase_env: the SRT passphrase must be 10 to 79 characters long (it is 5)"
+    ]
+    touch(tmp_path / "ingest.passphrase", SECRET + "\n")
+    both = body + "      passphrase_file: ingest.passphrase\n"
+    assert problems_of(write_config(tmp_path, both), environ={"INGEST_PASSPHRASE": SECRET}) == [
+        "9:7 programs.cop_bh.video_ingest.passphrase_env: give either passphrase_file or passphrase_env, not both"
+    ]
+
+
 # covers PB-05, DT-02
 def test_uplink_with_empty_tls_section_uses_system_cas(tmp_path: Path) -> None:
     path = write_config(

@@ -8,6 +8,7 @@ clients, and the centre's ingest as ``ffmpeg -rtsp_flags listen`` recording what
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -26,6 +27,7 @@ import yaml
 from harness import running, share_camera, wait_for
 
 from guarita.acl import mosquitto_acl
+from guarita.cli.views import playbacks_from_audit
 from guarita.config import ProgramName
 from guarita.config_loader import load_config
 from guarita.errors import ConfigError, LinkError
@@ -352,7 +354,7 @@ def test_the_acl_lets_each_agency_ask_only_on_its_own_topic(tmp_path: Path) -> N
         "storage": {"data_dir": "data"},
         "programs": {"cop_bh": {"uplink": {"host": "127.0.0.1"},
                                 "agencies": {"centro": {"name": "C", "area": square(-43.9, -19.9)}},
-                                "video_ingest": {"url": "srt://ingest.example:9000", "centre_user": "cop"}}},
+                                "video_ingest": {"url": "rtsps://ingest.example:322", "centre_user": "cop"}}},
     }))
     acl = mosquitto_acl(load_config(path))
     blocks = {block.splitlines()[1]: block.splitlines()[2:] for block in acl.split("\n\n")[1:]}
@@ -382,16 +384,61 @@ def test_the_ingest_address_comes_from_the_config_and_its_secret_stays_out_of_wh
     assert target.shown == "rtsps://ingest.example:322/live/acme/street/V1" and target.path == "acme/street/V1"
     assert "acme:pa55phrase-long-enough@ingest.example" in push_command(target)[-1]
     assert "pa55" not in repr(target)
-    srt = load_config(config({"url": "srt://ingest.example:9000", "password_file": "ingest.pass"}))
+    srt = load_config(config({"url": "srt://ingest.example:9000", "passphrase_file": "ingest.pass"}))
     srt_ingest = srt.programs[ProgramName.COP_BH].video_ingest
     assert srt_ingest is not None
     target = ingest_target(srt_ingest, "acme", "street", "V1")
     command = push_command(target)
-    assert command[command.index("-f", 5) + 1] == "mpegts" and "passphrase=pa55phrase-long-enough" in command[-1]
-    assert "pa55" not in target.shown and "r%3Dacme%2Fstreet%2FV1" in target.shown
+    # The passphrase goes to ffmpeg's srt option, before the address; the address (logged) has none.
+    assert command[command.index("-f", 5) + 1] == "mpegts"
+    assert command[command.index("-passphrase") + 1] == "pa55phrase-long-enough" and command[-1] == target.shown
+    assert "pa55" not in target.shown and "r%3Dacme%2Fstreet%2FV1" in target.shown and "pa55" not in repr(target)
     with pytest.raises(ConfigError) as caught:
         load_config(config({"url": "rtsp://acme:secret@ingest.example/live"}))
     assert caught.value.problems[0].key_path == "programs.cop_bh.video_ingest.url"
+
+
+# covers BH-07, BH-11
+def test_an_srt_push_is_encrypted_with_the_configured_passphrase(tmp_path: Path) -> None:
+    """BH-07: the push command's passphrase reaches SRT: a listener with it receives the video, one with
+    another passphrase rejects the connection, and the address the push logs carries no passphrase."""
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10",
+                    "-t", "4", "-c:v", "libx264", "-g", "10", "-movflags", "frag_keyframe+empty_moov", "-f", "mp4",
+                    str(tmp_path / "clip.mp4")], check=True, timeout=30)
+    (tmp_path / "ingest.passphrase").write_text("srt-pa55phrase-long\n")
+    for listener_passphrase, received in (("srt-pa55phrase-long", True), ("another-pa55phrase", False)):
+        port = free_port()
+        path = tmp_path / "g.yaml"
+        path.write_text(yaml.safe_dump({
+            "provider": {"id": "acme", "name": "A", "kind": "security_company"}, "storage": {"data_dir": "data"},
+            "programs": {"cop_bh": {"uplink": {"host": "127.0.0.1"}, "video_ingest": {
+                "url": f"srt://127.0.0.1:{port}", "passphrase_file": "ingest.passphrase"}}}}))
+        ingest = load_config(path).programs[ProgramName.COP_BH].video_ingest
+        assert ingest is not None
+        target = ingest_target(ingest, "acme", "street", "V1")
+        assert "pa55" not in target.shown
+        out = tmp_path / "received.ts"
+        out.unlink(missing_ok=True)
+        listener = subprocess.Popen(["ffmpeg", "-hide_banner", "-loglevel", "error", "-passphrase", listener_passphrase,
+                                     "-probesize", "32768", "-i", f"srt://127.0.0.1:{port}?mode=listener", "-c", "copy", "-f", "mpegts",
+                                     str(out)], stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(0.7)  # the listener binds
+            pusher = subprocess.Popen(push_command(target), stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            assert pusher.stdin is not None
+            pusher.stdin.write((tmp_path / "clip.mp4").read_bytes())
+            time.sleep(2)  # as a live view does, the input stays open while the ingest reads
+            pusher.stdin.close()
+            assert (pusher.wait(15) == 0) is received
+        finally:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                listener.wait(10 if received else 0.5)  # a refused caller leaves the listener waiting
+            listener.kill()
+            listener.wait()
+        if received:
+            assert probe(out)[:2] == ("h264", 40)
+        else:
+            assert not out.exists() or out.stat().st_size == 0
 
 
 # covers BH-06, BH-11, BH-03, BH-07
@@ -458,7 +505,17 @@ async def test_playback_over_mqtt_gives_short_lived_urls_of_the_shared_periods_o
                 assert (await answer(norte, "p3")).json["reason"] == "not_available"
                 for link in (as_centre, as_norte):
                     await link.close()
-            ((_, actor, _, subject, details),) = city.audit("video.playback")
-            assert (actor, subject, details["segments"]) == ("mqtt:centre", "street", 2)
+            ((at, actor, action, subject, details),) = city.audit("video.playback")
+            assert (action, actor, subject, details["segments"]) == ("video.playback.urls", "mqtt:centre", "street", 2)
+            assert details["window"] == {key: datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
+                                         for key, t in zip(("from", "to"), window)}
+            # `guarita views list` shows it among the playbacks: open while its addresses work, then ended.
+            (listed,) = playbacks_from_audit(city.store, at + 1)
+            assert (listed["playback"], listed["state"], listed["segments"]) == (details["playback"], "urls", 2)
+            assert (listed["holder"], listed["role"], listed["reason"], listed["ended_at"]) == (
+                "mqtt:centre", "centre", "ocorrência 7", None)
+            assert playbacks_from_audit(city.store, at + 301) == []
+            (over,) = playbacks_from_audit(city.store, at + 301, ended_since=at)
+            assert over["why"] == "its addresses expired" and over["duration_s"] == 300
         finally:
             city.store.close()

@@ -79,6 +79,29 @@ class DvrPoller:
         self._running[vehicle] = task
         task.add_done_callback(lambda _: self._running.pop(vehicle, None))
 
+    async def sync_now(self, vehicle: str, progress: SyncProgress | None) -> SyncResult | None:
+        """A pass an operator asked for (the console's "sync now"), as ``guarita dvr sync`` runs it.
+
+        Always recorded, even when nothing is new; the scheduled visits skip the vehicle while
+        it runs. ``DvrError`` (unknown vehicle, DVR away, refused) is the caller's to show;
+        ``RuntimeError`` when a pass of the vehicle is already running.
+        """
+        self._sync.dvr(vehicle)  # an unknown vehicle fails before anything starts
+        if vehicle in self._running:
+            raise RuntimeError(f"a pass of vehicle {vehicle} is already running")
+
+        async def one_pass() -> SyncResult | None:
+            async with self._slots:
+                return await self._sync.sync(vehicle, progress)
+
+        task = asyncio.get_running_loop().create_task(one_pass())
+        self._running[vehicle] = task
+        task.add_done_callback(lambda _: self._running.pop(vehicle, None))
+        result = await task
+        if result is not None:
+            self.results[vehicle] = result
+        return result
+
     async def visit(self, vehicle: str) -> SyncResult | None:
         """One look at ``vehicle``'s DVR: sync it if it answers."""
         async with self._slots:

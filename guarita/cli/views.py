@@ -8,7 +8,10 @@ its end drops out at its expiry). ``--ended`` adds the views that ended in the l
 (``video.playback.start``/``ready``/``end``, ``guarita.video.playback``) are listed the same way,
 after the views, with the window they play, their ``state`` (``building`` until the ``ready``
 entry, which brings the served periods, the gaps and the new expiry; ``ended`` or ``failed``
-once over). Times are UTC.
+once over). A playback asked over MQTT (``guarita.video.mqtt_requests``) is one entry,
+``video.playback.urls``: the cloud copy's presigned addresses were handed out; it is listed
+with ``state: urls`` and its number of segments, open while the addresses are valid (5 minutes)
+and ended at their expiry (no bytes sent: the bucket serves them). Times are UTC.
 
 Covers: BH-07, BH-09, BH-11.
 """
@@ -22,8 +25,12 @@ from typing import Any
 
 from guarita.cli.common import SubParsers, cli_config, emit, guarded, json_option, open_store
 from guarita.store import Store
+from guarita.video.cloud_playback import PLAYBACK_URLS_ACTION
 
-__all__ = ["add_views_commands", "playbacks_from_audit", "views_from_audit"]
+__all__ = ["URLS", "add_views_commands", "playbacks_from_audit", "views_from_audit"]
+
+URLS = "urls"
+"""``video.playback.urls``: a playback over MQTT, whose one event is handing out the cloud copy's addresses."""
 
 
 def _iso(moment: float) -> str:
@@ -43,13 +50,15 @@ def playbacks_from_audit(store: Store, now: float, *, ended_since: float | None 
 def _from_audit(store: Store, now: float, kind: str, ended_since: float | None) -> list[dict[str, Any]]:
     views: dict[str, dict[str, Any]] = {}
     rows = store.db.execute(
-        "SELECT at, actor, action, subject, details FROM audit_log WHERE action IN (?, ?, ?) ORDER BY seq",
-        (f"video.{kind}.start", f"video.{kind}.end", f"video.{kind}.ready"),
+        "SELECT at, actor, action, subject, details FROM audit_log WHERE action IN (?, ?, ?, ?) ORDER BY seq",
+        (f"video.{kind}.start", f"video.{kind}.end", f"video.{kind}.ready", PLAYBACK_URLS_ACTION),
     )
     for at, actor, action, subject, details_text in rows:
         details = json.loads(details_text)
         view_id = str(details.get(kind, ""))
-        if action.endswith(".start"):
+        if action == PLAYBACK_URLS_ACTION:
+            views[view_id] = _urls_playback(view_id, float(at), actor, subject, details, now)
+        elif action.endswith(".start"):
             views[view_id] = {
                 kind: view_id, "camera": subject, "holder": actor, "role": details.get("role"),
                 "agency": details.get("agency"), "reason": details.get("reason"), "opened_at": _iso(float(at)),
@@ -78,20 +87,38 @@ def _from_audit(store: Store, now: float, kind: str, ended_since: float | None) 
     return chosen
 
 
+def _urls_playback(ident: str, at: float, actor: str, camera: str, details: dict[str, Any],
+                   now: float) -> dict[str, Any]:
+    """A playback answered over MQTT with the cloud copy's addresses: open while they are valid, then over."""
+    expires = float(details.get("expires", at))
+    over = expires <= now
+    return {
+        "playback": ident, "camera": camera, "holder": actor, "role": details.get("role"),
+        "agency": details.get("agency"), "reason": details.get("reason"), "opened_at": _iso(at),
+        "expires_at": _iso(expires), "_expires": expires, "window": details.get("window"), "state": URLS,
+        "periods": [], "gaps": None, "segments": details.get("segments"),
+        "ended_at": _iso(expires) if over else None, "why": "its addresses expired" if over else None,
+        "duration_s": expires - at if over else None, "bytes_sent": None,  # the bucket sends the bytes, not Guarita
+        **({"_ended": expires} if over else {}),
+    }
+
+
 def _text(views: list[dict[str, Any]], playbacks: list[dict[str, Any]]) -> str:
     lines = [] if views or playbacks else ["no live views or playbacks"]
     for v in views:
         lines.append(_line(v, v["view"], ""))
     for p in playbacks:
         window = p.get("window") or {}
-        building = "(building)  " if p.get("state") == "building" else ""
+        building = {"building": "(building)  ", URLS: f"({p.get('segments')} cloud segment addresses)  "}.get(
+            p.get("state") or "", "")
         lines.append(_line(p, p["playback"], f"playback of {window.get('from')} → {window.get('to')}  {building}"))
     return "\n".join(lines)
 
 
 def _line(v: dict[str, Any], ident: str, what: str) -> str:
     who = v["holder"] + (f" (agency {v['agency']})" if v["agency"] else "") + f", {v['role']}"
-    state = (f"ended {v['ended_at']} ({v['why']}; {v['duration_s']:.0f} s, {v['bytes_sent']} bytes)"
+    sent = "" if v["bytes_sent"] is None else f", {v['bytes_sent']} bytes"
+    state = (f"ended {v['ended_at']} ({v['why']}; {v['duration_s']:.0f} s{sent})"
              if v["ended_at"] else f"open until {v['expires_at']}")
     return f"{ident}  {v['camera']}  {what}by {who}  since {v['opened_at']}  {state}\n    reason: {v['reason']}"
 

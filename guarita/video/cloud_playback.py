@@ -25,10 +25,12 @@ from guarita.errors import GuaritaError
 from guarita.retention._s3 import S3Access, open_bucket
 from guarita.retention.cloud_segments import SEGMENT_S, hour_of
 
-__all__ = ["MAX_WINDOW_S", "PLAYBACK_URL_S", "PlaybackRefused", "PlaybackSegment", "playback_segments"]
+__all__ = ["MAX_WINDOW_S", "PLAYBACK_URLS_ACTION", "PLAYBACK_URL_S", "PlaybackRefused", "PlaybackSegment", "playback_segments"]
 
 PLAYBACK_URL_S = 300
 """How long each presigned address works."""
+PLAYBACK_URLS_ACTION = "video.playback.urls"
+"""The one audit entry of a playback over MQTT: its addresses were handed out (``guarita views list`` shows it)."""
 MAX_WINDOW_S = 2 * 3600.0
 """The longest window one request may cover."""
 _KEY_TAIL = re.compile(r"^(\d{4}-\d{2}-\d{2})/(\d{2})/(\d{2})\.(\d{2})\.mp4$")

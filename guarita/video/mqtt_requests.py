@@ -32,6 +32,7 @@ import dataclasses
 import json
 import logging
 import re
+import secrets
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,7 +50,8 @@ from guarita.store import Store
 from guarita.link_state import Backoff, LinkState, keep_link
 from guarita.metrics import Metrics
 from guarita.mqtt import InboundMessage, LinkSettings, MqttLink
-from guarita.video.cloud_playback import PLAYBACK_URL_S, PlaybackRefused, playback_segments
+from guarita.video.access import camera_denial
+from guarita.video.cloud_playback import PLAYBACK_URL_S, PLAYBACK_URLS_ACTION, PlaybackRefused, playback_segments
 from guarita.video.hub import VideoHub
 from guarita.video.push import PUSH_ATTEMPTS, Push, ingest_target
 from guarita.video.views import View, ViewLimitReached
@@ -271,22 +273,11 @@ class ViewRequests:
             self._stop_or_renew(hub, requester, request)
 
     def _refusal(self, hub: VideoHub, requester: _Requester, camera: str, agency: str | None) -> tuple[str, str] | None:
-        """Why ``camera`` may not be pushed for this request, or None (see the module docstring)."""
-        hidden = ("not_available", f"no camera {camera!r} is available for live view to agency {agency!r}")
-        by_agency = requester.agency is not None
+        """Why ``camera`` may not be pushed for this request, or None (``guarita.video.access`` decides, as for HTTP)."""
         if self.program is not ProgramName.COP_BH:
             return "not_available", f"live view over MQTT serves cop_bh cameras only, not {self.program.value}"
-        if camera not in self.config.cameras:
-            return hidden if by_agency else ("unknown_camera", f"camera {camera!r} is not in the config")
-        if not hub.in_area(camera, agency):
-            return hidden if by_agency else ("outside_area", f"camera {camera!r} is outside agency {agency!r}'s area")
-        hub.refresh()
-        reasons = hub.gate_reasons(camera)
-        if reasons:
-            return hidden if by_agency else (
-                "not_shared", f"camera {camera!r} is not shared with cop_bh now (" +
-                ", ".join(r.value for r in reasons) + ")")
-        return None
+        denial = camera_denial(self.config, hub, camera, agency, hide=requester.agency is not None)
+        return None if denial is None else (denial.code.value, denial.detail)
 
     def _start(self, hub: VideoHub, requester: _Requester, request: ViewRequest) -> None:
         rid = request.request_id
@@ -406,9 +397,11 @@ class ViewRequests:
         try:
             found = await playback_segments(self.config, self._registry, camera, start, end, now)
             with self._store.transaction() as db:
-                audit.append(db, at=now, actor=requester.holder, action="video.playback", subject=camera, details={
-                    "agency": agency, "reason": request.reason, "from": start, "to": end, "segments": len(found),
-                })
+                audit.append(db, at=now, actor=requester.holder, action=PLAYBACK_URLS_ACTION, subject=camera,
+                             details={"playback": secrets.token_urlsafe(16), "request_id": rid,
+                                      "role": requester.role, "agency": agency, "reason": request.reason,
+                                      "window": {"from": _iso(start), "to": _iso(end)}, "segments": len(found),
+                                      "expires": now + PLAYBACK_URL_S})
         except PlaybackRefused as exc:
             self._reply(requester, ViewReply(rid, "refused", exc.code, str(exc), camera=camera))
             return

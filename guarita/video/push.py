@@ -6,8 +6,9 @@ the same ``VideoHub`` as the HTTP viewers (gate, agency area, limits, audit, exp
 fragmented MP4 into ``ffmpeg -f mp4 -i pipe:0 -c copy`` publishing to
 ``<video_ingest.url>/<provider>/<camera>/<view>``: RTSP (``-f rtsp``, over TCP) or SRT
 (``-f mpegts``, caller mode). The address is the one in Guarita's YAML, never one from a
-request; its password goes only into ffmpeg's argv (RTSP userinfo, SRT ``passphrase``), and
-logs show ``IngestTarget.shown``.
+request; its password (RTSP userinfo) and SRT passphrase (ffmpeg's srt ``-passphrase`` option)
+go only into ffmpeg's argv, and logs show ``IngestTarget.shown``. The config refuses an
+unencrypted ingest (plain ``rtsp://``, or ``srt://`` without a passphrase) unless it is loopback.
 
 When the view ends (its holder stops it, it expires, the camera stops being shared: the
 hub's watcher ends it within a second) the subscriber ends, ffmpeg's stdin is closed so it
@@ -56,6 +57,7 @@ class IngestTarget:
     shown: str
     path: str  # <provider>/<camera>/<view>, relative to the configured ingest URL
     muxer: str  # ffmpeg's output format: rtsp or mpegts
+    passphrase: str | None = field(default=None, repr=False)  # SRT encryption (argv only, never in the address)
 
 
 def ingest_target(ingest: VideoIngestConfig, provider: str, camera: str, view: str) -> IngestTarget:
@@ -69,8 +71,8 @@ def ingest_target(ingest: VideoIngestConfig, provider: str, camera: str, view: s
         stream_id = f"#!::r={resource},m=publish" + (f",u={ingest.username}" if ingest.username else "")
         query = f"mode=caller&streamid={quote(stream_id, safe='')}"
         shown = f"srt://{parts.netloc}?{query}"
-        url = shown + (f"&passphrase={quote(password, safe='')}" if password else "")
-        return IngestTarget(url, shown, path, "mpegts")
+        passphrase = ingest.passphrase.get_secret_value() if ingest.passphrase is not None else None
+        return IngestTarget(shown, shown, path, "mpegts", passphrase)
     shown = f"{base}/{path}"
     return IngestTarget(with_credentials(shown, ingest.username, password), shown, path, "rtsp")
 
@@ -78,6 +80,8 @@ def ingest_target(ingest: VideoIngestConfig, provider: str, camera: str, view: s
 def push_command(target: IngestTarget, *, ffmpeg_binary: str = "ffmpeg") -> list[str]:
     """ffmpeg reading fragmented MP4 on stdin and publishing it, copied, to ``target`` (carries credentials)."""
     output = ["-f", "rtsp", "-rtsp_transport", "tcp"] if target.muxer == "rtsp" else ["-f", "mpegts"]
+    if target.passphrase is not None:
+        output += ["-passphrase", target.passphrase]  # the srt protocol's option: the address stays without it
     return [ffmpeg_binary, "-hide_banner", "-loglevel", "error", "-f", "mp4", "-i", "pipe:0",
             "-map", "0:v", "-c", "copy", *output, target.url]
 
@@ -202,6 +206,8 @@ class Push:
         said = " / ".join(errors)
         # ffmpeg repeats the address it could not open: never print the credentials.
         said = mask_credentials(said.replace(self.target.url, self.target.shown))
+        if self.target.passphrase:
+            said = said.replace(self.target.passphrase, "***")
         code = process.returncode
         return (f"ffmpeg exited ({code})" if code is not None else "ffmpeg stopped reading") + (f": {said[-300:]}"
                                                                                                 if said else "")

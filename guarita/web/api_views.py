@@ -51,6 +51,7 @@ from guarita.web.api_http import (
 from guarita.web.api_openapi import API_PREFIX, ApiOperation, QueryParam
 from guarita.config import CAMERA_NAME_PATTERN, ApiRole, GuaritaConfig, ProgramName
 from guarita.consent.share_gate import ShareReason
+from guarita.video.access import CameraDenial, camera_denial, hidden_detail
 from guarita.video import VideoHub, View, ViewLimitReached
 from guarita.video.upstream import START_ATTEMPTS
 from guarita.video.vehicle import is_vehicle_key
@@ -167,7 +168,7 @@ def token_program(request: web.Request, caller: Caller) -> ProgramName | None:
 
 def hidden_camera(camera: str, agency: str | None) -> ApiProblem:
     """The one 404 an agency-bound token gets for every camera it may not see (unknown, unshared, outside)."""
-    return ApiProblem(404, f"no camera {camera!r} is available for live view to agency {agency!r}")
+    return ApiProblem(404, hidden_detail(camera, agency))
 
 
 def check_camera(request: web.Request, camera: str, agency: str | None, *,
@@ -181,19 +182,18 @@ def check_camera(request: web.Request, camera: str, agency: str | None, *,
 
 def check_view_camera(config: GuaritaConfig, hub: VideoHub, camera: str, agency: str | None, *,
                       counted: Collection[ShareReason] | None = None, what: str = "no live view") -> None:
-    """``check_camera`` given the config and the video hub: also the web console's live-view page's check."""
-    hidden = hidden_camera(camera, agency)
-    if camera not in config.cameras:
-        raise hidden if agency is not None else ApiProblem(404, f"camera {camera!r} is not in the config")
-    if not hub.in_area(camera, agency):
-        raise hidden
-    hub.refresh()
-    reasons = [r for r in hub.gate_reasons(camera) if counted is None or r in counted]
-    if reasons:
-        if agency is not None:
-            raise hidden
-        raise ApiProblem(403, f"camera {camera!r} is not shared with cop_bh now ("
-                              + ", ".join(r.value for r in reasons) + f"): {what}")
+    """``check_camera`` given the config and the video hub: also the web console's live-view page's check.
+
+    The decision is ``guarita.video.access.camera_denial``'s (as for MQTT); here it becomes a status.
+    """
+    denial = camera_denial(config, hub, camera, agency, counted=counted)
+    if denial is None:
+        return
+    if denial.code is CameraDenial.NOT_SHARED:
+        raise ApiProblem(403, f"{denial.detail}: {what}")
+    if denial.code is CameraDenial.UNKNOWN_CAMERA:
+        raise ApiProblem(404, denial.detail)
+    raise hidden_camera(camera, agency)
 
 
 def _own_view(request: web.Request, caller: Caller) -> View:

@@ -25,6 +25,7 @@ from guarita.web.console.invite_page import add_invite_routes
 from guarita.web.console.map_page import add_map_routes
 from guarita.web.console.clients import add_client_routes
 from guarita.web.console.evidence_pages import add_evidence_routes
+from guarita.web.console.fleet import add_fleet_routes
 from guarita.web.console.messages import add_console_messages
 from guarita.web.console.overview import add_overview_routes
 from guarita.web.console.render import csrf_checked, security_headers
@@ -73,6 +74,7 @@ def make_console_app(api: web.Application) -> web.Application:
     add_audit_routes(app)
     add_client_routes(app)
     add_evidence_routes(app)
+    add_fleet_routes(app)
     app.router.add_static("/static", STATIC_DIR)
     app.on_shutdown.append(_stop_streams)
     return app

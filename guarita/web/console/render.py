@@ -31,7 +31,7 @@ def nav_items(operator: Operator | None) -> list[tuple[str, str]]:
         return []
     pages = [("overview", "readSummary", "nav.overview"), ("cameras", "listCameras", "nav.cameras"),
              ("clients", "listClients", "nav.clients"), ("evidence", "listClients", "nav.evidence"),
-             ("audit", "verifyAudit", "nav.audit")]
+             ("audit", "verifyAudit", "nav.audit"), ("fleet/vehicles", "listVehicleEvents", "nav.fleet")]
     return [(f"{CONSOLE_PREFIX}/{path}", key) for path, operation, key in pages if operator.role in roles_of(operation)]
 
 
@@ -45,7 +45,7 @@ async def render(request: web.Request, template: str, context: Mapping[str, Any]
         "t": t,
         "lang": t.language,
         "operator": operator,
-        "nav": nav_items(operator),
+        "nav": [n for n in nav_items(operator) if config.fleet is not None or "/fleet/" not in n[0]],
         "here": request.path,
         "csrf": csrf_token(session),
         "csrf_field": CSRF_FIELD,

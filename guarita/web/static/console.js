@@ -36,3 +36,27 @@
     document.body.dataset.live = "off";
   });
 })();
+
+// The vehicle page's "sync now" progress, from its own stream, until the pass ends (reloading
+// the page then shows the new coverage). Without the script, reloading shows the progress.
+(function () {
+  const note = document.getElementById("sync-live");
+  if (!note || note.dataset.running !== "yes" || !window.EventSource) {
+    return;
+  }
+  const source = new EventSource(note.dataset.liveSource);
+  function show(message) {
+    const update = JSON.parse(message.data);
+    for (const [id, text] of Object.entries(update.cells)) {
+      const element = document.getElementById(id);
+      if (element) {
+        element.textContent = text;
+      }
+    }
+  }
+  source.addEventListener("sync", show);
+  source.addEventListener("done", function (message) {
+    show(message);
+    source.close();
+  });
+})();
