@@ -35,6 +35,7 @@ from PIL import Image, ImageDraw
 
 from guarita.config import polygon_points
 from guarita.errors import GuaritaError
+from guarita.quiet_ffmpeg import run_quietly
 
 __all__ = ["DEFAULT_FILL", "LAYER_SIZE", "PrivacyMaskError", "mask_clip", "mask_image", "mask_jpeg", "mask_layer",
            "masked_video", "parse_polygon", "save_layer"]
@@ -136,17 +137,7 @@ def masked_video(video: Any, layer_path: Path) -> Any:
 
 
 async def _run(command: list[str]) -> None:
-    process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL,
-                                                   stderr=asyncio.subprocess.PIPE)
-    try:
-        _, stderr = await process.communicate()
-    except asyncio.CancelledError:  # a stopped playback build: its ffmpeg stops too
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        raise
-    if process.returncode != 0:
-        raise PrivacyMaskError(f"ffmpeg could not mask the clip: {stderr.decode(errors='replace').strip()[-300:]}")
+    await run_quietly(command, lambda words: PrivacyMaskError(f"ffmpeg could not mask the clip: {words}"))
 
 
 async def mask_clip(source: Path, dest: Path, masks: Sequence[str], *, fill: tuple[int, int, int] = DEFAULT_FILL,

@@ -34,6 +34,7 @@ import ffmpeg  # type: ignore[import-untyped]
 
 from guarita.errors import FrigateError, FrigateHttpError
 from guarita.frigate import Export, FrigateClient
+from guarita.quiet_ffmpeg import run_quietly
 from guarita.retention.bundle import file_sha256
 from guarita.retention.evidence import EvidenceError
 from guarita.retention.footage import TimeWindow
@@ -129,18 +130,8 @@ async def run_ffmpeg(args: Sequence[str], failure: str) -> None:
     Raises:
         EvidenceError: ffmpeg failed; the message is ``failure`` followed by ffmpeg's last words.
     """
-    process = await asyncio.create_subprocess_exec(
-        "ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE)
-    try:
-        _, stderr = await process.communicate()
-    except asyncio.CancelledError:  # a stopped playback build: its ffmpeg stops too
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        raise
-    if process.returncode != 0:
-        raise EvidenceError(f"{failure}: {stderr.decode(errors='replace').strip()[-300:]}")
+    await run_quietly(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args],
+                      lambda words: EvidenceError(f"{failure}: {words}"))
 
 
 def video_seconds(path: Path) -> float:

@@ -30,6 +30,7 @@ import pytest
 from guarita.consent.registry import Registry
 from harness import Receiver, running, write_config
 from hypothesis import HealthCheck, Phase, given, settings
+from web_rig import served_app
 
 from guarita import audit
 from guarita.web.api_openapi import openapi_document
@@ -150,16 +151,10 @@ async def serving(tmp_path: Path, holders: dict[str, tuple[ApiRole, str]] = HOLD
     clock = Clock()
     data_dir = tmp_path / "data"
     app, store, registry = build_app(data_dir, holders, clock)
-    stop = asyncio.Event()
-    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    server = asyncio.create_task(serve_web(app, "127.0.0.1", 0, stop, bound))
     try:
-        port = await asyncio.wait_for(bound, 10)
-        async with aiohttp.ClientSession() as session:
-            yield Api(f"http://127.0.0.1:{port}", session, store, registry, clock, data_dir)
+        async with served_app(app) as (base, session):
+            yield Api(base, session, store, registry, clock, data_dir)
     finally:
-        stop.set()
-        await server
         store.close()
 
 

@@ -30,6 +30,7 @@ from harness import share_camera
 from PIL import Image
 from video_rig import (CAMERA_PASSWORD, CAMERA_USER, HEIGHT, HOLDERS, WIDTH, Reader, dead_links,
                        ffmpeg_children, utc_now, write_config)
+from web_rig import ServedApi, served_app
 
 from guarita.web.api_views import API_VIDEO
 from guarita.web.api import make_api_app
@@ -43,7 +44,7 @@ from guarita.standin.rtsp_server import RtspServer, make_clip, rtsp_server_avail
 from guarita.store import Store
 from guarita.video import VideoHub
 from guarita.video.source import camera_source
-from guarita.web.server import make_web_app, serve_web
+from guarita.web.server import make_web_app
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ffmpeg") is None or not rtsp_server_available(),
@@ -64,18 +65,12 @@ async def camera(clip: Path) -> AsyncIterator[RtspServer]:
 
 
 @dataclass
-class Served:
-    base: str
-    session: aiohttp.ClientSession
-    store: Store
-    config: GuaritaConfig
+class Served(ServedApi):
     config_path: Path
     hub: VideoHub
 
-    async def call(self, method: str, path: str, who: str, body: Any = None) -> tuple[int, Any]:
-        headers = {"Authorization": f"Bearer {HOLDERS[who][2]}"}
-        async with self.session.request(method, f"{self.base}/api/v1{path}", json=body, headers=headers) as answer:
-            return answer.status, await answer.json()
+    def token(self, who: str) -> str:
+        return HOLDERS[who][2]
 
     async def open_view(self, camera: str, who: str = "vera", reason: str = "ocorrência 2026-123") -> dict[str, Any]:
         status, body = await self.call("POST", "/views", who, {"camera": camera, "reason": reason})
@@ -102,16 +97,10 @@ async def serving(tmp_path: Path, camera: RtspServer, video: dict[str, Any] | No
     registry = Registry(store, config.storage.data_dir, accredited=True, clock=utc_now)
     api = make_api_app(config, registry, store, utc_now)
     app = make_web_app(lambda: {"status": "ok"}, Metrics(), api)
-    stop = asyncio.Event()
-    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    server = asyncio.create_task(serve_web(app, "127.0.0.1", 0, stop, bound))
     try:
-        port = await asyncio.wait_for(bound, 10)
-        async with aiohttp.ClientSession() as session:
-            yield Served(f"http://127.0.0.1:{port}", session, store, config, tmp_path / "guarita.yaml", api[API_VIDEO])
+        async with served_app(app) as (base, session):
+            yield Served(base, session, store, config, tmp_path / "guarita.yaml", api[API_VIDEO])
     finally:
-        stop.set()
-        await asyncio.wait_for(server, 15)
         store.close()
 
 

@@ -23,7 +23,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import yaml
 from PIL import Image
@@ -31,6 +30,7 @@ from harness import running, wait_for
 from test_config import problems_of
 from test_video_push import Ingest, answer, ask, wait_views_link
 from test_video_push import probe as probe_frames
+from web_rig import ServedApi, served_app
 
 from guarita.acl import mosquitto_acl
 from guarita.adapters.dvr.archive import segment_path
@@ -50,7 +50,7 @@ from guarita.standin.tls import TestPki
 from guarita.store import Store
 from guarita.video.mqtt_requests import bus_refusal
 from guarita.web.api import make_api_app
-from guarita.web.server import make_web_app, serve_web
+from guarita.web.server import make_web_app
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ffmpeg") is None or not rtsp_server_available(),
@@ -104,16 +104,9 @@ def write_config(tmp_path: Path, rtsp_port: int) -> GuaritaConfig:
 
 
 @dataclass
-class Served:
-    base: str
-    session: aiohttp.ClientSession
-    store: Store
-    config: GuaritaConfig
-
-    async def call(self, method: str, path: str, who: str, body: Any = None) -> tuple[int, Any]:
-        headers = {"Authorization": f"Bearer {HOLDERS[who][3]}"}
-        async with self.session.request(method, f"{self.base}/api/v1{path}", json=body, headers=headers) as answer:
-            return answer.status, await answer.json()
+class Served(ServedApi):
+    def token(self, who: str) -> str:
+        return HOLDERS[who][3]
 
     async def video(self, opened: dict[str, Any], dest: Path) -> None:
         """Fetch a playback's MP4 by its ``video_url`` (its key, no token), as a player would."""
@@ -123,13 +116,7 @@ class Served:
 
     async def ready(self, opened: dict[str, Any], who: str) -> dict[str, Any]:
         """The playback once built (``POST`` answers while it builds in the background)."""
-        for _ in range(300):
-            status, body = await self.call("GET", f"/playback/{opened['playback']}", who)
-            assert status == 200, body
-            if body["state"] != "building":
-                return dict(body)
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"playback {opened['playback']} still building")
+        return await self.playback_built(opened["playback"], who, polls=300, pause=0.1)
 
     def audit(self, prefix: str) -> list[tuple[str, str, str, dict[str, Any]]]:
         rows = self.store.db.execute("SELECT actor, action, subject, details FROM audit_log WHERE action LIKE ? "
@@ -144,16 +131,10 @@ async def serving(tmp_path: Path, rtsp_port: int) -> AsyncIterator[Served]:
     registry = Registry(store, config.storage.data_dir, accredited=True, clock=lambda: datetime.now(UTC))
     api = make_api_app(config, registry, store, lambda: datetime.now(UTC))
     app = make_web_app(lambda: {"status": "ok"}, Metrics(), api)
-    stop = asyncio.Event()
-    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    server = asyncio.create_task(serve_web(app, "127.0.0.1", 0, stop, bound))
     try:
-        port = await asyncio.wait_for(bound, 10)
-        async with aiohttp.ClientSession() as session:
-            yield Served(f"http://127.0.0.1:{port}", session, store, config)
+        async with served_app(app) as (base, session):
+            yield Served(base, session, store, config)
     finally:
-        stop.set()
-        await asyncio.wait_for(server, 15)
         store.close()
 
 

@@ -21,15 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import ffmpeg  # type: ignore[import-untyped]
 import pytest
 from harness import FakeClock, share_camera, wait_for
 from test_cloud import KEY_ENV, NOW, lay_out, uploader
 from test_evidence import LEFT_HALF, left_and_right_pixels
+from web_rig import ServedApi, served_app
 
 from guarita.cli.main import main
-from guarita.config import GuaritaConfig
 from guarita.config_loader import load_config
 from guarita.consent.registry import Registry
 from guarita.metrics import Metrics
@@ -39,7 +38,7 @@ from guarita.standin.frigate_cameras import StandinCamera, StandinCameras
 from guarita.standin.seaweed import SeaweedS3
 from guarita.store import Store
 from guarita.web.api import make_api_app
-from guarita.web.server import make_web_app, serve_web
+from guarita.web.server import make_web_app
 
 pytestmark = pytest.mark.slow
 
@@ -88,19 +87,13 @@ def write_config(tmp_path: Path, frigate_port: int, s3: SeaweedS3 | None, video:
 
 
 @dataclass
-class Served:
-    base: str
-    session: aiohttp.ClientSession
-    store: Store
-    config: GuaritaConfig
+class Served(ServedApi):
     path: Path
     clock: FakeClock
     frigate: FrigateStandin
 
-    async def call(self, method: str, path: str, who: str, body: Any = None) -> tuple[int, Any]:
-        headers = {"Authorization": f"Bearer {HOLDERS[who][2]}"}
-        async with self.session.request(method, f"{self.base}/api/v1{path}", json=body, headers=headers) as answer:
-            return answer.status, await answer.json()
+    def token(self, who: str) -> str:
+        return HOLDERS[who][2]
 
     async def ask(self, camera: str, start: float, end: float, who: str = "vera") -> tuple[int, Any]:
         return await self.call("POST", "/playback", who, {
@@ -109,13 +102,7 @@ class Served:
     async def built(self, answer: dict[str, Any], who: str = "vera") -> dict[str, Any]:
         """The playback once its build is over (``GET /playback/{id}`` until it is no longer ``building``)."""
         assert answer["state"] == "building", answer
-        for _ in range(600):
-            status, current = await self.call("GET", f"/playback/{answer['playback']}", who)
-            assert status == 200, current
-            if current["state"] != "building":
-                return dict(current)
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"playback {answer['playback']} still building after 30 s")
+        return await self.playback_built(answer["playback"], who)
 
     def exports_of(self, playback_id: str) -> list[str]:
         """Ids of the stand-in Frigate's exports made for ``playback_id``."""
@@ -157,16 +144,10 @@ async def serving(tmp_path: Path, s3: SeaweedS3 | None = None,
         assert (await uploader(config, store).run_pass()).uploaded == 6
     api = make_api_app(config, Registry(store, config.storage.data_dir, accredited=True, clock=clock), store, clock)
     app = make_web_app(lambda: {"status": "ok"}, Metrics(), api)
-    stop = asyncio.Event()
-    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    server = asyncio.create_task(serve_web(app, "127.0.0.1", 0, stop, bound))
     try:
-        port = await asyncio.wait_for(bound, 10)
-        async with aiohttp.ClientSession() as session:
-            yield Served(f"http://127.0.0.1:{port}", session, store, config, path, clock, frigate[FRIGATE_STANDIN])
+        async with served_app(app) as (base, session):
+            yield Served(base, session, store, config, path, clock, frigate[FRIGATE_STANDIN])
     finally:
-        stop.set()
-        await asyncio.wait_for(server, 15)
         await runner.cleanup()
         store.close()
 

@@ -58,6 +58,7 @@ from guarita.retention.cloud_export import CloudClip, coverage_gaps, covering_ob
 from guarita.retention.evidence import EvidenceError
 from guarita.retention.evidence_export import camera_clip
 from guarita.retention.footage import TimeWindow, iso
+from guarita.video.holdings import Holding, LimitReached, check_limits, remember_ended
 from guarita.retention.frigate_export import FrigateClip, run_ffmpeg, video_seconds
 from guarita.store import Store
 from guarita.video.playback_exports import ExportCleaner, export_name
@@ -249,21 +250,14 @@ async def build_playback(
     return served, gaps
 
 
-class PlaybackLimitReached(GuaritaError):
+class PlaybackLimitReached(LimitReached):
     """Too many playbacks open, in all or of one camera (answered 429)."""
 
 
 @dataclass(eq=False)
-class Playback:
+class Playback(Holding):
     """One open playback: ``building`` until its file is made, then ``ready`` (or ``failed``, and ended)."""
 
-    id: str
-    key: str = field(repr=False)
-    camera: str
-    reason: str
-    holder: str
-    role: str
-    agency: str | None
     window: TimeWindow
     opened: float
     expires: float
@@ -319,12 +313,9 @@ class PlaybackBook:
 
     def _check_limits(self, camera: str) -> None:
         settings = self._config.video
-        if sum(1 for p in self._playbacks.values() if p.camera == camera) >= settings.max_playbacks_per_camera:
-            raise PlaybackLimitReached(f"camera {camera!r} already has {settings.max_playbacks_per_camera} open "
-                                       "playbacks (video.max_playbacks_per_camera); end one or try later")
-        if len(self._playbacks) >= settings.max_playbacks:
-            raise PlaybackLimitReached(f"{settings.max_playbacks} playbacks are open (video.max_playbacks); "
-                                       "end one or try later")
+        check_limits([p.camera for p in self._playbacks.values()], camera, noun="playbacks",
+                     setting="max_playbacks", per_camera=settings.max_playbacks_per_camera,
+                     in_all=settings.max_playbacks, error=PlaybackLimitReached)
 
     def open(self, camera: str, window: TimeWindow, shared: Sequence[TimeWindow], not_shared: Sequence[Gap],
              reason: str, *, holder: str, role: str, agency: str | None, frigate: FrigateClient | None,
@@ -438,9 +429,7 @@ class PlaybackBook:
         if task is not None and task is not asyncio.current_task():
             task.cancel()
         playback.path.unlink(missing_ok=True)
-        self.ended[playback.id] = why
-        while len(self.ended) > 1000:
-            self.ended.popitem(last=False)
+        remember_ended(self.ended, playback.id, why)
         now = self.now()
         details: dict[str, Any] = {**playback.details, "playback": playback.id, "why": why, "state": playback.state,
                                    "duration_s": round(now - playback.opened, 3), "bytes_sent": playback.bytes_sent,

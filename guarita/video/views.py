@@ -26,33 +26,23 @@ from datetime import datetime
 
 from guarita import audit
 from guarita.config import VideoConfig
-from guarita.errors import GuaritaError, StoreError
+from guarita.errors import StoreError
 from guarita.store import Store
+from guarita.video.holdings import ENDED_REMEMBERED, Holding, LimitReached, check_limits, remember_ended
 from guarita.video.upstream import Subscriber
 
 __all__ = ["ENDED_REMEMBERED", "View", "ViewBook", "ViewLimitReached"]
 
 log = logging.getLogger(__name__)
 
-ENDED_REMEMBERED = 1000
-"""Ended view ids remembered, so a late request hears that its view ended rather than "unknown"."""
-
-
-class ViewLimitReached(GuaritaError):
+class ViewLimitReached(LimitReached):
     """Too many views of a camera, or in all (answered 429)."""
 
 
 @dataclass(eq=False)
-class View:
+class View(Holding):
     """One open live view."""
 
-    id: str
-    key: str = field(repr=False)
-    camera: str
-    reason: str
-    holder: str
-    role: str
-    agency: str | None
     opened: float
     expires: float
     bytes_sent: int = 0
@@ -97,15 +87,9 @@ class ViewBook:
             ViewLimitReached: the camera or the whole Guarita has as many views as allowed.
             StoreError, sqlite3.Error: the audit entry could not be written (no view is opened).
         """
-        if len(self.of_camera(camera)) >= self._settings.max_viewers_per_camera:
-            raise ViewLimitReached(
-                f"camera {camera!r} already has {self._settings.max_viewers_per_camera} open views "
-                "(video.max_viewers_per_camera); end one or try later"
-            )
-        if len(self._views) >= self._settings.max_viewers:
-            raise ViewLimitReached(
-                f"{self._settings.max_viewers} views are open (video.max_viewers); end one or try later"
-            )
+        check_limits([v.camera for v in self._views.values()], camera, noun="views", setting="max_viewers",
+                     per_camera=self._settings.max_viewers_per_camera, in_all=self._settings.max_viewers,
+                     error=ViewLimitReached)
         now = self.now()
         view = View(id=secrets.token_urlsafe(16), key=secrets.token_urlsafe(32), camera=camera, reason=reason,
                     holder=holder, role=role, agency=agency, opened=now, expires=now + self.lifetime_s,
@@ -131,9 +115,7 @@ class ViewBook:
             return
         for stream in list(view.streams):
             stream.end(f"the view ended: {why}")
-        self.ended[view.id] = why
-        while len(self.ended) > ENDED_REMEMBERED:
-            self.ended.popitem(last=False)
+        remember_ended(self.ended, view.id, why)
         now = self.now()
         try:
             with self._store.transaction() as db:
