@@ -20,6 +20,7 @@ import pytest
 from harness import FakeClock, share_camera
 from test_cloud import KEY_ENV, NOW, lay_out, uploader, write_config
 
+from guarita.cli.cloud import cloud_status
 from guarita.config_loader import load_config
 from guarita.consent.registry import Registry
 from guarita.retention._s3 import open_bucket
@@ -101,6 +102,8 @@ async def test_a_masked_cameras_segments_go_up_masked_and_the_others_as_they_are
     for frame in decoded[::7]:
         assert brightest(frame, range(0, WIDTH // 2 - 2)) < 40  # black inside the polygon
         assert brightest(frame, range(WIDTH // 2 + 2, WIDTH)) > 150  # the picture outside it
+    status = cloud_status(store, Registry.for_config(config, store, FakeClock(NOW)), ["street", "yard"], NOW.timestamp())
+    assert [(e["camera"], e["objects"], e["masked_objects"]) for e in status] == [("street", 2, 2), ("yard", 2, 0)]
     store.close()
 
 
