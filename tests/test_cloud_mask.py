@@ -123,7 +123,10 @@ async def test_playback_of_a_masked_camera_gives_masked_objects_and_an_unmasked_
         db.execute("INSERT INTO cloud_objects (key, camera, start_utc, end_utc, size, sha256, uploaded_at) "
                    "VALUES (?, 'street', ?, ?, 8, ?, 0)", (old, NOW.timestamp() - 93570, NOW.timestamp() - 93560,
                                                             hashlib.sha256(b"unmasked").hexdigest()))
-    await uploader(config, store, masks={"street": [LEFT_HALF]}).run_pass()
+    broken = tmp_path / "media" / "recordings" / "2026-11-20" / "10" / "street" / "00.40.mp4"
+    broken.write_bytes(b"not a video")  # cannot be masked: never goes up as it is
+    report = await uploader(config, store, masks={"street": [LEFT_HALF]}).run_pass()
+    assert (report.uploaded, report.failed) == (1, ["acme/street/2026-11-20/10/00.40.mp4"])
     registry = Registry.for_config(config, store, FakeClock(NOW))
     start = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC).timestamp()
     played = await cloud_playback(config, registry, "street", start, start + 60, NOW.timestamp(), store)
@@ -131,4 +134,5 @@ async def test_playback_of_a_masked_camera_gives_masked_objects_and_an_unmasked_
     assert [(g.start - start, g.end - start, g.reason) for g in played.gaps] == [(30, 40, "unmasked_copy")]
     async with open_bucket(s3.access) as bucket:
         assert await bucket.read("acme/street/2026-11-20/10/00.00.mp4") != b"unmasked"
+        assert "acme/street/2026-11-20/10/00.40.mp4" not in await bucket.keys("acme/street/")
     store.close()
