@@ -5,11 +5,12 @@ agencies' subtrees); an agency may read only ``<root>/agency/<agency>/#``. With 
 ``video_ingest``, live views are asked for over MQTT: the provider reads
 ``<root>/<provider>/views/request/#``, the ``centre_user`` writes ``.../views/request`` and reads
 ``<root>/<provider>/views/reply/#``, and each agency writes only ``.../views/request/<agency>``
-(its answers come in its own subtree), so the topic proves who asked. Mosquitto grants
+(its answers come in its own subtree), so the topic proves who asked. On the detro broker
+the ``centre_user`` is DETRO's platform asking for bus cameras (DT-05). Mosquitto grants
 a subscription the ACL denies, then delivers nothing through it: an agency subscribing to
 ``#`` still receives only its own subtree.
 
-Covers: BH-05, BH-09, BH-11, PB-05.
+Covers: BH-05, BH-09, BH-11, PB-05, DT-05.
 """
 
 from __future__ import annotations

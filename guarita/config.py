@@ -10,6 +10,7 @@ Covers: PB-01, PB-04, PB-05, PB-06, BH-06, BH-07, DT-02, DT-03, DT-07, DT-08, DT
 from __future__ import annotations
 
 import re
+import ssl
 import datetime as dt
 from enum import StrEnum
 from pathlib import Path
@@ -67,6 +68,7 @@ __all__ = [
     "VideoConfig",
     "VideoIngestConfig",
     "WebConfig",
+    "WebTlsConfig",
     "WebUser",
     "polygon_points",
 ]
@@ -508,11 +510,30 @@ def _check_public_url(url: str) -> str:
     return url.rstrip("/")
 
 
+class WebTlsConfig(_Model):
+    """The web server's own certificate: with it, Guarita serves HTTPS."""
+
+    cert_file: ConfigPath = Field(description="Server certificate (PEM), with its chain, for the web server.")
+    key_file: ConfigPath = Field(description="Private key (PEM) of `cert_file`.")
+
+    def server_context(self) -> ssl.SSLContext:
+        """The TLS context the web server listens with (TLS 1.2 at least)."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(str(self.cert_file), str(self.key_file))
+        return context
+
+
 class WebConfig(_Model):
     """The HTTP server: health, metrics, the REST API and the web console."""
 
     host: str = Field(default="127.0.0.1", description="Listen address.")
     port: int = Field(default=8765, ge=0, le=65535, description="Listen port (0 = any free port).")
+    tls: WebTlsConfig | None = Field(
+        default=None,
+        description="Serve HTTPS with this certificate; plain HTTP when absent (then put a TLS reverse proxy "
+        "in front of any address other than loopback).",
+    )
     tokens: dict[Annotated[str, Field(pattern=_ID_PATTERN)], ApiToken] = Field(
         default_factory=dict, description="REST API bearer tokens by name (who holds them); none = API closed."
     )

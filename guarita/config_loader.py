@@ -207,6 +207,7 @@ def _resolve_files(config: GuaritaConfig, environ: Mapping[str, str]) -> Iterato
                 yield (*loc, key), f"file not found: {path}"
         if not missing:
             yield from _check_tls_material(loc, tls)
+    yield from _check_web_tls(config)
 
 
 def _resolve_agencies(config: GuaritaConfig, base_dir: Path) -> Iterator[tuple[Loc, str]]:
@@ -243,6 +244,21 @@ def _check_tls_material(loc: Loc, tls: TlsConfig) -> Iterator[tuple[Loc, str]]:
             context.load_cert_chain(str(tls.cert_file), str(tls.key_file))
         except (ssl.SSLError, OSError) as exc:
             yield (*loc, "cert_file"), f"certificate and key do not load as a PEM pair ({exc})"
+
+
+def _check_web_tls(config: GuaritaConfig) -> Iterator[tuple[Loc, str]]:
+    """Load the web server's certificate and key as ``guarita run`` will, so a bad pair fails here."""
+    tls = config.web.tls
+    if tls is None:
+        return
+    missing = [key for key in ("cert_file", "key_file") if not getattr(tls, key).is_file()]
+    for key in missing:
+        yield ("web", "tls", key), f"file not found: {getattr(tls, key)}"
+    if not missing:
+        try:
+            tls.server_context()
+        except (ssl.SSLError, OSError) as exc:
+            yield ("web", "tls", "cert_file"), f"certificate and key do not load as a PEM pair ({exc})"
 
 
 def _read_text(path: Path, file: str) -> str:

@@ -1,7 +1,7 @@
 """The image a public-facing attestation records, with the camera's privacy masks blanked.
 
 The given file, or Frigate's ``latest.jpg``; the same for the CLI (``guarita cameras attest``,
-``guarita cameras snapshot --masked``) and the API. Kept apart from ``guarita._cameras_support``
+``guarita cameras snapshot --masked``) and the API. Kept apart from ``guarita.cli.cameras_support``
 so the API does not load the ONVIF stack (zeep) it never uses.
 
 Covers: PB-02, BH-02, BH-07.

@@ -406,7 +406,9 @@ class Runtime:
                                video=self.video)
             if self.dvr_poller is not None:
                 api[API_DVR_POLLER] = self.dvr_poller  # the console's "sync now" (docs/console.md)
-            runner, port = await listen_web(make_web_app(self.health, self.metrics, api), web.host, web.port)
+            tls = web.tls.server_context() if web.tls is not None else None
+            runner, port = await listen_web(make_web_app(self.health, self.metrics, api), web.host, web.port,
+                                            ssl_context=tls)
             self.web_port.set_result(port)
             log.info(
                 "guarita running for %s: %d cameras, uplinks: %s",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from guarita.demo import run_demo
+from guarita.demo.run import run_demo
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 WORKDIR = re.compile(r"/tmp/guarita-demo-\w+")

@@ -148,6 +148,7 @@ PINNED = {
         "VideoConfig",
         "VideoIngestConfig",
         "WebConfig",
+        "WebTlsConfig",
         "WebUser",
         "polygon_points",
     ],

@@ -27,18 +27,28 @@ import aiohttp
 import pytest
 import yaml
 from PIL import Image
+from harness import running, wait_for
 from test_config import problems_of
+from test_video_push import Ingest, answer, ask, wait_views_link
+from test_video_push import probe as probe_frames
 
+from guarita.acl import mosquitto_acl
 from guarita.adapters.dvr.archive import segment_path
 from guarita.cli.views import playbacks_from_audit
-from guarita.config import CameraRole, GuaritaConfig
+from guarita.config import CameraRole, GuaritaConfig, ProgramName
 from guarita.config_loader import load_config
 from guarita.consent.registry import Registry
 from guarita.local_time import local_zone
 from guarita.metrics import Metrics
+from guarita.mqtt import LinkSettings, LinkTls, MqttLink
+from guarita.standin.broker_fleet import BrokerFleet
+from guarita.standin.centre import Centre
+from guarita.standin.mosquitto import MosquittoBroker, free_port
 from guarita.standin.dvr_media import make_segment, stamp_name
 from guarita.standin.rtsp_server import RtspServer, make_clip, rtsp_server_available
+from guarita.standin.tls import TestPki
 from guarita.store import Store
+from guarita.video.mqtt_requests import bus_refusal
 from guarita.web.api import make_api_app
 from guarita.web.server import make_web_app, serve_web
 
@@ -393,3 +403,107 @@ async def test_detro_plays_back_a_window_of_the_archive_with_its_gaps(tmp_path: 
             unmasked = rgb.crop((width // 2 + 4, 0, width, height)).getextrema()
         assert all(high <= 24 for _low, high in masked), masked
         assert max(high for _low, high in unmasked) > 150, unmasked
+
+
+# ---- live over MQTT, pushed to DETRO's ingest (behind NAT) ---------------------------------
+# covers DT-05, DT-04
+@pytest.mark.slow
+async def test_detro_asks_over_mqtt_and_the_bus_camera_is_pushed_to_its_ingest(
+    tmp_path: Path, brokers: BrokerFleet, frigate_broker: MosquittoBroker, pki: TestPki, bus_camera: RtspServer
+) -> None:
+    """DT-05: DETRO's platform asks on the detro uplink for camera 1 of bus 10234; Guarita, behind NAT,
+    pushes it to the ingest in its own YAML (ffprobe reads H.264 there) until `stop` (`ended`).
+
+    An unknown bus, an unknown camera and a camera without a `live` source (DT-04's archive-only
+    camera 2) are `not_available`, and nothing reaches the ingest for them.
+    """
+    ingest_port = free_port()
+    users = {"viacao": secrets.token_urlsafe(12), "detro-video": secrets.token_urlsafe(12)}
+    probe_broker = MosquittoBroker(brokers.workdir("probe"), tls=pki, users=users, acl="")  # its port only
+    (tmp_path / "uplink.pass").write_text(users["viacao"])
+    (tmp_path / "bus.pass").write_text(BUS_PASSWORD)
+    config_path = tmp_path / "guarita.yaml"
+    write_config(tmp_path, bus_camera.port)
+    document = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    document["programs"] = {"detro": {
+        "uplink": {"host": "127.0.0.1", "port": probe_broker.port, "username": "viacao",
+                   "password_file": str(tmp_path / "uplink.pass"), "tls": {"ca_file": str(pki.ca_cert)}},
+        "video_ingest": {"url": f"rtsp://127.0.0.1:{ingest_port}/ingest", "centre_user": "detro-video"},
+    }}
+    document["cameras"] = {}
+    live = document["fleet"]["vehicles"][BUS]["dvr"]["cameras"][1]["live"]
+    live.pop("password_env")
+    live["password_file"] = str(tmp_path / "bus.pass")
+    document["frigate"] = {"url": f"http://127.0.0.1:{free_port()}",
+                           "mqtt": {"host": "127.0.0.1", "port": frigate_broker.port}}
+    document["web"] = {"host": "127.0.0.1", "port": free_port()}
+    config_path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    config = load_config(config_path)
+    acl = mosquitto_acl(config)
+    assert "user detro-video\ntopic write detro/v1/viacao/views/request\ntopic read detro/v1/viacao/views/reply/#" in acl
+    broker = brokers.start(MosquittoBroker(brokers.workdir("detro"), tls=pki, users=users, acl=acl,
+                                           tls_port=probe_broker.port))
+    root = "detro/v1/viacao/views"
+    ingest = Ingest(tmp_path, ingest_port)
+    try:
+        async with (Centre("127.0.0.1", broker.port, username="detro-video", password=users["detro-video"],
+                           ca_file=pki.ca_cert, topic=f"{root}/reply/#") as detro,
+                    running(config_path) as runtime):
+            await wait_views_link(runtime)
+            link = MqttLink(LinkSettings("127.0.0.1", broker.port, "detro-video-1", username="detro-video",
+                                         password=users["detro-video"], tls=LinkTls(pki.ca_cert)))
+            await link.connect()
+            for rid, vehicle, channel in (("u1", "99999", 1), ("u2", BUS, 7), ("u3", BUS, 2)):
+                await ask(link, f"{root}/request", request_id=rid, action="start", vehicle=vehicle, channel=channel,
+                          reason="fiscalização 2026-78")
+            for rid in ("u1", "u2", "u3"):
+                reply = (await answer(detro, rid)).json
+                assert (reply["state"], reply["reason"], reply["view"]) == ("refused", "not_available", None), reply
+            assert "no live source configured" in (await answer(detro, "u3")).json["detail"]
+            await asyncio.sleep(0.5)
+            assert ingest.process.poll() is None and ingest.size() == 0, "a refused request reached the ingest"
+
+            await ask(link, f"{root}/request", request_id="s1", action="start", vehicle=BUS, channel=1,
+                      reason="fiscalização 2026-78")
+            started = (await answer(detro, "s1")).json
+            assert started["state"] == "started", started
+            view = started["view"]
+            assert (started["camera"], started["ingest_path"]) == (f"{BUS}/1", f"viacao/{BUS}-1/{view}")
+            assert BUS_PASSWORD not in json.dumps(started)
+            await wait_for(lambda: ingest.size() > 20_000, 15)
+            await ask(link, f"{root}/request", request_id="r1", action="renew", view=view, reason="ainda")
+            assert (await answer(detro, "r1")).json["reason"] == "renewed"
+            await ask(link, f"{root}/request", request_id="b1", action="start", vehicle=BUS, reason="sem câmera")
+            assert (await answer(detro, "b1")).json["reason"] == "bad_request"
+            await ask(link, f"{root}/request", request_id="s2", action="stop", view=view)
+            assert (await answer(detro, "s2")).json["state"] == "ended"
+            ended = (await answer(detro, "s1", "ended")).json
+            assert (ended["reason"], ended["view"]) == ("stopped", view)
+            await ingest.wait_end(5)
+            await link.close()
+        codec, frames, _ = probe_frames(ingest.out)
+        assert codec == "h264" and frames >= 5
+        store = Store.open(config.storage.data_dir)
+        try:
+            rows = store.db.execute("SELECT actor, action, subject, details FROM audit_log WHERE action LIKE "
+                                    "'video.view.%' ORDER BY seq").fetchall()
+        finally:
+            store.close()
+        assert [(r[0], r[1], r[2]) for r in rows] == [("mqtt:centre", "video.view.start", f"{BUS}/1"),
+                                                      ("mqtt:centre", "video.view.end", f"{BUS}/1")]
+        details = json.loads(rows[0][3])
+        assert {k: details[k] for k in ("program", "vehicle", "channel")} == {
+            "program": "detro", "vehicle": BUS, "channel": 1}
+    finally:
+        ingest.stop()
+
+
+# covers DT-05
+def test_a_bus_camera_is_refused_over_mqtt_while_the_detro_program_is_off(tmp_path: Path) -> None:
+    """DT-05: with the detro program disabled a request for a bus camera is refused `program_disabled`."""
+    config = write_config(tmp_path, 554)
+    assert bus_refusal(config, f"{BUS}/1") is None
+    assert bus_refusal(config, "street") == ("not_available", "no bus camera 'street'")
+    detro = config.programs[ProgramName.DETRO].model_copy(update={"enabled": False})
+    off = config.model_copy(update={"programs": {**config.programs, ProgramName.DETRO: detro}})
+    assert bus_refusal(off, f"{BUS}/1") == ("program_disabled", "the detro program is not configured and enabled")

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from guarita._cameras_support import (
+from guarita.cli.cameras_support import (
     CameraCommandError,
     add_camera_to_yaml,
     onvif_snapshot,

@@ -140,7 +140,7 @@ def _cmd_acl_mosquitto(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from guarita.demo import run_demo
+    from guarita.demo.run import run_demo
 
     return asyncio.run(run_demo(duration_s=args.duration, keep_dir=args.keep, discover_camera=not args.no_camera))
 

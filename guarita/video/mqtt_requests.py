@@ -17,11 +17,18 @@ reason code, and later ``ended`` with why (``stopped``, ``expired``, ``not_share
 unshared one and one outside its area are the same ``not_available``.
 ``stop`` and ``renew`` name the ``view``; only the requester that opened it may.
 
+On the detro uplink (DT-05, DT-04) DETRO's platform (``video_ingest.centre_user``) asks on
+``<root>/<provider>/views/request`` for a bus camera: ``{request_id, action, vehicle, channel,
+reason}``. The view of ``<vehicle>/<channel>`` is opened in the same book, with the same checks
+(``guarita.video.vehicle.live_problem``) and audit details as DETRO's HTTP live view, and pushed
+to ``<ingest>/<provider>/<vehicle>-<channel>/<view>``. An unknown vehicle or camera and one
+without a ``live`` source are all ``not_available``; ``stop`` and expiry end the push (``ended``).
+
 The service runs on its own connection to the program's broker (client id
 ``<uplink client id>-views``, the uplink's credentials, no Last Will), reconnecting with
 backoff; pushes go on while that link is down and their answers wait for it.
 
-Covers: BH-11, BH-03, BH-05, BH-07, BH-09.
+Covers: BH-11, BH-03, BH-05, BH-07, BH-09, DT-05, DT-04.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from guarita.config import CAMERA_NAME_PATTERN, GuaritaConfig, ProgramName, VideoIngestConfig
+from guarita.config import CAMERA_NAME_PATTERN, VEHICLE_ID_PATTERN, GuaritaConfig, ProgramName, VideoIngestConfig
 from guarita import audit
 from guarita.consent.registry import Registry
 from guarita.errors import LinkError, StoreError
@@ -54,9 +61,10 @@ from guarita.video.access import camera_denial
 from guarita.video.cloud_playback import PLAYBACK_URL_S, PLAYBACK_URLS_ACTION, PlaybackRefused, cloud_playback
 from guarita.video.hub import VideoHub
 from guarita.video.push import PUSH_ATTEMPTS, Push, ingest_target
+from guarita.video.vehicle import VehicleCamera, is_vehicle_key, live_problem, vehicle_view_details
 from guarita.video.views import View, ViewLimitReached
 
-__all__ = ["REPLY_SCHEMA", "ViewReply", "ViewRequest", "ViewRequests", "request_topic"]
+__all__ = ["REPLY_SCHEMA", "ViewReply", "ViewRequest", "ViewRequests", "bus_refusal", "request_topic"]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +88,8 @@ class ViewRequest(BaseModel):
     request_id: str = Field(pattern=_REQUEST_ID.pattern)
     action: Literal["start", "stop", "renew", "playback"] = "start"
     camera: str | None = Field(default=None, pattern=CAMERA_NAME_PATTERN.pattern, max_length=64)
+    vehicle: str | None = Field(default=None, pattern=VEHICLE_ID_PATTERN)  # detro: a bus's order number
+    channel: int | None = Field(default=None, ge=1, le=64)  # detro: its DVR camera number
     reason: str | None = Field(default=None, min_length=1, max_length=500, pattern=r"\S")
     agency: str | None = Field(default=None, max_length=63)
     view: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{22}$")
@@ -148,6 +158,17 @@ def end_code(why: str) -> str:
     if why.startswith("ingest_unreachable"):
         return "ingest_unreachable"
     return "source_failed"
+
+
+def bus_refusal(config: GuaritaConfig, camera: str) -> tuple[str, str] | None:
+    """Why the bus camera ``camera`` may not be pushed to DETRO now, or None (the HTTP view's ``live_problem``)."""
+    program = config.programs.get(ProgramName.DETRO)
+    if program is None or not program.enabled:
+        return "program_disabled", "the detro program is not configured and enabled"
+    if not is_vehicle_key(camera):
+        return "not_available", f"no bus camera {camera!r}"
+    problem = live_problem(config, VehicleCamera.parse(camera))
+    return None if problem is None else ("not_available", problem)
 
 
 class ViewRequests:
@@ -275,44 +296,63 @@ class ViewRequests:
 
     def _refusal(self, hub: VideoHub, requester: _Requester, camera: str, agency: str | None) -> tuple[str, str] | None:
         """Why ``camera`` may not be pushed for this request, or None (``guarita.video.access`` decides, as for HTTP)."""
+        if self.program is ProgramName.DETRO:
+            return bus_refusal(self.config, camera)
         if self.program is not ProgramName.COP_BH:
             return "not_available", f"live view over MQTT serves cop_bh cameras only, not {self.program.value}"
         denial = camera_denial(self.config, hub, camera, agency, hide=requester.agency is not None)
         return None if denial is None else (denial.code.value, denial.detail)
 
-    def _start(self, hub: VideoHub, requester: _Requester, request: ViewRequest) -> None:
+    def _subject(self, requester: _Requester, request: ViewRequest) -> tuple[str, str, str | None, dict[str, object]] | None:
+        """(camera, ingest name, agency, audit details) of a ``start``; None once it is refused."""
         rid = request.request_id
+        if self.program is ProgramName.DETRO:
+            if request.vehicle is None or request.channel is None or request.reason is None:
+                self._reply(requester, ViewReply(rid, "refused", "bad_request",
+                                                 "start needs `vehicle`, `channel` and `reason`"))
+                return None
+            bus = VehicleCamera(request.vehicle, request.channel)
+            return bus.key, bus.ingest_name, None, vehicle_view_details(bus)
         if request.camera is None or request.reason is None:
             self._reply(requester, ViewReply(rid, "refused", "bad_request", "start needs `camera` and `reason`"))
-            return
+            return None
         agency = requester.agency
         if request.agency is not None:
             if agency is not None and request.agency != agency:
                 self._reply(requester, ViewReply(rid, "refused", "bad_request",
                                                  "`agency` differs from the agency of the request topic"))
-                return
+                return None
             if request.agency not in self.config.programs[self.program].agencies:
                 self._reply(requester, ViewReply(rid, "refused", "bad_request",
                                                  f"no agency {request.agency!r} is configured"))
-                return
+                return None
             agency = request.agency
-        refusal = self._refusal(hub, requester, request.camera, agency)
+        return request.camera, request.camera, agency, {}
+
+    def _start(self, hub: VideoHub, requester: _Requester, request: ViewRequest) -> None:
+        rid = request.request_id
+        subject = self._subject(requester, request)
+        if subject is None:
+            return
+        camera, ingest_name, agency, details = subject
+        assert request.reason is not None
+        refusal = self._refusal(hub, requester, camera, agency)
         if refusal is not None:
-            self._reply(requester, ViewReply(rid, "refused", refusal[0], refusal[1], camera=request.camera))
+            self._reply(requester, ViewReply(rid, "refused", refusal[0], refusal[1], camera=camera))
             return
         try:
-            view = hub.book.open(request.camera, request.reason.strip(), holder=requester.holder,
-                                 role=requester.role, agency=agency)
+            view = hub.book.open(camera, request.reason.strip(), holder=requester.holder,
+                                 role=requester.role, agency=agency, details=details)
         except ViewLimitReached as exc:
-            self._reply(requester, ViewReply(rid, "refused", "limit", str(exc), camera=request.camera))
+            self._reply(requester, ViewReply(rid, "refused", "limit", str(exc), camera=camera))
             return
         try:
             subscriber = hub.stream(view)
         except ViewLimitReached as exc:
             hub.book.end(view, "ended by guarita: no stream could be opened within the limits")
-            self._reply(requester, ViewReply(rid, "refused", "limit", str(exc), camera=request.camera))
+            self._reply(requester, ViewReply(rid, "refused", "limit", str(exc), camera=camera))
             return
-        target = ingest_target(self.ingest, self._provider, view.camera, view.id)
+        target = ingest_target(self.ingest, self._provider, ingest_name, view.id)
         pushed = _Pushed(view, requester, rid)
         self.pushes[view.id] = pushed
 
@@ -433,7 +473,8 @@ class ViewRequests:
             return
         refusal = self._refusal(hub, requester, view.camera, view.agency)
         if refusal is not None:
-            hub.book.end(view, "the camera is no longer shared with cop_bh")
+            hub.book.end(view, "the camera is no longer shared with cop_bh" if self.program is ProgramName.COP_BH
+                         else f"the camera is no longer available: {refusal[1]}")
             self._reply(requester, ViewReply(rid, "refused", refusal[0], refusal[1], camera=view.camera, view=view.id))
             return
         hub.book.renew(view, request.reason)

@@ -22,7 +22,8 @@ from guarita.adapters.rtsp import mask_credentials, with_credentials
 from guarita.config import GuaritaConfig, ProgramName
 from guarita.video.source import VideoSource
 
-__all__ = ["NO_LIVE_SOURCE", "VehicleCamera", "is_vehicle_key", "live_problem", "vehicle_masks", "vehicle_source"]
+__all__ = ["NO_LIVE_SOURCE", "VehicleCamera", "is_vehicle_key", "live_problem", "vehicle_masks", "vehicle_source",
+           "vehicle_view_details"]
 
 NO_LIVE_SOURCE = "no live source configured"
 
@@ -38,6 +39,11 @@ class VehicleCamera:
     def key(self) -> str:
         """The name views, upstreams and audit entries give it."""
         return f"{self.vehicle}/{self.channel}"
+
+    @property
+    def ingest_name(self) -> str:
+        """Its name in a push's ingest path (``<vehicle>-<channel>``: one RTSP path segment, like a Frigate camera's)."""
+        return f"{self.vehicle}-{self.channel}"
 
     @classmethod
     def parse(cls, key: str) -> VehicleCamera:
@@ -66,6 +72,11 @@ def live_problem(config: GuaritaConfig, camera: VehicleCamera) -> str | None:
         return (f"{NO_LIVE_SOURCE} for vehicle {camera.vehicle} camera {camera.channel} "
                 f"(fleet.vehicles.{camera.vehicle}.dvr.cameras.{camera.channel}.live)")
     return None
+
+
+def vehicle_view_details(camera: VehicleCamera) -> dict[str, object]:
+    """What a view or playback of ``camera`` records beside its holder (audit ``details``), HTTP or MQTT alike."""
+    return {"program": ProgramName.DETRO.value, "vehicle": camera.vehicle, "channel": camera.channel}
 
 
 def vehicle_masks(config: GuaritaConfig, camera: VehicleCamera) -> list[str]:

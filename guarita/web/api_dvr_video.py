@@ -34,7 +34,7 @@ from guarita.local_time import local_zone
 from guarita.retention.footage import RetentionError, TimeWindow, iso, parse_instant
 from guarita.video.dvr_playback import PlaybackRefused, cut_playback, plan_playback
 from guarita.video.playback import Gap, Playback, PlaybackLimitReached, Served
-from guarita.video.vehicle import VehicleCamera, live_problem, vehicle_masks
+from guarita.video.vehicle import VehicleCamera, live_problem, vehicle_masks, vehicle_view_details
 from guarita.video.views import ViewLimitReached
 from guarita.web.api_http import (
     API_CLOCK,
@@ -96,10 +96,6 @@ def _bus_camera(request: web.Request, caller: Caller, channel: int) -> VehicleCa
     return camera
 
 
-def _holder_details(camera: VehicleCamera) -> dict[str, object]:
-    return {"program": ProgramName.DETRO.value, "vehicle": camera.vehicle, "channel": camera.channel}
-
-
 async def _post_vehicle_view(request: web.Request, caller: Caller) -> web.Response:
     body = await read_body(request, VehicleViewBody)
     camera = _bus_camera(request, caller, body.channel)
@@ -109,7 +105,7 @@ async def _post_vehicle_view(request: web.Request, caller: Caller) -> web.Respon
     try:
         view = request.app[API_VIDEO].book.open(camera.key, body.reason.strip(), holder=caller.name,
                                                 role=caller.role.value, agency=None,
-                                                details=_holder_details(camera))
+                                                details=vehicle_view_details(camera))
     except ViewLimitReached as exc:
         raise ApiProblem(429, str(exc)) from None
     return json_answer(opened_view(view), 201)
@@ -150,7 +146,7 @@ async def _post_playback(request: web.Request, caller: Caller) -> web.Response:
     try:
         playback = request.app[API_PLAYBACK].open_with(
             camera.key, window, plan.runs, [], build, body.reason.strip(), holder=caller.name,
-            role=caller.role.value, agency=None, details={**_holder_details(camera), "files": len(plan.pieces)})
+            role=caller.role.value, agency=None, details={**vehicle_view_details(camera), "files": len(plan.pieces)})
     except PlaybackLimitReached as exc:
         raise ApiProblem(429, str(exc)) from None
     return json_answer(opened_playback(playback), 201)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import ssl
 import sys
 from collections.abc import Callable, MutableMapping
 from typing import Any
@@ -103,8 +104,10 @@ def _reason(exc: OSError) -> str:
     return (exc.strerror or str(exc)).lower()
 
 
-async def listen_web(app: web.Application, host: str, port: int, key: str = "web.port") -> tuple[web.AppRunner, int]:
-    """Bind ``host:port`` and serve ``app``; return the runner (``cleanup()`` stops it) and the port bound.
+async def listen_web(app: web.Application, host: str, port: int, key: str = "web.port", *,
+                     ssl_context: ssl.SSLContext | None = None) -> tuple[web.AppRunner, int]:
+    """Bind ``host:port`` and serve ``app`` (HTTPS with ``ssl_context``); return the runner
+    (``cleanup()`` stops it) and the port bound.
 
     Raises:
         ListenError: the port cannot be bound; the message names the address and ``key``.
@@ -112,7 +115,7 @@ async def listen_web(app: web.Application, host: str, port: int, key: str = "web
     runner = web.AppRunner(app, access_log=None, logger=_RequestErrorLog(logging.getLogger("aiohttp.server")))
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         await site.start()
     except OSError as exc:
         await runner.cleanup()
@@ -121,7 +124,7 @@ async def listen_web(app: web.Application, host: str, port: int, key: str = "web
         await runner.cleanup()
         raise
     actual = int(runner.addresses[0][1]) if runner.addresses else port
-    log.info("health and metrics on http://%s:%d/healthz", host, actual)
+    log.info("health and metrics on %s://%s:%d/healthz", "https" if ssl_context else "http", host, actual)
     return runner, actual
 
 

@@ -4,7 +4,7 @@ Starts private Mosquitto brokers on free loopback ports (Frigate's, and one TLS 
 centre), a Frigate stand-in publishing tracked objects for five cameras, Guarita itself with
 SQLite in a temporary directory, and two receiving centres (stand-ins for COP-BH and DETRO).
 It prints what each centre receives (each camera's first event in full, then counts per
-camera every few seconds: ``guarita.demo_story``), and at the end what was held back and why.
+camera every few seconds: ``guarita.demo.story``), and at the end what was held back and why.
 Log records go to ``demo.log`` in the work folder; the folder is removed at the end unless
 ``--keep``, and the last line says which.
 
@@ -20,7 +20,7 @@ stand-in HTTP server with ffmpeg-made segments, one of them too short) answers o
 garage network. Guarita notices, syncs it with progress shown, quarantines the bad file,
 and DETRO receives the sync report with the coverage and its gap. Then a police authority's
 request for two minutes of the bus's camera 1 is recorded, approved by a second person,
-exported as a signed bundle into the work folder and verified (``guarita.demo_evidence``).
+exported as a signed bundle into the work folder and verified (``guarita.demo.evidence``).
 
 Covers: PB-01, PB-05, PB-06, BH-03, BH-04, BH-07, BH-08, DT-02, DT-04, DT-06, DT-11.
 """
@@ -47,8 +47,8 @@ import yaml
 from guarita.config_loader import load_config
 from guarita.consent.registry import Registry
 from guarita.consent.share_gate import decide
-from guarita.demo_evidence import show_evidence_request
-from guarita.demo_story import CentreStory, log_to_file
+from guarita.demo.evidence import show_evidence_request
+from guarita.demo.story import CentreStory, log_to_file
 from guarita.runtime import Runtime
 from guarita.standin.centre import Centre
 from guarita.standin.frigate_api import StandinMqtt, make_frigate_app, serve_frigate
@@ -265,7 +265,7 @@ async def run_demo(
     """Run the demo for ``duration_s`` seconds (or until Ctrl-C); returns the exit status.
 
     With ``discover_camera``, a virtual ONVIF camera is discovered meanwhile, in a network
-    namespace of its own (``guarita.demo_onboarding``), and its Frigate entry written to a file.
+    namespace of its own (``guarita.demo.onboarding``), and its Frigate entry written to a file.
     Log records go to ``LOG_NAME`` in the work folder, which is removed at the end unless
     ``keep_dir``.
     """
@@ -427,7 +427,7 @@ async def _bus_arrives(runtime: Runtime, bus_dvr: DvrHttpServer, after_s: float,
 
 async def _show_onboarding(workdir: Path, out: TextIO) -> None:
     """A technician's first step at a client's house: find the camera, write its Frigate entry."""
-    from guarita.demo_onboarding import show_discovered_camera
+    from guarita.demo.onboarding import show_discovered_camera
 
     workdir.mkdir(parents=True, exist_ok=True)
     for line in await show_discovered_camera(workdir):

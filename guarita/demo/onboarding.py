@@ -53,7 +53,7 @@ async def show_discovered_camera(workdir: Path) -> list[str]:
     def run() -> list[str]:
         with NetNamespace() as namespace, VirtualOnvifCamera(namespace.name, clip, workdir / "onvif-camera", settings):
             result = subprocess.run(
-                [*namespace.exec_prefix(), sys.executable, "-m", "guarita.demo_onboarding",
+                [*namespace.exec_prefix(), sys.executable, "-m", "guarita.demo.onboarding",
                  str(settings.onvif_port), str(workdir / ENTRY_NAME)],
                 capture_output=True, text=True, timeout=90, check=False, env=os.environ | {_PASSWORD_ENV: password},
             )
