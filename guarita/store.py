@@ -388,6 +388,11 @@ MIGRATIONS: tuple[str, ...] = (
         last_used_at REAL
     );
     """,
+    # 10: whether a cloud object was masked before upload (a camera with privacy masks, BH-07);
+    # the objects uploaded before it were not.
+    """
+    ALTER TABLE cloud_objects ADD COLUMN masked INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 

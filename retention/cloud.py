@@ -17,6 +17,11 @@ nothing, so an upload cut short (crash, cancel, lost link) is simply redone on t
 pass, and nothing recorded complete is sent twice. The cursor moves past an hour once the
 hour is over (plus ``HOUR_GRACE_S``) and every segment in it is recorded.
 
+A camera with ``privacy_masks`` (``masks``) never goes up as Frigate recorded it: each of its
+segments is masked first (``cloud_mask.SegmentMasker``, an ffmpeg subprocess), and the masked
+bytes are what is uploaded, hashed and recorded, with ``masked = 1``; a segment that cannot be
+masked is counted failed, not uploaded. The other cameras' segments go up byte for byte.
+
 Covers: BH-03, BH-06, BH-07, BH-10.
 """
 
@@ -26,7 +31,7 @@ import asyncio
 import hashlib
 import logging
 import sqlite3
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,8 +41,10 @@ from guarita.config import CloudConfig, GuaritaConfig, ProgramName
 from guarita.consent.registry import Registry
 from guarita.consent.share_history import SharedPeriod, inside_shared_period, shared_periods
 from guarita.errors import StoreError
+from guarita.privacy_mask import PrivacyMaskError
 from guarita.link_state import wait_or_stop
 from guarita.retention._s3 import CloudBucket, CloudError, S3Access, open_bucket
+from guarita.retention.cloud_mask import SegmentMasker
 from guarita.retention.cloud_segments import Segment, SegmentSource, hour_of, hour_start
 from guarita.store import Store
 
@@ -65,6 +72,7 @@ class CloudPass:
     """What one pass uploaded."""
 
     uploaded: int = 0
+    masked: int = 0  # of ``uploaded``: masked before upload (a camera with privacy masks)
     bytes: int = 0
     already: int = 0
     unshared: int = 0  # segments outside every shared period of their camera: skipped
@@ -73,7 +81,7 @@ class CloudPass:
 
     def as_json(self) -> dict[str, Any]:
         """The JSON form."""
-        return {"uploaded": self.uploaded, "bytes": self.bytes, "already_there": self.already,
+        return {"uploaded": self.uploaded, "masked": self.masked, "bytes": self.bytes, "already_there": self.already,
                 "unshared_skipped": self.unshared, "failed": self.failed, "cursor": self.cursor}
 
 
@@ -93,6 +101,7 @@ class CloudUploader:
         access: S3Access | None = None,
         observer: Callable[[str], None] | None = None,
         pass_interval_s: float = PASS_INTERVAL_S,
+        masks: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.cloud = cloud
         self.provider = provider
@@ -105,6 +114,7 @@ class CloudUploader:
         self.limiter = RateLimiter.from_mbps(cloud.bandwidth_mbps)
         self.observer = observer  # told each key once it is recorded complete (tests, progress)
         self.pass_interval_s = pass_interval_s
+        self.masks = dict(masks or {})  # camera -> its privacy_masks: burnt in before upload (BH-07)
 
     def _cursor(self) -> str | None:
         row = self.store.db.execute("SELECT hour FROM cloud_cursor WHERE source = ?", (self.source.name,)).fetchone()
@@ -129,22 +139,23 @@ class CloudUploader:
         periods = {camera: shared_periods(self.registry, camera) for camera in self.cameras}
         listed = [camera for camera, spans in periods.items() if spans]
         advance = True
-        async with open_bucket(self.access) as bucket:
-            await bucket.check()
-            async for hour, found in self.source.hours(cursor, now, listed):
-                segments = self._shared(found, periods, now, report)
-                known = self._known(segments)
-                todo = [s for s in segments if s.key(self.provider) not in known]
-                report.already += len(segments) - len(todo)
-                failed_before = len(report.failed)
-                await self._upload_all(bucket, todo, report)
-                closed = now > hour_start(hour) + 3600 + HOUR_GRACE_S and len(report.failed) == failed_before
-                if advance and closed:
-                    cursor = hour_of(hour_start(hour) + 3600)
-                    with self.store.transaction() as db:
-                        db.execute("INSERT INTO cloud_cursor (source, hour) VALUES (?, ?) "
-                                   "ON CONFLICT (source) DO UPDATE SET hour = excluded.hour", (self.source.name, cursor))
-                advance = advance and closed
+        with SegmentMasker(self.masks) as masker:
+            async with open_bucket(self.access) as bucket:
+                await bucket.check()
+                async for hour, found in self.source.hours(cursor, now, listed):
+                    segments = self._shared(found, periods, now, report)
+                    known = self._known(segments)
+                    todo = [s for s in segments if s.key(self.provider) not in known]
+                    report.already += len(segments) - len(todo)
+                    failed_before = len(report.failed)
+                    await self._upload_all(bucket, masker, todo, report)
+                    closed = now > hour_start(hour) + 3600 + HOUR_GRACE_S and len(report.failed) == failed_before
+                    if advance and closed:
+                        cursor = hour_of(hour_start(hour) + 3600)
+                        with self.store.transaction() as db:
+                            db.execute("INSERT INTO cloud_cursor (source, hour) VALUES (?, ?) "
+                                       "ON CONFLICT (source) DO UPDATE SET hour = excluded.hour", (self.source.name, cursor))
+                    advance = advance and closed
         report.cursor = cursor
         if report.uploaded or report.failed:
             log.info("cloud copy: %d segments uploaded (%.1f MB), %d failed", report.uploaded, report.bytes / 1e6,
@@ -164,20 +175,21 @@ class CloudUploader:
         report.unshared += len(over) - len(shared)
         return shared
 
-    async def _upload_all(self, bucket: CloudBucket, todo: list[Segment], report: CloudPass) -> None:
+    async def _upload_all(self, bucket: CloudBucket, masker: SegmentMasker, todo: list[Segment],
+                          report: CloudPass) -> None:
         queue: asyncio.Queue[Segment] = asyncio.Queue()
         for segment in todo:
             queue.put_nowait(segment)
 
         async def worker() -> None:
             while not queue.empty():
-                await self._upload(bucket, queue.get_nowait(), report)
+                await self._upload(bucket, masker, queue.get_nowait(), report)
 
         async with asyncio.TaskGroup() as group:
             for _ in range(min(self.cloud.concurrency, len(todo))):
                 group.create_task(worker())
 
-    async def _upload(self, bucket: CloudBucket, segment: Segment, report: CloudPass) -> None:
+    async def _upload(self, bucket: CloudBucket, masker: SegmentMasker, segment: Segment, report: CloudPass) -> None:
         key = segment.key(self.provider)
         try:
             body = await self.source.read(segment)
@@ -185,6 +197,14 @@ class CloudUploader:
             log.info("cloud copy: %s not read: %s", key, exc.strerror or exc)
             report.failed.append(key)
             return
+        masked = masker.masked(segment.camera)
+        if masked:
+            try:
+                body = await masker.mask(segment.camera, key, body)
+            except PrivacyMaskError as exc:  # never the unmasked segment in its place
+                log.warning("cloud copy: %s not masked, not uploaded: %s", key, exc)
+                report.failed.append(key)
+                return
         digest = hashlib.sha256(body).hexdigest()
         if self.limiter is not None:
             await self.limiter.take(len(body))
@@ -196,11 +216,13 @@ class CloudUploader:
             return
         with self.store.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO cloud_objects (key, camera, start_utc, end_utc, size, sha256, uploaded_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key, segment.camera, segment.start, segment.end, len(body), digest, self.clock().timestamp()),
+                "INSERT OR REPLACE INTO cloud_objects (key, camera, start_utc, end_utc, size, sha256, uploaded_at, masked) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, segment.camera, segment.start, segment.end, len(body), digest, self.clock().timestamp(),
+                 int(masked)),
             )
         report.uploaded += 1
+        report.masked += int(masked)
         report.bytes += len(body)
         if self.observer is not None:
             self.observer(key)

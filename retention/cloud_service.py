@@ -1,7 +1,8 @@
 """The cloud copy's two ``guarita run`` services: the uploader and the hourly sweeper.
 
 The uploader reads Frigate's recordings folder when ``frigate.media_dir`` is set, else
-Frigate's API (its own aiohttp session, closed with the service); both ask the consent
+Frigate's API (its own aiohttp session, closed with the service), and masks the segments of
+the cameras with ``privacy_masks`` before they go up; both ask the consent
 registry (in the same store) for each camera's shared periods on every pass. The sweeper
 deletes, at start and hourly, with the holds as they are then, the objects outside every
 shared period of their camera and those past ``retention.cloud.days``.
@@ -53,18 +54,20 @@ class CloudService:
     async def run_uploads(self, stop: asyncio.Event) -> None:
         """The uploader until ``stop``."""
         cameras = cop_bh_cameras(self.config)
+        masks = {name: self.config.cameras[name].privacy_masks for name in cameras
+                 if self.config.cameras[name].privacy_masks}  # burnt in before upload (BH-07)
         media_dir = self.config.frigate.media_dir
         if media_dir is not None:
             await CloudUploader(self.cloud, self.config.provider.id, self.store, MediaDirSource(media_dir), self.clock,
                                 cameras=cameras, registry=self.registry, access=self.access,
-                                pass_interval_s=self.pass_interval_s).run(stop)
+                                pass_interval_s=self.pass_interval_s, masks=masks).run(stop)
             return
         async with aiohttp.ClientSession() as session:
             api = FrigateApiSource(frigate_client(self.config, session), self.config.storage.data_dir / "cloud_partial",
                                    first_days=self.config.retention.cop_bh_days)
             await CloudUploader(self.cloud, self.config.provider.id, self.store, api, self.clock,
                                 cameras=cameras, registry=self.registry, access=self.access,
-                                pass_interval_s=self.pass_interval_s).run(stop)
+                                pass_interval_s=self.pass_interval_s, masks=masks).run(stop)
 
     async def run_sweeps(self, stop: asyncio.Event) -> None:
         """A cloud sweep at start and every hour until ``stop``."""

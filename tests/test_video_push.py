@@ -42,7 +42,7 @@ from guarita.store import Store
 from guarita.consent.registry import Registry
 from guarita.retention._s3 import open_bucket
 from guarita.standin.seaweed import SeaweedS3
-from guarita.video.cloud_playback import PlaybackRefused, playback_segments
+from guarita.video.cloud_playback import PlaybackRefused, cloud_playback, playback_segments
 from guarita.video.push import ingest_target, push_command
 
 pytestmark = pytest.mark.skipif(
@@ -446,8 +446,9 @@ def test_an_srt_push_is_encrypted_with_the_configured_passphrase(tmp_path: Path)
 async def test_playback_over_mqtt_gives_short_lived_urls_of_the_shared_periods_only(
     tmp_path: Path, brokers: BrokerFleet, frigate_broker: MosquittoBroker, pki: TestPki, camera: RtspServer
 ) -> None:
-    """BH-06/BH-03: from the cloud copy, only segments wholly inside a shared period; BH-07: a masked
-    camera's unmasked copy is refused; BH-05: an agency outside the area hears `not_available`."""
+    """BH-06/BH-03: from the cloud copy, only segments wholly inside a shared period; BH-07: of a masked
+    camera, only its masked objects, an unmasked one reported as a gap `unmasked_copy`; BH-05: an agency
+    outside the area hears `not_available`."""
     async with SeaweedS3(tmp_path / "seaweed") as s3:
         (tmp_path / "s3.key").write_text(s3.access.access_key)
         (tmp_path / "s3.secret").write_text(s3.access.secret_key)
@@ -471,7 +472,13 @@ async def test_playback_over_mqtt_gives_short_lived_urls_of_the_shared_periods_o
             for name, start in starts.items():
                 moment = datetime.fromtimestamp(start, UTC)
                 await bucket.put(f"acme/street/{moment:%Y-%m-%d/%H/%M.%S}.mp4", f"segment {name}".encode(), "0")
-                await bucket.put(f"acme/porch/{moment:%Y-%m-%d/%H/%M.%S}.mp4", b"unmasked", "0")
+                porch = f"acme/porch/{moment:%Y-%m-%d/%H/%M.%S}.mp4"
+                await bucket.put(porch, b"unmasked" if name == "after" else b"masked", "0")
+                if name != "after":  # the uploader masked these; "after" went up before it did
+                    with city.store.transaction() as db:
+                        db.execute("INSERT INTO cloud_objects (key, camera, start_utc, end_utc, size, sha256, "
+                                   "uploaded_at, masked) VALUES (?, 'porch', ?, ?, 6, '0', 0, 1)",
+                                   (porch, start, start + 10))
         registry = Registry.for_config(city.config, city.store)
         window = (shared_from - 900, shared_to + 900)
         found = await playback_segments(city.config, registry, "street", *window, now)
@@ -479,9 +486,12 @@ async def test_playback_over_mqtt_gives_short_lived_urls_of_the_shared_periods_o
         async with aiohttp.ClientSession() as session:
             async with session.get(found[0].url) as got:
                 assert got.status == 200 and await got.read() == b"segment in1"
+        porch_played = await cloud_playback(city.config, registry, "porch", *window, now, city.store)
+        assert [s.start for s in porch_played.segments] == [starts["in1"], starts["in2"]]
+        assert [(g.start, g.reason) for g in porch_played.gaps] == [(starts["after"], "unmasked_copy")]
         with pytest.raises(PlaybackRefused) as refused:
-            await playback_segments(city.config, registry, "porch", *window, now)
-        assert refused.value.code == "masked_camera_playback_via_http"
+            await playback_segments(city.config, registry, "porch", window[1], window[0], now)
+        assert refused.value.code == "bad_request"
 
         iso = [datetime.fromtimestamp(t, UTC).isoformat() for t in window]
         try:
@@ -501,21 +511,30 @@ async def test_playback_over_mqtt_gives_short_lived_urls_of_the_shared_periods_o
                 async with aiohttp.ClientSession() as session:
                     async with session.get(played["segments"][1]["url"]) as got:
                         assert await got.read() == b"segment in2"
-                assert (await answer(centre, "p2")).json["reason"] == "masked_camera_playback_via_http"
+                masked = (await answer(centre, "p2")).json
+                assert (masked["reason"], len(masked["segments"])) == ("playback", 2), masked
+                assert [(g["from"], g["reason"]) for g in masked["gaps"]] == [
+                    (datetime.fromtimestamp(starts["after"], UTC).isoformat(timespec="seconds"), "unmasked_copy")]
+                async with aiohttp.ClientSession() as session:
+                    async with session.get(masked["segments"][0]["url"]) as got:
+                        assert await got.read() == b"masked"
                 assert (await answer(norte, "p3")).json["reason"] == "not_available"
                 for link in (as_centre, as_norte):
                     await link.close()
-            ((at, actor, action, subject, details),) = city.audit("video.playback")
+            played_audit = {entry[3]: entry for entry in city.audit("video.playback")}
+            assert sorted(played_audit) == ["porch", "street"]
+            (at, actor, action, subject, details) = played_audit["street"]
             assert (action, actor, subject, details["segments"]) == ("video.playback.urls", "mqtt:centre", "street", 2)
             assert details["window"] == {key: datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
                                          for key, t in zip(("from", "to"), window)}
             # `guarita views list` shows it among the playbacks: open while its addresses work, then ended.
-            (listed,) = playbacks_from_audit(city.store, at + 1)
+            (listed,) = [p for p in playbacks_from_audit(city.store, at + 1) if p["playback"] == details["playback"]]
             assert (listed["playback"], listed["state"], listed["segments"]) == (details["playback"], "urls", 2)
             assert (listed["holder"], listed["role"], listed["reason"], listed["ended_at"]) == (
                 "mqtt:centre", "centre", "ocorrência 7", None)
-            assert playbacks_from_audit(city.store, at + 301) == []
-            (over,) = playbacks_from_audit(city.store, at + 301, ended_since=at)
+            assert playbacks_from_audit(city.store, max(e[0] for e in played_audit.values()) + 301) == []
+            (over,) = [p for p in playbacks_from_audit(city.store, at + 301, ended_since=at)
+                       if p["playback"] == details["playback"]]
             assert over["why"] == "its addresses expired" and over["duration_s"] == 300
         finally:
             city.store.close()

@@ -45,15 +45,16 @@ def _stored_periods(store: Store, camera: str) -> list[dict[str, str]]:
 def cloud_status(store: Store, registry: Registry, cameras: list[str], now: float) -> list[dict[str, Any]]:
     """One entry per camera the config uploads or the bucket holds: objects, periods, lag, objects outside."""
     rows = {row[0]: row[1:] for row in store.db.execute(
-        "SELECT camera, COUNT(*), SUM(size), MIN(start_utc), MAX(start_utc), MAX(end_utc) FROM cloud_objects "
+        "SELECT camera, COUNT(*), SUM(size), MIN(start_utc), MAX(start_utc), MAX(end_utc), SUM(masked) FROM cloud_objects "
         "GROUP BY camera")}
     status = []
     for camera in sorted(set(cameras) | set(rows)):
-        count, size, oldest, newest, last_end = rows.get(camera, (0, 0, None, None, None))
+        count, size, oldest, newest, last_end, masked = rows.get(camera, (0, 0, None, None, None, 0))
         periods = shared_periods(registry, camera)
         outside = objects_outside(store, camera, periods) if count else []
         status.append({
             "camera": camera, "uploading": camera in cameras, "objects": int(count), "bytes": int(size or 0),
+            "masked_objects": int(masked or 0),  # masked before upload (a camera with privacy_masks)
             "oldest": None if oldest is None else iso(oldest), "newest": None if newest is None else iso(newest),
             "lag_s": None if last_end is None else round(max(0.0, now - last_end), 1),
             "stored_periods": _stored_periods(store, camera) if count else [],

@@ -4,19 +4,20 @@ Asked over MQTT (``action: "playback"``, ``guarita.video.mqtt_requests``), answe
 presigned GET addresses of the cloud copy's segments, each valid ``PLAYBACK_URL_S`` seconds.
 Only segments lying wholly inside a period in which the registry shared the camera with
 cop_bh (``consent.share_history.shared_periods``, the rule the uploader follows) and inside
-``retention.cloud.days`` are given, whatever window is asked for. The cloud copy holds
-Frigate's recordings as they are, unmasked: a camera with ``privacy_masks`` is refused
-(``masked_camera_playback_via_http``) rather than let its masked areas out; its playback must
-go through a path that burns the masks in (HTTP, to come).
+``retention.cloud.days`` are given, whatever window is asked for. The uploader burns a camera's
+``privacy_masks`` into each segment before it goes up and records the object ``masked``
+(``cloud_objects.masked``): for a camera with masks only those objects are given; one uploaded
+before masking existed (or while the camera had no masks) is left out and reported as a gap
+``unmasked_copy`` (``cloud_playback``'s ``gaps``), never handed out.
 
-Covers: BH-06, BH-11, BH-03, BH-07.
+Covers: BH-06, BH-11, BH-03, BH-07, BH-10.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from guarita.config import GuaritaConfig
 from guarita.consent.registry import Registry
@@ -24,8 +25,10 @@ from guarita.consent.share_history import shared_periods
 from guarita.errors import GuaritaError
 from guarita.retention._s3 import S3Access, open_bucket
 from guarita.retention.cloud_segments import SEGMENT_S, hour_of
+from guarita.store import Store
 
-__all__ = ["MAX_WINDOW_S", "PLAYBACK_URLS_ACTION", "PLAYBACK_URL_S", "PlaybackRefused", "PlaybackSegment", "playback_segments"]
+__all__ = ["MAX_WINDOW_S", "PLAYBACK_URLS_ACTION", "PLAYBACK_URL_S", "CloudPlayback", "PlaybackGap", "PlaybackRefused",
+           "PlaybackSegment", "cloud_playback", "playback_segments"]
 
 PLAYBACK_URL_S = 300
 """How long each presigned address works."""
@@ -53,6 +56,23 @@ class PlaybackSegment:
     url: str
 
 
+@dataclass(frozen=True)
+class PlaybackGap:
+    """A segment of the cloud copy left out, and why (``unmasked_copy``: a masked camera's object uploaded unmasked)."""
+
+    start: float
+    end: float
+    reason: str
+
+
+@dataclass
+class CloudPlayback:
+    """What a playback gives: the segments' addresses, and the segments left out."""
+
+    segments: list[PlaybackSegment] = field(default_factory=list)
+    gaps: list[PlaybackGap] = field(default_factory=list)
+
+
 def segment_start(key: str, prefix: str) -> float | None:
     """The start (epoch s) of the segment stored under ``key`` (``<prefix><YYYY-MM-DD>/<HH>/<MM.SS>.mp4``)."""
     match = _KEY_TAIL.match(key.removeprefix(prefix)) if key.startswith(prefix) else None
@@ -64,26 +84,41 @@ def segment_start(key: str, prefix: str) -> float | None:
 
 
 async def playback_segments(config: GuaritaConfig, registry: Registry, camera: str, start: float, end: float,
-                            now: float) -> list[PlaybackSegment]:
+                            now: float, store: Store | None = None) -> list[PlaybackSegment]:
+    """The addresses of ``cloud_playback`` (its gaps dropped)."""
+    return (await cloud_playback(config, registry, camera, start, end, now, store)).segments
+
+
+def _masked_keys(store: Store | None, camera: str, start: float, end: float) -> set[str]:
+    if store is None:
+        return set()
+    rows = store.db.execute("SELECT key FROM cloud_objects WHERE camera = ? AND masked = 1 AND start_utc >= ? "
+                            "AND start_utc < ?", (camera, start, end))
+    return {str(row[0]) for row in rows}
+
+
+async def cloud_playback(config: GuaritaConfig, registry: Registry, camera: str, start: float, end: float,
+                         now: float, store: Store | None = None) -> CloudPlayback:
     """Presigned addresses of ``camera``'s cloud segments in ``[start, end)`` that may be shown.
 
+    For a camera with ``privacy_masks``, only the objects ``store`` records masked (no store: none);
+    the others are gaps ``unmasked_copy``.
+
     Raises:
-        PlaybackRefused: no cloud copy, a masked camera, or a window that is empty or too long.
+        PlaybackRefused: no cloud copy, or a window that is empty or too long.
         CloudError: the cloud store could not be read.
     """
     cloud = config.retention.cloud
     if cloud is None:
         raise PlaybackRefused("no_cloud_copy", "this Guarita keeps no cloud copy (retention.cloud)")
-    if config.cameras[camera].privacy_masks:
-        raise PlaybackRefused("masked_camera_playback_via_http",
-                              f"camera {camera!r} has privacy masks and its cloud copy is not masked")
     if not start < end or end - start > MAX_WINDOW_S:
         raise PlaybackRefused("bad_request", f"`from` must come before `to`, at most {MAX_WINDOW_S / 3600:g} h apart")
     start = max(start, now - cloud.days * 86400.0)
     end = min(end, now)
     periods = shared_periods(registry, camera)
     prefix = f"{config.provider.id}/{camera}/"
-    found: list[PlaybackSegment] = []
+    masked = _masked_keys(store, camera, start, end) if config.cameras[camera].privacy_masks else None
+    found = CloudPlayback()
     async with open_bucket(S3Access.for_config(cloud)) as bucket:
         hour = start - start % 3600
         while hour < end:
@@ -93,6 +128,12 @@ async def playback_segments(config: GuaritaConfig, registry: Registry, camera: s
                     continue
                 if not any(p.holds(begins, begins + SEGMENT_S) for p in periods):
                     continue
-                found.append(PlaybackSegment(begins, begins + SEGMENT_S, await bucket.presigned_get(key, PLAYBACK_URL_S)))
+                if masked is not None and key not in masked:  # BH-07: its private areas are in it
+                    found.gaps.append(PlaybackGap(begins, begins + SEGMENT_S, "unmasked_copy"))
+                    continue
+                url = await bucket.presigned_get(key, PLAYBACK_URL_S)
+                found.segments.append(PlaybackSegment(begins, begins + SEGMENT_S, url))
             hour += 3600
-    return sorted(found, key=lambda s: s.start)
+    found.segments.sort(key=lambda s: s.start)
+    found.gaps.sort(key=lambda g: g.start)
+    return found

@@ -58,7 +58,7 @@ from guarita.link_state import Backoff, LinkState, keep_link
 from guarita.metrics import Metrics
 from guarita.mqtt import InboundMessage, LinkSettings, MqttLink
 from guarita.video.access import camera_denial
-from guarita.video.cloud_playback import PLAYBACK_URL_S, PLAYBACK_URLS_ACTION, PlaybackRefused, playback_segments
+from guarita.video.cloud_playback import PLAYBACK_URL_S, PLAYBACK_URLS_ACTION, PlaybackRefused, cloud_playback
 from guarita.video.hub import VideoHub
 from guarita.video.push import PUSH_ATTEMPTS, Push, ingest_target
 from guarita.video.vehicle import VehicleCamera, is_vehicle_key, live_problem, vehicle_view_details
@@ -110,6 +110,7 @@ class ViewReply:
     ingest_path: str | None = None
     expires_at: str | None = None
     segments: list[dict[str, Any]] | None = None  # playback: [{from, to, url}]
+    gaps: list[dict[str, Any]] | None = None  # playback: [{from, to, reason}], segments left out
 
     def payload(self, provider: str) -> bytes:
         body: dict[str, Any] = {"schema": REPLY_SCHEMA, "provider": provider, **dataclasses.asdict(self),
@@ -435,7 +436,8 @@ class ViewRequests:
             return
         now = self._clock().timestamp()
         try:
-            found = await playback_segments(self.config, self._registry, camera, start, end, now)
+            played = await cloud_playback(self.config, self._registry, camera, start, end, now, self._store)
+            found = played.segments
             with self._store.transaction() as db:
                 audit.append(db, at=now, actor=requester.holder, action=PLAYBACK_URLS_ACTION, subject=camera,
                              details={"playback": secrets.token_urlsafe(16), "request_id": rid,
@@ -451,8 +453,10 @@ class ViewRequests:
                                              camera=camera))
             return
         segments = [{"from": _iso(s.start), "to": _iso(s.end), "url": s.url} for s in found]
+        gaps = [{"from": _iso(g.start), "to": _iso(g.end), "reason": g.reason} for g in played.gaps]
         self._reply(requester, ViewReply(rid, "started", "playback", f"{len(found)} segments of the shared periods",
-                                         camera=camera, expires_at=_iso(now + PLAYBACK_URL_S), segments=segments))
+                                         camera=camera, expires_at=_iso(now + PLAYBACK_URL_S), segments=segments,
+                                         gaps=gaps or None))
 
     def _stop_or_renew(self, hub: VideoHub, requester: _Requester, request: ViewRequest) -> None:
         rid = request.request_id
