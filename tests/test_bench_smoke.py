@@ -6,9 +6,12 @@ scripts' docstrings and the README.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,12 +24,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_bench(script: str, *args: str, timeout_s: float = 50) -> list[str]:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / script), *args],
-        capture_output=True, text=True, timeout=timeout_s, cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout.strip().splitlines()
+    # Its own process group: a bench cut short must not leave its `guarita run`, camera and
+    # ffmpeg readers running after the test (they would outlive the run as orphans).
+    bench = subprocess.Popen([sys.executable, str(ROOT / "bench" / script), *args], cwd=ROOT, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        stdout, stderr = bench.communicate(timeout=timeout_s)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(bench.pid, signal.SIGKILL)
+        bench.wait()
+    assert bench.returncode == 0, stdout + stderr
+    return stdout.strip().splitlines()
 
 
 # covers PB-06, DT-06, DT-11
