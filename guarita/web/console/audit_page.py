@@ -20,11 +20,10 @@ from aiohttp import web
 
 from guarita import audit
 from guarita.local_time import local_zone, shown
-from guarita.web.api_http import API_READS
 from guarita.web.console.auth import page
 from guarita.web.console.render import render, translator
 from guarita.web.console.session import Operator
-from guarita.web.console.state import api_of, store_of
+from guarita.web.console.state import store_of, audit_read
 from guarita.web.i18n import Translator
 
 __all__ = ["PAGE_SIZE", "add_audit_routes"]
@@ -78,7 +77,7 @@ def _keying(checked: audit.AuditCheck, t: Translator) -> str:
 @page("verifyAudit")
 async def _get_audit(request: web.Request, operator: Operator) -> web.StreamResponse:
     t = translator(request)
-    api_of(request)[API_READS].record(operator.name, operator.role.value, "GET", request.path)
+    audit_read(request, operator)
     db = store_of(request).db
     where, values, given, wrong = _filters(request.query)
     before_text = request.query.get("before", "")

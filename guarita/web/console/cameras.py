@@ -25,23 +25,19 @@ from guarita.config import ApiRole
 from guarita.consent.registry import RegistryRefusal
 from guarita.consent.status import CameraStatus, camera_statuses
 from guarita.video import ViewLimitReached
-from guarita.web.api_http import API_READS, ApiProblem
+from guarita.web.api_http import ApiProblem
 from guarita.web.api_views import API_VIDEO, MAX_REASON_CHARS, check_view_camera, stream_path
 from guarita.web.console.auth import page
 from guarita.web.console.camera_forms import ACTIONS, may
 from guarita.web.console.overview import local_text
 from guarita.web.console.render import render, translator
 from guarita.web.console.session import Operator
-from guarita.web.console.state import CONSOLE_PREFIX, api_of, clock_of, config_of, registry_of, roles_of, store_of
+from guarita.web.console.state import CONSOLE_PREFIX, api_of, clock_of, config_of, registry_of, roles_of, store_of, audit_read
 from guarita.web.i18n import Translator
 
 __all__ = ["add_camera_routes", "masked_snapshot"]
 
 _IMAGE_TYPES = ((b"\xff\xd8", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
-
-
-def _audit_read(request: web.Request, operator: Operator) -> None:
-    api_of(request)[API_READS].record(operator.name, operator.role.value, "GET", request.path)
 
 
 def masked_snapshot(data_dir: Path, db: sqlite3.Connection, camera: str) -> Path | None:
@@ -79,7 +75,7 @@ def _may(operator: Operator, operation_id: str) -> bool:
 
 @page("listCameras")
 async def _get_cameras(request: web.Request, operator: Operator) -> web.StreamResponse:
-    _audit_read(request, operator)
+    audit_read(request, operator)
     t = translator(request)
     config = config_of(request)
     db = store_of(request).db
@@ -121,7 +117,7 @@ async def _camera_page(request: web.Request, operator: Operator, *, message: str
 
 @page("listCameras")
 async def _get_camera(request: web.Request, operator: Operator) -> web.StreamResponse:
-    _audit_read(request, operator)
+    audit_read(request, operator)
     done = request.query.get("done")
     t = translator(request)
     done_keys = {"revoked": "revoke.done", **{action: f"forms.{action}.done" for action in ACTIONS}}
@@ -137,7 +133,7 @@ async def _get_snapshot(request: web.Request, operator: Operator) -> web.StreamR
     path = masked_snapshot(config.storage.data_dir, store_of(request).db, camera)
     if path is None:
         raise web.HTTPNotFound()
-    _audit_read(request, operator)
+    audit_read(request, operator)
     data = path.read_bytes()
     kind = next((k for magic, k in _IMAGE_TYPES if data.startswith(magic)), None)
     if kind is None:  # not an image we can vouch for: offer it as a download, never inline

@@ -22,21 +22,15 @@ from guarita.consent.registry import RegistryRefusal, normalise_document
 from guarita.consent.status import camera_statuses
 from guarita.retention.client_report import client_report, client_report_markdown
 from guarita.retention.footage import RetentionError
-from guarita.web.api_http import API_READS
 from guarita.web.console.auth import page
 from guarita.web.console.overview import local_text
 from guarita.web.console.render import render, translator
 from guarita.web.console.session import Operator
-from guarita.web.console.state import CONSOLE_PREFIX, api_of, clock_of, config_of, registry_of, roles_of, store_of
+from guarita.web.console.state import CONSOLE_PREFIX, clock_of, config_of, registry_of, roles_of, store_of, audit_read
 
-__all__ = ["add_client_routes", "audit_console_read", "confirm_page"]
+__all__ = ["add_client_routes", "confirm_page"]
 
 MAX_FIELD = 200
-
-
-def audit_console_read(request: web.Request, operator: Operator) -> None:
-    """Record the read as the API records its reads (``api.read``, coalesced per minute)."""
-    api_of(request)[API_READS].record(operator.name, operator.role.value, "GET", request.path)
 
 
 async def confirm_page(request: web.Request, operator: Operator, *, title: str, text: str, action: str,
@@ -67,7 +61,7 @@ async def _clients_page(request: web.Request, operator: Operator, *, error: str 
 
 @page("listClients")
 async def _get_clients(request: web.Request, operator: Operator) -> web.StreamResponse:
-    audit_console_read(request, operator)
+    audit_read(request, operator)
     return await _clients_page(request, operator)
 
 
@@ -111,7 +105,7 @@ def _report(request: web.Request) -> dict[str, Any]:
 @page("listClients")
 async def _get_client(request: web.Request, operator: Operator) -> web.StreamResponse:
     report = _report(request)
-    audit_console_read(request, operator)
+    audit_read(request, operator)
     t = translator(request)
     config = config_of(request)
     statuses = {s.camera: s for s in camera_statuses(config, registry_of(request).snapshot(), clock_of(request)())}
@@ -145,7 +139,7 @@ async def _get_client(request: web.Request, operator: Operator) -> web.StreamRes
 async def _get_report(request: web.Request, operator: Operator) -> web.StreamResponse:
     """The LGPD access report, as ``guarita report client`` writes it (Markdown, or JSON)."""
     report = _report(request)
-    audit_console_read(request, operator)
+    audit_read(request, operator)
     client = report["client_id"]
     if request.match_info["format"] == "json":
         body, kind = json.dumps(report, indent=2, ensure_ascii=False), "application/json"

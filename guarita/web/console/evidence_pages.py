@@ -46,11 +46,11 @@ from guarita.retention.evidence_export import export_request
 from guarita.retention.footage import FootageSource, RetentionError, check_source, parse_window
 from guarita.store import Store
 from guarita.web.console.auth import page
-from guarita.web.console.clients import MAX_FIELD, audit_console_read, confirm_page
+from guarita.web.console.clients import MAX_FIELD, confirm_page
 from guarita.web.console.overview import local_text
 from guarita.web.console.render import SECURITY_HEADERS, render, translator
 from guarita.web.console.session import Operator
-from guarita.web.console.state import CONSOLE_PREFIX, config_of, roles_of, store_of
+from guarita.web.console.state import CONSOLE_PREFIX, config_of, roles_of, store_of, audit_read
 
 __all__ = ["add_evidence_routes", "bundle_folder"]
 
@@ -102,7 +102,7 @@ async def _list_page(request: web.Request, operator: Operator, *, error: str | N
 
 @page(READ)
 async def _get_list(request: web.Request, operator: Operator) -> web.StreamResponse:
-    audit_console_read(request, operator)
+    audit_read(request, operator)
     return await _list_page(request, operator)
 
 
@@ -171,7 +171,7 @@ async def _detail_page(request: web.Request, operator: Operator, *, error: str |
 @page(READ)
 async def _get_request(request: web.Request, operator: Operator) -> web.StreamResponse:
     _request_of(request)
-    audit_console_read(request, operator)
+    audit_read(request, operator)
     return await _detail_page(request, operator)
 
 
@@ -179,7 +179,7 @@ async def _get_request(request: web.Request, operator: Operator) -> web.StreamRe
 async def _get_verify(request: web.Request, operator: Operator) -> web.StreamResponse:
     """The bundle checked as ``guarita evidence verify --pubkey`` (hashes, then the signature)."""
     evidence = _request_of(request)
-    audit_console_read(request, operator)
+    audit_read(request, operator)
     check = await asyncio.to_thread(_verify, config_of(request), evidence.id)
     return await _detail_page(request, operator, check=check)
 
@@ -242,7 +242,7 @@ async def _get_bundle(request: web.Request, operator: Operator) -> web.StreamRes
     folder = bundle_folder(config_of(request), evidence.id)
     if evidence.status != "exported" or not folder.is_dir():
         raise web.HTTPNotFound(text=translator(request)("evidence.no_bundle"))
-    audit_console_read(request, operator)
+    audit_read(request, operator)
     response = web.StreamResponse(headers={
         **SECURITY_HEADERS, "Content-Type": "application/zip",
         "Content-Disposition": f'attachment; filename="evidence-{evidence.id}.zip"'})

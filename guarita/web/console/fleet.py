@@ -53,7 +53,7 @@ from guarita.web.console.auth import audit_console, page
 from guarita.web.console.fleet_sync import API_DVR_POLLER, CONSOLE_SYNCS, SyncJob, SyncJobs
 from guarita.web.console.render import SECURITY_HEADERS, render, translator
 from guarita.web.console.session import Operator, get_session, operator_of, session_expired
-from guarita.web.console.state import CONSOLE_PREFIX, CONSOLE_STOP, api_of, clock_of, config_of, roles_of, store_of
+from guarita.web.console.state import CONSOLE_PREFIX, CONSOLE_STOP, api_of, clock_of, config_of, roles_of, store_of, audit_read
 from guarita.web.i18n import Translator
 
 __all__ = ["add_fleet_routes", "timeline"]
@@ -67,10 +67,6 @@ def _fleet(request: web.Request) -> FleetConfig:
     if fleet is None:
         raise web.HTTPNotFound(text=translator(request)("fleet.none"))
     return fleet
-
-
-def _audit_read(request: web.Request, operator: Operator) -> None:
-    api_of(request)[API_READS].record(operator.name, operator.role.value, "GET", request.path)
 
 
 def _may_write(operator: Operator) -> bool:
@@ -109,7 +105,7 @@ def timeline(cameras: list[dict[str, Any]]) -> dict[str, Any]:
 @page(READ)
 async def _get_vehicles(request: web.Request, operator: Operator) -> web.StreamResponse:
     fleet = _fleet(request)
-    _audit_read(request, operator)
+    audit_read(request, operator)
     t = translator(request)
     db = store_of(request).db
     rows = []
@@ -174,7 +170,7 @@ async def _vehicle_page(request: web.Request, operator: Operator, *, error: str 
 
 @page(READ)
 async def _get_vehicle(request: web.Request, operator: Operator) -> web.StreamResponse:
-    _audit_read(request, operator)
+    audit_read(request, operator)
     return await _vehicle_page(request, operator)
 
 
@@ -235,7 +231,7 @@ def _event_row(event: VehicleEvent, zone: str, t: Translator) -> dict[str, Any]:
 @page(READ)
 async def _get_events(request: web.Request, operator: Operator) -> web.StreamResponse:
     fleet = _fleet(request)
-    _audit_read(request, operator)
+    audit_read(request, operator)
     t = translator(request)
     show_all = request.query.get("all") == "1"
     events = list_events(store_of(request).db, open_only=not show_all, limit=200)
@@ -264,7 +260,7 @@ async def _event_page(request: web.Request, operator: Operator, *, error: str | 
 
 @page(READ)
 async def _get_event(request: web.Request, operator: Operator) -> web.StreamResponse:
-    _audit_read(request, operator)
+    audit_read(request, operator)
     return await _event_page(request, operator)
 
 
@@ -320,7 +316,7 @@ async def _get_route_report(request: web.Request, operator: Operator) -> web.Str
     if vehicle not in fleet.vehicles:
         raise web.HTTPNotFound(text=translator(request)("fleet.unknown", vehicle=vehicle))
     period = _period(request, fleet)
-    _audit_read(request, operator)
+    audit_read(request, operator)
     route = load_route(store_of(request).db, vehicle, period)
     config = config_of(request)
     content = route_html(route, company=config.provider.name, plate=fleet.vehicles[vehicle].plate,
@@ -332,7 +328,7 @@ async def _get_route_report(request: web.Request, operator: Operator) -> web.Str
 async def _get_events_report(request: web.Request, operator: Operator) -> web.StreamResponse:
     fleet = _fleet(request)
     period = _period(request, fleet)
-    _audit_read(request, operator)
+    audit_read(request, operator)
     history = load_events(store_of(request).db, period, request.query.get("vehicle") or None)
     if request.query.get("format") == "csv":
         return _download(events_csv(history), f"events-{period.start:%Y%m%d}.csv", "text/csv")

@@ -18,11 +18,10 @@ from aiohttp import web
 
 from guarita.config import GuaritaConfig, ProgramName
 from guarita.consent.status import camera_statuses
-from guarita.web.api_http import API_READS
 from guarita.web.console.auth import page
 from guarita.web.console.render import render, translator
 from guarita.web.console.session import Operator
-from guarita.web.console.state import api_of, clock_of, config_of, registry_of
+from guarita.web.console.state import clock_of, config_of, registry_of, audit_read
 
 __all__ = ["Area", "Drawing", "add_map_routes", "agency_areas", "draw"]
 
@@ -98,7 +97,7 @@ def draw(cameras: dict[str, tuple[float, float]], areas: list[Area]) -> Drawing 
 
 @page("listCameras")
 async def _get_map(request: web.Request, operator: Operator) -> web.StreamResponse:
-    api_of(request)[API_READS].record(operator.name, operator.role.value, "GET", request.path)
+    audit_read(request, operator)
     t = translator(request)
     config = config_of(request)
     areas, problems = agency_areas(config, config.base_dir)

@@ -15,16 +15,22 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
 from guarita.config import ApiRole, GuaritaConfig
 from guarita.consent.registry import Registry
 from guarita.store import Store
 from guarita.web.api import OPERATIONS
-from guarita.web.api_http import API_CLOCK, API_CONFIG, API_REGISTRY, API_STORE
+from guarita.web.api_http import API_CLOCK, API_CONFIG, API_READS, API_REGISTRY, API_STORE
 from guarita.web.console.throttle import SignInThrottle
 
+if TYPE_CHECKING:
+    from guarita.web.console.session import Operator
+
 __all__ = [
+    "audit_read",
     "CONSOLE_API",
     "CONSOLE_PREFIX",
     "CONSOLE_STOP",
@@ -53,6 +59,11 @@ def roles_of(operation_id: str) -> frozenset[ApiRole]:
 
 def api_of(request: web.Request) -> web.Application:
     return request.app[CONSOLE_API]
+
+
+def audit_read(request: web.Request, operator: Operator) -> None:
+    """Record a page read as the API records its reads (``api.read``, coalesced per minute)."""
+    api_of(request)[API_READS].record(operator.name, operator.role.value, "GET", request.path)
 
 
 def config_of(request: web.Request) -> GuaritaConfig:
